@@ -1,0 +1,186 @@
+"""Command line: `python -m bench list | run | report`.
+
+Bad input never shows a traceback: it is one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import warnings
+
+from bench import data, layers, registry
+from bench.errors import BenchError
+from bench.recipes import RECIPES
+from bench.suites import SUITES, get_suite
+
+DEVICES = ("cpu", "cuda")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is a single line (no usage dump) and exit code 2."""
+
+    def error(self, message):
+        raise BenchError(message)
+
+
+def _integer(text: str, minimum: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{text!r} must be an integer >= {minimum}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    return _integer(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    return _integer(text, 0)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="python -m bench", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+
+    listing = commands.add_parser("list", help="models x frameworks with parameter counts")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--suites", action="store_true", help="list the suites instead")
+
+    run = commands.add_parser("run", help="run a sweep of training trials")
+    run.add_argument("--suite", default="default", help=f"one of {', '.join(SUITES)} (default: default)")
+    run.add_argument("--model", nargs="+", help="models (default: the suite's)")
+    run.add_argument("--framework", nargs="+", help="torch and/or keras (default: the suite's)")
+    run.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    run.add_argument("--batch-size", nargs="+", type=positive_int, help="one or more batch sizes")
+    run.add_argument("--seeds", nargs="+", type=non_negative_int, help="one or more seeds")
+    run.add_argument("--epochs", type=positive_int, help="training epochs per trial")
+    run.add_argument("--recipe", help=f"one of {', '.join(RECIPES)} (default: the suite's)")
+    run.add_argument("--train-subset", type=positive_int,
+                     help="train on a class-balanced, seeded subset of N images")
+    run.add_argument("--full-train", action="store_true",
+                     help="train on the whole training split even if the suite uses a subset")
+    run.add_argument("--val-size", type=non_negative_int, default=data.DEFAULT_VAL_SIZE,
+                     help=f"validation images held out of the training set (default {data.DEFAULT_VAL_SIZE})")
+    run.add_argument("--dataset", default="cifar10", help=f"one of {', '.join(data.DATASETS)}")
+    run.add_argument("--data-dir", help="where to look for the dataset first")
+    run.add_argument("--download", action="store_true", help="download the dataset if none is found")
+    run.add_argument("--threads", type=positive_int, help="intra- and inter-op threads, both frameworks "
+                     "(default: the cores available)")
+    run.add_argument("--trial-timeout", type=positive_int, help="seconds before a trial is stopped")
+    run.add_argument("--results", default="results", help="results directory (default: results)")
+    run.add_argument("--resume", action="store_true", help="skip trials that already have a result")
+
+    report = commands.add_parser("report", help="write DIR/leaderboard.md from DIR/raw/*.json")
+    report.add_argument("--results", default="results", help="results directory (default: results)")
+    return parser
+
+
+def command_list(args) -> int:
+    if args.suites:
+        for suite in SUITES.values():
+            print(f"{suite.name:10} {suite.description}")
+        return 0
+    rows = []
+    for name in registry.model_names():
+        spec = registry.spec(name)
+        trainable, frozen = layers.count_params(spec.layers(10))
+        rows.append({"model": name, "report": spec.REPORT, "description": spec.DESCRIPTION,
+                     "params_trainable": trainable, "params_non_trainable": frozen,
+                     "forward_mflops": round(layers.forward_flops(spec.layers(10)) / 1e6, 2),
+                     "classes": [10, 100],
+                     "frameworks": {fw: registry.missing_framework(fw) or "available"
+                                    for fw in registry.FRAMEWORKS}})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'model':18} {'report':6} {'params':>11} {'MFLOPs':>8}  frameworks")
+    for row in rows:
+        frameworks = ", ".join(fw if state == "available" else f"{fw} (skipped: {state})"
+                               for fw, state in row["frameworks"].items())
+        params = row["params_trainable"] + row["params_non_trainable"]
+        print(f"{row['model']:18} {row['report']:6} {params:>11,} {row['forward_mflops']:>8.1f}  {frameworks}")
+    return 0
+
+
+def _check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise BenchError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
+    if device == "cuda":
+        try:
+            import torch
+        except ImportError:
+            raise BenchError("--device cuda needs torch to detect the GPU") from None
+        if not torch.cuda.is_available():
+            raise BenchError("--device cuda: no CUDA GPU is visible on this machine")
+
+
+def command_run(args) -> int:
+    from bench import provenance, runner, store
+
+    suite = get_suite(args.suite)
+    models = args.model or list(suite.models)
+    frameworks = args.framework or list(suite.frameworks)
+    for model in models:
+        registry.spec(model)
+    for framework in frameworks:
+        registry.missing_framework(framework)
+    _check_device(args.device)
+    recipe = args.recipe or suite.recipe
+    if recipe not in RECIPES:
+        raise BenchError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
+    train_subset = None if args.full_train else (args.train_subset or suite.train_subset)
+    store.ensure_writable(args.results)
+    # Load and split once here, so a missing or corrupt dataset or a bad subset size fails before any trial.
+    dataset = data.load(args.dataset, args.data_dir, args.download)
+    data.split(dataset, args.val_size, train_subset)
+
+    trials, skipped = runner.expand(
+        models, frameworks, args.device, args.batch_size or list(suite.batch_sizes),
+        args.seeds if args.seeds is not None else list(suite.seeds),
+        epochs=args.epochs or suite.epochs, recipe=recipe, dataset=args.dataset,
+        val_size=args.val_size, train_subset=train_subset,
+        threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
+    for line in skipped:
+        print(line, file=sys.stderr)
+    if not trials:
+        raise BenchError("nothing to run: every requested framework is missing")
+    summary = runner.run_sweep(trials, args.results, args.resume, args.trial_timeout,
+                               provenance.collect(sys.argv))
+    print(summary.line(), file=sys.stderr)
+    return 130 if summary.interrupted else 0
+
+
+def command_report(args) -> int:
+    from bench import report
+
+    if not os.path.isdir(args.results):
+        raise BenchError(f"results directory {args.results} does not exist")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        path = report.write_leaderboard(args.results)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    print(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return {"list": command_list, "run": command_run, "report": command_report}[args.command](args)
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

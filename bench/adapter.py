@@ -1,0 +1,47 @@
+"""The small interface every framework implements, and how the harness finds one lazily.
+
+An adapter turns (model builder, recipe, uint8 data, device, seed) into a trained model:
+it owns everything framework-specific (tensors, augmentation, optimizer, device sync).
+The trial loop, timing and every metric stay framework-neutral, in `bench.trial`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+import numpy as np
+
+from bench.recipes import Recipe
+
+EVAL_BATCH_SIZE = 1000  # images per inference batch; does not change any result
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """What a framework reports about one training epoch (the runner times it)."""
+
+    loss: float  # mean training loss over the epoch's batches, as the framework computes it
+    accuracy: float  # on the augmented training batches
+    learning_rate: float  # at the end of the epoch
+
+
+class Adapter(Protocol):
+    name: str
+
+    def setup(self, device: str, threads: int, seed: int) -> None: ...
+    def build(self, build: Callable[[int], Any], num_classes: int) -> Any: ...
+    def count_params(self, model) -> tuple[int, int]: ...  # (trainable, non-trainable)
+    def prepare(self, model, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarray,
+                mean: tuple, std: tuple, seed: int) -> Any: ...
+    def train_epoch(self, model, state, order: np.ndarray) -> EpochStats: ...
+    def predict(self, model, state, images: np.ndarray) -> np.ndarray: ...  # logits
+    def synchronize(self) -> None: ...
+    def settings(self, model) -> dict: ...  # versions and speed/numerics settings in force
+
+
+def get_adapter(framework: str) -> Adapter:
+    """Import one framework's adapter module (and the framework) only when asked."""
+    module = importlib.import_module(f"bench.frameworks.{framework}_backend")
+    return module.Adapter()

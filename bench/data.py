@@ -1,0 +1,379 @@
+"""CIFAR-10/100 as uint8 NHWC numpy arrays, from whichever copy is found, plus the fixed-seed split.
+
+Sources, in lookup order of directories (`--data-dir`, `$CNNBENCH_DATA`, `../shared/datasets`,
+then the download caches), and within a directory: the official python layout
+(`cifar-10-batches-py/`), the official archive (`cifar-10-python.tar.gz`), then the JPEG copy
+(`cifar10-jpeg.tar.gz`). Official pickles are read with an unpickler that refuses every class
+but numpy's array reconstruction, so a hostile file cannot run code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import pickle
+import tarfile
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.errors import BenchError
+
+SPLIT_SEED = 42  # fixes the train/val split and the train subset for every trial and framework
+DEFAULT_VAL_SIZE = 5000
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+                   "dog", "frog", "horse", "ship", "truck")
+
+# The shared JPEG copy (see ../shared/datasets/README.md); its digest when no .sha256 file sits beside it.
+JPEG_ARCHIVE = "cifar10-jpeg.tar.gz"
+JPEG_SHA256 = "a20f75dab73b9c5c6f54e35c84da477e385f34a4615399fdbaef48b0e1e1c437"
+
+# Per-channel mean and std of the training images, on the 0..1 scale.
+NORMALISATION = {
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
+    "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+    "synthetic": ((0.5, 0.5, 0.5), (0.25, 0.25, 0.25)),
+}
+
+
+@dataclass(frozen=True)
+class OfficialLayout:
+    """Where the official python release keeps its batches and label names."""
+
+    title: str
+    folder: str
+    archive: str
+    train_files: tuple[str, ...]
+    test_files: tuple[str, ...]
+    meta_file: str
+    label_key: str
+    names_key: str
+    torchvision_class: str  # torchvision.datasets class that knows the download URL and md5
+
+
+OFFICIAL = {
+    "cifar10": OfficialLayout("CIFAR-10", "cifar-10-batches-py", "cifar-10-python.tar.gz",
+                              tuple(f"data_batch_{i}" for i in range(1, 6)), ("test_batch",),
+                              "batches.meta", "labels", "label_names", "CIFAR10"),
+    "cifar100": OfficialLayout("CIFAR-100", "cifar-100-python", "cifar-100-python.tar.gz",
+                               ("train",), ("test",), "meta", "fine_labels", "fine_label_names",
+                               "CIFAR100"),
+}
+DATASETS = ("cifar10", "cifar100", "synthetic")
+
+
+@dataclass(frozen=True)
+class Cifar:
+    """A whole dataset as loaded: uint8 images (N, 32, 32, 3), int64 labels, and where it came from."""
+
+    name: str
+    label: str  # shown in every table row, e.g. "CIFAR-10 (JPEG q75 copy)"
+    source: str
+    sha256: str
+    class_names: tuple[str, ...]
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train / validation / test arrays for one trial; test is scored once, at the end."""
+
+    dataset: Cifar
+    train_x: np.ndarray
+    train_y: np.ndarray
+    val_x: np.ndarray
+    val_y: np.ndarray
+
+    @property
+    def test_x(self) -> np.ndarray:
+        return self.dataset.test_x
+
+    @property
+    def test_y(self) -> np.ndarray:
+        return self.dataset.test_y
+
+
+# ---------------------------------------------------------------- lookup
+
+
+def cache_dir() -> Path:
+    """Where decoded arrays and downloads go: $CNNBENCH_CACHE, else the user cache directory."""
+    if os.environ.get("CNNBENCH_CACHE"):
+        return Path(os.environ["CNNBENCH_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "cnnbench"
+
+
+def search_dirs(data_dir: str | os.PathLike | None) -> list[tuple[str, Path]]:
+    """The directories searched for a dataset, in order, each with where it came from."""
+    project_root = Path(__file__).resolve().parents[1]
+    dirs = []
+    if data_dir:
+        dirs.append(("--data-dir", Path(data_dir)))
+    if os.environ.get("CNNBENCH_DATA"):
+        dirs.append(("$CNNBENCH_DATA", Path(os.environ["CNNBENCH_DATA"])))
+    dirs.append(("../shared/datasets", Path.cwd().parent / "shared" / "datasets"))
+    dirs.append(("../shared/datasets", project_root.parent / "shared" / "datasets"))
+    dirs.append(("download cache", cache_dir() / "downloads"))
+    dirs.append(("keras cache", Path.home() / ".keras" / "datasets"))
+    unique, seen = [], set()
+    for origin, path in dirs:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append((origin, path))
+    return unique
+
+
+def _candidates(name: str, directory: Path) -> list[tuple[str, Path]]:
+    layout = OFFICIAL[name]
+    found = [("official-dir", directory / layout.folder), ("official-tar", directory / layout.archive)]
+    if name == "cifar10":
+        found.append(("jpeg-tar", directory / JPEG_ARCHIVE))
+    return found
+
+
+def find_source(name: str, data_dir=None) -> tuple[str, Path]:
+    """The first copy of dataset `name` in lookup order, as (kind, path); BenchError naming all places."""
+    looked = []
+    for origin, directory in search_dirs(data_dir):
+        for kind, path in _candidates(name, directory):
+            if path.exists():
+                return kind, path
+        looked.append(f"{origin} ({directory})")
+    raise BenchError(f"{OFFICIAL[name].title} not found; looked in: {'; '.join(looked)}. "
+                     f"Pass --data-dir, set CNNBENCH_DATA, or add --download")
+
+
+def load(name: str, data_dir=None, download: bool = False) -> Cifar:
+    """Load dataset `name` (cifar10 | cifar100 | synthetic) from the first copy found."""
+    if name == "synthetic":
+        return synthetic()
+    if name not in OFFICIAL:
+        raise BenchError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    try:
+        kind, path = find_source(name, data_dir)
+    except BenchError:
+        if not download:
+            raise
+        kind, path = "official-tar", download_official(name, cache_dir() / "downloads")
+    if kind == "jpeg-tar":
+        return _load_jpeg_archive(path)
+    return _load_official(name, path)
+
+
+# ---------------------------------------------------------------- the JPEG copy
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _expected_sha256(path: Path) -> str:
+    sidecar = path.with_name(path.name + ".sha256")
+    if sidecar.exists():
+        return sidecar.read_text().split()[0]
+    return JPEG_SHA256
+
+
+def _load_jpeg_archive(path: Path) -> Cifar:
+    try:
+        digest = sha256_of(path)
+    except OSError as err:
+        raise BenchError(f"cannot read dataset archive {path}: {err.strerror}") from None
+    if digest != _expected_sha256(path):
+        raise BenchError(f"dataset archive {path} is corrupt or not the expected file "
+                         f"(sha256 {digest[:16]}..., expected {_expected_sha256(path)[:16]}...)")
+    cached = cache_dir() / f"cifar10-jpeg-{digest[:16]}.npz"
+    arrays = _read_cache(cached)
+    if arrays is None:
+        arrays = _decode_jpeg_archive(path)
+        _write_cache(cached, arrays)
+    return Cifar("cifar10", "CIFAR-10 (JPEG q75 copy)", str(path), digest, CIFAR10_CLASSES, **arrays)
+
+
+def _decode_jpeg_archive(path: Path) -> dict[str, np.ndarray]:
+    from PIL import Image
+
+    images = {"train": [], "test": []}
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            for member in archive:
+                parts = member.name.split("/")
+                if not (member.isfile() and member.name.endswith(".jpg") and len(parts) == 4):
+                    continue
+                _, split, class_name, file_name = parts
+                if split not in images or class_name not in CIFAR10_CLASSES:
+                    raise BenchError(f"unexpected file {member.name} in {path}")
+                data = archive.extractfile(member).read()
+                pixels = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=np.uint8)
+                images[split].append((CIFAR10_CLASSES.index(class_name), file_name, pixels))
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        raise BenchError(f"dataset archive {path} is unreadable: {err}") from None
+    arrays = {}
+    for split, items in images.items():
+        if not items:
+            raise BenchError(f"dataset archive {path} has no {split} images")
+        items.sort(key=lambda item: (item[0], item[1]))
+        arrays[f"{split}_x"] = np.stack([pixels for _, _, pixels in items])
+        arrays[f"{split}_y"] = np.array([label for label, _, _ in items], dtype=np.int64)
+    return arrays
+
+
+def _read_cache(path: Path) -> dict[str, np.ndarray] | None:
+    try:
+        with np.load(path) as stored:
+            return {key: stored[key] for key in ("train_x", "train_y", "test_x", "test_y")}
+    except (OSError, KeyError, ValueError, zlib.error):
+        return None  # absent or damaged: decode again
+
+
+def _write_cache(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(partial, "wb") as handle:
+            np.savez(handle, **arrays)
+        os.replace(partial, path)
+    except OSError:
+        pass  # an unwritable cache only costs a decode next time
+
+
+# ---------------------------------------------------------------- the official python layout
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Unpickles dicts, lists, strings and numpy arrays; refuses every other class or function."""
+
+    ALLOWED = {
+        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"), ("numpy", "dtype"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self.ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refused to load {module}.{name}")
+
+
+def read_batch(data: bytes, origin: str) -> dict:
+    """Parse one official CIFAR pickle (a dict) without letting it run code; keys become str."""
+    try:
+        batch = _ArraysOnlyUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except Exception as err:  # any malformed or hostile pickle
+        raise BenchError(f"refused or unreadable dataset file {origin}: {err}") from None
+    if not isinstance(batch, dict):
+        raise BenchError(f"dataset file {origin} is not a CIFAR batch")
+    return {key.decode() if isinstance(key, bytes) else key: value for key, value in batch.items()}
+
+
+def _official_files(path: Path, names: list[str]) -> dict[str, bytes]:
+    """The named batch files' bytes, from the extracted folder or straight from the .tar.gz."""
+    try:
+        if path.is_dir():
+            return {name: (path / name).read_bytes() for name in names}
+        with tarfile.open(path, "r:gz") as archive:
+            members = {Path(m.name).name: m for m in archive.getmembers() if m.isfile()}
+            return {name: archive.extractfile(members[name]).read() for name in names}
+    except KeyError as err:
+        raise BenchError(f"dataset {path} lacks the file {err.args[0]}") from None
+    except (OSError, tarfile.TarError, EOFError, zlib.error) as err:
+        raise BenchError(f"dataset {path} is unreadable: {err}") from None
+
+
+def _load_official(name: str, path: Path) -> Cifar:
+    layout = OFFICIAL[name]
+    names = [*layout.train_files, *layout.test_files, layout.meta_file]
+    files = _official_files(path, names)
+    digest = hashlib.sha256(b"".join(files[n] for n in names)).hexdigest()
+
+    def stack(file_names):
+        batches = [read_batch(files[n], f"{path}/{n}") for n in file_names]
+        try:
+            x = np.concatenate([np.asarray(b["data"], dtype=np.uint8) for b in batches])
+            y = np.concatenate([np.asarray(b[layout.label_key], dtype=np.int64) for b in batches])
+            return x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).copy(), y
+        except (KeyError, ValueError) as err:
+            raise BenchError(f"dataset {path} has malformed batches: {err}") from None
+
+    train_x, train_y = stack(layout.train_files)
+    test_x, test_y = stack(layout.test_files)
+    meta = read_batch(files[layout.meta_file], f"{path}/{layout.meta_file}")
+    class_names = tuple(n.decode() if isinstance(n, bytes) else n for n in meta[layout.names_key])
+    return Cifar(name, f"{layout.title} (official python)", str(path), digest, class_names,
+                 train_x, train_y, test_x, test_y)
+
+
+def download_official(name: str, root: Path) -> Path:
+    """Download the official archive with torchvision's URL and md5 check; return its path."""
+    try:
+        import torchvision.datasets as tv_datasets
+        from torchvision.datasets.utils import download_url
+    except ImportError:
+        raise BenchError("--download needs torchvision: pip install 'cnnbench[torch]'") from None
+    source = getattr(tv_datasets, OFFICIAL[name].torchvision_class)
+    try:
+        download_url(source.url, str(root), source.filename, source.tgz_md5)
+    except Exception as err:  # network errors come in many types
+        raise BenchError(f"download of {source.url} failed: {err}") from None
+    return root / source.filename
+
+
+# ---------------------------------------------------------------- synthetic data and the split
+
+
+def synthetic(num_classes: int = 10, train: int = 5000, test: int = 1000, seed: int = 0) -> Cifar:
+    """Random images for timing only; every row made from it says SYNTHETIC."""
+    rng = np.random.default_rng(seed)
+    return Cifar("synthetic", "SYNTHETIC (timing only)", "generated", f"synthetic-seed{seed}",
+                 tuple(f"class_{i}" for i in range(num_classes)),
+                 rng.integers(0, 256, (train, 32, 32, 3), dtype=np.uint8),
+                 rng.integers(0, num_classes, train).astype(np.int64),
+                 rng.integers(0, 256, (test, 32, 32, 3), dtype=np.uint8),
+                 rng.integers(0, num_classes, test).astype(np.int64))
+
+
+def _balanced_take(labels: np.ndarray, order: np.ndarray, count: int) -> np.ndarray:
+    """Positions from `order` (already shuffled), `count` in all, as equal per class as possible."""
+    classes = np.unique(labels)
+    per_class = np.full(len(classes), count // len(classes))
+    per_class[: count % len(classes)] += 1
+    taken = [order[labels[order] == c][:k] for c, k in zip(classes, per_class)]
+    if sum(len(t) for t in taken) < count:
+        raise BenchError(f"cannot take {count} class-balanced images from {len(labels)}")
+    return np.sort(np.concatenate(taken))
+
+
+def split(dataset: Cifar, val_size: int = DEFAULT_VAL_SIZE, train_subset: int | None = None,
+          seed: int = SPLIT_SEED) -> Splits:
+    """Fixed-seed, class-balanced train/val split; optionally a class-balanced train subset."""
+    total = len(dataset.train_y)
+    if not 0 <= val_size < total:
+        raise BenchError(f"--val-size {val_size} must be between 0 and {total - 1}")
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(total)
+    val_idx = _balanced_take(dataset.train_y, order, val_size) if val_size else np.array([], int)
+    train_idx = np.setdiff1d(np.arange(total), val_idx)
+    if train_subset is not None:
+        if train_subset > len(train_idx):
+            raise BenchError(f"--train-subset {train_subset} is larger than the training split "
+                             f"({len(train_idx)} images)")
+        sub_order = train_idx[rng.permutation(len(train_idx))]
+        train_idx = _balanced_take(dataset.train_y, sub_order, train_subset)
+    return Splits(dataset, dataset.train_x[train_idx], dataset.train_y[train_idx],
+                  dataset.train_x[val_idx], dataset.train_y[val_idx])

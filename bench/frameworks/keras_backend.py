@@ -1,0 +1,152 @@
+"""Keras 3 adapter, backend-agnostic (TensorFlow by default; KERAS_BACKEND is respected).
+
+Models are keras.Sequential built from the spec's layer list with the same layer names as
+torch. Augmentation is done with keras.ops over the whole epoch in one vectorised gather,
+then `model.fit` runs one epoch over the prepared batches in the order the harness chose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import keras
+from keras import ops
+
+from bench import layers as L
+from bench.adapter import EVAL_BATCH_SIZE, EpochStats
+from bench.recipes import Recipe
+
+
+def sequential(layer_list: list[L.Layer], name: str) -> keras.Sequential:
+    """Build a keras model from a framework-neutral layer list; layer names follow the spec."""
+    built = [keras.Input((32, 32, 3))]
+    for index, layer in enumerate(layer_list):
+        if isinstance(layer, L.Conv):
+            built.append(keras.layers.Conv2D(layer.filters, layer.kernel, padding=layer.padding,
+                                             name=layer.name))
+        elif isinstance(layer, L.BatchNorm):
+            built.append(keras.layers.BatchNormalization(
+                epsilon=L.BN_EPSILON, momentum=1.0 - L.BN_MOMENTUM_TORCH, name=layer.name))
+        elif isinstance(layer, L.Dense):
+            built.append(keras.layers.Dense(layer.units, name=layer.name))
+        elif isinstance(layer, L.ReLU):
+            built.append(keras.layers.ReLU(name=f"relu{index}"))
+        elif isinstance(layer, L.MaxPool):
+            built.append(keras.layers.MaxPooling2D(layer.size, name=f"pool{index}"))
+        elif isinstance(layer, L.Dropout):
+            built.append(keras.layers.Dropout(layer.rate, name=f"dropout{index}"))
+        elif isinstance(layer, L.Flatten):
+            built.append(keras.layers.Flatten(name=f"flatten{index}"))
+    return keras.Sequential(built, name=name)
+
+
+def augment(images, padding: int, flip: bool, seed: keras.random.SeedGenerator):
+    """Random crop after zero padding and random horizontal flip of uint8 NHWC images, in one gather."""
+    count, height, width, channels = images.shape
+    padded = ops.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
+    padded_height, padded_width = height + 2 * padding, width + 2 * padding
+    top = keras.random.randint((count, 1), 0, 2 * padding + 1, seed=seed)
+    left = keras.random.randint((count, 1), 0, 2 * padding + 1, seed=seed)
+    rows = top + ops.arange(height)[None, :]
+    columns = ops.broadcast_to(ops.arange(width)[None, :], (count, width))
+    if flip:
+        flipped = keras.random.uniform((count, 1), seed=seed) < 0.5
+        columns = ops.where(flipped, width - 1 - columns, columns)
+    columns = left + columns
+    batch = ops.arange(count)[:, None, None]
+    flat = (batch * padded_height + rows[:, :, None]) * padded_width + columns[:, None, :]
+    pixels = ops.take(ops.reshape(padded, (-1, channels)), ops.reshape(flat, (-1,)), axis=0)
+    return ops.reshape(pixels, (count, height, width, channels))
+
+
+@dataclass
+class TrainState:
+    train_x: np.ndarray  # uint8 NHWC
+    train_y: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    recipe: Recipe
+    seed: keras.random.SeedGenerator
+
+
+class Adapter:
+    name = "keras"
+
+    def setup(self, device: str, threads: int, seed: int) -> None:
+        self.device = device  # the runner hides GPUs from a cpu trial (CUDA_VISIBLE_DEVICES)
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        elif backend == "torch":
+            import torch
+
+            torch.set_num_threads(threads)
+            torch.set_num_interop_threads(threads)
+        self.threads = threads
+        keras.utils.set_random_seed(seed)
+
+    def build(self, build, num_classes: int) -> keras.Model:
+        return build(num_classes)
+
+    def count_params(self, model: keras.Model) -> tuple[int, int]:
+        trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+        frozen = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+        return trainable, frozen
+
+    def prepare(self, model, recipe: Recipe, train_x, train_y, mean, std, seed: int) -> TrainState:
+        if recipe.optimizer != "adam":
+            raise ValueError(f"optimizer {recipe.optimizer!r} is not implemented for keras")
+        model.compile(
+            optimizer=keras.optimizers.Adam(recipe.learning_rate, epsilon=recipe.adam_epsilon),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        return TrainState(train_x, train_y, np.array(mean, "float32"), np.array(std, "float32"),
+                          recipe, keras.random.SeedGenerator(seed))
+
+    def _to_input(self, images, state: TrainState):
+        return (ops.cast(images, "float32") / 255.0 - state.mean) / state.std
+
+    def train_epoch(self, model, state: TrainState, order: np.ndarray) -> EpochStats:
+        recipe = state.recipe
+        images = state.train_x[order]
+        if recipe.augment:
+            padding = recipe.crop_padding if "crop" in recipe.augment else 0
+            images = augment(ops.convert_to_tensor(images), padding, "flip" in recipe.augment, state.seed)
+        history = model.fit(self._to_input(images, state), state.train_y[order],
+                            batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0)
+        return EpochStats(loss=float(history.history["loss"][-1]),
+                          accuracy=float(history.history["accuracy"][-1]),
+                          learning_rate=float(ops.convert_to_numpy(model.optimizer.learning_rate)))
+
+    def predict(self, model, state: TrainState, images: np.ndarray) -> np.ndarray:
+        logits = model.predict(self._to_input(images, state), batch_size=EVAL_BATCH_SIZE, verbose=0)
+        return np.asarray(logits, dtype=np.float32)
+
+    def synchronize(self) -> None:
+        """Nothing to do: fit and predict return only after their last step's results exist."""
+
+    def settings(self, model) -> dict:
+        return {
+            "backend": keras.backend.backend(),
+            "device_name": None,
+            "cuda_version": None,
+            "threads_intra_op": self.threads,
+            "threads_inter_op": self.threads,
+            "tf32_matmul": None,
+            "cudnn_benchmark": None,
+            "compile": f"jit_compile={model.jit_compile}",
+            "precision": keras.config.dtype_policy().name,
+            "memory_format": "channels_last",
+        }
+
+    def peak_device_memory(self) -> int | None:
+        if self.device != "cuda" or keras.backend.backend() != "tensorflow":
+            return None
+        import tensorflow as tf
+
+        return tf.config.experimental.get_memory_info("GPU:0")["peak"]

@@ -1,0 +1,157 @@
+"""PyTorch adapter: spec'd layers as nn.Sequential, data resident on the device as uint8,
+augmentation as one batched gather (random crop with zero padding, horizontal flip).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from bench import layers as L
+from bench.adapter import EVAL_BATCH_SIZE, EpochStats
+from bench.recipes import Recipe
+
+
+def sequential(layer_list: list[L.Layer]) -> nn.Sequential:
+    """Build a torch model from a framework-neutral layer list; module names follow the spec."""
+    modules: OrderedDict[str, nn.Module] = OrderedDict()
+    in_shape = (32, 32, 3)
+    for index, (layer, shape) in enumerate(L.shapes(layer_list, in_shape)):
+        if isinstance(layer, L.Conv):
+            padding = layer.kernel // 2 if layer.padding == "same" else 0
+            modules[layer.name] = nn.Conv2d(in_shape[-1], layer.filters, layer.kernel, padding=padding)
+        elif isinstance(layer, L.BatchNorm):
+            norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
+            modules[layer.name] = norm(shape[-1], eps=L.BN_EPSILON, momentum=L.BN_MOMENTUM_TORCH)
+        elif isinstance(layer, L.Dense):
+            modules[layer.name] = nn.Linear(in_shape[-1], layer.units)
+        elif isinstance(layer, L.ReLU):
+            modules[f"relu{index}"] = nn.ReLU()
+        elif isinstance(layer, L.MaxPool):
+            modules[f"pool{index}"] = nn.MaxPool2d(layer.size)
+        elif isinstance(layer, L.Dropout):
+            modules[f"dropout{index}"] = nn.Dropout(layer.rate)
+        elif isinstance(layer, L.Flatten):
+            modules[f"flatten{index}"] = nn.Flatten()
+        in_shape = shape
+    return nn.Sequential(modules)
+
+
+def augment(images: torch.Tensor, padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
+    """Random crop after zero padding and random horizontal flip of a uint8 NHWC batch, in one gather."""
+    count, height, width, _ = images.shape
+    device = images.device
+    padded = F.pad(images, (0, 0, padding, padding, padding, padding))
+    span = torch.arange(height, device=device)
+    top = torch.randint(0, 2 * padding + 1, (count, 1), generator=generator, device=device)
+    left = torch.randint(0, 2 * padding + 1, (count, 1), generator=generator, device=device)
+    columns = torch.arange(width, device=device).expand(count, width)
+    if flip:
+        flipped = torch.rand(count, 1, generator=generator, device=device) < 0.5
+        columns = torch.where(flipped, width - 1 - columns, columns)
+    batch = torch.arange(count, device=device)[:, None, None]
+    return padded[batch, (top + span)[:, :, None], (left + columns)[:, None, :]]
+
+
+@dataclass
+class TrainState:
+    optimizer: torch.optim.Optimizer
+    train_x: torch.Tensor  # uint8 NHWC on the device
+    train_y: torch.Tensor
+    mean: torch.Tensor
+    std: torch.Tensor
+    recipe: Recipe
+    generator: torch.Generator
+
+
+class Adapter:
+    name = "torch"
+
+    def setup(self, device: str, threads: int, seed: int) -> None:
+        torch.set_num_threads(threads)
+        torch.set_num_interop_threads(threads)
+        torch.manual_seed(seed)
+        self.device = torch.device(device)
+
+    def build(self, build, num_classes: int) -> nn.Module:
+        return build(num_classes).to(self.device)
+
+    def count_params(self, model: nn.Module) -> tuple[int, int]:
+        trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        # BatchNorm running statistics; the step counter has no keras twin and is left out.
+        stats = sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
+        return trainable, frozen + stats
+
+    def prepare(self, model, recipe: Recipe, train_x, train_y, mean, std, seed: int) -> TrainState:
+        if recipe.optimizer != "adam":
+            raise ValueError(f"optimizer {recipe.optimizer!r} is not implemented for torch")
+        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate, eps=recipe.adam_epsilon)
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        return TrainState(optimizer, torch.from_numpy(train_x).to(self.device),
+                          torch.from_numpy(train_y).to(self.device),
+                          torch.tensor(mean, device=self.device), torch.tensor(std, device=self.device),
+                          recipe, generator)
+
+    def _to_input(self, images: torch.Tensor, state: TrainState) -> torch.Tensor:
+        normalised = (images.float() / 255.0 - state.mean) / state.std
+        return normalised.permute(0, 3, 1, 2)
+
+    def train_epoch(self, model, state: TrainState, order: np.ndarray) -> EpochStats:
+        model.train()
+        recipe = state.recipe
+        order_t = torch.from_numpy(order).to(self.device)
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        for start in range(0, len(order), recipe.batch_size):
+            index = order_t[start:start + recipe.batch_size]
+            images = state.train_x[index]
+            if recipe.augment:
+                padding = recipe.crop_padding if "crop" in recipe.augment else 0
+                images = augment(images, padding, "flip" in recipe.augment, state.generator)
+            labels = state.train_y[index]
+            logits = model(self._to_input(images, state))
+            loss = F.cross_entropy(logits, labels)
+            state.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            state.optimizer.step()
+            loss_sum += loss.detach() * len(index)
+            correct += (logits.argmax(1) == labels).sum()
+        return EpochStats(loss=loss_sum.item() / len(order), accuracy=correct.item() / len(order),
+                          learning_rate=state.optimizer.param_groups[0]["lr"])
+
+    @torch.no_grad()
+    def predict(self, model, state: TrainState, images: np.ndarray) -> np.ndarray:
+        model.eval()
+        outputs = []
+        for start in range(0, len(images), EVAL_BATCH_SIZE):
+            batch = torch.from_numpy(images[start:start + EVAL_BATCH_SIZE]).to(self.device)
+            outputs.append(model(self._to_input(batch, state)).float().cpu())
+        return torch.cat(outputs).numpy()
+
+    def synchronize(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def settings(self, model) -> dict:
+        cuda = self.device.type == "cuda"
+        return {
+            "backend": None,
+            "device_name": torch.cuda.get_device_name(self.device) if cuda else None,
+            "cuda_version": torch.version.cuda if cuda else None,
+            "threads_intra_op": torch.get_num_threads(),
+            "threads_inter_op": torch.get_num_interop_threads(),
+            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+            "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "compile": "off",
+            "precision": "float32",
+            "memory_format": "channels_first",
+        }
+
+    def peak_device_memory(self) -> int | None:
+        return torch.cuda.max_memory_allocated(self.device) if self.device.type == "cuda" else None

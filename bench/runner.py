@@ -1,0 +1,171 @@
+"""Expands a sweep into trials and runs each in its own subprocess, resumably.
+
+A trial that raises, diverges, runs out of memory, times out or dies by a signal becomes a
+result row with that status; the sweep goes on. Ctrl-C keeps every finished trial, discards
+the running one, and exits 130. The executor is a plain local subprocess per trial.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from tqdm import tqdm
+
+from bench import store
+from bench.registry import keras_backend, missing_framework
+from bench.trial import TrialConfig
+from bench.worker import EVENT_PREFIX
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STATUSES = ("ok", "diverged", "oom", "timeout", "crashed")
+
+
+@dataclass
+class SweepSummary:
+    counts: dict[str, int] = field(default_factory=dict)
+    skipped_done: int = 0
+    interrupted: bool = False
+
+    def line(self) -> str:
+        parts = [f"{n} {status}" for status, n in self.counts.items() if n]
+        if self.skipped_done:
+            parts.append(f"{self.skipped_done} already done (resumed)")
+        head = "interrupted" if self.interrupted else "sweep finished"
+        return f"{head}: " + (", ".join(parts) or "no trials run")
+
+
+def expand(models, frameworks, device, batch_sizes, seeds, **common) -> tuple[list[TrialConfig], list[str]]:
+    """Cross product of the sweep's axes; trials of frameworks missing here are skipped with a reason."""
+    trials, skipped = [], []
+    for framework in frameworks:
+        reason = missing_framework(framework)
+        for model in models:
+            for batch_size in batch_sizes:
+                for seed in seeds:
+                    config = TrialConfig(model=model, framework=framework, device=device,
+                                         batch_size=batch_size, seed=seed,
+                                         keras_backend=keras_backend() if framework == "keras" else None,
+                                         **common)
+                    if reason:
+                        skipped.append(f"skipped {config.label()}: {reason}")
+                    else:
+                        trials.append(config)
+    return trials, skipped
+
+
+def _worker_env(config: TrialConfig) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if config.device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""  # a cpu trial must not touch a GPU, in any framework
+    if config.keras_backend:
+        env["KERAS_BACKEND"] = config.keras_backend
+    return env
+
+
+def _last_line(path: Path) -> str:
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
+    """Run one trial in a subprocess; return its record body with status, error and epochs."""
+    with tempfile.TemporaryDirectory(prefix="cnnbench-") as scratch:
+        stderr_path = Path(scratch) / "stderr.txt"
+        with open(stderr_path, "w") as stderr:
+            process = subprocess.Popen([sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE,
+                                       stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                       env=_worker_env(config))
+        events: queue.Queue = queue.Queue()
+
+        def read_events():
+            for line in process.stdout:
+                if line.startswith(EVENT_PREFIX):
+                    events.put(json.loads(line[len(EVENT_PREFIX):]))
+            events.put(None)
+
+        reader = threading.Thread(target=read_events, daemon=True)
+        reader.start()
+        process.stdin.write(json.dumps(asdict(config)))
+        process.stdin.close()
+        deadline = time.monotonic() + timeout if timeout else None
+        epochs, outcome = [], None
+        try:
+            while True:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    event = events.get(timeout=wait)
+                except queue.Empty:
+                    process.kill()
+                    outcome = {"status": "timeout", "error": f"trial exceeded --trial-timeout {timeout:g} s"}
+                    break
+                if event is None:
+                    break
+                if event["event"] == "epoch":
+                    epochs.append({k: v for k, v in event.items() if k != "event"})
+                    on_epoch()
+                elif event["event"] == "result":
+                    outcome = {"status": "ok", "error": None, **event["body"]}
+                elif event["event"] == "error":
+                    outcome = {"status": event["status"], "error": event["error"]}
+        finally:
+            if process.poll() is None:
+                process.kill()
+            returncode = process.wait()
+        if outcome is None:
+            detail = _last_line(stderr_path) or "no output"
+            reason = f"killed by signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
+            outcome = {"status": "crashed", "error": f"trial process {reason}: {detail}"}
+    outcome.setdefault("epochs", epochs)
+    return outcome
+
+
+def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
+              trial_timeout: float | None = None, provenance: dict | None = None) -> SweepSummary:
+    """Run every trial not already finished (with `resume`), writing one result file each."""
+    summary = SweepSummary(counts={status: 0 for status in STATUSES})
+    if resume:
+        done = store.finished_trial_ids(results_dir)
+        summary.skipped_done = sum(t.trial_id in done for t in trials)
+        trials = [t for t in trials if t.trial_id not in done]
+    bar = tqdm(total=sum(t.epochs for t in trials), unit="epoch", dynamic_ncols=True,
+               disable=None, file=sys.stderr)
+    try:
+        for index, config in enumerate(trials, 1):
+            bar.set_description(f"trial {index}/{len(trials)} {config.label()}")
+            started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            outcome = run_trial(config, trial_timeout, lambda: bar.update(1))
+            record = {"schema_version": store.SCHEMA_VERSION, "trial_id": config.trial_id,
+                      "config": {**asdict(config), **config.identity()}, "provenance": provenance or {},
+                      "started_at": started,
+                      "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      **outcome}
+            path = store.write(results_dir, record)
+            summary.counts[record["status"]] += 1
+            bar.write(_trial_line(record, path))
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        bar.close()
+    return summary
+
+
+def _trial_line(record: dict, path: Path) -> str:
+    label = TrialConfig(**{k: v for k, v in record["config"].items()
+                           if k in TrialConfig.__dataclass_fields__}).label()
+    if record["status"] != "ok":
+        return f"{record['status']:8} {label}: {record['error']}"
+    timing = record["timing"]
+    return (f"ok       {label}: test accuracy {record['test']['accuracy']:.4f}, "
+            f"epoch {timing['epoch_median_s']:.1f} s -> {path.name}")

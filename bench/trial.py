@@ -1,0 +1,126 @@
+"""One training trial, framework-neutral: load data, build, train N epochs, score the test set once.
+
+The adapter does the framework work; this loop owns the order of the training images
+(one seeded permutation per epoch, the same for both frameworks), the synced timers, the
+validation after each epoch (never inside the epoch time) and every metric.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from bench import data, layers, metrics, registry
+from bench.adapter import get_adapter
+from bench.memory import PeakRSS
+from bench.recipes import get_recipe
+from bench.timing import SyncedTimer, summarise_epochs
+
+
+class Diverged(Exception):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """Everything that defines a trial; its hash is the trial's identity (for --resume)."""
+
+    model: str
+    framework: str
+    device: str
+    batch_size: int
+    seed: int
+    epochs: int
+    recipe: str = "baseline"
+    dataset: str = "cifar10"
+    val_size: int = data.DEFAULT_VAL_SIZE
+    train_subset: int | None = None
+    threads: int = 1
+    keras_backend: str | None = None  # set for keras trials only
+    # Where to look for data changes nothing about the trial, so it is not part of the identity.
+    data_dir: str | None = field(default=None, compare=False)
+    download: bool = field(default=False, compare=False)
+
+    def identity(self) -> dict:
+        values = asdict(self)
+        values.pop("data_dir")
+        values.pop("download")
+        values["resolved_recipe"] = self.resolved_recipe().as_dict()
+        return values
+
+    @property
+    def trial_id(self) -> str:
+        canonical = json.dumps(self.identity(), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def resolved_recipe(self):
+        return get_recipe(self.recipe).with_overrides(batch_size=self.batch_size, epochs=self.epochs)
+
+    def label(self) -> str:
+        framework = f"keras[{self.keras_backend}]" if self.keras_backend else self.framework
+        return f"{self.model} {framework} {self.device} bs{self.batch_size} seed{self.seed}"
+
+
+def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
+    """Run one trial in this process; `emit` receives an event per epoch. Returns the result body."""
+    recipe = config.resolved_recipe()
+    adapter = get_adapter(config.framework)
+    adapter.setup(config.device, config.threads, config.seed)
+
+    dataset = data.load(config.dataset, config.data_dir, config.download)
+    splits = data.split(dataset, config.val_size, config.train_subset)
+    mean, std = data.NORMALISATION[dataset.name]
+    spec = registry.spec(config.model)
+
+    model = adapter.build(registry.builder(config.model, config.framework), dataset.num_classes)
+    trainable, non_trainable = adapter.count_params(model)
+    state = adapter.prepare(model, recipe, splits.train_x, splits.train_y, mean, std, config.seed)
+
+    order_rng = np.random.default_rng(config.seed)
+    epochs, epoch_seconds = [], []
+    with PeakRSS() as rss:
+        for epoch in range(1, recipe.epochs + 1):
+            order = order_rng.permutation(len(splits.train_y))
+            with SyncedTimer(adapter.synchronize) as train_timer:
+                stats = adapter.train_epoch(model, state, order)
+            if not math.isfinite(stats.loss):
+                raise Diverged(f"training loss is {stats.loss} in epoch {epoch}")
+            record = {"epoch": epoch, "train_loss": stats.loss, "train_accuracy": stats.accuracy,
+                      "learning_rate": stats.learning_rate, "epoch_time_s": train_timer.seconds}
+            if len(splits.val_y):
+                with SyncedTimer(adapter.synchronize) as eval_timer:
+                    val_logits = adapter.predict(model, state, splits.val_x)
+                record.update(val_loss=metrics.cross_entropy(val_logits, splits.val_y),
+                              val_accuracy=metrics.accuracy(val_logits, splits.val_y),
+                              eval_time_s=eval_timer.seconds)
+            epochs.append(record)
+            epoch_seconds.append(train_timer.seconds)
+            emit({"event": "epoch", **record})
+
+        with SyncedTimer(adapter.synchronize) as test_timer:  # the test set, scored once
+            test_logits = adapter.predict(model, state, splits.test_x)
+
+    timing = summarise_epochs(epoch_seconds, len(splits.train_y))
+    timing["inference_images_per_s"] = len(splits.test_y) / test_timer.seconds
+    return {
+        "recipe": recipe.as_dict(),
+        "dataset": {"name": dataset.name, "label": dataset.label, "source": dataset.source,
+                    "sha256": dataset.sha256, "num_classes": dataset.num_classes,
+                    "class_names": list(dataset.class_names), "train_size": len(splits.train_y),
+                    "val_size": len(splits.val_y), "test_size": len(splits.test_y),
+                    "split_seed": data.SPLIT_SEED},
+        "model": {"report": spec.REPORT, "description": spec.DESCRIPTION,
+                  "params_trainable": trainable, "params_non_trainable": non_trainable,
+                  "forward_flops_per_image": layers.forward_flops(spec.layers(dataset.num_classes))},
+        "settings": adapter.settings(model),
+        "epochs": epochs,
+        "timing": timing,
+        "memory": {"peak_rss_bytes": rss.peak_bytes,
+                   "peak_device_bytes": adapter.peak_device_memory()},
+        "test": metrics.scores(test_logits, splits.test_y, dataset.class_names),
+    }

@@ -1,0 +1,49 @@
+"""Runs one trial in its own process: reads a TrialConfig as JSON on stdin, writes events on stdout.
+
+Each event is one line, `@@cnnbench <json>`, so stray output of a framework cannot be mistaken
+for one. The last event is `result` (the trial's body) or `error` (status and message).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+
+EVENT_PREFIX = "@@cnnbench "
+
+
+def emit(event: dict) -> None:
+    sys.stdout.write(EVENT_PREFIX + json.dumps(event) + "\n")
+    sys.stdout.flush()
+
+
+def classify(error: BaseException) -> str:
+    """The status of a trial that raised `error`: diverged, oom or crashed."""
+    from bench.trial import Diverged
+
+    if isinstance(error, Diverged):
+        return "diverged"
+    text = f"{type(error).__name__}: {error}".lower()
+    if isinstance(error, MemoryError) or "out of memory" in text or "resourceexhausted" in text:
+        return "oom"
+    return "crashed"
+
+
+def main() -> int:
+    from bench.trial import TrialConfig, run
+
+    config = TrialConfig(**json.loads(sys.stdin.read()))
+    try:
+        body = run(config, emit)
+    except Exception as error:  # every failure becomes a result row
+        traceback.print_exc()
+        last_line = f"{type(error).__name__}: {error}".strip().splitlines()[-1]
+        emit({"event": "error", "status": classify(error), "error": last_line})
+        return 1
+    emit({"event": "result", "body": body})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

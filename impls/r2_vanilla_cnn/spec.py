@@ -1,0 +1,22 @@
+"""r2 vanilla CNN: two 3x3 convs with max-pooling, then two dense layers (report r2).
+
+conv 32 (3x3, pad 1) -> ReLU -> pool 2 -> conv 64 -> ReLU -> pool 2 -> Flatten (64*8*8)
+-> FC 512 -> ReLU -> FC num_classes. Outputs logits; the loss applies the softmax.
+"""
+
+from bench.layers import Conv, Dense, Flatten, MaxPool, ReLU
+
+REPORT = "r2"
+DESCRIPTION = "vanilla CNN: 2 convs (32, 64) + FC 512"
+INTERPRETATION = "as reported; no BatchNorm or dropout (that is r2's tuned CNN)"
+REPORTED = {"test_accuracy": 0.71, "framework": "PyTorch Lightning", "epochs": 50}
+
+
+def layers(num_classes: int):
+    return [
+        Conv("conv1", 32), ReLU(), MaxPool(2),
+        Conv("conv2", 64), ReLU(), MaxPool(2),
+        Flatten(),
+        Dense("fc1", 512), ReLU(),
+        Dense("fc2", num_classes),
+    ]
