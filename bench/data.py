@@ -22,6 +22,7 @@ import numpy as np
 
 from bench.errors import BenchError
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SPLIT_SEED = 42  # fixes the train/val split and the train subset for every trial and framework
 DEFAULT_VAL_SIZE = 5000
 
@@ -117,14 +118,13 @@ def cache_dir() -> Path:
 
 def search_dirs(data_dir: str | os.PathLike | None) -> list[tuple[str, Path]]:
     """The directories searched for a dataset, in order, each with where it came from."""
-    project_root = Path(__file__).resolve().parents[1]
     dirs = []
     if data_dir:
         dirs.append(("--data-dir", Path(data_dir)))
     if os.environ.get("CNNBENCH_DATA"):
         dirs.append(("$CNNBENCH_DATA", Path(os.environ["CNNBENCH_DATA"])))
     dirs.append(("../shared/datasets", Path.cwd().parent / "shared" / "datasets"))
-    dirs.append(("../shared/datasets", project_root.parent / "shared" / "datasets"))
+    dirs.append(("../shared/datasets", PROJECT_ROOT.parent / "shared" / "datasets"))
     dirs.append(("download cache", cache_dir() / "downloads"))
     dirs.append(("keras cache", Path.home() / ".keras" / "datasets"))
     unique, seen = [], set()
@@ -263,6 +263,7 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
     ALLOWED = {
         ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
         ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
     }
 
     def find_class(self, module, name):

@@ -79,13 +79,15 @@ class Adapter:
         if backend == "tensorflow":
             import tensorflow as tf
 
-            tf.config.threading.set_intra_op_parallelism_threads(threads)
-            tf.config.threading.set_inter_op_parallelism_threads(threads)
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(threads)
+            except RuntimeError:
+                pass  # the runtime already started in this process; settings() records what is in force
         elif backend == "torch":
-            import torch
+            from bench.frameworks.torch_backend import set_torch_threads
 
-            torch.set_num_threads(threads)
-            torch.set_num_interop_threads(threads)
+            set_torch_threads(threads)
         self.threads = threads
         keras.utils.set_random_seed(seed)
 
@@ -135,14 +137,27 @@ class Adapter:
             "backend": keras.backend.backend(),
             "device_name": None,
             "cuda_version": None,
-            "threads_intra_op": self.threads,
-            "threads_inter_op": self.threads,
+            **self._threads_in_force(),
             "tf32_matmul": None,
             "cudnn_benchmark": None,
             "compile": f"jit_compile={model.jit_compile}",
             "precision": keras.config.dtype_policy().name,
             "memory_format": "channels_last",
         }
+
+    def _threads_in_force(self) -> dict:
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return {"threads_intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                    "threads_inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
+        if backend == "torch":
+            import torch
+
+            return {"threads_intra_op": torch.get_num_threads(),
+                    "threads_inter_op": torch.get_num_interop_threads()}
+        return {"threads_intra_op": None, "threads_inter_op": None}  # jax: XLA's own pool
 
     def peak_device_memory(self) -> int | None:
         if self.device != "cuda" or keras.backend.backend() != "tensorflow":

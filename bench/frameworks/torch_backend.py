@@ -58,6 +58,16 @@ def augment(images: torch.Tensor, padding: int, flip: bool, generator: torch.Gen
     return padded[batch, (top + span)[:, :, None], (left + columns)[:, None, :]]
 
 
+def set_torch_threads(threads: int) -> None:
+    """Intra- and inter-op threads; the inter-op pool can be sized only once per process."""
+    torch.set_num_threads(threads)
+    if torch.get_num_interop_threads() != threads:
+        try:
+            torch.set_num_interop_threads(threads)
+        except RuntimeError:
+            pass  # already started in this process; settings() records the count in force
+
+
 @dataclass
 class TrainState:
     optimizer: torch.optim.Optimizer
@@ -73,8 +83,7 @@ class Adapter:
     name = "torch"
 
     def setup(self, device: str, threads: int, seed: int) -> None:
-        torch.set_num_threads(threads)
-        torch.set_num_interop_threads(threads)
+        set_torch_threads(threads)
         torch.manual_seed(seed)
         self.device = torch.device(device)
 

@@ -1,0 +1,31 @@
+"""pytest-benchmark: one training epoch on a 512-image slice, per model x framework.
+
+`pytest --benchmark-only` times them (warm-up epoch excluded, device synchronised at the end of
+each epoch); the test suite runs each body once, untimed. The epoch runs in a process that only
+uses its framework (see tests/framework_jobs.py); the timed call includes that process hop
+(about a millisecond against an epoch of a second or more).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench import provenance, registry
+from tests import framework_jobs as jobs
+from tests.conftest import FRAMEWORKS
+
+IMAGES, BATCH_SIZE = 512, 128
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("model", registry.model_names())
+def test_training_epoch(benchmark, in_framework, framework, model):
+    settings = in_framework(jobs.prepare_epoch, model, IMAGES, BATCH_SIZE)
+    in_framework(jobs.train_one_epoch, model)  # warm-up: tracing, allocator, caches
+    benchmark.group = f"epoch of {IMAGES} images: {model}"
+    benchmark.name = f"{model}[{framework}]"
+    benchmark.extra_info.update(framework=framework, images=IMAGES, batch_size=BATCH_SIZE,
+                                cpu=provenance.cpu_model(), git=provenance.git_state(), **settings)
+    loss = benchmark.pedantic(in_framework, args=(jobs.train_one_epoch, model), rounds=3, iterations=1)
+    assert np.isfinite(loss)

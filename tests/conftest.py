@@ -1,0 +1,117 @@
+"""Shared test helpers: small datasets written in the official layouts, and the real shared copy."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import multiprocessing
+import pickle
+import tarfile
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench import data, registry
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_ARCHIVE = REPO_ROOT.parent / "shared" / "datasets" / data.JPEG_ARCHIVE
+
+requires_shared_cifar10 = pytest.mark.skipif(
+    not SHARED_ARCHIVE.exists(),
+    reason=f"REAL-DATA TEST SKIPPED: the shared CIFAR-10 copy {SHARED_ARCHIVE} is absent")
+
+
+def official_files(name: str, per_file: int = 30, seed: int = 0) -> dict[str, bytes]:
+    """The files of the official python layout of `name`, tiny, pickled as the originals are."""
+    layout = data.OFFICIAL[name]
+    rng = np.random.default_rng(seed)
+    num_classes = 10 if name == "cifar10" else 100
+    files = {}
+    for file_name in (*layout.train_files, *layout.test_files):
+        batch = {"data": rng.integers(0, 256, (per_file, 3072), dtype=np.uint8),
+                 layout.label_key: rng.integers(0, num_classes, per_file).tolist()}
+        if name == "cifar100":
+            batch["coarse_labels"] = rng.integers(0, 20, per_file).tolist()
+        files[file_name] = pickle.dumps(batch, protocol=2)
+    names = data.CIFAR10_CLASSES if name == "cifar10" else [f"fine_{i}" for i in range(100)]
+    files[layout.meta_file] = pickle.dumps({layout.names_key: list(names)}, protocol=2)
+    return files
+
+
+def write_official_dir(root: Path, name: str, **kwargs) -> Path:
+    folder = root / data.OFFICIAL[name].folder
+    folder.mkdir(parents=True)
+    for file_name, payload in official_files(name, **kwargs).items():
+        (folder / file_name).write_bytes(payload)
+    return folder
+
+
+def write_official_archive(root: Path, name: str, **kwargs) -> Path:
+    layout = data.OFFICIAL[name]
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / layout.archive
+    with tarfile.open(path, "w:gz") as archive:
+        for file_name, payload in official_files(name, **kwargs).items():
+            info = tarfile.TarInfo(f"{layout.folder}/{file_name}")
+            info.size = len(payload)
+            archive.addfile(info, io.BytesIO(payload))
+    return path
+
+
+def write_jpeg_archive(root: Path, per_class: int = 3, sidecar: bool = True) -> Path:
+    """A miniature of the shared JPEG copy: same layout, random pixels, with its .sha256 file."""
+    from PIL import Image
+
+    rng = np.random.default_rng(1)
+    path = root / data.JPEG_ARCHIVE
+    with tarfile.open(path, "w:gz") as archive:
+        for split in ("test", "train"):
+            for class_name in data.CIFAR10_CLASSES:
+                for i in range(per_class):
+                    buffer = io.BytesIO()
+                    pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+                    Image.fromarray(pixels).save(buffer, format="JPEG", quality=75)
+                    info = tarfile.TarInfo(f"cifar10-jpeg/{split}/{class_name}/{i:04d}.jpg")
+                    info.size = buffer.tell()
+                    buffer.seek(0)
+                    archive.addfile(info, buffer)
+    if sidecar:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path, monkeypatch, request):
+    """Each test decodes into its own cache, except the real-data tests, which share the user cache."""
+    if "real_data" not in request.keywords:
+        monkeypatch.setenv("CNNBENCH_CACHE", str(tmp_path / "cache"))
+        monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("CNNBENCH_DATA", raising=False)
+
+
+FRAMEWORKS = [
+    pytest.param(fw, marks=pytest.mark.skipif(bool(registry.missing_framework(fw)),
+                                              reason=f"FRAMEWORK SKIPPED: {registry.missing_framework(fw)}"))
+    for fw in registry.FRAMEWORKS
+]
+
+
+@pytest.fixture(scope="session")
+def framework_processes():
+    """One spawned process per framework, reused by every test (see tests/framework_jobs.py)."""
+    context = multiprocessing.get_context("spawn")
+    pools = {fw: ProcessPoolExecutor(max_workers=1, mp_context=context) for fw in registry.FRAMEWORKS}
+    yield pools
+    for pool in pools.values():
+        pool.shutdown(cancel_futures=True)
+
+
+@pytest.fixture
+def in_framework(framework, framework_processes):
+    """Call `in_framework(job, *args)` to run tests/framework_jobs.job(framework, *args) in that framework's process."""
+    def call(job, *args):
+        return framework_processes[framework].submit(job, framework, *args).result(timeout=600)
+    return call

@@ -1,0 +1,101 @@
+"""The command line: bad input is one line on stderr and exit code 2; `list` imports no framework."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT, write_jpeg_archive
+
+
+def bench(*args, env=None, cwd=REPO_ROOT):
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=300)
+
+
+def assert_one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["--model", "no_such_model"], "unknown model 'no_such_model'"),
+    (["--framework", "mxnet"], "unknown framework 'mxnet'"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--dataset", "mnist"], "unknown dataset 'mnist'"),
+    (["--suite", "nightly"], "unknown suite 'nightly'"),
+    (["--recipe", "sgd-magic"], "unknown recipe 'sgd-magic'"),
+    (["--batch-size", "0"], "--batch-size"),
+    (["--batch-size", "-32"], "--batch-size"),
+    (["--batch-size", "many"], "not an integer"),
+    (["--epochs", "0"], "--epochs"),
+    (["--seeds", "-1"], "--seeds"),
+    (["--train-subset", "1.5"], "not an integer"),
+    (["--train-subset", "999999"], "larger than the training split"),
+])
+def test_bad_run_arguments(args, fragment, tmp_path):
+    assert_one_line_error(bench("run", "--results", str(tmp_path), *args), fragment)
+
+
+def test_missing_dataset_names_the_places_looked(tmp_path):
+    result = bench("run", "--dataset", "cifar100", "--results", str(tmp_path / "out"),
+                   env={"HOME": str(tmp_path), "CNNBENCH_CACHE": str(tmp_path / "cache")})
+    assert_one_line_error(result, "CIFAR-100 not found", "download cache", "--download")
+
+
+def test_corrupt_archive_is_refused(tmp_path):
+    archive = write_jpeg_archive(tmp_path)
+    archive.with_name(archive.name + ".sha256").write_text("f" * 64 + "\n")
+    result = bench("run", "--data-dir", str(tmp_path), "--results", str(tmp_path / "out"),
+                   env={"CNNBENCH_CACHE": str(tmp_path / "cache")})
+    assert_one_line_error(result, "corrupt")
+
+
+def test_results_path_that_is_a_file_is_refused(tmp_path):
+    path = tmp_path / "results"
+    path.write_text("not a directory")
+    assert_one_line_error(bench("run", "--results", str(path)), "not writable")
+
+
+def test_cuda_without_a_gpu_is_refused(tmp_path):
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert_one_line_error(bench("run", "--device", "cuda", "--results", str(tmp_path)), "no CUDA GPU")
+
+
+def test_list_imports_no_framework():
+    code = ("import sys; from bench.__main__ import main; main(['list', '--json']);"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorflow', 'keras', 'jax')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT)
+    assert result.returncode == 0, result.stderr
+    *listing, imported = result.stdout.strip().splitlines()
+    assert imported == "[]"
+    models = {row["model"]: row for row in json.loads("\n".join(listing))}
+    assert {"r2_vanilla_cnn", "r3_deep_cnn"} <= set(models)
+    assert models["r2_vanilla_cnn"]["params_trainable"] == 2_122_186
+
+
+def test_a_missing_framework_is_skipped_with_its_reason(tmp_path):
+    # A keras backend that is not installed stands in for a missing framework.
+    missing = {"KERAS_BACKEND": "no_such_backend"}
+    listing = bench("list", env=missing)
+    assert listing.returncode == 0
+    assert "keras (skipped: keras backend 'no_such_backend' (KERAS_BACKEND) is not installed)" in listing.stdout
+    run = bench("run", "--model", "r2_vanilla_cnn", "--framework", "torch", "keras", "--dataset", "synthetic",
+                "--epochs", "1", "--train-subset", "200", "--val-size", "100", "--results", str(tmp_path),
+                env=missing)
+    assert run.returncode == 0, run.stderr
+    assert "skipped r2_vanilla_cnn keras[no_such_backend] cpu bs128 seed0: keras backend" in run.stderr
+    assert "sweep finished: 1 ok" in run.stderr
+    (result,) = (tmp_path / "raw").glob("*.json")
+    record = json.loads(result.read_text())
+    assert record["dataset"]["label"] == "SYNTHETIC (timing only)"

@@ -1,0 +1,172 @@
+"""The data layer: every source, the lookup order, the safe unpickler, the fixed-seed split."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import http.server
+import os
+import threading
+import pickle
+
+import numpy as np
+import pytest
+
+from bench import data
+from bench.errors import BenchError
+from tests.conftest import (SHARED_ARCHIVE, official_files, requires_shared_cifar10, write_jpeg_archive,
+                            write_official_archive, write_official_dir)
+
+
+@pytest.fixture
+def nowhere(tmp_path, monkeypatch):
+    """No shared dataset folder: lookups see only what a test puts in place."""
+    monkeypatch.setattr(data, "PROJECT_ROOT", tmp_path / "project")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name", ["cifar10", "cifar100"])
+@pytest.mark.parametrize("writer", [write_official_dir, write_official_archive])
+def test_official_layout_loads_as_uint8_nhwc(nowhere, name, writer):
+    writer(nowhere, name, per_file=7)
+    dataset = data.load(name, data_dir=nowhere)
+    layout = data.OFFICIAL[name]
+    assert dataset.train_x.shape == (7 * len(layout.train_files), 32, 32, 3)
+    assert dataset.train_x.dtype == np.uint8 and dataset.test_x.shape == (7, 32, 32, 3)
+    assert dataset.num_classes == (10 if name == "cifar10" else 100)
+    assert dataset.label == f"{layout.title} (official python)"
+    # Pixel layout: the official rows are CHW planes; image 0's red plane must land in channel 0.
+    first = pickle.loads(official_files(name, per_file=7)[layout.train_files[0]])
+    np.testing.assert_array_equal(dataset.train_x[0, :, :, 0], first["data"][0, :1024].reshape(32, 32))
+    np.testing.assert_array_equal(dataset.train_y[:7], first[layout.label_key])
+
+
+def test_cifar100_keeps_fine_labels_and_names(nowhere):
+    write_official_dir(nowhere, "cifar100", per_file=5)
+    dataset = data.load("cifar100", data_dir=nowhere)
+    assert dataset.class_names[:2] == ("fine_0", "fine_1")
+    assert dataset.train_y.max() < 100
+
+
+def test_pickle_that_runs_code_is_refused_never_executed(nowhere):
+    folder = write_official_dir(nowhere, "cifar10", per_file=3)
+    marker = nowhere / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    (folder / "data_batch_1").write_bytes(pickle.dumps({"data": Exploit(), "labels": []}))
+    with pytest.raises(BenchError, match="refused"):
+        data.load("cifar10", data_dir=nowhere)
+    assert not marker.exists()
+
+
+def test_jpeg_archive_is_verified_decoded_and_cached(nowhere, monkeypatch):
+    archive = write_jpeg_archive(nowhere, per_class=2)
+    dataset = data.load("cifar10", data_dir=nowhere)
+    assert dataset.label == "CIFAR-10 (JPEG q75 copy)"
+    assert dataset.train_x.shape == (20, 32, 32, 3) and dataset.test_x.shape == (20, 32, 32, 3)
+    assert list(dataset.train_y) == sorted(list(range(10)) * 2)
+    assert dataset.sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
+    cached = list(data.cache_dir().glob("cifar10-jpeg-*.npz"))
+    assert len(cached) == 1
+    # The second load reads the cache: prove it by breaking the decoder.
+    monkeypatch.setattr(data, "_decode_jpeg_archive", None)
+    again = data.load("cifar10", data_dir=nowhere)
+    np.testing.assert_array_equal(again.train_x, dataset.train_x)
+
+
+def test_jpeg_archive_with_wrong_checksum_is_refused(nowhere):
+    archive = write_jpeg_archive(nowhere)
+    archive.with_name(archive.name + ".sha256").write_text("0" * 64 + "  x\n")
+    with pytest.raises(BenchError, match="corrupt"):
+        data.load("cifar10", data_dir=nowhere)
+
+
+def test_truncated_archive_is_refused(nowhere):
+    archive = write_jpeg_archive(nowhere, sidecar=False)
+    archive.write_bytes(archive.read_bytes()[:2000])
+    with pytest.raises(BenchError, match="corrupt|unreadable"):
+        data.load("cifar10", data_dir=nowhere)
+
+
+def test_lookup_order_data_dir_then_env(nowhere, monkeypatch):
+    first, second = nowhere / "first", nowhere / "second"
+    write_official_dir(first, "cifar10", per_file=2)
+    write_official_dir(second, "cifar10", per_file=3)
+    monkeypatch.setenv("CNNBENCH_DATA", str(second))
+    assert data.find_source("cifar10", first)[1].parent == first
+    assert data.find_source("cifar10", None)[1].parent == second
+
+
+def test_missing_dataset_error_names_every_place(nowhere, monkeypatch):
+    monkeypatch.setenv("CNNBENCH_DATA", str(nowhere / "env"))
+    with pytest.raises(BenchError) as error:
+        data.load("cifar10", data_dir=nowhere / "flag")
+    message = str(error.value)
+    for origin in ("--data-dir", "$CNNBENCH_DATA", "../shared/datasets", "download cache", "keras cache"):
+        assert origin in message
+    assert "\n" not in message
+
+
+@pytest.fixture
+def http_server(tmp_path):
+    """A file server on the loopback interface, standing in for the dataset's host."""
+    root = tmp_path / "server"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_goes_through_torchvision(nowhere, monkeypatch, http_server):
+    torchvision_datasets = pytest.importorskip("torchvision.datasets")
+    root, address = http_server
+    source = write_official_archive(root, "cifar10", per_file=4)
+    md5 = hashlib.md5(source.read_bytes()).hexdigest()
+    monkeypatch.setattr(torchvision_datasets.CIFAR10, "url", f"{address}/{source.name}")
+    monkeypatch.setattr(torchvision_datasets.CIFAR10, "tgz_md5", md5)
+    with pytest.raises(BenchError, match="--download"):
+        data.load("cifar10")
+    dataset = data.load("cifar10", download=True)
+    assert dataset.train_x.shape == (20, 32, 32, 3)
+    assert (data.cache_dir() / "downloads" / source.name).exists()
+    # Next time the download cache is found without --download.
+    assert data.find_source("cifar10")[0] == "official-tar"
+
+
+def test_split_is_fixed_disjoint_and_class_balanced():
+    dataset = data.synthetic(train=2000, test=10)
+    first = data.split(dataset, val_size=500)
+    second = data.split(dataset, val_size=500)
+    np.testing.assert_array_equal(first.val_x, second.val_x)
+    assert len(first.train_y) == 1500 and len(first.val_y) == 500
+    train_rows = {row.tobytes() for row in first.train_x}
+    assert not any(row.tobytes() in train_rows for row in first.val_x)
+    assert np.bincount(first.val_y, minlength=10).tolist() == [50] * 10
+
+
+def test_train_subset_is_balanced_seeded_and_bounded():
+    dataset = data.synthetic(train=3000, test=10)
+    subset = data.split(dataset, val_size=300, train_subset=200)
+    assert len(subset.train_y) == 200
+    assert np.bincount(subset.train_y, minlength=10).tolist() == [20] * 10
+    np.testing.assert_array_equal(subset.train_x, data.split(dataset, 300, 200).train_x)
+    with pytest.raises(BenchError, match="larger than the training split"):
+        data.split(dataset, val_size=300, train_subset=2701)
+
+
+@requires_shared_cifar10
+@pytest.mark.real_data
+def test_shared_cifar10_copy_loads_in_full():
+    dataset = data.load("cifar10", data_dir=SHARED_ARCHIVE.parent)
+    assert dataset.train_x.shape == (50000, 32, 32, 3) and dataset.test_x.shape == (10000, 32, 32, 3)
+    assert np.bincount(dataset.train_y).tolist() == [5000] * 10
+    splits = data.split(dataset)
+    assert len(splits.train_y) == 45000 and np.bincount(splits.val_y).tolist() == [500] * 10

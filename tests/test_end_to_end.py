@@ -1,0 +1,86 @@
+"""A real sweep on a small slice of the shared CIFAR-10: run, report, resume; and trial faults."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import report, runner, store
+from bench.trial import TrialConfig
+from tests.conftest import SHARED_ARCHIVE, requires_shared_cifar10
+from tests.test_cli import bench
+
+pytestmark = pytest.mark.real_data
+SLICE = ["--model", "r2_vanilla_cnn", "--framework", "torch", "keras", "--device", "cpu",
+         "--epochs", "2", "--train-subset", "2000", "--val-size", "1000",
+         "--data-dir", str(SHARED_ARCHIVE.parent)]
+
+
+@requires_shared_cifar10
+def test_real_run_beats_chance_then_reports_and_resumes(tmp_path):
+    results = tmp_path / "results"
+    first = bench("run", *SLICE, "--results", str(results))
+    assert first.returncode == 0, first.stderr
+    records = store.load(results)
+    assert sorted(r["config"]["framework"] for r in records) == ["keras", "torch"]
+    for record in records:
+        assert record["status"] == "ok"
+        assert record["test"]["accuracy"] > 0.25, record["config"]["framework"]  # chance is 0.10
+        assert record["dataset"]["label"] == "CIFAR-10 (JPEG q75 copy)"
+        assert record["dataset"]["train_size"] == 2000 and record["dataset"]["test_size"] == 10000
+        assert len(record["epochs"]) == 2 and record["timing"]["epoch_median_s"] > 0
+        assert sum(map(sum, record["test"]["confusion_matrix"])) == 10000
+        assert record["provenance"]["packages"]["numpy"]
+        assert record["model"]["params_trainable"] == 2_122_186
+    keras_record = next(r for r in records if r["config"]["framework"] == "keras")
+    assert keras_record["settings"]["backend"] == keras_record["config"]["keras_backend"]
+
+    made = bench("report", "--results", str(results))
+    assert made.returncode == 0, made.stderr
+    leaderboard = (results / "leaderboard.md").read_text()
+    assert "| r2_vanilla_cnn | torch" in leaderboard and "| r2_vanilla_cnn | keras (tensorflow)" in leaderboard
+    assert leaderboard == report.render(store.load(results))
+
+    files_before = {p.name: p.read_bytes() for p in (results / "raw").glob("*.json")}
+    again = bench("run", *SLICE, "--results", str(results), "--resume")
+    assert again.returncode == 0, again.stderr
+    assert "2 already done (resumed)" in again.stderr
+    assert {p.name: p.read_bytes() for p in (results / "raw").glob("*.json")} == files_before
+
+
+def synthetic_trial(**overrides) -> TrialConfig:
+    values = dict(model="r2_vanilla_cnn", framework="torch", device="cpu", batch_size=64, seed=0,
+                  epochs=1, dataset="synthetic", train_subset=200, val_size=100, threads=1)
+    return TrialConfig(**{**values, **overrides})
+
+
+def test_a_failing_trial_becomes_a_row_and_the_sweep_goes_on(tmp_path):
+    broken = synthetic_trial(model="no_such_model")
+    summary = runner.run_sweep([broken, synthetic_trial()], tmp_path)
+    assert summary.counts["crashed"] == 1 and summary.counts["ok"] == 1
+    rows = {r["config"]["model"]: r for r in store.load(tmp_path)}
+    assert "unknown model 'no_such_model'" in rows["no_such_model"]["error"]
+    assert rows["r2_vanilla_cnn"]["status"] == "ok"
+    assert "## Failed trials" in report.render(store.load(tmp_path))
+
+
+def test_a_trial_past_its_timeout_is_stopped_and_recorded(tmp_path):
+    summary = runner.run_sweep([synthetic_trial(epochs=50)], tmp_path, trial_timeout=0.5)
+    assert summary.counts["timeout"] == 1
+    (record,) = store.load(tmp_path)
+    assert record["status"] == "timeout" and "--trial-timeout" in record["error"]
+
+
+def test_report_skips_corrupt_and_newer_files_with_a_warning(tmp_path):
+    runner.run_sweep([synthetic_trial()], tmp_path)
+    raw = tmp_path / "raw"
+    (raw / "truncated.json").write_text('{"schema_version": 1, "trial_')
+    (raw / "foreign.json").write_text(json.dumps({"hello": "world"}))
+    (raw / "future.json").write_text(json.dumps({"schema_version": 99, "trial_id": "x"}))
+    with pytest.warns(UserWarning) as caught:
+        records = store.load(tmp_path)
+    assert len(records) == 1
+    warned = " ".join(str(w.message) for w in caught)
+    for name in ("truncated.json", "foreign.json", "future.json"):
+        assert name in warned

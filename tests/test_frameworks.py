@@ -1,0 +1,61 @@
+"""Both adapters, generated from the registry: parameter counts, determinism, augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench import layers, registry
+from tests import framework_jobs as jobs
+from tests.conftest import FRAMEWORKS
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("model", registry.model_names())
+@pytest.mark.parametrize("num_classes", [10, 100])
+def test_parameter_counts_match_the_spec(in_framework, model, num_classes):
+    expected = layers.count_params(registry.spec(model).layers(num_classes))
+    assert tuple(in_framework(jobs.parameter_counts, model, num_classes)) == expected
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_same_seed_same_first_epoch_loss(in_framework):
+    first, again, other = (in_framework(jobs.first_epoch_loss, seed) for seed in (0, 0, 1))
+    assert np.isfinite(first)
+    assert first == again
+    assert first != other
+
+
+def column_coded_images(count: int) -> np.ndarray:
+    """Images whose red value encodes the source column (1..32; 0 is padding)."""
+    images = np.zeros((count, 32, 32, 3), np.uint8)
+    images[..., 0] = np.arange(1, 33)[None, None, :]
+    images[..., 1] = np.arange(32)[None, :, None] * 8
+    return images
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_flip_keeps_shape_and_dtype_and_flips_about_half(in_framework):
+    images = column_coded_images(2000)
+    out = in_framework(jobs.augment, images, 0, True)
+    assert out.shape == images.shape and out.dtype == np.uint8
+    flipped = out[:, 0, 0, 0] == 32
+    assert np.all(out[flipped, 0, :, 0] == np.arange(32, 0, -1))
+    assert np.all(out[~flipped] == images[~flipped])
+    assert 0.45 < flipped.mean() < 0.55
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_crop_is_a_shifted_window_with_zero_padding(in_framework):
+    images = column_coded_images(500)
+    out = in_framework(jobs.augment, images, 4, False)
+    assert out.shape == images.shape and out.dtype == np.uint8
+    shifts = set()
+    for image in out:
+        columns = image[16, :, 0].astype(int)
+        inside = columns > 0
+        shift = int(columns[inside][0]) - 1 - int(np.argmax(inside))  # source column of output column 0
+        assert np.array_equal(columns[inside], np.arange(32)[inside] + shift + 1)
+        assert np.all(columns[~inside] == 0)
+        shifts.add(shift)
+    assert shifts == set(range(-4, 5))  # every offset of the 9x9 crop grid shows up
