@@ -13,7 +13,7 @@ import warnings
 
 from bench import data, layers, registry
 from bench.errors import BenchError
-from bench.recipes import RECIPES
+from bench.recipes import LR_SCALING, RECIPES
 from bench.suites import SUITES, get_suite
 
 DEVICES = ("cpu", "cuda")
@@ -44,6 +44,23 @@ def non_negative_int(text: str) -> int:
     return _integer(text, 0)
 
 
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number")
+    return value
+
+
+def fraction(text: str) -> float:
+    value = positive_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a fraction in (0, 1]")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m bench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -60,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", nargs="+", type=positive_int, help="one or more batch sizes")
     run.add_argument("--seeds", nargs="+", type=non_negative_int, help="one or more seeds")
     run.add_argument("--epochs", type=positive_int, help="training epochs per trial")
+    run.add_argument("--lr", type=positive_float, help="learning rate (default: the recipe's)")
+    run.add_argument("--lr-scaling", default="none", choices=LR_SCALING,
+                     help="scale the learning rate with batch size / the recipe's batch size (default: none)")
+    run.add_argument("--target-accuracy", type=fraction,
+                     help="validation accuracy for time-to-accuracy (default: 0.60 CIFAR-10, 0.30 CIFAR-100)")
     run.add_argument("--recipe", help=f"one of {', '.join(RECIPES)} (default: the suite's)")
     run.add_argument("--train-subset", type=positive_int,
                      help="train on a class-balanced, seeded subset of N images")
@@ -76,6 +98,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--results", default="results", help="results directory (default: results)")
     run.add_argument("--resume", action="store_true", help="skip trials that already have a result")
 
+    compare = commands.add_parser("compare", help="noise-aware regression table between two result sets")
+    compare.add_argument("old", help="results directory of the baseline")
+    compare.add_argument("new", help="results directory to judge")
+    compare.add_argument("--threshold", type=positive_float, default=1.10,
+                         help="epoch-time ratio that counts as a change, when beyond noise (default 1.10)")
     report = commands.add_parser("report", help="write DIR/leaderboard.md from DIR/raw/*.json")
     report.add_argument("--results", default="results", help="results directory (default: results)")
     return parser
@@ -143,7 +170,8 @@ def command_run(args) -> int:
     trials, skipped = runner.expand(
         models, frameworks, args.device, args.batch_size or list(suite.batch_sizes),
         args.seeds if args.seeds is not None else list(suite.seeds),
-        epochs=args.epochs or suite.epochs, recipe=recipe, dataset=args.dataset,
+        epochs=args.epochs or suite.epochs, recipe=recipe, learning_rate=args.lr,
+        lr_scaling=args.lr_scaling, target_accuracy=args.target_accuracy, dataset=args.dataset,
         val_size=args.val_size, train_subset=train_subset,
         threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
     for line in skipped:
@@ -170,10 +198,31 @@ def command_report(args) -> int:
     return 0
 
 
+def command_compare(args) -> int:
+    from bench import compare
+
+    for directory in (args.old, args.new):
+        if not os.path.isdir(directory):
+            raise BenchError(f"results directory {directory} does not exist")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = compare.compare(args.old, args.new, args.threshold)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    if table.empty:
+        raise BenchError("the two result sets have no configuration in common")
+    print(table.to_markdown(index=False))
+    if compare.has_regression(table):
+        print("regression: see the rows marked slower or worse", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return {"list": command_list, "run": command_run, "report": command_report}[args.command](args)
+        return {"list": command_list, "run": command_run, "report": command_report,
+                "compare": command_compare}[args.command](args)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

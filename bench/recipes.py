@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, replace
 from bench.errors import BenchError
 
 AUGMENTATIONS = ("crop", "flip")
+LR_SCALING = ("none", "linear", "sqrt")  # how --lr-scaling adapts the learning rate to the batch size
 
 
 @dataclass(frozen=True)

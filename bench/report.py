@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from bench import store
 
@@ -24,7 +26,17 @@ def _hardware_label(record: dict) -> str:
     if config["device"] == "cuda":
         return settings.get("device_name") or "cuda"
     cpu = (record.get("provenance") or {}).get("cpu", "cpu")
-    return f"{cpu}, {config['threads']} threads"
+    threads = config["threads"]
+    return f"{cpu}, {threads} thread{'s' if threads > 1 else ''}"
+
+
+def _megabytes(value) -> float | None:
+    return value / 2**20 if value else None
+
+
+def confidence_95(std: float, n: int) -> float:
+    """Half-width of the 95 % t-interval of a mean of `n` samples with standard deviation `std`."""
+    return float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else float("nan")
 
 
 def trial_frame(records: list[dict]) -> pd.DataFrame:
@@ -52,6 +64,10 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "first_epoch_s": timing.get("first_epoch_s"),
             "warmup_in_epoch_time": ok and timing.get("steady_epochs") == 0,
             "images_per_s": timing.get("train_images_per_s"),
+            "peak_rss_mb": (record.get("memory") or {}).get("peak_rss_bytes", 0) / 2**20 if ok else None,
+            "peak_device_mb": _megabytes((record.get("memory") or {}).get("peak_device_bytes")),
+            "tta_s": (record.get("time_to_accuracy") or {}).get("train_seconds"),
+            "tta_target": (record.get("time_to_accuracy") or {}).get("target"),
             "params": (record["model"]["params_trainable"] + record["model"]["params_non_trainable"]) if ok else None,
             "file": record["_file"],
         })
@@ -73,6 +89,9 @@ def leaderboard_table(trials: pd.DataFrame) -> pd.DataFrame:
         warmup=("warmup_in_epoch_time", "any"),
         images_per_s=("images_per_s", "median"),
         params=("params", "first"),
+        tta_s=("tta_s", "median"),
+        tta_reached=("tta_s", "count"),
+        tta_target=("tta_target", "first"),
     ).reset_index()
     table = table.sort_values(["dataset", "hardware", "model", "framework", "batch_size"])
     return pd.DataFrame({
@@ -83,10 +102,14 @@ def leaderboard_table(trials: pd.DataFrame) -> pd.DataFrame:
         "test acc % (mean ± std, n)": [
             f"{100 * m:.2f} ± {100 * s:.2f} (n={n})" if n > 1 else f"{100 * m:.2f} (n=1)"
             for m, s, n in zip(table["acc_mean"], table["acc_std"].fillna(0), table["n"])],
+        "95% CI (pt)": [f"± {100 * confidence_95(s, n):.2f}" if n > 1 else "-"
+                        for s, n in zip(table["acc_std"].fillna(0), table["n"])],
         "epoch s (median)": [f"{e:.1f}{'*' if w else ''}" for e, w in zip(table["epoch_s"], table["warmup"])],
         "first epoch s": [f"{v:.1f}" for v in table["first_epoch_s"]],
         "train img/s": [f"{v:.0f}" for v in table["images_per_s"]],
         "params": [f"{int(p):,}" for p in table["params"]],
+        "time to val target": [_time_to_target(t, r, n, g) for t, r, n, g in
+                               zip(table["tta_s"], table["tta_reached"], table["n"], table["tta_target"])],
         "epochs": table["epochs"],
         "train images": table["train_size"].astype(int),
         "recipe": table["recipe"],
@@ -94,9 +117,70 @@ def leaderboard_table(trials: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def _time_to_target(seconds, reached: int, n: int, target) -> str:
+    if target is None or pd.isna(target):
+        return "-"
+    if not reached:
+        return f"not reached ({100 * target:.0f}%)"
+    return f"{seconds:.0f} s to {100 * target:.0f}% ({reached}/{n})"
+
+
+def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """r0's trade-off table for every model x framework x hardware run at two or more batch sizes."""
+    keys = ["model", "framework", "hardware", "dataset", "recipe", "epochs", "train_size"]
+    rows = []
+    for key, group in trials.groupby(keys, dropna=False, sort=True):
+        if group["batch_size"].nunique() < 2:
+            continue
+        fits = group[group["status"] == "ok"]["batch_size"]
+        largest = fits.max() if not fits.empty else None
+        for batch, runs in group.groupby("batch_size", sort=True):
+            ok = runs[runs["status"] == "ok"]
+            rows.append({
+                "model": key[0], "framework": key[1], "hardware": key[2], "batch": batch,
+                "status": "ok" if len(ok) == len(runs) else ", ".join(sorted(set(runs["status"]))),
+                "epoch s": f"{ok['epoch_s'].median():.1f}" if not ok.empty else "-",
+                "img/s": f"{ok['images_per_s'].median():.0f}" if not ok.empty else "-",
+                "peak RSS MB": f"{ok['peak_rss_mb'].max():.0f}" if not ok.empty else "-",
+                "peak device MB": f"{ok['peak_device_mb'].max():.0f}" if ok["peak_device_mb"].notna().any() else "-",
+                "test acc %": f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})" if not ok.empty else "-",
+                "largest that fits": "✓" if batch == largest else "",
+            })
+    return pd.DataFrame(rows)
+
+
 def failure_table(trials: pd.DataFrame) -> pd.DataFrame:
     failed = trials[trials["status"] != "ok"].sort_values("file")
     return failed[["model", "framework", "hardware", "batch_size", "seed", "status", "error"]]
+
+
+MANIFEST_FIELDS = ["compile", "precision", "tf32_matmul", "cudnn_benchmark", "memory_format",
+                   "threads_intra_op", "threads_inter_op"]
+
+
+def manifest_table(records: list[dict]) -> pd.DataFrame:
+    """The speed- and numerics-relevant settings in force behind the rows, per framework and hardware."""
+    rows = []
+    for record in records:
+        if record["status"] == "ok":
+            settings = record.get("settings") or {}
+            rows.append({"framework": _framework_label(record), "hardware": _hardware_label(record),
+                         **{f: str(settings.get(f, "-")) for f in MANIFEST_FIELDS}})
+    return pd.DataFrame(rows).drop_duplicates().sort_values(["hardware", "framework"]) if rows else pd.DataFrame()
+
+
+def environment_table(records: list[dict]) -> pd.DataFrame:
+    """The machines and versions behind the rows."""
+    rows = []
+    for record in records:
+        provenance = record.get("provenance") or {}
+        packages = provenance.get("packages") or {}
+        rows.append({"hardware": _hardware_label(record), "python": provenance.get("python"),
+                     **{name: packages.get(name) or "-" for name in ("torch", "keras", "numpy")},
+                     "tensorflow": packages.get("tensorflow") or packages.get("tensorflow-cpu") or "-",
+                     "platform": provenance.get("platform"),
+                     "commit": ((provenance.get("git") or {}).get("commit") or "-")[:10]})
+    return pd.DataFrame(rows).drop_duplicates().sort_values(["hardware", "commit"])
 
 
 def render(records: list[dict]) -> str:
@@ -112,10 +196,25 @@ def render(records: list[dict]) -> str:
               "(the first epoch, with warm-up and tracing, is shown apart); `*` marks a figure from a "
               "single epoch, warm-up included.", ""]
     lines += [table.to_markdown(index=False) if not table.empty else "No successful trials.", ""]
+    batches = batch_size_table(trials)
+    if not batches.empty:
+        lines += ["## Batch size", "",
+                  "Time per epoch, throughput, peak memory and accuracy per batch size (report r0's "
+                  "table), per model, framework and hardware; ✓ marks the largest batch size that ran "
+                  "without running out of memory. The learning-rate rule is in each result's config.", "",
+                  batches.to_markdown(index=False), ""]
     failed = failure_table(trials)
     if not failed.empty:
         lines += ["## Failed trials", "", "Recorded faults, never counted as accuracy 0.", "",
                   failed.to_markdown(index=False), ""]
+    manifest = manifest_table(records)
+    if not manifest.empty:
+        lines += ["## Fairness manifest", "",
+                  "Settings that change speed or numerics, as in force in each framework's trials. By "
+                  "default both sides run strict float32 (TF32 off), without compilation (torch eager, "
+                  "keras `jit_compile=False`), with the same thread counts.", "",
+                  manifest.to_markdown(index=False), ""]
+    lines += ["## Environment", "", environment_table(records).to_markdown(index=False), ""]
     return "\n".join(lines)
 
 

@@ -45,7 +45,7 @@ def write(results_dir, record: dict) -> Path:
             f"_seed{config['seed']}_{record['trial_id'][:10]}_{stamp}_{uuid.uuid4().hex[:6]}.json")
     directory = raw_dir(results_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=directory, prefix=".partial-", suffix=".json")
+    handle, partial = tempfile.mkstemp(dir=directory, prefix=".partial-", suffix=".tmp")
     with os.fdopen(handle, "w") as out:
         json.dump(record, out, indent=1, sort_keys=True)
         out.flush()

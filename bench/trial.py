@@ -15,11 +15,14 @@ from typing import Callable
 
 import numpy as np
 
-from bench import data, layers, metrics, registry
+from bench import data, failpoints, hardware, layers, metrics, registry
 from bench.adapter import get_adapter
 from bench.memory import PeakRSS
 from bench.recipes import get_recipe
 from bench.timing import SyncedTimer, summarise_epochs
+
+
+TARGET_ACCURACY = {"cifar10": 0.60, "cifar100": 0.30, "synthetic": None}  # defaults, validation accuracy
 
 
 class Diverged(Exception):
@@ -41,6 +44,9 @@ class TrialConfig:
     val_size: int = data.DEFAULT_VAL_SIZE
     train_subset: int | None = None
     threads: int = 1
+    learning_rate: float | None = None  # None: the recipe's
+    lr_scaling: str = "none"  # none | linear | sqrt: lr scaled by batch_size / the recipe's batch size
+    target_accuracy: float | None = None  # validation accuracy for time-to-accuracy; None: per dataset
     keras_backend: str | None = None  # set for keras trials only
     # Where to look for data changes nothing about the trial, so it is not part of the identity.
     data_dir: str | None = field(default=None, compare=False)
@@ -59,7 +65,12 @@ class TrialConfig:
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def resolved_recipe(self):
-        return get_recipe(self.recipe).with_overrides(batch_size=self.batch_size, epochs=self.epochs)
+        recipe = get_recipe(self.recipe)
+        base_lr = self.learning_rate or recipe.learning_rate
+        ratio = self.batch_size / recipe.batch_size
+        factor = {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[self.lr_scaling]
+        return recipe.with_overrides(batch_size=self.batch_size, epochs=self.epochs,
+                                     learning_rate=base_lr * factor)
 
     def label(self) -> str:
         framework = f"keras[{self.keras_backend}]" if self.keras_backend else self.framework
@@ -101,12 +112,16 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
             epochs.append(record)
             epoch_seconds.append(train_timer.seconds)
             emit({"event": "epoch", **record})
+            failpoints.check(epoch)
 
         with SyncedTimer(adapter.synchronize) as test_timer:  # the test set, scored once
             test_logits = adapter.predict(model, state, splits.test_x)
 
     timing = summarise_epochs(epoch_seconds, len(splits.train_y))
     timing["inference_images_per_s"] = len(splits.test_y) / test_timer.seconds
+    settings = adapter.settings(model)
+    forward_flops = layers.forward_flops(spec.layers(dataset.num_classes))
+    target = config.target_accuracy or TARGET_ACCURACY[dataset.name]
     return {
         "recipe": recipe.as_dict(),
         "dataset": {"name": dataset.name, "label": dataset.label, "source": dataset.source,
@@ -116,11 +131,44 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
                     "split_seed": data.SPLIT_SEED},
         "model": {"report": spec.REPORT, "description": spec.DESCRIPTION,
                   "params_trainable": trainable, "params_non_trainable": non_trainable,
-                  "forward_flops_per_image": layers.forward_flops(spec.layers(dataset.num_classes))},
-        "settings": adapter.settings(model),
+                  "forward_flops_per_image": forward_flops},
+        "settings": settings,
         "epochs": epochs,
         "timing": timing,
+        "time_to_accuracy": time_to_accuracy(epochs, target),
+        "compute": compute(forward_flops, len(splits.train_y), timing["epoch_median_s"], settings),
         "memory": {"peak_rss_bytes": rss.peak_bytes,
-                   "peak_device_bytes": adapter.peak_device_memory()},
+                   "peak_rss_measures": "host resident set of the trial process, sampled every 50 ms "
+                                        "during training and evaluation",
+                   **adapter.peak_device_memory()},
         "test": metrics.scores(test_logits, splits.test_y, dataset.class_names),
     }
+
+
+def time_to_accuracy(epochs: list[dict], target: float | None) -> dict:
+    """When validation accuracy first reached `target` (DAWNBench's metric, on validation, not test).
+
+    `train_seconds` sums the training epochs up to then; `wall_seconds` adds their evaluations.
+    """
+    result = {"target": target, "epoch": None, "train_seconds": None, "wall_seconds": None}
+    train_seconds = wall_seconds = 0.0
+    for record in epochs:
+        train_seconds += record["epoch_time_s"]
+        wall_seconds += record["epoch_time_s"] + record.get("eval_time_s", 0.0)
+        if target is not None and record.get("val_accuracy", 0.0) >= target:
+            return {**result, "epoch": record["epoch"], "train_seconds": train_seconds,
+                    "wall_seconds": wall_seconds}
+    return result
+
+
+def compute(forward_flops: int, images: int, epoch_seconds: float, settings: dict) -> dict:
+    """Training FLOPs per epoch (forward + backward ~ 3x forward), achieved FLOP/s, share of peak."""
+    train_flops = 3 * forward_flops * images
+    achieved = train_flops / epoch_seconds
+    precision = settings.get("precision", "float32")
+    if precision == "float32" and settings.get("tf32_matmul"):
+        precision = "tf32"
+    peak = hardware.peak_tflops(settings.get("device_name"), precision)
+    return {"train_flops_per_epoch": train_flops, "achieved_tflops": achieved / 1e12,
+            "peak_tflops": peak, "share_of_peak": achieved / (peak * 1e12) if peak else None,
+            "precision_for_peak": precision}

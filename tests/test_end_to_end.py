@@ -84,3 +84,23 @@ def test_report_skips_corrupt_and_newer_files_with_a_warning(tmp_path):
     warned = " ".join(str(w.message) for w in caught)
     for name in ("truncated.json", "foreign.json", "future.json"):
         assert name in warned
+
+
+def test_compare_a_result_set_with_itself_is_within_noise(tmp_path):
+    runner.run_sweep([synthetic_trial(seed=0, epochs=3), synthetic_trial(seed=1, epochs=3)], tmp_path)
+    result = bench("compare", str(tmp_path), str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| r2_vanilla_cnn")]
+    assert len(rows) == 1 and rows[0].count("within noise") == 2 and "2/2" in rows[0]
+
+
+def test_compare_flags_a_slower_set_and_exits_non_zero(tmp_path):
+    old, new = tmp_path / "old", tmp_path / "new"
+    runner.run_sweep([synthetic_trial(epochs=3)], old)
+    (record,) = store.load(old)
+    record.pop("_file")
+    for epoch in record["epochs"]:
+        epoch["epoch_time_s"] *= 3  # the same trial, three times slower
+    store.write(new, record)
+    result = bench("compare", str(old), str(new))
+    assert result.returncode == 1 and "slower" in result.stdout

@@ -84,6 +84,7 @@ class Adapter:
                 tf.config.threading.set_inter_op_parallelism_threads(threads)
             except RuntimeError:
                 pass  # the runtime already started in this process; settings() records what is in force
+            tf.config.experimental.enable_tensor_float_32_execution(False)  # as torch: strict float32
         elif backend == "torch":
             from bench.frameworks.torch_backend import set_torch_threads
 
@@ -106,6 +107,7 @@ class Adapter:
             optimizer=keras.optimizers.Adam(recipe.learning_rate, epsilon=recipe.adam_epsilon),
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
             metrics=["accuracy"],
+            jit_compile=False,  # as torch's default eager mode; "auto" would turn XLA on for GPUs only
         )
         return TrainState(train_x, train_y, np.array(mean, "float32"), np.array(std, "float32"),
                           recipe, keras.random.SeedGenerator(seed))
@@ -120,7 +122,8 @@ class Adapter:
             padding = recipe.crop_padding if "crop" in recipe.augment else 0
             images = augment(ops.convert_to_tensor(images), padding, "flip" in recipe.augment, state.seed)
         history = model.fit(self._to_input(images, state), state.train_y[order],
-                            batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0)
+                            batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0,
+                            callbacks=[keras.callbacks.TerminateOnNaN()])
         return EpochStats(loss=float(history.history["loss"][-1]),
                           accuracy=float(history.history["accuracy"][-1]),
                           learning_rate=float(ops.convert_to_numpy(model.optimizer.learning_rate)))
@@ -135,10 +138,10 @@ class Adapter:
     def settings(self, model) -> dict:
         return {
             "backend": keras.backend.backend(),
-            "device_name": None,
+            "device_name": self._device_name(),
             "cuda_version": None,
             **self._threads_in_force(),
-            "tf32_matmul": None,
+            "tf32_matmul": self._tf32(),
             "cudnn_benchmark": None,
             "compile": f"jit_compile={model.jit_compile}",
             "precision": keras.config.dtype_policy().name,
@@ -159,9 +162,56 @@ class Adapter:
                     "threads_inter_op": torch.get_num_interop_threads()}
         return {"threads_intra_op": None, "threads_inter_op": None}  # jax: XLA's own pool
 
-    def peak_device_memory(self) -> int | None:
-        if self.device != "cuda" or keras.backend.backend() != "tensorflow":
+    def _device_name(self) -> str | None:
+        if self.device != "cuda":
             return None
-        import tensorflow as tf
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
 
-        return tf.config.experimental.get_memory_info("GPU:0")["peak"]
+            gpu = tf.config.list_physical_devices("GPU")[0]
+            return tf.config.experimental.get_device_details(gpu).get("device_name")
+        if backend == "torch":
+            import torch
+
+            return torch.cuda.get_device_name()
+        if backend == "jax":
+            import jax
+
+            return jax.devices()[0].device_kind
+        return None
+
+    def _tf32(self) -> bool | None:
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return tf.config.experimental.tensor_float_32_execution_enabled()
+        if backend == "torch":
+            import torch
+
+            return torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32
+        return None  # jax: XLA's default precision on GPUs, recorded as unknown
+
+    def peak_device_memory(self) -> dict:
+        none = {"peak_device_bytes": None, "peak_device_measures": None}
+        if self.device != "cuda":
+            return none
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return {"peak_device_bytes": tf.config.experimental.get_memory_info("GPU:0")["peak"],
+                    "peak_device_measures": "tf.config.experimental.get_memory_info peak (TF allocator)"}
+        if backend == "torch":
+            import torch
+
+            return {"peak_device_bytes": torch.cuda.max_memory_allocated(),
+                    "peak_device_measures": "torch.cuda.max_memory_allocated (tensors only)"}
+        if backend == "jax":
+            import jax
+
+            stats = jax.devices()[0].memory_stats() or {}
+            return {"peak_device_bytes": stats.get("peak_bytes_in_use"),
+                    "peak_device_measures": "jax device memory_stats peak_bytes_in_use"}
+        return none

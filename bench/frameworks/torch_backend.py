@@ -86,6 +86,12 @@ class Adapter:
         set_torch_threads(threads)
         torch.manual_seed(seed)
         self.device = torch.device(device)
+        # Fairness defaults, the same as the keras side: strict float32 (no TF32), no autotuning.
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cudnn.benchmark = False
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
 
     def build(self, build, num_classes: int) -> nn.Module:
         return build(num_classes).to(self.device)
@@ -117,7 +123,9 @@ class Adapter:
         order_t = torch.from_numpy(order).to(self.device)
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
-        for start in range(0, len(order), recipe.batch_size):
+        # A NaN/inf loss ends the epoch at once; on a GPU the check (a sync) runs every few steps.
+        check_every = 1 if self.device.type == "cpu" else 20
+        for step, start in enumerate(range(0, len(order), recipe.batch_size)):
             index = order_t[start:start + recipe.batch_size]
             images = state.train_x[index]
             if recipe.augment:
@@ -131,6 +139,8 @@ class Adapter:
             state.optimizer.step()
             loss_sum += loss.detach() * len(index)
             correct += (logits.argmax(1) == labels).sum()
+            if step % check_every == 0 and not torch.isfinite(loss_sum):
+                break
         return EpochStats(loss=loss_sum.item() / len(order), accuracy=correct.item() / len(order),
                           learning_rate=state.optimizer.param_groups[0]["lr"])
 
@@ -155,12 +165,16 @@ class Adapter:
             "cuda_version": torch.version.cuda if cuda else None,
             "threads_intra_op": torch.get_num_threads(),
             "threads_inter_op": torch.get_num_interop_threads(),
-            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32,
+            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32,
             "cudnn_benchmark": torch.backends.cudnn.benchmark,
             "compile": "off",
             "precision": "float32",
             "memory_format": "channels_first",
         }
 
-    def peak_device_memory(self) -> int | None:
-        return torch.cuda.max_memory_allocated(self.device) if self.device.type == "cuda" else None
+    def peak_device_memory(self) -> dict:
+        if self.device.type != "cuda":
+            return {"peak_device_bytes": None, "peak_device_measures": None}
+        return {"peak_device_bytes": torch.cuda.max_memory_allocated(self.device),
+                "peak_device_measures": "torch.cuda.max_memory_allocated (tensors only, not the "
+                                        "caching allocator's reserve)"}

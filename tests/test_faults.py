@@ -1,0 +1,155 @@
+"""Fault injection: every failure is a recorded outcome, and no earlier result is lost or changed."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench import runner, store
+from bench.__main__ import build_parser
+from bench.errors import BenchError
+from tests.conftest import FRAMEWORKS, REPO_ROOT, write_official_dir
+from tests.test_cli import assert_one_line_error, bench
+from tests.test_end_to_end import synthetic_trial
+
+SWEEP = ["run", "--dataset", "synthetic", "--model", "r2_vanilla_cnn", "--framework", "torch",
+         "--seeds", "0", "1", "2", "--epochs", "2", "--train-subset", "2000", "--val-size", "100",
+         "--threads", "1"]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_exploding_loss_is_diverged(tmp_path, framework):
+    summary = runner.run_sweep([synthetic_trial(framework=framework, learning_rate=1e12, epochs=3,
+                                                keras_backend="tensorflow" if framework == "keras" else None)],
+                               tmp_path)
+    (record,) = store.load(tmp_path)
+    assert summary.counts["diverged"] == 1, record["error"]
+    assert record["status"] == "diverged" and "training loss is nan" in record["error"].lower()
+
+
+@pytest.mark.parametrize("fault, status, message", [
+    ("oom@1", "oom", "simulated out of memory"),
+    ("kill@1", "crashed", "killed by signal 9"),
+])
+def test_injected_fault_is_recorded_with_the_epochs_before_it(tmp_path, monkeypatch, fault, status, message):
+    monkeypatch.setenv("CNNBENCH_FAULT", fault)
+    runner.run_sweep([synthetic_trial(epochs=2)], tmp_path)
+    (record,) = store.load(tmp_path)
+    assert record["status"] == status and message in record["error"]
+    assert [e["epoch"] for e in record["epochs"]] == [1]
+
+
+def test_hung_trial_is_stopped_by_the_timeout(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNBENCH_FAULT", "sleep@1")
+    started = time.monotonic()
+    runner.run_sweep([synthetic_trial()], tmp_path, trial_timeout=20)
+    assert time.monotonic() - started < 60
+    (record,) = store.load(tmp_path)
+    assert record["status"] == "timeout"
+
+
+def start_sweep(results) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "bench", *SWEEP, "--results", str(results)],
+                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+
+
+def wait_for_results(results, count: int, process: subprocess.Popen) -> list:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        files = sorted((results / "raw").glob("*.json"))
+        if len(files) >= count:
+            return files
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.05)
+    raise AssertionError("no result appeared in time")
+
+
+def test_ctrl_c_keeps_finished_trials_and_exits_130(tmp_path):
+    sweep = start_sweep(tmp_path)
+    (first,) = wait_for_results(tmp_path, 1, sweep)
+    os.killpg(sweep.pid, signal.SIGINT)  # what a terminal's Ctrl-C does to the foreground group
+    _, stderr = sweep.communicate(timeout=60)
+    assert sweep.returncode == 130
+    assert "Traceback" not in stderr and "interrupted: 1 ok" in stderr
+    assert [p.name for p in (tmp_path / "raw").iterdir()] == [first.name]
+
+
+def test_kill_9_then_resume_finishes_exactly_the_rest(tmp_path):
+    sweep = start_sweep(tmp_path)
+    (first,) = wait_for_results(tmp_path, 1, sweep)
+    content = first.read_bytes()
+    os.killpg(sweep.pid, signal.SIGKILL)
+    sweep.wait()
+    assert [p.name for p in (tmp_path / "raw").iterdir() if not p.name.endswith(".tmp")] == [first.name]
+    resumed = bench(*SWEEP, "--results", str(tmp_path), "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "2 ok, 1 already done (resumed)" in resumed.stderr
+    records = store.load(tmp_path)
+    assert sorted(r["config"]["seed"] for r in records) == [0, 1, 2]
+    assert first.read_bytes() == content
+
+
+def test_two_sweeps_into_one_directory_keep_every_file(tmp_path):
+    sweeps = [start_sweep(tmp_path), start_sweep(tmp_path)]
+    for sweep in sweeps:
+        sweep.communicate(timeout=300)
+        assert sweep.returncode == 0
+    records = store.load(tmp_path)
+    assert len(records) == 6 and len({r["_file"] for r in records}) == 6
+
+
+def test_malicious_dataset_pickle_is_refused_from_the_cli(tmp_path):
+    folder = write_official_dir(tmp_path, "cifar10", per_file=3)
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    (folder / "test_batch").write_bytes(pickle.dumps({"data": Exploit(), "labels": []}))
+    result = bench("run", "--data-dir", str(tmp_path), "--results", str(tmp_path / "out"))
+    assert_one_line_error(result, "refused to load posix.system")
+    assert not marker.exists()
+
+
+INTEGER_FLAGS = ["--batch-size", "--epochs", "--train-subset", "--threads", "--trial-timeout"]
+
+
+def is_positive_integer(text: str) -> bool:
+    try:
+        return int(text) > 0
+    except ValueError:
+        return False
+
+
+@settings(max_examples=80, deadline=None)
+@given(flag=st.sampled_from(INTEGER_FLAGS),
+       text=st.one_of(st.integers(max_value=0).map(str), st.floats().map(repr),
+                      st.text(min_size=1).filter(lambda t: not is_positive_integer(t))))
+def test_non_positive_or_non_integer_values_are_refused(flag, text):
+    with pytest.raises(BenchError):
+        build_parser().parse_args(["run", flag, text])
+
+
+@settings(max_examples=60, deadline=None)
+@given(flag=st.sampled_from(INTEGER_FLAGS), value=st.integers(min_value=1, max_value=10**9))
+def test_positive_integers_are_accepted(flag, value):
+    args = build_parser().parse_args(["run", flag, str(value)])
+    parsed = getattr(args, flag.lstrip("-").replace("-", "_"))
+    assert parsed == [value] if isinstance(parsed, list) else parsed == value
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(max_value=-1))
+def test_negative_seeds_are_refused(seed):
+    with pytest.raises(BenchError):
+        build_parser().parse_args(["run", "--seeds", str(seed)])

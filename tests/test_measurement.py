@@ -1,0 +1,67 @@
+"""Measurement helpers: epoch summaries, time to accuracy, compute, lr scaling, compare's verdicts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from bench import compare, hardware
+from bench.timing import summarise_epochs
+from bench.trial import TrialConfig, compute, time_to_accuracy
+
+
+def test_first_epoch_is_kept_apart_from_the_steady_median():
+    summary = summarise_epochs([9.0, 2.0, 3.0, 4.0, 100.0], images_per_epoch=1000)
+    assert summary["first_epoch_s"] == 9.0
+    assert summary["epoch_median_s"] == 3.5 and summary["steady_epochs"] == 4
+    assert summary["epoch_iqr_s"] == pytest.approx(28.0 - 2.75)
+    assert summary["train_images_per_s"] == pytest.approx(1000 / 3.5)
+
+
+def test_a_single_epoch_says_it_has_no_steady_state():
+    summary = summarise_epochs([5.0], images_per_epoch=10)
+    assert summary["epoch_median_s"] == 5.0 and summary["steady_epochs"] == 0
+
+
+def test_time_to_accuracy_counts_training_time_until_the_first_epoch_at_target():
+    epochs = [{"epoch": 1, "epoch_time_s": 10.0, "eval_time_s": 1.0, "val_accuracy": 0.4},
+              {"epoch": 2, "epoch_time_s": 8.0, "eval_time_s": 1.0, "val_accuracy": 0.61},
+              {"epoch": 3, "epoch_time_s": 8.0, "eval_time_s": 1.0, "val_accuracy": 0.7}]
+    reached = time_to_accuracy(epochs, 0.6)
+    assert (reached["epoch"], reached["train_seconds"], reached["wall_seconds"]) == (2, 18.0, 20.0)
+    assert time_to_accuracy(epochs, 0.9)["epoch"] is None
+
+
+def test_compute_share_of_peak_only_for_known_devices():
+    known = compute(1_000_000, 100, 1.0, {"device_name": "NVIDIA H100 80GB HBM3", "precision": "bfloat16"})
+    assert known["train_flops_per_epoch"] == 300_000_000
+    assert known["share_of_peak"] == pytest.approx(3e8 / 989e12)
+    unknown = compute(1_000_000, 100, 1.0, {"device_name": None, "precision": "float32"})
+    assert unknown["share_of_peak"] is None and unknown["achieved_tflops"] == pytest.approx(3e-4)
+    assert hardware.peak_tflops("NVIDIA A100-SXM4-40GB", "tf32") == 156.0
+
+
+@pytest.mark.parametrize("rule, factor", [("none", 1.0), ("linear", 4.0), ("sqrt", 2.0)])
+def test_lr_scaling_is_relative_to_the_recipes_batch_size(rule, factor):
+    config = TrialConfig(model="r2_vanilla_cnn", framework="torch", device="cpu", batch_size=512,
+                         seed=0, epochs=1, lr_scaling=rule)
+    assert config.resolved_recipe().learning_rate == pytest.approx(1e-3 * factor)
+    other = TrialConfig(**{**config.__dict__, "lr_scaling": "none" if rule != "none" else "linear"})
+    assert other.trial_id != config.trial_id
+
+
+def test_time_verdicts_need_both_threshold_and_separated_spreads():
+    base = [10.0, 10.2, 9.8, 10.1]
+    assert compare.time_verdict(base, base, 1.1) == (1.0, "within noise")
+    assert compare.time_verdict(base, [12.0, 12.3, 11.9, 12.1], 1.1)[1] == "slower"
+    assert compare.time_verdict(base, [8.0, 8.1, 7.9, 8.2], 1.1)[1] == "faster"
+    noisy = [7.0, 14.0, 9.0, 16.0]
+    assert compare.time_verdict(base, noisy, 1.1)[1] == "within noise"
+
+
+def test_accuracy_verdicts_use_the_seed_spread():
+    assert compare.accuracy_verdict([0.70, 0.71, 0.69], [0.70, 0.705, 0.695])[1] == "within noise"
+    assert compare.accuracy_verdict([0.70, 0.71, 0.69], [0.60, 0.61, 0.59])[1] == "worse"
+    difference, verdict = compare.accuracy_verdict([0.5], [0.52])
+    assert verdict == "better" and math.isclose(difference, 0.02)
