@@ -116,10 +116,10 @@ def command_list(args) -> int:
     rows = []
     for name in registry.model_names():
         spec = registry.spec(name)
-        trainable, frozen = layers.count_params(spec.layers(10))
+        trainable, frozen = layers.count_params(registry.layers(name, 10))
         rows.append({"model": name, "report": spec.REPORT, "description": spec.DESCRIPTION,
                      "params_trainable": trainable, "params_non_trainable": frozen,
-                     "forward_mflops": round(layers.forward_flops(spec.layers(10)) / 1e6, 2),
+                     "forward_mflops": round(layers.forward_flops(registry.layers(name, 10)) / 1e6, 2),
                      "classes": [10, 100],
                      "frameworks": {fw: registry.missing_framework(fw) or "available"
                                     for fw in registry.FRAMEWORKS}})
@@ -154,7 +154,7 @@ def command_run(args) -> int:
     models = args.model or list(suite.models)
     frameworks = args.framework or list(suite.frameworks)
     for model in models:
-        registry.spec(model)
+        registry.parse(model)
     for framework in frameworks:
         registry.missing_framework(framework)
     _check_device(args.device)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -31,7 +31,7 @@ class Adapter(Protocol):
     name: str
 
     def setup(self, device: str, threads: int, seed: int) -> None: ...
-    def build(self, build: Callable[[int], Any], num_classes: int) -> Any: ...
+    def build(self, layers: list, name: str) -> Any: ...  # from a bench.layers list
     def count_params(self, model) -> tuple[int, int]: ...  # (trainable, non-trainable)
     def prepare(self, model, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarray,
                 mean: tuple, std: tuple, seed: int) -> Any: ...

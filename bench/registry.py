@@ -1,8 +1,10 @@
-"""Model names -> specs and per-framework builders, imported lazily.
+"""Model names -> framework-neutral layer lists, found and imported lazily.
 
-Every folder `impls/<name>/` with a `spec.py` is a model. Listing names and reading specs
-imports no framework; `builder(name, framework)` imports `impls/<name>/<framework>_impl.py`
-only when a trial needs it (the lazy registry of timm and AlgoPerf).
+Every folder `impls/<name>/` with a `spec.py` is a model. A spec declares REPORT,
+DESCRIPTION, INTERPRETATION, REPORTED and `layers(num_classes, **options)`; options it
+accepts are in OPTIONS (first value the default), and a non-default choice is part of the
+model's name: `r4_resnet34:stem=cifar`. Listing names imports no framework; both framework
+builders read the same layer list (bench.frameworks.*_backend.network).
 """
 
 from __future__ import annotations
@@ -19,23 +21,47 @@ IMPLS_DIR = Path(__file__).resolve().parents[1] / "impls"
 FRAMEWORKS = ("torch", "keras")
 
 
-def model_names() -> list[str]:
+def base_names() -> list[str]:
     return sorted(p.parent.name for p in IMPLS_DIR.glob("*/spec.py"))
 
 
-def spec(name: str) -> ModuleType:
-    """The model's spec module: REPORT, DESCRIPTION, INTERPRETATION, layers(num_classes)."""
-    if name not in model_names():
+def model_names() -> list[str]:
+    """Every model, and every non-default option of a model as its own name."""
+    names = []
+    for base in base_names():
+        names.append(base)
+        for option, choices in getattr(_import_spec(base), "OPTIONS", {}).items():
+            names += [f"{base}:{option}={choice}" for choice in choices[1:]]
+    return names
+
+
+def parse(name: str) -> tuple[str, dict[str, str]]:
+    """'r4_resnet34:stem=cifar' -> ('r4_resnet34', {'stem': 'cifar'}), validated."""
+    base, _, option_text = name.partition(":")
+    if base not in base_names():
         raise BenchError(f"unknown model {name!r}; choose from {', '.join(model_names())}")
-    return importlib.import_module(f"impls.{name}.spec")
+    declared = getattr(_import_spec(base), "OPTIONS", {})
+    options = {}
+    for item in filter(None, option_text.split(",")):
+        key, _, value = item.partition("=")
+        if key not in declared or value not in declared[key]:
+            raise BenchError(f"unknown model {name!r}; choose from {', '.join(model_names())}")
+        options[key] = value
+    return base, options
 
 
-def builder(name: str, framework: str):
-    """The `build(num_classes)` function of one model in one framework."""
-    spec(name)
-    if framework not in FRAMEWORKS:
-        raise BenchError(f"unknown framework {framework!r}; choose from {', '.join(FRAMEWORKS)}")
-    return importlib.import_module(f"impls.{name}.{framework}_impl").build
+def _import_spec(base: str) -> ModuleType:
+    return importlib.import_module(f"impls.{base}.spec")
+
+
+def spec(name: str) -> ModuleType:
+    """The spec module of a model (variant names accepted)."""
+    return _import_spec(parse(name)[0])
+
+
+def layers(name: str, num_classes: int) -> list:
+    base, options = parse(name)
+    return _import_spec(base).layers(num_classes, **options)
 
 
 def missing_framework(framework: str) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 import uuid
 import warnings
@@ -41,7 +42,8 @@ def write(results_dir, record: dict) -> Path:
     """Write one result atomically (temp file + rename) under a name no other writer can take."""
     config = record["config"]
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    name = (f"{config['model']}_{config['framework']}_{config['device']}_bs{config['batch_size']}"
+    model = re.sub(r"[^A-Za-z0-9_.-]", "-", config["model"])  # r4_resnet34:stem=cifar -> r4_resnet34-stem-cifar
+    name = (f"{model}_{config['framework']}_{config['device']}_bs{config['batch_size']}"
             f"_seed{config['seed']}_{record['trial_id'][:10]}_{stamp}_{uuid.uuid4().hex[:6]}.json")
     directory = raw_dir(results_dir)
     directory.mkdir(parents=True, exist_ok=True)

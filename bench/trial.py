@@ -87,8 +87,9 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     splits = data.split(dataset, config.val_size, config.train_subset)
     mean, std = data.NORMALISATION[dataset.name]
     spec = registry.spec(config.model)
+    layer_list = registry.layers(config.model, dataset.num_classes)
 
-    model = adapter.build(registry.builder(config.model, config.framework), dataset.num_classes)
+    model = adapter.build(layer_list, config.model)
     trainable, non_trainable = adapter.count_params(model)
     state = adapter.prepare(model, recipe, splits.train_x, splits.train_y, mean, std, config.seed)
 
@@ -120,7 +121,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     timing = summarise_epochs(epoch_seconds, len(splits.train_y))
     timing["inference_images_per_s"] = len(splits.test_y) / test_timer.seconds
     settings = adapter.settings(model)
-    forward_flops = layers.forward_flops(spec.layers(dataset.num_classes))
+    forward_flops = layers.forward_flops(layer_list)
     target = config.target_accuracy or TARGET_ACCURACY[dataset.name]
     return {
         "recipe": recipe.as_dict(),

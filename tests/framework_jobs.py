@@ -22,12 +22,12 @@ def _adapter(framework: str, seed: int = 0):
 
 def parameter_counts(framework: str, model: str, num_classes: int) -> tuple[int, int]:
     adapter = _adapter(framework)
-    return adapter.count_params(adapter.build(registry.builder(model, framework), num_classes))
+    return adapter.count_params(adapter.build(registry.layers(model, num_classes), model))
 
 
 def first_epoch_loss(framework: str, seed: int) -> float:
     adapter = _adapter(framework, seed)
-    model = adapter.build(registry.builder("r2_vanilla_cnn", framework), 10)
+    model = adapter.build(registry.layers("r2_vanilla_cnn", 10), "r2_vanilla_cnn")
     dataset = data.synthetic(train=256, test=8, seed=3)
     recipe = get_recipe("baseline").with_overrides(batch_size=64)
     mean, std = data.NORMALISATION["cifar10"]
@@ -58,7 +58,7 @@ _EPOCHS: dict[str, tuple] = {}  # model -> (adapter, model, state, images), kept
 def prepare_epoch(framework: str, model: str, images: int, batch_size: int) -> dict:
     """Build `model` and its optimizer on an `images`-image slice of CIFAR-10 (synthetic when absent)."""
     adapter = _adapter(framework)
-    built = adapter.build(registry.builder(model, framework), 10)
+    built = adapter.build(registry.layers(model, 10), model)
     try:
         dataset = data.load("cifar10")
     except Exception:
@@ -77,3 +77,94 @@ def train_one_epoch(framework: str, model: str) -> float:
     stats = adapter.train_epoch(built, state, np.arange(images))
     adapter.synchronize()
     return stats.loss
+
+
+def _without_dropout_torch(model) -> None:
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            module.p = 0.0
+
+
+def torch_reference(framework: str, model: str, images: np.ndarray, batches: list[np.ndarray]) -> dict:
+    """A torch model's weights (with random BN statistics), its inference and training-mode logits,
+    and its BN running statistics after training-mode passes over `batches` (no weight updates)."""
+    import torch
+
+    from bench.frameworks.torch_backend import export_weights
+
+    adapter = _adapter("torch")
+    built = adapter.build(registry.layers(model, 10), model)
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for module in built.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.running_mean.normal_(0, 0.1, generator=generator)
+                module.running_var.uniform_(0.5, 1.5, generator=generator)
+                module.weight.uniform_(0.5, 1.5, generator=generator)
+                module.bias.normal_(0, 0.1, generator=generator)
+    weights = export_weights(built)
+    as_nchw = lambda array: torch.from_numpy(array).permute(0, 3, 1, 2)  # noqa: E731
+    with torch.no_grad():
+        built.eval()
+        inference = built(as_nchw(images)).numpy()
+        built.train()
+        _without_dropout_torch(built)
+        training = built(as_nchw(images)).numpy()
+        for batch in batches:
+            built(as_nchw(batch))
+    return {"weights": weights, "inference": inference, "training": training,
+            "running": {name: {k: v for k, v in tensors.items() if k.startswith("running")}
+                        for name, tensors in export_weights(built).items() if "running_mean" in tensors}}
+
+
+def keras_replay(framework: str, model: str, weights: dict, images: np.ndarray, batches: list[np.ndarray]) -> dict:
+    """The keras twin of torch_reference, from the torch weights copied across by name."""
+    import keras
+
+    from bench.frameworks.keras_backend import load_torch_weights
+
+    adapter = _adapter("keras")
+    layer_list = registry.layers(model, 10)
+    built = adapter.build(layer_list, model)
+    load_torch_weights(built, layer_list, weights)
+    inference = keras.ops.convert_to_numpy(built(images, training=False))
+    for layer in built.layers:
+        if isinstance(layer, keras.layers.Dropout):
+            layer.rate = 0.0
+    training = keras.ops.convert_to_numpy(built(images, training=True))
+    for batch in batches:
+        built(batch, training=True)
+    running = {layer.name: {"running_mean": keras.ops.convert_to_numpy(layer.moving_mean),
+                            "running_var": keras.ops.convert_to_numpy(layer.moving_variance)}
+               for layer in built.layers if isinstance(layer, keras.layers.BatchNormalization)}
+    return {"inference": inference, "training": training, "running": running}
+
+
+def one_step(framework: str, model: str, num_classes: int) -> dict:
+    """One optimisation step on 8 images: loss, output shape and whether every weight stayed finite."""
+    adapter = _adapter(framework)
+    built = adapter.build(registry.layers(model, num_classes), model)
+    dataset = data.synthetic(num_classes=num_classes, train=8, test=8)
+    recipe = get_recipe("baseline").with_overrides(batch_size=8)
+    mean, std = data.NORMALISATION["cifar10"]
+    state = adapter.prepare(built, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
+    loss = adapter.train_epoch(built, state, np.arange(8)).loss
+    logits = adapter.predict(built, state, dataset.test_x)
+    if framework == "torch":
+        finite = all(bool(p.isfinite().all()) for p in built.parameters())
+    else:
+        finite = all(bool(np.isfinite(w.numpy() if hasattr(w, "numpy") else np.asarray(w)).all())
+                     for w in built.weights)
+    return {"loss": loss, "shape": logits.shape, "finite": finite}
+
+
+def torch_flops(framework: str, model: str, num_classes: int) -> int:
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    built = _adapter("torch").build(registry.layers(model, num_classes), model).eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        built(torch.zeros(1, 3, 32, 32))
+    return counter.get_total_flops()

@@ -1,6 +1,6 @@
 """Keras 3 adapter, backend-agnostic (TensorFlow by default; KERAS_BACKEND is respected).
 
-Models are keras.Sequential built from the spec's layer list with the same layer names as
+Models are keras functional models built from the spec's layer list with the same layer names as
 torch. Augmentation is done with keras.ops over the whole epoch in one vectorised gather,
 then `model.fit` runs one epoch over the prepared batches in the order the harness chose.
 """
@@ -18,27 +18,93 @@ from bench.adapter import EVAL_BATCH_SIZE, EpochStats
 from bench.recipes import Recipe
 
 
-def sequential(layer_list: list[L.Layer], name: str) -> keras.Sequential:
-    """Build a keras model from a framework-neutral layer list; layer names follow the spec."""
-    built = [keras.Input((32, 32, 3))]
-    for index, layer in enumerate(layer_list):
+def _l2(layer):
+    return keras.regularizers.L2(layer.l2) if layer.l2 else None
+
+
+def _leaf(layer, shape: L.Shape) -> list:
+    """The keras layers that compute one spec layer (padding made explicit where keras differs)."""
+    if isinstance(layer, L.Conv):
+        same = layer.stride == 1 and layer.pad == layer.kernel // 2 and layer.kernel % 2 == 1
+        padding = [] if same or not layer.pad else [keras.layers.ZeroPadding2D(layer.pad)]
+        kwargs = dict(strides=layer.stride, padding="same" if same else "valid", use_bias=layer.bias,
+                      name=layer.name)
+        if layer.depthwise:
+            return padding + [keras.layers.DepthwiseConv2D(layer.kernel, depthwise_regularizer=_l2(layer),
+                                                           **kwargs)]
+        return padding + [keras.layers.Conv2D(layer.filters, layer.kernel, kernel_regularizer=_l2(layer),
+                                              **kwargs)]
+    if isinstance(layer, L.BatchNorm):
+        return [keras.layers.BatchNormalization(epsilon=L.BN_EPSILON, momentum=1.0 - L.BN_MOMENTUM_TORCH,
+                                                name=layer.name)]
+    if isinstance(layer, L.Dense):
+        return [keras.layers.Dense(layer.units, use_bias=layer.bias, kernel_regularizer=_l2(layer),
+                                   name=layer.name)]
+    if isinstance(layer, L.Activation):
+        return [keras.layers.Activation(layer.kind)]
+    if isinstance(layer, L.MaxPool):
+        stride = layer.stride or layer.size
+        # Extra bottom/right padding reproduces torch's ceil_mode; zeros equal -inf after a ReLU.
+        extra = [(out - 1) * stride + layer.size - (n + 2 * layer.padding)
+                 for out, n in zip(L.output_shape(layer, shape)[:2], shape[:2])]
+        pads = ((layer.padding, layer.padding + max(extra[0], 0)), (layer.padding, layer.padding + max(extra[1], 0)))
+        padding = [keras.layers.ZeroPadding2D(pads)] if any(map(any, pads)) else []
+        return padding + [keras.layers.MaxPooling2D(layer.size, stride, padding="valid")]
+    if isinstance(layer, L.GlobalAvgPool):
+        return [keras.layers.GlobalAveragePooling2D(keepdims=layer.keepdims)]
+    if isinstance(layer, L.Dropout):
+        return [keras.layers.Dropout(layer.rate)]
+    if isinstance(layer, L.Flatten):
+        return [keras.layers.Flatten()]
+    raise TypeError(f"no keras layer for {layer!r}")
+
+
+def _apply(layer_list: list, x, shape: L.Shape):
+    for layer in layer_list:
+        if isinstance(layer, L.Residual):
+            total = keras.layers.Add(name=f"{layer.name}_add")(
+                [_apply(layer.body, x, shape), _apply(layer.shortcut, x, shape)])
+            x = keras.layers.Activation(layer.activation)(total) if layer.activation else total
+        elif isinstance(layer, L.Concat):
+            x = keras.layers.Concatenate(name=f"{layer.name}_concat")(
+                [_apply(branch, x, shape) for branch in layer.branches])
+        elif isinstance(layer, L.Gate):
+            x = keras.layers.Multiply(name=f"{layer.name}_gate")([x, _apply(layer.body, x, shape)])
+        else:
+            for keras_layer in _leaf(layer, shape):
+                x = keras_layer(x)
+        shape = L.network_shape([layer], shape)
+    return x
+
+
+def network(layer_list: list, name: str) -> keras.Model:
+    """Build a keras functional model from a framework-neutral layer list; layer names follow the spec."""
+    inputs = keras.Input(L.INPUT_SHAPE)
+    return keras.Model(inputs, _apply(layer_list, inputs, L.INPUT_SHAPE), name=name)
+
+
+def load_torch_weights(model: keras.Model, layer_list: list, weights: dict[str, dict[str, np.ndarray]]) -> None:
+    """Copy weights exported by the torch side (bench.frameworks.torch_backend.export_weights) by name.
+
+    Conv kernels go from OIHW to HWIO (depthwise: C1HW to HWC1), dense matrices are transposed,
+    and a dense layer fed by a Flatten has its input rows reordered from torch's CHW to keras's HWC.
+    """
+    flattened = L.flattened_from(layer_list)
+    for layer, _ in L.weighted_leaves(layer_list):
+        tensors = weights[layer.name]
+        target = model.get_layer(layer.name)
         if isinstance(layer, L.Conv):
-            built.append(keras.layers.Conv2D(layer.filters, layer.kernel, padding=layer.padding,
-                                             name=layer.name))
-        elif isinstance(layer, L.BatchNorm):
-            built.append(keras.layers.BatchNormalization(
-                epsilon=L.BN_EPSILON, momentum=1.0 - L.BN_MOMENTUM_TORCH, name=layer.name))
+            kernel = tensors["weight"].transpose(2, 3, 0, 1) if layer.depthwise else tensors["weight"].transpose(2, 3, 1, 0)
+            values = [kernel] + ([tensors["bias"]] if layer.bias else [])
         elif isinstance(layer, L.Dense):
-            built.append(keras.layers.Dense(layer.units, name=layer.name))
-        elif isinstance(layer, L.ReLU):
-            built.append(keras.layers.ReLU(name=f"relu{index}"))
-        elif isinstance(layer, L.MaxPool):
-            built.append(keras.layers.MaxPooling2D(layer.size, name=f"pool{index}"))
-        elif isinstance(layer, L.Dropout):
-            built.append(keras.layers.Dropout(layer.rate, name=f"dropout{index}"))
-        elif isinstance(layer, L.Flatten):
-            built.append(keras.layers.Flatten(name=f"flatten{index}"))
-    return keras.Sequential(built, name=name)
+            matrix = tensors["weight"]
+            if layer.name in flattened:
+                height, width, channels = flattened[layer.name]
+                matrix = matrix.reshape(-1, channels, height, width).transpose(0, 2, 3, 1).reshape(len(matrix), -1)
+            values = [matrix.T] + ([tensors["bias"]] if layer.bias else [])
+        else:
+            values = [tensors["weight"], tensors["bias"], tensors["running_mean"], tensors["running_var"]]
+        target.set_weights(values)
 
 
 def augment(images, padding: int, flip: bool, seed: keras.random.SeedGenerator):
@@ -92,8 +158,8 @@ class Adapter:
         self.threads = threads
         keras.utils.set_random_seed(seed)
 
-    def build(self, build, num_classes: int) -> keras.Model:
-        return build(num_classes)
+    def build(self, layer_list: list, name: str) -> keras.Model:
+        return network(layer_list, name.replace(":", "_").replace("=", "_").replace(",", "_"))
 
     def count_params(self, model: keras.Model) -> tuple[int, int]:
         trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)

@@ -17,29 +17,104 @@ from bench.adapter import EVAL_BATCH_SIZE, EpochStats
 from bench.recipes import Recipe
 
 
-def sequential(layer_list: list[L.Layer]) -> nn.Sequential:
-    """Build a torch model from a framework-neutral layer list; module names follow the spec."""
+ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid}
+
+
+class Residual(nn.Module):
+    def __init__(self, body: nn.Module, shortcut: nn.Module, activation: str | None):
+        super().__init__()
+        self.body, self.shortcut = body, shortcut
+        self.activation = ACTIVATIONS[activation]() if activation else nn.Identity()
+
+    def forward(self, x):
+        return self.activation(self.body(x) + self.shortcut(x))
+
+
+class Concat(nn.Module):
+    def __init__(self, branches: list[nn.Module]):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x):
+        return torch.cat([branch(x) for branch in self.branches], dim=1)
+
+
+class Gate(nn.Module):
+    def __init__(self, body: nn.Module):
+        super().__init__()
+        self.body = body
+
+    def forward(self, x):
+        return x * self.body(x)
+
+
+class GlobalAvgPool(nn.Module):
+    def __init__(self, keepdims: bool):
+        super().__init__()
+        self.keepdims = keepdims
+
+    def forward(self, x):
+        return x.mean(dim=(2, 3), keepdim=self.keepdims)
+
+
+def _leaf(layer, shape: L.Shape) -> nn.Module:
+    channels = shape[-1]
+    if isinstance(layer, L.Conv):
+        return nn.Conv2d(channels, layer.filters, layer.kernel, layer.stride, layer.pad, bias=layer.bias,
+                         groups=channels if layer.depthwise else 1)
+    if isinstance(layer, L.BatchNorm):
+        norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
+        return norm(channels, eps=L.BN_EPSILON, momentum=L.BN_MOMENTUM_TORCH)
+    if isinstance(layer, L.Dense):
+        return nn.Linear(channels, layer.units, bias=layer.bias)
+    if isinstance(layer, L.Activation):
+        return ACTIVATIONS[layer.kind]()
+    if isinstance(layer, L.MaxPool):
+        return nn.MaxPool2d(layer.size, layer.stride or layer.size, layer.padding, ceil_mode=layer.ceil)
+    if isinstance(layer, L.GlobalAvgPool):
+        return GlobalAvgPool(layer.keepdims)
+    if isinstance(layer, L.Dropout):
+        return nn.Dropout(layer.rate)
+    if isinstance(layer, L.Flatten):
+        return nn.Flatten()
+    raise TypeError(f"no torch layer for {layer!r}")
+
+
+def network(layer_list: list, shape: L.Shape = L.INPUT_SHAPE) -> nn.Sequential:
+    """Build a torch model from a framework-neutral layer list; weighted modules carry `ir_name`."""
     modules: OrderedDict[str, nn.Module] = OrderedDict()
-    in_shape = (32, 32, 3)
-    for index, (layer, shape) in enumerate(L.shapes(layer_list, in_shape)):
-        if isinstance(layer, L.Conv):
-            padding = layer.kernel // 2 if layer.padding == "same" else 0
-            modules[layer.name] = nn.Conv2d(in_shape[-1], layer.filters, layer.kernel, padding=padding)
-        elif isinstance(layer, L.BatchNorm):
-            norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
-            modules[layer.name] = norm(shape[-1], eps=L.BN_EPSILON, momentum=L.BN_MOMENTUM_TORCH)
-        elif isinstance(layer, L.Dense):
-            modules[layer.name] = nn.Linear(in_shape[-1], layer.units)
-        elif isinstance(layer, L.ReLU):
-            modules[f"relu{index}"] = nn.ReLU()
-        elif isinstance(layer, L.MaxPool):
-            modules[f"pool{index}"] = nn.MaxPool2d(layer.size)
-        elif isinstance(layer, L.Dropout):
-            modules[f"dropout{index}"] = nn.Dropout(layer.rate)
-        elif isinstance(layer, L.Flatten):
-            modules[f"flatten{index}"] = nn.Flatten()
-        in_shape = shape
+    for index, layer in enumerate(layer_list):
+        if isinstance(layer, L.Residual):
+            module = Residual(network(layer.body, shape), network(layer.shortcut, shape), layer.activation)
+        elif isinstance(layer, L.Concat):
+            module = Concat([network(branch, shape) for branch in layer.branches])
+        elif isinstance(layer, L.Gate):
+            module = Gate(network(layer.body, shape))
+        else:
+            module = _leaf(layer, shape)
+        name = getattr(layer, "name", None)
+        if isinstance(layer, (L.Conv, L.Dense, L.BatchNorm)):
+            module.ir_name = name
+            module.ir_l2 = getattr(layer, "l2", 0.0)
+        modules[name or f"{type(layer).__name__.lower()}{index}"] = module
+        shape = L.network_shape([layer], shape)
     return nn.Sequential(modules)
+
+
+def kernel_penalties(model: nn.Module) -> list[tuple[torch.Tensor, float]]:
+    """The (kernel, l2) pairs of layers whose spec asks for an L2 penalty, as keras's L2 regulariser."""
+    return [(m.weight, m.ir_l2) for m in model.modules() if getattr(m, "ir_l2", 0.0) > 0]
+
+
+def export_weights(model: nn.Module) -> dict[str, dict[str, np.ndarray]]:
+    """Every weighted layer's tensors by spec name: weight, bias, running_mean, running_var."""
+    exported = {}
+    for module in model.modules():
+        if hasattr(module, "ir_name"):
+            tensors = {**dict(module.named_parameters(recurse=False)), **dict(module.named_buffers(recurse=False))}
+            exported[module.ir_name] = {k: v.detach().cpu().numpy().copy() for k, v in tensors.items()
+                                        if k != "num_batches_tracked"}
+    return exported
 
 
 def augment(images: torch.Tensor, padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
@@ -77,6 +152,7 @@ class TrainState:
     std: torch.Tensor
     recipe: Recipe
     generator: torch.Generator
+    penalties: list[tuple[torch.Tensor, float]]  # (kernel, l2) pairs of the spec's L2 penalty
 
 
 class Adapter:
@@ -93,8 +169,8 @@ class Adapter:
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
 
-    def build(self, build, num_classes: int) -> nn.Module:
-        return build(num_classes).to(self.device)
+    def build(self, layer_list: list, name: str) -> nn.Module:
+        return network(layer_list).to(self.device)
 
     def count_params(self, model: nn.Module) -> tuple[int, int]:
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -111,7 +187,7 @@ class Adapter:
         return TrainState(optimizer, torch.from_numpy(train_x).to(self.device),
                           torch.from_numpy(train_y).to(self.device),
                           torch.tensor(mean, device=self.device), torch.tensor(std, device=self.device),
-                          recipe, generator)
+                          recipe, generator, kernel_penalties(model))
 
     def _to_input(self, images: torch.Tensor, state: TrainState) -> torch.Tensor:
         normalised = (images.float() / 255.0 - state.mean) / state.std
@@ -134,6 +210,8 @@ class Adapter:
             labels = state.train_y[index]
             logits = model(self._to_input(images, state))
             loss = F.cross_entropy(logits, labels)
+            for kernel, l2 in state.penalties:
+                loss = loss + l2 * kernel.square().sum()
             state.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             state.optimizer.step()

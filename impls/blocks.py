@@ -1,0 +1,43 @@
+"""Building blocks shared by several model specs (plain data: lists of bench.layers)."""
+
+from __future__ import annotations
+
+from bench.layers import BatchNorm, Conv, Dense, GlobalAvgPool, MaxPool, ReLU, Residual
+
+
+def conv_bn_relu_pair(prefix: str, filters: int) -> list:
+    """Two 3x3 'same' convolutions, each followed by BatchNorm and ReLU."""
+    return [Conv(f"{prefix}_conv1", filters), BatchNorm(f"{prefix}_bn1"), ReLU(),
+            Conv(f"{prefix}_conv2", filters), BatchNorm(f"{prefix}_bn2"), ReLU()]
+
+
+def basic_block(name: str, channels_in: int, channels: int, stride: int) -> Residual:
+    """ResNet's basic block; names follow torchvision's (layer1.0.conv1 -> layer1_0_conv1)."""
+    body = [Conv(f"{name}_conv1", channels, 3, stride, 1, bias=False), BatchNorm(f"{name}_bn1"), ReLU(),
+            Conv(f"{name}_conv2", channels, 3, 1, 1, bias=False), BatchNorm(f"{name}_bn2")]
+    shortcut = []
+    if stride != 1 or channels_in != channels:
+        shortcut = [Conv(f"{name}_downsample_0", channels, 1, stride, 0, bias=False),
+                    BatchNorm(f"{name}_downsample_1")]
+    return Residual(name, body, shortcut, activation="relu")
+
+
+STEMS = {
+    # torchvision's ImageNet stem: 32x32 inputs leave it at 8x8.
+    "imagenet": [Conv("conv1", 64, 7, 2, 3, bias=False), BatchNorm("bn1"), ReLU(), MaxPool(3, 2, 1)],
+    # The usual CIFAR stem: 3x3 stride 1, no max-pool.
+    "cifar": [Conv("conv1", 64, 3, 1, 1, bias=False), BatchNorm("bn1"), ReLU()],
+}
+
+
+def resnet(blocks_per_stage: tuple[int, ...], num_classes: int, stem: str) -> list:
+    """A basic-block ResNet (18: 2,2,2,2; 34: 3,4,6,3) with torchvision's layer names."""
+    layers = list(STEMS[stem])
+    channels_in = 64
+    for stage, blocks in enumerate(blocks_per_stage, 1):
+        channels = 64 * 2 ** (stage - 1)
+        for index in range(blocks):
+            stride = 2 if stage > 1 and index == 0 else 1
+            layers.append(basic_block(f"layer{stage}_{index}", channels_in, channels, stride))
+            channels_in = channels
+    return layers + [GlobalAvgPool(), Dense("fc", num_classes)]

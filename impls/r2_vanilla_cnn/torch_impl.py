@@ -1,8 +1,0 @@
-"""PyTorch builder of r2_vanilla_cnn, from the layer list in its spec."""
-
-from bench.frameworks.torch_backend import sequential
-from impls.r2_vanilla_cnn import spec
-
-
-def build(num_classes: int):
-    return sequential(spec.layers(num_classes))

@@ -1,0 +1,70 @@
+"""Every registered model is the same network in PyTorch and Keras 3 (generated from the registry).
+
+Weights are copied torch -> keras by layer name; then inference logits, training-mode logits
+(dropout off) and BatchNorm running statistics must agree. Each framework computes in its own
+process (see tests/framework_jobs.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bench import layers, registry
+from tests import framework_jobs as jobs
+from tests.conftest import FRAMEWORKS
+
+MODELS = registry.model_names()
+BATCH = 16  # BatchNorm1d statistics of fewer samples amplify float32 round-off past 1e-4
+both_frameworks = pytest.mark.skipif(any(registry.missing_framework(fw) for fw in registry.FRAMEWORKS),
+                                     reason="PARITY SKIPPED: needs both torch and keras installed")
+
+
+def assert_close(keras_values, torch_values, what: str, relative: float = 1e-4):
+    scale = max(float(np.abs(torch_values).max()), 1e-6)
+    np.testing.assert_allclose(keras_values, torch_values, rtol=relative, atol=relative * scale, err_msg=what)
+
+
+@both_frameworks
+@pytest.mark.parametrize("model", MODELS)
+def test_same_network_after_copying_weights(model, framework_processes):
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(BATCH, 32, 32, 3)).astype(np.float32)
+    batches = [rng.normal(size=(BATCH, 32, 32, 3)).astype(np.float32) for _ in range(2)]
+    torch_side = framework_processes["torch"].submit(jobs.torch_reference, "torch", model, images, batches).result()
+    keras_side = framework_processes["keras"].submit(
+        jobs.keras_replay, "keras", model, torch_side["weights"], images, batches).result()
+
+    assert_close(keras_side["inference"], torch_side["inference"], "inference logits")
+    # Training mode normalises by batch statistics; features that a ReLU leaves nearly constant
+    # across the batch magnify float32 round-off, so this check allows 1e-3.
+    assert_close(keras_side["training"], torch_side["training"], "training-mode logits, dropout off", 1e-3)
+
+    # BatchNorm running statistics after three training-mode batches from the same state. Means
+    # agree. Variances differ by design: torch updates the running variance with the unbiased
+    # batch variance, keras with the biased one, so (running - decayed start) differs by n/(n-1),
+    # n = values per channel in a batch. We keep both frameworks' native rule and test it exactly.
+    decay = (1 - layers.BN_MOMENTUM_TORCH) ** 3
+    shapes = {leaf.name: shape for leaf, shape in layers.weighted_leaves(registry.layers(model, 10))}
+    for name, torch_stats in torch_side["running"].items():
+        keras_stats = keras_side["running"][name]
+        start = torch_side["weights"][name]["running_var"]
+        assert_close(keras_stats["running_mean"], torch_stats["running_mean"], f"{name} running mean", 1e-3)
+        n = BATCH * (shapes[name][0] * shapes[name][1] if len(shapes[name]) == 3 else 1)
+        assert_close((torch_stats["running_var"] - decay * start) * (n - 1) / n,
+                     keras_stats["running_var"] - decay * start, f"{name} running variance", 1e-3)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("model", MODELS)
+@pytest.mark.parametrize("num_classes", [10, 100])
+def test_one_step_on_8_images_stays_finite(in_framework, model, num_classes):
+    result = in_framework(jobs.one_step, model, num_classes)
+    assert tuple(result["shape"]) == (8, num_classes)
+    assert np.isfinite(result["loss"]) and result["finite"]
+
+
+@pytest.mark.parametrize("framework", [pytest.param("torch", marks=FRAMEWORKS[0].marks)])
+@pytest.mark.parametrize("model", MODELS)
+def test_spec_flops_equal_torchs_flop_counter(in_framework, model):
+    assert in_framework(jobs.torch_flops, model, 10) == layers.forward_flops(registry.layers(model, 10))
