@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", nargs="+", type=non_negative_int, help="one or more seeds")
     run.add_argument("--epochs", type=positive_int, help="training epochs per trial")
     run.add_argument("--lr", type=positive_float, help="learning rate (default: the recipe's)")
+    run.add_argument("--weights", help="start from a local torchvision-format weights file (e.g. resnet34)")
     run.add_argument("--lr-scaling", default="none", choices=LR_SCALING,
                      help="scale the learning rate with batch size / the recipe's batch size (default: none)")
     run.add_argument("--target-accuracy", type=fraction,
@@ -163,6 +164,10 @@ def command_run(args) -> int:
         raise BenchError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
     train_subset = None if args.full_train else (args.train_subset or suite.train_subset)
     store.ensure_writable(args.results)
+    if args.weights:
+        from bench.pretrained import check_exists
+
+        check_exists(args.weights)
     # Load and split once here, so a missing or corrupt dataset or a bad subset size fails before any trial.
     dataset = data.load(args.dataset, args.data_dir, args.download)
     data.split(dataset, args.val_size, train_subset)
@@ -171,7 +176,7 @@ def command_run(args) -> int:
         models, frameworks, args.device, args.batch_size or list(suite.batch_sizes),
         args.seeds if args.seeds is not None else list(suite.seeds),
         epochs=args.epochs or suite.epochs, recipe=recipe, learning_rate=args.lr,
-        lr_scaling=args.lr_scaling, target_accuracy=args.target_accuracy, dataset=args.dataset,
+        lr_scaling=args.lr_scaling, target_accuracy=args.target_accuracy, weights=args.weights, dataset=args.dataset,
         val_size=args.val_size, train_subset=train_subset,
         threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
     for line in skipped:

@@ -32,6 +32,7 @@ class Adapter(Protocol):
 
     def setup(self, device: str, threads: int, seed: int) -> None: ...
     def build(self, layers: list, name: str) -> Any: ...  # from a bench.layers list
+    def load_weights(self, model, layers: list, weights: dict) -> None: ...  # torch-format, by spec name
     def count_params(self, model) -> tuple[int, int]: ...  # (trainable, non-trainable)
     def prepare(self, model, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarray,
                 mean: tuple, std: tuple, seed: int) -> Any: ...

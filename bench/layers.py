@@ -226,6 +226,26 @@ def weighted_leaves(layers: list, input_shape: Shape = INPUT_SHAPE) -> list[tupl
     return leaves
 
 
+def torch_tensor_shapes(layers: list, input_shape: Shape = INPUT_SHAPE) -> dict[str, dict[str, tuple]]:
+    """The tensors torch keeps for each weighted layer, with their shapes (for checking weight files)."""
+    shapes = {}
+    for layer, shape_in in weighted_leaves(layers, input_shape):
+        channels = shape_in[-1]
+        if isinstance(layer, Conv):
+            per_filter = 1 if layer.depthwise else channels
+            tensors = {"weight": (layer.filters, per_filter, layer.kernel, layer.kernel)}
+            out = layer.filters
+        elif isinstance(layer, Dense):
+            tensors, out = {"weight": (layer.units, channels)}, layer.units
+        else:
+            tensors = {k: (channels,) for k in ("weight", "bias", "running_mean", "running_var")}
+            out = None
+        if out is not None and layer.bias:
+            tensors["bias"] = (out,)
+        shapes[layer.name] = tensors
+    return shapes
+
+
 def flattened_from(layers: list, input_shape: Shape = INPUT_SHAPE) -> dict[str, Shape]:
     """For each Dense layer fed by a Flatten, the (height, width, channels) that was flattened."""
     found, pending = {}, None

@@ -18,6 +18,7 @@ import numpy as np
 from bench import data, failpoints, hardware, layers, metrics, registry
 from bench.adapter import get_adapter
 from bench.memory import PeakRSS
+from bench.pretrained import file_sha256, read_torchvision
 from bench.recipes import get_recipe
 from bench.timing import SyncedTimer, summarise_epochs
 
@@ -47,6 +48,7 @@ class TrialConfig:
     learning_rate: float | None = None  # None: the recipe's
     lr_scaling: str = "none"  # none | linear | sqrt: lr scaled by batch_size / the recipe's batch size
     target_accuracy: float | None = None  # validation accuracy for time-to-accuracy; None: per dataset
+    weights: str | None = None  # a local torchvision-format weights file to start from
     keras_backend: str | None = None  # set for keras trials only
     # Where to look for data changes nothing about the trial, so it is not part of the identity.
     data_dir: str | None = field(default=None, compare=False)
@@ -90,6 +92,12 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     layer_list = registry.layers(config.model, dataset.num_classes)
 
     model = adapter.build(layer_list, config.model)
+    pretrained = None
+    if config.weights:
+        weights, skipped = read_torchvision(config.weights, layers.torch_tensor_shapes(layer_list))
+        adapter.load_weights(model, layer_list, weights)
+        pretrained = {"path": config.weights, "sha256": file_sha256(config.weights),
+                      "layers_loaded": len(weights), "layers_left_initialised": skipped}
     trainable, non_trainable = adapter.count_params(model)
     state = adapter.prepare(model, recipe, splits.train_x, splits.train_y, mean, std, config.seed)
 
@@ -133,6 +141,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         "model": {"report": spec.REPORT, "description": spec.DESCRIPTION,
                   "params_trainable": trainable, "params_non_trainable": non_trainable,
                   "forward_flops_per_image": forward_flops},
+        "pretrained": pretrained,
         "settings": settings,
         "epochs": epochs,
         "timing": timing,

@@ -168,3 +168,42 @@ def torch_flops(framework: str, model: str, num_classes: int) -> int:
     with FlopCounterMode(display=False) as counter, torch.no_grad():
         built(torch.zeros(1, 3, 32, 32))
     return counter.get_total_flops()
+
+
+def pretrained_logits(framework: str, model: str, path: str, num_classes: int, images: np.ndarray) -> dict:
+    """Inference logits of `model` after loading a torchvision weights file, and what was skipped."""
+    from bench import layers
+    from bench.pretrained import read_torchvision
+
+    adapter = _adapter(framework)
+    layer_list = registry.layers(model, num_classes)
+    built = adapter.build(layer_list, model)
+    weights, skipped = read_torchvision(path, layers.torch_tensor_shapes(layer_list))
+    adapter.load_weights(built, layer_list, weights)
+    if framework == "torch":
+        import torch
+
+        built.eval()
+        with torch.no_grad():
+            logits = built(torch.from_numpy(images).permute(0, 3, 1, 2)).numpy()
+    else:
+        import keras
+
+        logits = keras.ops.convert_to_numpy(built(images, training=False))
+    return {"logits": logits, "skipped": skipped}
+
+
+def torchvision_resnet34(framework: str, path: str, images: np.ndarray) -> np.ndarray:
+    """Write a randomly initialised torchvision ResNet-34 state dict to `path`; return its logits."""
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet34(weights=None).eval()
+    with torch.no_grad():
+        for module in reference.modules():
+            if isinstance(module, torch.nn.BatchNorm2d):
+                module.running_mean.normal_(0, 0.1)
+                module.running_var.uniform_(0.5, 1.5)
+        torch.save(reference.state_dict(), path)
+        return reference(torch.from_numpy(images).permute(0, 3, 1, 2)).numpy()

@@ -84,13 +84,16 @@ def network(layer_list: list, name: str) -> keras.Model:
 
 
 def load_torch_weights(model: keras.Model, layer_list: list, weights: dict[str, dict[str, np.ndarray]]) -> None:
-    """Copy weights exported by the torch side (bench.frameworks.torch_backend.export_weights) by name.
+    """Copy weights exported by the torch side (bench.frameworks.torch_backend.export_weights) by name;
+    layers absent from `weights` keep their initialisation.
 
     Conv kernels go from OIHW to HWIO (depthwise: C1HW to HWC1), dense matrices are transposed,
     and a dense layer fed by a Flatten has its input rows reordered from torch's CHW to keras's HWC.
     """
     flattened = L.flattened_from(layer_list)
     for layer, _ in L.weighted_leaves(layer_list):
+        if layer.name not in weights:
+            continue  # left as initialised (e.g. a new classification head)
         tensors = weights[layer.name]
         target = model.get_layer(layer.name)
         if isinstance(layer, L.Conv):
@@ -160,6 +163,9 @@ class Adapter:
 
     def build(self, layer_list: list, name: str) -> keras.Model:
         return network(layer_list, name.replace(":", "_").replace("=", "_").replace(",", "_"))
+
+    def load_weights(self, model, layer_list: list, weights: dict) -> None:
+        load_torch_weights(model, layer_list, weights)
 
     def count_params(self, model: keras.Model) -> tuple[int, int]:
         trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)

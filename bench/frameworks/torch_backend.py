@@ -106,6 +106,14 @@ def kernel_penalties(model: nn.Module) -> list[tuple[torch.Tensor, float]]:
     return [(m.weight, m.ir_l2) for m in model.modules() if getattr(m, "ir_l2", 0.0) > 0]
 
 
+def import_weights(model: nn.Module, weights: dict[str, dict[str, np.ndarray]]) -> None:
+    """Load tensors by spec name (the format export_weights writes); layers not named are left alone."""
+    with torch.no_grad():
+        for module in model.modules():
+            for tensor_name, value in weights.get(getattr(module, "ir_name", None), {}).items():
+                getattr(module, tensor_name).copy_(torch.from_numpy(value))
+
+
 def export_weights(model: nn.Module) -> dict[str, dict[str, np.ndarray]]:
     """Every weighted layer's tensors by spec name: weight, bias, running_mean, running_var."""
     exported = {}
@@ -171,6 +179,9 @@ class Adapter:
 
     def build(self, layer_list: list, name: str) -> nn.Module:
         return network(layer_list).to(self.device)
+
+    def load_weights(self, model, layer_list: list, weights: dict) -> None:
+        import_weights(model, weights)
 
     def count_params(self, model: nn.Module) -> tuple[int, int]:
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
