@@ -67,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="models x frameworks with parameter counts")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
+    listing.add_argument("--markdown", action="store_true", help="the models table of the README")
     listing.add_argument("--suites", action="store_true", help="list the suites instead")
 
     run = commands.add_parser("run", help="run a sweep of training trials")
@@ -118,7 +119,8 @@ def command_list(args) -> int:
     for name in registry.model_names():
         spec = registry.spec(name)
         trainable, frozen = layers.count_params(registry.layers(name, 10))
-        rows.append({"model": name, "report": spec.REPORT, "description": spec.DESCRIPTION,
+        described = "".join(f", {key}={value}" for key, value in registry.options(name).items())
+        rows.append({"model": name, "report": spec.REPORT, "description": spec.DESCRIPTION + described,
                      "params_trainable": trainable, "params_non_trainable": frozen,
                      "forward_mflops": round(layers.forward_flops(registry.layers(name, 10)) / 1e6, 2),
                      "classes": [10, 100],
@@ -127,6 +129,9 @@ def command_list(args) -> int:
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
+    if args.markdown:
+        print(models_markdown(rows))
+        return 0
     print(f"{'model':18} {'report':6} {'params':>11} {'MFLOPs':>8}  frameworks")
     for row in rows:
         frameworks = ", ".join(fw if state == "available" else f"{fw} (skipped: {state})"
@@ -134,6 +139,17 @@ def command_list(args) -> int:
         params = row["params_trainable"] + row["params_non_trainable"]
         print(f"{row['model']:18} {row['report']:6} {params:>11,} {row['forward_mflops']:>8.1f}  {frameworks}")
     return 0
+
+
+def models_markdown(rows: list[dict]) -> str:
+    """The README's models table, generated from the registry (`python -m bench list --markdown`)."""
+    lines = ["| model | report | description | params (10 classes) | forward MFLOPs/image |",
+             "|:--|:--|:--|--:|--:|"]
+    for row in rows:
+        params = row["params_trainable"] + row["params_non_trainable"]
+        lines.append(f"| `{row['model']}` | {row['report']} | {row['description']} | {params:,} "
+                     f"| {row['forward_mflops']:.1f} |")
+    return "\n".join(lines)
 
 
 def _check_device(device: str) -> None:

@@ -50,6 +50,13 @@ def parse(name: str) -> tuple[str, dict[str, str]]:
     return base, options
 
 
+def options(name: str) -> dict[str, str]:
+    """Every declared option of a model with the value this name selects (defaults filled in)."""
+    base, chosen = parse(name)
+    declared = getattr(_import_spec(base), "OPTIONS", {})
+    return {key: chosen.get(key, choices[0]) for key, choices in declared.items()}
+
+
 def _import_spec(base: str) -> ModuleType:
     return importlib.import_module(f"impls.{base}.spec")
 

@@ -99,3 +99,10 @@ def test_a_missing_framework_is_skipped_with_its_reason(tmp_path):
     (result,) = (tmp_path / "raw").glob("*.json")
     record = json.loads(result.read_text())
     assert record["dataset"]["label"] == "SYNTHETIC (timing only)"
+
+
+def test_readme_models_table_is_the_generated_one():
+    result = bench("list", "--markdown")
+    readme = (REPO_ROOT / "README.md").read_text()
+    between = readme.split("<!-- models:start -->\n")[1].split("<!-- models:end -->")[0]
+    assert between == result.stdout, "regenerate with: python -m bench list --markdown"
