@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trial-timeout", type=positive_int, help="seconds before a trial is stopped")
     run.add_argument("--results", default="results", help="results directory (default: results)")
     run.add_argument("--resume", action="store_true", help="skip trials that already have a result")
+    run.add_argument("--no-calibration", action="store_true",
+                     help="skip timing the fixed calibration workload before the sweep")
 
     compare = commands.add_parser("compare", help="noise-aware regression table between two result sets")
     compare.add_argument("old", help="results directory of the baseline")
@@ -200,7 +202,7 @@ def command_run(args) -> int:
     if not trials:
         raise BenchError("nothing to run: every requested framework is missing")
     summary = runner.run_sweep(trials, args.results, args.resume, args.trial_timeout,
-                               provenance.collect(sys.argv))
+                               provenance.collect(sys.argv), calibration=not args.no_calibration)
     print(summary.line(), file=sys.stderr)
     return 130 if summary.interrupted else 0
 

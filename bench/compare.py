@@ -31,7 +31,9 @@ def _samples(records: list[dict]) -> dict[tuple, dict]:
                config["batch_size"], config["recipe"], config["epochs"], record["dataset"]["train_size"],
                record["dataset"]["label"])
         times = [e["epoch_time_s"] for e in record["epochs"]]
-        group = groups.setdefault(key, {"times": [], "accuracies": []})
+        machine = (record.get("settings") or {}).get("device_name") or (record.get("provenance") or {}).get("cpu")
+        group = groups.setdefault(key, {"times": [], "accuracies": [], "machines": set()})
+        group["machines"].add(machine)
         group["times"] += times[1:] or times
         group["accuracies"].append(record["test"]["accuracy"])
     return groups
@@ -63,18 +65,36 @@ def accuracy_verdict(old: list[float], new: list[float]) -> tuple[float, str]:
     return difference, "within noise"
 
 
+def _calibration(results_dir) -> dict[tuple, float]:
+    """The latest calibration convolution time per (framework, backend, device) of a result set."""
+    latest = {}
+    for record in store.load_calibrations(results_dir):
+        latest[(record["framework"], record.get("keras_backend") or "-", record["device"])] = record["conv_s"]
+    return latest
+
+
+NORMALISED = "epoch time new/old, normalised by calibration (other machine)"
+
+
 def compare(old_dir, new_dir, threshold: float = 1.10) -> pd.DataFrame:
     old, new = _samples(store.load(old_dir)), _samples(store.load(new_dir))
+    old_calibration, new_calibration = _calibration(old_dir), _calibration(new_dir)
     rows = []
     for key in sorted(set(old) & set(new), key=str):
         ratio, time_label = time_verdict(old[key]["times"], new[key]["times"], threshold)
         difference, accuracy_label = accuracy_verdict(old[key]["accuracies"], new[key]["accuracies"])
+        machine_key = (key[1], key[2], key[3])
+        normalised = None
+        if old[key]["machines"] != new[key]["machines"] and machine_key in old_calibration \
+                and machine_key in new_calibration:
+            normalised = round(ratio * old_calibration[machine_key] / new_calibration[machine_key], 3)
         rows.append({**dict(zip(MATCH_KEYS, key)),
                      "n old/new": f"{len(old[key]['accuracies'])}/{len(new[key]['accuracies'])}",
-                     "epoch time new/old": round(ratio, 3), "time": time_label,
+                     "epoch time new/old": round(ratio, 3), "time": time_label, NORMALISED: normalised,
                      "accuracy new-old (pt)": round(100 * difference, 2), "accuracy": accuracy_label})
-    return pd.DataFrame(rows, columns=[*MATCH_KEYS, "n old/new", "epoch time new/old", "time",
-                                       "accuracy new-old (pt)", "accuracy"])
+    table = pd.DataFrame(rows, columns=[*MATCH_KEYS, "n old/new", "epoch time new/old", "time", NORMALISED,
+                                        "accuracy new-old (pt)", "accuracy"])
+    return table if table[NORMALISED].notna().any() else table.drop(columns=NORMALISED)
 
 
 def has_regression(table: pd.DataFrame) -> bool:

@@ -74,8 +74,8 @@ def _worker_env(config: TrialConfig) -> dict:
     return env
 
 
-def _last_line(path: Path) -> str:
-    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
+def _last_line_of(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
     return lines[-1].strip() if lines else ""
 
 
@@ -124,21 +124,40 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
                 process.kill()
             returncode = process.wait()
         if outcome is None:
-            detail = _last_line(stderr_path) or "no output"
+            detail = _last_line_of(stderr_path.read_text(errors="replace")) or "no output"
             reason = f"killed by signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
             outcome = {"status": "crashed", "error": f"trial process {reason}: {detail}"}
     outcome.setdefault("epochs", epochs)
     return outcome
 
 
+def calibrate(trials: list[TrialConfig], results_dir, provenance: dict | None) -> None:
+    """Time the fixed calibration workload once per framework (and backend) and device of the sweep."""
+    for config in {(t.framework, t.keras_backend, t.device, t.threads): t for t in trials}.values():
+        completed = subprocess.run(
+            [sys.executable, "-m", "bench.calibration", config.framework, config.device, str(config.threads)],
+            capture_output=True, text=True, env=_worker_env(config), timeout=600)
+        if completed.returncode != 0:
+            print(f"warning: calibration of {config.framework} failed: "
+                  f"{_last_line_of(completed.stderr)}", file=sys.stderr)
+            continue
+        record = json.loads(completed.stdout.strip().splitlines()[-1])
+        store.write_calibration(results_dir, {"schema_version": store.SCHEMA_VERSION, **record,
+                                              "keras_backend": config.keras_backend,
+                                              "provenance": provenance or {}})
+
+
 def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
-              trial_timeout: float | None = None, provenance: dict | None = None) -> SweepSummary:
+              trial_timeout: float | None = None, provenance: dict | None = None,
+              calibration: bool = False) -> SweepSummary:
     """Run every trial not already finished (with `resume`), writing one result file each."""
     summary = SweepSummary(counts={status: 0 for status in STATUSES})
     if resume:
         done = store.finished_trial_ids(results_dir)
         summary.skipped_done = sum(t.trial_id in done for t in trials)
         trials = [t for t in trials if t.trial_id not in done]
+    if calibration and trials:
+        calibrate(trials, results_dir, provenance)
     bar = tqdm(total=sum(t.epochs for t in trials), unit="epoch", dynamic_ncols=True,
                disable=None, file=sys.stderr)
     try:

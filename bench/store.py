@@ -38,14 +38,12 @@ def ensure_writable(results_dir: str | os.PathLike) -> Path:
     return path
 
 
-def write(results_dir, record: dict) -> Path:
-    """Write one result atomically (temp file + rename) under a name no other writer can take."""
-    config = record["config"]
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    model = re.sub(r"[^A-Za-z0-9_.-]", "-", config["model"])  # r4_resnet34:stem=cifar -> r4_resnet34-stem-cifar
-    name = (f"{model}_{config['framework']}_{config['device']}_bs{config['batch_size']}"
-            f"_seed{config['seed']}_{record['trial_id'][:10]}_{stamp}_{uuid.uuid4().hex[:6]}.json")
-    directory = raw_dir(results_dir)
+def _stamp() -> str:
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}_{uuid.uuid4().hex[:6]}"
+
+
+def _write_atomically(directory: Path, name: str, record: dict) -> Path:
+    """Write JSON to a temp file in `directory`, flush it to disk, then rename it into place."""
     directory.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=directory, prefix=".partial-", suffix=".tmp")
     with os.fdopen(handle, "w") as out:
@@ -55,6 +53,15 @@ def write(results_dir, record: dict) -> Path:
     final = directory / name
     os.replace(partial, final)
     return final
+
+
+def write(results_dir, record: dict) -> Path:
+    """Write one result under a name no other writer can take (a timestamp and a random suffix)."""
+    config = record["config"]
+    model = re.sub(r"[^A-Za-z0-9_.-]", "-", config["model"])  # r4_resnet34:stem=cifar -> r4_resnet34-stem-cifar
+    name = (f"{model}_{config['framework']}_{config['device']}_bs{config['batch_size']}"
+            f"_seed{config['seed']}_{record['trial_id'][:10]}_{_stamp()}.json")
+    return _write_atomically(raw_dir(results_dir), name, record)
 
 
 def load(results_dir) -> list[dict]:
@@ -82,3 +89,22 @@ def finished_trial_ids(results_dir) -> set[str]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return {record["trial_id"] for record in load(results_dir)}
+
+
+CALIBRATION_DIR = "calibration"
+
+
+def write_calibration(results_dir, record: dict) -> Path:
+    """Store one framework's calibration timings beside the raw results (never read as a trial)."""
+    name = f"{record['framework']}_{record['device']}_{_stamp()}.json"
+    return _write_atomically(Path(results_dir) / CALIBRATION_DIR, name, record)
+
+
+def load_calibrations(results_dir) -> list[dict]:
+    records = []
+    for path in sorted((Path(results_dir) / CALIBRATION_DIR).glob("*.json")):
+        try:
+            records.append(json.loads(path.read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            warnings.warn(f"skipping calibration file {path}: {err}", stacklevel=2)
+    return records

@@ -104,3 +104,22 @@ def test_compare_flags_a_slower_set_and_exits_non_zero(tmp_path):
     store.write(new, record)
     result = bench("compare", str(old), str(new))
     assert result.returncode == 1 and "slower" in result.stdout
+
+
+def test_compare_across_machines_normalises_by_calibration(tmp_path):
+    old, new = tmp_path / "old", tmp_path / "new"
+    runner.run_sweep([synthetic_trial(epochs=2)], old, calibration=True)
+    (calibration,) = store.load_calibrations(old)
+    assert calibration["conv_s"] > 0 and calibration["matmul_s"] > 0 and calibration["threads"] == 1
+    (record,) = store.load(old)
+    record.pop("_file")
+    record["provenance"]["cpu"] = "a machine twice as slow"
+    for epoch in record["epochs"]:
+        epoch["epoch_time_s"] *= 2
+    store.write(new, record)
+    store.write_calibration(new, {**calibration, "conv_s": 2 * calibration["conv_s"]})
+    result = bench("compare", str(old), str(new))
+    header, _, row = result.stdout.splitlines()[:3]
+    cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
+    assert cells["epoch time new/old"] == "2"
+    assert cells["epoch time new/old, normalised by calibration (other machine)"] == "1"

@@ -1,0 +1,68 @@
+"""A fixed small workload timed in each framework before a sweep, so `compare` can normalise
+results from two different machines by how fast each ran the same matmul and convolution.
+
+Run as `python -m bench.calibration FRAMEWORK DEVICE THREADS` (one process per framework, like a
+trial); prints one JSON object. Each figure is the median of repeated, synchronised runs.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+
+MATMUL_SIZE = 1024  # float32 (n x n) @ (n x n)
+CONV_SHAPE = (32, 64, 32, 32)  # batch, channels, height, width; 3x3 kernel, 64 -> 64 channels, 'same'
+REPEATS = 10
+
+
+def _median_seconds(run, synchronize) -> float:
+    run()  # warm-up
+    synchronize()
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        run()
+        synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(framework: str, device: str, threads: int) -> dict:
+    from bench.adapter import get_adapter
+
+    adapter = get_adapter(framework)
+    adapter.setup(device, threads, seed=0)
+    batch, channels, height, width = CONV_SHAPE
+    if framework == "torch":
+        import torch
+        import torch.nn.functional as F
+
+        a = torch.randn(MATMUL_SIZE, MATMUL_SIZE, device=adapter.device)
+        x = torch.randn(batch, channels, height, width, device=adapter.device)
+        kernel = torch.randn(channels, channels, 3, 3, device=adapter.device)
+        matmul, conv = (lambda: a @ a), (lambda: F.conv2d(x, kernel, padding=1))
+    else:
+        import keras
+        import numpy as np
+
+        rng = np.random.default_rng(0)
+        a = keras.ops.convert_to_tensor(rng.normal(size=(MATMUL_SIZE, MATMUL_SIZE)).astype("float32"))
+        x = keras.ops.convert_to_tensor(rng.normal(size=(batch, height, width, channels)).astype("float32"))
+        kernel = keras.ops.convert_to_tensor(rng.normal(size=(3, 3, channels, channels)).astype("float32"))
+        # Reading a scalar back waits for the result (the sync); the sum costs little next to the op.
+        matmul = lambda: float(keras.ops.sum(keras.ops.matmul(a, a)))  # noqa: E731
+        conv = lambda: float(keras.ops.sum(keras.ops.conv(x, kernel, padding="same")))  # noqa: E731
+    return {
+        "framework": framework, "device": device, "threads": threads,
+        "matmul_s": _median_seconds(matmul, adapter.synchronize),
+        "conv_s": _median_seconds(conv, adapter.synchronize),
+        "workload": {"matmul": f"{MATMUL_SIZE}x{MATMUL_SIZE} float32", "conv": f"NCHW {CONV_SHAPE}, 3x3",
+                     "repeats": REPEATS, "statistic": "median"},
+    }
+
+
+if __name__ == "__main__":
+    framework_name, device_name, thread_count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    print(json.dumps(measure(framework_name, device_name, thread_count)))
