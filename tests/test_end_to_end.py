@@ -8,7 +8,7 @@ import pytest
 
 from bench import report, runner, store
 from bench.trial import TrialConfig
-from tests.conftest import SHARED_ARCHIVE, requires_shared_cifar10
+from tests.conftest import REPO_ROOT, SHARED_ARCHIVE, requires_shared_cifar10
 from tests.test_cli import bench
 
 pytestmark = pytest.mark.real_data
@@ -123,3 +123,8 @@ def test_compare_across_machines_normalises_by_calibration(tmp_path):
     cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
     assert cells["epoch time new/old"] == "2"
     assert cells["epoch time new/old, normalised by calibration (other machine)"] == "1"
+
+
+def test_committed_leaderboard_is_regenerated_byte_for_byte():
+    committed = REPO_ROOT / "results"
+    assert (committed / "leaderboard.md").read_text() == report.render(store.load(committed))
