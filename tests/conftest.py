@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import multiprocessing
+import os
 import pickle
 import tarfile
 from concurrent.futures import ProcessPoolExecutor
@@ -46,6 +47,16 @@ def write_official_dir(root: Path, name: str, **kwargs) -> Path:
     for file_name, payload in official_files(name, **kwargs).items():
         (folder / file_name).write_bytes(payload)
     return folder
+
+
+def write_code_running_batch(folder: Path, file_name: str, marker: Path) -> None:
+    """Replace one batch with a pickle that would create `marker` if it were ever unpickled."""
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    (folder / file_name).write_bytes(pickle.dumps({"data": Exploit(), "labels": []}))
 
 
 def write_official_archive(root: Path, name: str, **kwargs) -> Path:

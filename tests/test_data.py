@@ -5,17 +5,16 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
-import os
-import threading
 import pickle
+import threading
 
 import numpy as np
 import pytest
 
 from bench import data
 from bench.errors import BenchError
-from tests.conftest import (SHARED_ARCHIVE, official_files, requires_shared_cifar10, write_jpeg_archive,
-                            write_official_archive, write_official_dir)
+from tests.conftest import (SHARED_ARCHIVE, official_files, requires_shared_cifar10, write_code_running_batch,
+                            write_jpeg_archive, write_official_archive, write_official_dir)
 
 
 @pytest.fixture
@@ -52,12 +51,7 @@ def test_cifar100_keeps_fine_labels_and_names(nowhere):
 def test_pickle_that_runs_code_is_refused_never_executed(nowhere):
     folder = write_official_dir(nowhere, "cifar10", per_file=3)
     marker = nowhere / "pwned"
-
-    class Exploit:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    (folder / "data_batch_1").write_bytes(pickle.dumps({"data": Exploit(), "labels": []}))
+    write_code_running_batch(folder, "data_batch_1", marker)
     with pytest.raises(BenchError, match="refused"):
         data.load("cifar10", data_dir=nowhere)
     assert not marker.exists()

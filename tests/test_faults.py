@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -16,7 +15,7 @@ from hypothesis import strategies as st
 from bench import runner, store
 from bench.__main__ import build_parser
 from bench.errors import BenchError
-from tests.conftest import FRAMEWORKS, REPO_ROOT, write_official_dir
+from tests.conftest import FRAMEWORKS, REPO_ROOT, write_code_running_batch, write_official_dir
 from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
 
@@ -110,12 +109,7 @@ def test_two_sweeps_into_one_directory_keep_every_file(tmp_path):
 def test_malicious_dataset_pickle_is_refused_from_the_cli(tmp_path):
     folder = write_official_dir(tmp_path, "cifar10", per_file=3)
     marker = tmp_path / "pwned"
-
-    class Exploit:
-        def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
-
-    (folder / "test_batch").write_bytes(pickle.dumps({"data": Exploit(), "labels": []}))
+    write_code_running_batch(folder, "test_batch", marker)
     result = bench("run", "--data-dir", str(tmp_path), "--results", str(tmp_path / "out"))
     assert_one_line_error(result, "refused to load posix.system")
     assert not marker.exists()

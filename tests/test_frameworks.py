@@ -30,7 +30,6 @@ def column_coded_images(count: int) -> np.ndarray:
     """Images whose red value encodes the source column (1..32; 0 is padding)."""
     images = np.zeros((count, 32, 32, 3), np.uint8)
     images[..., 0] = np.arange(1, 33)[None, None, :]
-    images[..., 1] = np.arange(32)[None, :, None] * 8
     return images
 
 
