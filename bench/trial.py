@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Callable
 
 import numpy as np
 
 from bench import data, failpoints, hardware, layers, metrics, registry
 from bench.adapter import get_adapter
+from bench.control import TrainingControl
+from bench.errors import BenchError
 from bench.memory import PeakRSS
 from bench.pretrained import file_sha256, read_torchvision
 from bench.recipes import get_recipe
@@ -55,10 +57,11 @@ class TrialConfig:
     download: bool = field(default=False, compare=False)
 
     def identity(self) -> dict:
-        values = asdict(self)
-        values.pop("data_dir")
-        values.pop("download")
-        values["resolved_recipe"] = self.resolved_recipe().as_dict()
+        """The fields that define the trial; those at their default are left out, so adding a field
+        whose default keeps the old behaviour does not change existing trials' ids."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)
+                  if f.compare and (f.default is MISSING or getattr(self, f.name) != f.default)}
+        values["resolved_recipe"] = self.resolved_recipe().changed_fields()
         return values
 
     @property
@@ -99,15 +102,20 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         pretrained = {"path": config.weights, "sha256": file_sha256(config.weights),
                       "layers_loaded": len(weights), "layers_left_initialised": skipped}
     trainable, non_trainable = adapter.count_params(model)
-    state = adapter.prepare(model, recipe, splits.train_x, splits.train_y, mean, std, config.seed)
+    state = adapter.prepare(model, recipe, splits.train_x, splits.train_y, mean, std, config.seed,
+                            recipe.class_weight_vector(dataset.class_names))
 
+    if (recipe.plateau or recipe.early_stopping) and not len(splits.val_y):
+        raise BenchError(f"recipe {recipe.name} watches validation figures: --val-size must be > 0")
     order_rng = np.random.default_rng(config.seed)
-    epochs, epoch_seconds = [], []
+    control = TrainingControl(recipe, math.ceil(len(splits.train_y) / recipe.batch_size))
+    epochs, epoch_seconds, best_weights = [], [], None
     with PeakRSS() as rss:
         for epoch in range(1, recipe.epochs + 1):
             order = order_rng.permutation(len(splits.train_y))
+            learning_rates = control.learning_rates(epoch - 1)
             with SyncedTimer(adapter.synchronize) as train_timer:
-                stats = adapter.train_epoch(model, state, order)
+                stats = adapter.train_epoch(model, state, order, learning_rates)
             if not math.isfinite(stats.loss):
                 raise Diverged(f"training loss is {stats.loss} in epoch {epoch}")
             record = {"epoch": epoch, "train_loss": stats.loss, "train_accuracy": stats.accuracy,
@@ -118,10 +126,17 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
                 record.update(val_loss=metrics.cross_entropy(val_logits, splits.val_y),
                               val_accuracy=metrics.accuracy(val_logits, splits.val_y),
                               eval_time_s=eval_timer.seconds)
+            is_best, stop = control.after_epoch(epoch, record.get("val_loss"), record.get("val_accuracy"))
+            if is_best and recipe.early_stopping.restore_best:
+                best_weights = adapter.snapshot(model)
             epochs.append(record)
             epoch_seconds.append(train_timer.seconds)
             emit({"event": "epoch", **record})
             failpoints.check(epoch)
+            if stop:
+                break
+        if best_weights is not None:
+            adapter.restore(model, best_weights)  # early stopping's best epoch, chosen on validation
 
         with SyncedTimer(adapter.synchronize) as test_timer:  # the test set, scored once
             test_logits = adapter.predict(model, state, splits.test_x)
@@ -133,6 +148,8 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     target = config.target_accuracy or TARGET_ACCURACY[dataset.name]
     return {
         "recipe": recipe.as_dict(),
+        "early_stopping": {"stopped_after_epoch": len(epochs) if len(epochs) < recipe.epochs else None,
+                           "restored_epoch": control.best_epoch if best_weights is not None else None},
         "dataset": {"name": dataset.name, "label": dataset.label, "source": dataset.source,
                     "sha256": dataset.sha256, "num_classes": dataset.num_classes,
                     "class_names": list(dataset.class_names), "train_size": len(splits.train_y),

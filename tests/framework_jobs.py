@@ -20,6 +20,11 @@ def _adapter(framework: str, seed: int = 0):
     return adapter
 
 
+def constant_rates(images: int, recipe) -> np.ndarray:
+    """The learning rate of each step of one epoch under a constant schedule."""
+    return np.full(-(-images // recipe.batch_size), recipe.learning_rate)
+
+
 def parameter_counts(framework: str, model: str, num_classes: int) -> tuple[int, int]:
     adapter = _adapter(framework)
     return adapter.count_params(adapter.build(registry.layers(model, num_classes), model))
@@ -33,7 +38,7 @@ def first_epoch_loss(framework: str, seed: int) -> float:
     mean, std = data.NORMALISATION["cifar10"]
     state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, seed)
     order = np.random.default_rng(seed).permutation(256)
-    return adapter.train_epoch(model, state, order).loss
+    return adapter.train_epoch(model, state, order, constant_rates(256, recipe)).loss
 
 
 def augment(framework: str, images: np.ndarray, padding: int, flip: bool) -> np.ndarray:
@@ -74,7 +79,7 @@ def prepare_epoch(framework: str, model: str, images: int, batch_size: int) -> d
 def train_one_epoch(framework: str, model: str) -> float:
     """One training epoch of the prepared model, ended by a device synchronisation; returns its loss."""
     adapter, built, state, images = _EPOCHS[model]
-    stats = adapter.train_epoch(built, state, np.arange(images))
+    stats = adapter.train_epoch(built, state, np.arange(images), constant_rates(images, state.recipe))
     adapter.synchronize()
     return stats.loss
 
@@ -150,7 +155,7 @@ def one_step(framework: str, model: str, num_classes: int) -> dict:
     recipe = get_recipe("baseline").with_overrides(batch_size=8)
     mean, std = data.NORMALISATION["cifar10"]
     state = adapter.prepare(built, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
-    loss = adapter.train_epoch(built, state, np.arange(8)).loss
+    loss = adapter.train_epoch(built, state, np.arange(8), constant_rates(8, recipe)).loss
     logits = adapter.predict(built, state, dataset.test_x)
     if framework == "torch":
         finite = all(bool(p.isfinite().all()) for p in built.parameters())
@@ -207,3 +212,48 @@ def torchvision_resnet34(framework: str, path: str, images: np.ndarray) -> np.nd
                 module.running_var.uniform_(0.5, 1.5)
         torch.save(reference.state_dict(), path)
         return reference(torch.from_numpy(images).permute(0, 3, 1, 2)).numpy()
+
+
+def recipe_loss_value(framework: str, recipe, logits: np.ndarray, targets: np.ndarray,
+                      class_weights: list[float] | None) -> float:
+    """The recipe's loss on given logits and target probabilities, in `framework`."""
+    if framework == "torch":
+        import torch
+
+        from bench.frameworks.torch_backend import recipe_loss
+
+        weights = torch.tensor(class_weights) if class_weights else None
+        return float(recipe_loss(torch.from_numpy(logits), torch.from_numpy(targets), recipe, weights))
+    import keras
+
+    from bench.frameworks.keras_backend import recipe_loss
+
+    return float(keras.ops.mean(recipe_loss(recipe, class_weights)(targets, logits)))
+
+
+def train_steps(framework: str, model: str, recipe, weights: dict | None, images: np.ndarray,
+                labels: np.ndarray, epochs: int, probe: np.ndarray) -> dict:
+    """Train from `weights` (torch layout; None: this framework's own init) on fixed batches in a
+    fixed order, with the shared schedule; return the final logits on `probe` and the weights."""
+    from bench.control import TrainingControl
+
+    adapter = _adapter(framework)
+    layer_list = registry.layers(model, 10)
+    built = adapter.build(layer_list, model)
+    if weights is not None:
+        adapter.load_weights(built, layer_list, weights)
+    mean, std = data.NORMALISATION["cifar10"]
+    state = adapter.prepare(built, recipe, images, labels, mean, std, 0,
+                            recipe.class_weight_vector(data.CIFAR10_CLASSES))
+    control = TrainingControl(recipe, -(-len(labels) // recipe.batch_size))
+    reported = []
+    for epoch in range(epochs):
+        rates = control.learning_rates(epoch)
+        stats = adapter.train_epoch(built, state, np.arange(len(labels)), rates)
+        reported.append((stats.learning_rate, float(rates[-1])))
+    result = {"logits": adapter.predict(built, state, probe), "rates": reported}
+    if framework == "torch":
+        from bench.frameworks.torch_backend import export_weights
+
+        result["weights"] = export_weights(built)
+    return result

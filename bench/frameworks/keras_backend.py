@@ -7,6 +7,7 @@ then `model.fit` runs one epoch over the prepared batches in the order the harne
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,6 +130,110 @@ def augment(images, padding: int, flip: bool, seed: keras.random.SeedGenerator):
     return ops.reshape(pixels, (count, height, width, channels))
 
 
+class StepTable(keras.optimizers.schedules.LearningRateSchedule):
+    """The learning rate of every step of the current epoch, as the harness computed it
+    (bench.control), so keras follows the same schedule as torch step by step."""
+
+    def __init__(self, steps_per_epoch: int):
+        self.steps_per_epoch = steps_per_epoch
+        self.rates = keras.Variable(np.zeros(steps_per_epoch, "float32"), trainable=False, name="lr_table")
+        self.first_step = keras.Variable(0, dtype="int32", trainable=False, name="lr_first_step")
+
+    def set_epoch(self, rates: np.ndarray, first_step: int) -> None:
+        self.rates.assign(rates.astype("float32"))
+        self.first_step.assign(first_step)
+
+    def __call__(self, step):
+        index = ops.clip(ops.cast(step, "int32") - self.first_step, 0, self.steps_per_epoch - 1)
+        return ops.take(self.rates, index)
+
+    def get_config(self) -> dict:
+        return {"steps_per_epoch": self.steps_per_epoch}
+
+
+def _coupled_decay(optimizer, gradient, variable):
+    """torch's weight decay: grad + wd * w, after clipping (keras's own weight_decay is decoupled)."""
+    gradient = ops.cast(gradient, variable.dtype)
+    if optimizer.coupled_weight_decay:
+        gradient = ops.add(gradient, ops.multiply(variable, optimizer.coupled_weight_decay))
+    return gradient
+
+
+class TorchSGD(keras.optimizers.SGD):
+    """SGD with torch's momentum convention, buf = m * buf + g; w -= lr * buf (keras folds the
+    learning rate into the buffer instead, which differs as soon as the rate changes), and torch's
+    coupled weight decay."""
+
+    def __init__(self, *args, coupled_weight_decay: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.coupled_weight_decay = coupled_weight_decay
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = _coupled_decay(self, gradient, variable)
+        if self.momentum == 0:
+            self.assign_sub(variable, ops.multiply(gradient, learning_rate))
+            return
+        buffer = self.momentums[self._get_variable_index(variable)]
+        self.assign(buffer, ops.add(ops.multiply(buffer, ops.cast(self.momentum, variable.dtype)), gradient))
+        self.assign_sub(variable, ops.multiply(buffer, learning_rate))
+
+
+class TorchAdam(keras.optimizers.Adam):
+    """Adam with torch's epsilon convention: w -= lr * m_hat / (sqrt(v_hat) + eps). Keras adds
+    epsilon to sqrt(v) before the bias correction, an effective epsilon 1 / sqrt(1 - beta2^t) times
+    larger (about 30x at the first step), which shows on weights with tiny gradients. And torch's
+    coupled weight decay."""
+
+    def __init__(self, *args, coupled_weight_decay: float = 0.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.coupled_weight_decay = coupled_weight_decay
+
+    def update_step(self, gradient, variable, learning_rate):
+        lr = ops.cast(learning_rate, variable.dtype)
+        gradient = _coupled_decay(self, gradient, variable)
+        step = ops.cast(self.iterations + 1, variable.dtype)
+        m = self._momentums[self._get_variable_index(variable)]
+        v = self._velocities[self._get_variable_index(variable)]
+        self.assign_add(m, ops.multiply(ops.subtract(gradient, m), 1 - self.beta_1))
+        self.assign_add(v, ops.multiply(ops.subtract(ops.square(gradient), v), 1 - self.beta_2))
+        m_hat = ops.divide(m, 1 - ops.power(ops.cast(self.beta_1, variable.dtype), step))
+        v_hat = ops.divide(v, 1 - ops.power(ops.cast(self.beta_2, variable.dtype), step))
+        self.assign_sub(variable, ops.divide(ops.multiply(m_hat, lr), ops.add(ops.sqrt(v_hat), self.epsilon)))
+
+
+def make_optimizer(recipe: Recipe, schedule: StepTable) -> keras.optimizers.Optimizer:
+    """The recipe's optimizer, with torch's conventions (the harness's reference semantics)."""
+    common = dict(global_clipnorm=recipe.clip_norm, coupled_weight_decay=recipe.weight_decay)
+    if recipe.optimizer == "adam":
+        return TorchAdam(schedule, epsilon=recipe.adam_epsilon, **common)
+    if recipe.optimizer == "sgd":
+        return TorchSGD(schedule, momentum=recipe.momentum, **common)
+    raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
+
+
+def recipe_loss(recipe: Recipe, class_weights: list[float] | None):
+    """The recipe's loss as keras.ops, term for term the torch adapter's recipe_loss (see there)."""
+    weights = np.array(class_weights, "float32") if class_weights else None
+
+    def loss(targets, logits):
+        classes = ops.shape(logits)[-1]
+        sample_weights = ops.sum(targets * weights, axis=-1) if weights is not None else None
+        if recipe.label_smoothing:
+            targets = targets * (1 - recipe.label_smoothing) + recipe.label_smoothing / classes
+        log_probs = ops.log_softmax(logits, axis=-1)
+        if recipe.loss == "focal":
+            terms = -recipe.focal_alpha * (1 - ops.exp(log_probs)) ** recipe.focal_gamma * targets * log_probs
+        elif recipe.loss == "cross_entropy":
+            terms = -targets * log_probs
+        else:
+            raise ValueError(f"unknown loss {recipe.loss!r}")
+        per_sample = ops.sum(terms, axis=-1)
+        return per_sample * sample_weights if sample_weights is not None else per_sample
+
+    return loss
+
+
 @dataclass
 class TrainState:
     train_x: np.ndarray  # uint8 NHWC
@@ -137,6 +242,8 @@ class TrainState:
     std: np.ndarray
     recipe: Recipe
     seed: keras.random.SeedGenerator
+    schedule: StepTable
+    num_classes: int
 
 
 class Adapter:
@@ -172,33 +279,41 @@ class Adapter:
         frozen = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
         return trainable, frozen
 
-    def prepare(self, model, recipe: Recipe, train_x, train_y, mean, std, seed: int) -> TrainState:
-        if recipe.optimizer != "adam":
-            raise ValueError(f"optimizer {recipe.optimizer!r} is not implemented for keras")
-        model.compile(
-            optimizer=keras.optimizers.Adam(recipe.learning_rate, epsilon=recipe.adam_epsilon),
-            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-            metrics=["accuracy"],
-            jit_compile=False,  # as torch's default eager mode; "auto" would turn XLA on for GPUs only
-        )
+    def prepare(self, model, recipe: Recipe, train_x, train_y, mean, std, seed: int,
+                class_weights: list[float] | None = None) -> TrainState:
+        steps = math.ceil(len(train_y) / recipe.batch_size)
+        schedule = StepTable(steps)
+        model.compile(optimizer=make_optimizer(recipe, schedule),
+                      loss=recipe_loss(recipe, class_weights),
+                      metrics=["categorical_accuracy"],
+                      jit_compile=False)  # as torch's default eager mode; "auto" turns XLA on for GPUs only
         return TrainState(train_x, train_y, np.array(mean, "float32"), np.array(std, "float32"),
-                          recipe, keras.random.SeedGenerator(seed))
+                          recipe, keras.random.SeedGenerator(seed), schedule, model.output_shape[-1])
 
     def _to_input(self, images, state: TrainState):
         return (ops.cast(images, "float32") / 255.0 - state.mean) / state.std
 
-    def train_epoch(self, model, state: TrainState, order: np.ndarray) -> EpochStats:
+    def train_epoch(self, model, state: TrainState, order: np.ndarray, learning_rates: np.ndarray) -> EpochStats:
         recipe = state.recipe
         images = state.train_x[order]
         if recipe.augment:
             padding = recipe.crop_padding if "crop" in recipe.augment else 0
             images = augment(ops.convert_to_tensor(images), padding, "flip" in recipe.augment, state.seed)
-        history = model.fit(self._to_input(images, state), state.train_y[order],
+        state.schedule.set_epoch(learning_rates, int(ops.convert_to_numpy(model.optimizer.iterations)))
+        targets = np.eye(state.num_classes, dtype="float32")[state.train_y[order]]
+        history = model.fit(self._to_input(images, state), targets,
                             batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0,
                             callbacks=[keras.callbacks.TerminateOnNaN()])
+        last_step = int(ops.convert_to_numpy(model.optimizer.iterations)) - 1
         return EpochStats(loss=float(history.history["loss"][-1]),
-                          accuracy=float(history.history["accuracy"][-1]),
-                          learning_rate=float(ops.convert_to_numpy(model.optimizer.learning_rate)))
+                          accuracy=float(history.history["categorical_accuracy"][-1]),
+                          learning_rate=float(ops.convert_to_numpy(state.schedule(last_step))))
+
+    def snapshot(self, model: keras.Model) -> list:
+        return [np.array(w) for w in model.get_weights()]
+
+    def restore(self, model: keras.Model, snapshot: list) -> None:
+        model.set_weights(snapshot)
 
     def predict(self, model, state: TrainState, images: np.ndarray) -> np.ndarray:
         logits = model.predict(self._to_input(images, state), batch_size=EVAL_BATCH_SIZE, verbose=0)

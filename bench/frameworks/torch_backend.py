@@ -151,6 +151,42 @@ def set_torch_threads(threads: int) -> None:
             pass  # already started in this process; settings() records the count in force
 
 
+def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    """The recipe's optimizer; the learning rate is set before every step from the shared schedule."""
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=recipe.learning_rate, eps=recipe.adam_epsilon,
+                                weight_decay=recipe.weight_decay)
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=recipe.learning_rate, momentum=recipe.momentum,
+                               weight_decay=recipe.weight_decay)
+    raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
+
+
+def recipe_loss(logits: torch.Tensor, targets: torch.Tensor, recipe: Recipe,
+                class_weights: torch.Tensor | None) -> torch.Tensor:
+    """The recipe's loss, averaged over the batch; `targets` are class probabilities (one-hot or mixed).
+
+    Label smoothing mixes the targets with the uniform distribution; focal loss weighs each class's
+    term by alpha * (1 - p) ** gamma (keras's categorical focal cross-entropy); a class weight
+    multiplies the loss of the samples of that class (keras's class_weight; not torch's weighted mean).
+    """
+    classes = logits.shape[1]
+    sample_weights = targets @ class_weights if class_weights is not None else None
+    if recipe.label_smoothing:
+        targets = targets * (1 - recipe.label_smoothing) + recipe.label_smoothing / classes
+    log_probs = F.log_softmax(logits, dim=1)
+    if recipe.loss == "focal":
+        terms = -recipe.focal_alpha * (1 - log_probs.exp()) ** recipe.focal_gamma * targets * log_probs
+    elif recipe.loss == "cross_entropy":
+        terms = -targets * log_probs
+    else:
+        raise ValueError(f"unknown loss {recipe.loss!r}")
+    per_sample = terms.sum(dim=1)
+    if sample_weights is not None:
+        per_sample = per_sample * sample_weights
+    return per_sample.mean()
+
+
 @dataclass
 class TrainState:
     optimizer: torch.optim.Optimizer
@@ -161,6 +197,7 @@ class TrainState:
     recipe: Recipe
     generator: torch.Generator
     penalties: list[tuple[torch.Tensor, float]]  # (kernel, l2) pairs of the spec's L2 penalty
+    class_weights: torch.Tensor | None
 
 
 class Adapter:
@@ -190,21 +227,20 @@ class Adapter:
         stats = sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
         return trainable, frozen + stats
 
-    def prepare(self, model, recipe: Recipe, train_x, train_y, mean, std, seed: int) -> TrainState:
-        if recipe.optimizer != "adam":
-            raise ValueError(f"optimizer {recipe.optimizer!r} is not implemented for torch")
-        optimizer = torch.optim.Adam(model.parameters(), lr=recipe.learning_rate, eps=recipe.adam_epsilon)
+    def prepare(self, model, recipe: Recipe, train_x, train_y, mean, std, seed: int,
+                class_weights: list[float] | None = None) -> TrainState:
         generator = torch.Generator(device=self.device).manual_seed(seed)
-        return TrainState(optimizer, torch.from_numpy(train_x).to(self.device),
+        weights = torch.tensor(class_weights, device=self.device) if class_weights else None
+        return TrainState(make_optimizer(model, recipe), torch.from_numpy(train_x).to(self.device),
                           torch.from_numpy(train_y).to(self.device),
                           torch.tensor(mean, device=self.device), torch.tensor(std, device=self.device),
-                          recipe, generator, kernel_penalties(model))
+                          recipe, generator, kernel_penalties(model), weights)
 
     def _to_input(self, images: torch.Tensor, state: TrainState) -> torch.Tensor:
         normalised = (images.float() / 255.0 - state.mean) / state.std
         return normalised.permute(0, 3, 1, 2)
 
-    def train_epoch(self, model, state: TrainState, order: np.ndarray) -> EpochStats:
+    def train_epoch(self, model, state: TrainState, order: np.ndarray, learning_rates: np.ndarray) -> EpochStats:
         model.train()
         recipe = state.recipe
         order_t = torch.from_numpy(order).to(self.device)
@@ -220,11 +256,15 @@ class Adapter:
                 images = augment(images, padding, "flip" in recipe.augment, state.generator)
             labels = state.train_y[index]
             logits = model(self._to_input(images, state))
-            loss = F.cross_entropy(logits, labels)
+            loss = recipe_loss(logits, F.one_hot(labels, logits.shape[1]).float(), recipe, state.class_weights)
             for kernel, l2 in state.penalties:
                 loss = loss + l2 * kernel.square().sum()
+            for group in state.optimizer.param_groups:
+                group["lr"] = float(learning_rates[step])
             state.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if recipe.clip_norm:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_norm)
             state.optimizer.step()
             loss_sum += loss.detach() * len(index)
             correct += (logits.argmax(1) == labels).sum()
@@ -232,6 +272,12 @@ class Adapter:
                 break
         return EpochStats(loss=loss_sum.item() / len(order), accuracy=correct.item() / len(order),
                           learning_rate=state.optimizer.param_groups[0]["lr"])
+
+    def snapshot(self, model: nn.Module) -> dict:
+        return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def restore(self, model: nn.Module, snapshot: dict) -> None:
+        model.load_state_dict(snapshot)
 
     @torch.no_grad()
     def predict(self, model, state: TrainState, images: np.ndarray) -> np.ndarray:
