@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 import os
 import sys
 import warnings
@@ -14,7 +15,7 @@ import warnings
 from bench import data, layers, registry
 from bench.errors import BenchError
 from bench.recipes import LR_SCALING, RECIPES
-from bench.suites import SUITES, get_suite
+from bench.suites import SUITES, Entry, get_suite
 
 DEVICES = ("cpu", "cuda")
 
@@ -84,14 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="scale the learning rate with batch size / the recipe's batch size (default: none)")
     run.add_argument("--target-accuracy", type=fraction,
                      help="validation accuracy for time-to-accuracy (default: 0.60 CIFAR-10, 0.30 CIFAR-100)")
-    run.add_argument("--recipe", help=f"one of {', '.join(RECIPES)} (default: the suite's)")
+    run.add_argument("--recipe", help=f"one of {', '.join(RECIPES)} (default: the suite's, or baseline)")
     run.add_argument("--train-subset", type=positive_int,
                      help="train on a class-balanced, seeded subset of N images")
     run.add_argument("--full-train", action="store_true",
                      help="train on the whole training split even if the suite uses a subset")
-    run.add_argument("--val-size", type=non_negative_int, default=data.DEFAULT_VAL_SIZE,
+    run.add_argument("--val-size", type=non_negative_int,
                      help=f"validation images held out of the training set (default {data.DEFAULT_VAL_SIZE})")
-    run.add_argument("--dataset", default="cifar10", help=f"one of {', '.join(data.DATASETS)}")
+    run.add_argument("--dataset", help=f"one of {', '.join(data.DATASETS)} (default: the suite's, cifar10)")
     run.add_argument("--data-dir", help="where to look for the dataset first")
     run.add_argument("--download", action="store_true", help="download the dataset if none is found")
     run.add_argument("--threads", type=positive_int, help="intra- and inter-op threads, both frameworks "
@@ -166,37 +167,52 @@ def _check_device(device: str) -> None:
             raise BenchError("--device cuda: no CUDA GPU is visible on this machine")
 
 
+def suite_entries(args) -> list[Entry]:
+    """The suite's entries with the command line's overrides; `--model` replaces the suite's models."""
+    suite = get_suite(args.suite)
+    if args.model:
+        entries = [Entry(model) for model in args.model]
+    else:
+        entries = list(suite.entries)
+    overrides = {"recipe": args.recipe, "dataset": args.dataset, "epochs": args.epochs,
+                 "train_subset": args.train_subset, "val_size": args.val_size}
+    entries = [replace(entry, **{k: v for k, v in overrides.items() if v is not None}) for entry in entries]
+    if args.full_train:
+        entries = [replace(entry, train_subset=None) for entry in entries]
+    for entry in entries:
+        registry.parse(entry.model)
+        if entry.recipe not in RECIPES:
+            raise BenchError(f"unknown recipe {entry.recipe!r}; choose from {', '.join(RECIPES)}")
+    return entries
+
+
 def command_run(args) -> int:
     from bench import provenance, runner, store
 
     suite = get_suite(args.suite)
-    models = args.model or list(suite.models)
+    entries = suite_entries(args)
     frameworks = args.framework or list(suite.frameworks)
-    for model in models:
-        registry.parse(model)
     for framework in frameworks:
         registry.missing_framework(framework)
     _check_device(args.device)
-    recipe = args.recipe or suite.recipe
-    if recipe not in RECIPES:
-        raise BenchError(f"unknown recipe {recipe!r}; choose from {', '.join(RECIPES)}")
-    train_subset = None if args.full_train else (args.train_subset or suite.train_subset)
     store.ensure_writable(args.results)
     if args.weights:
         from bench.pretrained import check_exists
 
         check_exists(args.weights)
-    # Load and split once here, so a missing or corrupt dataset or a bad subset size fails before any trial.
-    dataset = data.load(args.dataset, args.data_dir, args.download)
-    data.split(dataset, args.val_size, train_subset)
+    # Load and split here, so a missing or corrupt dataset or a bad subset size fails before any trial.
+    for name in sorted({entry.dataset for entry in entries}):
+        dataset = data.load(name, args.data_dir, args.download)
+        for entry in entries:
+            if entry.dataset == name:
+                data.split(dataset, entry.val_size if entry.val_size is not None else data.DEFAULT_VAL_SIZE,
+                           entry.train_subset, test_subset=entry.test_subset)
 
     trials, skipped = runner.expand(
-        models, frameworks, args.device, args.batch_size or list(suite.batch_sizes),
+        entries, frameworks, args.device, args.batch_size,
         args.seeds if args.seeds is not None else list(suite.seeds),
-        epochs=args.epochs or suite.epochs, recipe=recipe, learning_rate=args.lr,
-        lr_scaling=args.lr_scaling, target_accuracy=args.target_accuracy, weights=args.weights, dataset=args.dataset,
-        val_size=args.val_size, train_subset=train_subset,
-        threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
+        learning_rate=args.lr, lr_scaling=args.lr_scaling, target_accuracy=args.target_accuracy,
+        weights=args.weights, threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
     for line in skipped:
         print(line, file=sys.stderr)
     if not trials:

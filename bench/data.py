@@ -95,14 +95,8 @@ class Splits:
     train_y: np.ndarray
     val_x: np.ndarray
     val_y: np.ndarray
-
-    @property
-    def test_x(self) -> np.ndarray:
-        return self.dataset.test_x
-
-    @property
-    def test_y(self) -> np.ndarray:
-        return self.dataset.test_y
+    test_x: np.ndarray
+    test_y: np.ndarray
 
 
 # ---------------------------------------------------------------- lookup
@@ -341,8 +335,8 @@ def download_official(name: str, root: Path) -> Path:
 def synthetic(num_classes: int = 10, train: int = 5000, test: int = 1000, seed: int = 0) -> Cifar:
     """Random images for timing only; every row made from it says SYNTHETIC."""
     rng = np.random.default_rng(seed)
-    return Cifar("synthetic", "SYNTHETIC (timing only)", "generated", f"synthetic-seed{seed}",
-                 tuple(f"class_{i}" for i in range(num_classes)),
+    names = CIFAR10_CLASSES if num_classes == 10 else tuple(f"class_{i}" for i in range(num_classes))
+    return Cifar("synthetic", "SYNTHETIC (timing only)", "generated", f"synthetic-seed{seed}", names,
                  rng.integers(0, 256, (train, 32, 32, 3), dtype=np.uint8),
                  rng.integers(0, num_classes, train).astype(np.int64),
                  rng.integers(0, 256, (test, 32, 32, 3), dtype=np.uint8),
@@ -361,8 +355,9 @@ def _balanced_take(labels: np.ndarray, order: np.ndarray, count: int) -> np.ndar
 
 
 def split(dataset: Cifar, val_size: int = DEFAULT_VAL_SIZE, train_subset: int | None = None,
-          seed: int = SPLIT_SEED) -> Splits:
-    """Fixed-seed, class-balanced train/val split; optionally a class-balanced train subset."""
+          seed: int = SPLIT_SEED, test_subset: int | None = None) -> Splits:
+    """Fixed-seed, class-balanced train/val split; optionally class-balanced train and test subsets
+    (a test subset only to fit a small budget; every row says how many test images it scored)."""
     total = len(dataset.train_y)
     if not 0 <= val_size < total:
         raise BenchError(f"--val-size {val_size} must be between 0 and {total - 1}")
@@ -376,5 +371,11 @@ def split(dataset: Cifar, val_size: int = DEFAULT_VAL_SIZE, train_subset: int | 
                              f"({len(train_idx)} images)")
         sub_order = train_idx[rng.permutation(len(train_idx))]
         train_idx = _balanced_take(dataset.train_y, sub_order, train_subset)
+    test_idx = np.arange(len(dataset.test_y))
+    if test_subset is not None:
+        if test_subset > len(test_idx):
+            raise BenchError(f"test subset {test_subset} is larger than the test set ({len(test_idx)} images)")
+        test_idx = _balanced_take(dataset.test_y, rng.permutation(len(test_idx)), test_subset)
     return Splits(dataset, dataset.train_x[train_idx], dataset.train_y[train_idx],
-                  dataset.train_x[val_idx], dataset.train_y[val_idx])
+                  dataset.train_x[val_idx], dataset.train_y[val_idx],
+                  dataset.test_x[test_idx], dataset.test_y[test_idx])

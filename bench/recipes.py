@@ -70,6 +70,8 @@ class Recipe:
     epochs: int = 3  # passes over the training split
     augment: tuple[str, ...] = ("crop", "flip")
     crop_padding: int = 4  # pixels of zero padding on each side before the random 32x32 crop
+    report: str | None = None  # the report (r0..r4) whose recipe this is
+    deviations: tuple[str, ...] = ()  # where this recipe knowingly differs from the report's
 
     def with_overrides(self, **overrides) -> "Recipe":
         """This recipe with the non-None overrides applied (CLI flags win over the recipe)."""
@@ -112,9 +114,61 @@ def learning_rate_at(recipe: Recipe, step: int, epoch: int, plateau_scale: float
     return max(scaled, recipe.plateau.min_lr) if recipe.plateau and plateau_scale < 1 else scaled
 
 
+COMMON = Recipe(
+    name="common",
+    # One recipe and budget for every model, to compare architectures fairly (not any report's).
+    schedule=Schedule("cosine"), epochs=30,
+)
+
 RECIPES = {
     # Shared by every model in the walking skeleton: Adam 1e-3, crop(pad 4) + flip, batch 128.
     "baseline": Recipe(name="baseline"),
+    "common": COMMON,
+    "r0": Recipe(
+        name="r0", report="r0", batch_size=64, epochs=50, augment=(),
+        schedule=Schedule("exponential", decay_rate=0.96, decay_steps=1000),
+        plateau=Plateau(factor=0.5, patience=5, min_lr=1e-7),
+        early_stopping=EarlyStopping("val_loss", patience=15),
+        # The L2 0.001 on every kernel belongs to the model spec (r0_deep_cnn), as in the report.
+    ),
+    "r1": Recipe(
+        name="r1", report="r1", batch_size=128, epochs=50, crop_padding=2,
+        loss="focal", focal_gamma=2.0, focal_alpha=0.25, class_weights=(("cat", 2.0), ("dog", 2.0)),
+        plateau=Plateau(factor=0.1, patience=10, min_lr=0.0),  # keras's defaults: the report names none
+        early_stopping=EarlyStopping("val_accuracy", patience=5),
+        deviations=("RandomTranslation(0.05) is done as a random crop with 2-pixel zero padding "
+                    "(whole-pixel shifts of up to 2 px, not interpolated shifts of up to 1.6 px)",
+                    "epochs not stated: 50"),
+    ),
+    "r2": Recipe(
+        name="r2", report="r2", batch_size=64, epochs=50,
+        plateau=Plateau(factor=0.1, patience=10, min_lr=0.0),  # torch's defaults: the report names none
+        deviations=("batch size not stated: 64",),
+    ),
+    "r2_squeezenet": Recipe(
+        name="r2_squeezenet", report="r2", learning_rate=1e-4, weight_decay=1e-4, batch_size=64, epochs=50,
+        plateau=Plateau(factor=0.1, patience=10, min_lr=0.0),
+        deviations=("colour jitter and rotation are not implemented yet: crop + flip only",
+                    "batch size not stated: 64"),
+    ),
+    "r3": Recipe(
+        name="r3", report="r3", epochs=15,
+        deviations=("optimizer not stated: Adam 1e-3", "batch size not stated: 128"),
+    ),
+    "r4_simple": Recipe(
+        name="r4_simple", report="r4", weight_decay=5e-4, batch_size=32, epochs=50,
+        schedule=Schedule("step", step_epochs=20, gamma=0.1),
+    ),
+    "r4_resnet": Recipe(
+        name="r4_resnet", report="r4", optimizer="sgd", learning_rate=0.01, momentum=0.9, weight_decay=5e-4,
+        batch_size=32, epochs=100, schedule=Schedule("cosine"), label_smoothing=0.1, clip_norm=1.0,
+        deviations=("mixup is not implemented yet",),
+    ),
+    "r4_pretrained": Recipe(
+        name="r4_pretrained", report="r4", optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=5e-4,
+        batch_size=64, epochs=100, schedule=Schedule("cosine"), label_smoothing=0.1, clip_norm=1.0,
+        deviations=("mixup is not implemented yet",),
+    ),
 }
 
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bench import store
+from bench import data, store
+from bench.recipes import get_recipe
 from bench.registry import keras_backend, missing_framework
 from bench.trial import TrialConfig
 from bench.worker import EVENT_PREFIX
@@ -44,18 +45,23 @@ class SweepSummary:
         return f"{head}: " + (", ".join(parts) or "no trials run")
 
 
-def expand(models, frameworks, device, batch_sizes, seeds, **common) -> tuple[list[TrialConfig], list[str]]:
-    """Cross product of the sweep's axes; trials of frameworks missing here are skipped with a reason."""
+def expand(entries, frameworks, device, batch_sizes, seeds, **common) -> tuple[list[TrialConfig], list[str]]:
+    """Suite entries x frameworks x batch sizes x seeds; a batch size or budget left unset is the
+    recipe's. Trials of frameworks missing here are skipped with a reason."""
     trials, skipped = [], []
     for framework in frameworks:
         reason = missing_framework(framework)
-        for model in models:
-            for batch_size in batch_sizes:
+        for entry in entries:
+            recipe = get_recipe(entry.recipe)
+            for batch_size in batch_sizes or [entry.batch_size or recipe.batch_size]:
                 for seed in seeds:
-                    config = TrialConfig(model=model, framework=framework, device=device,
-                                         batch_size=batch_size, seed=seed,
-                                         keras_backend=keras_backend() if framework == "keras" else None,
-                                         **common)
+                    config = TrialConfig(
+                        model=entry.model, framework=framework, device=device, batch_size=batch_size,
+                        seed=seed, epochs=entry.epochs or recipe.epochs, recipe=entry.recipe,
+                        dataset=entry.dataset, train_subset=entry.train_subset, test_subset=entry.test_subset,
+                        val_size=data.DEFAULT_VAL_SIZE if entry.val_size is None else entry.val_size,
+                        keras_backend=keras_backend() if framework == "keras" else None, note=entry.note,
+                        **common)
                     if reason:
                         skipped.append(f"skipped {config.label()}: {reason}")
                     else:

@@ -1,6 +1,8 @@
-"""Named sweeps: which models, frameworks, batch sizes, seeds and budget a suite runs.
+"""Named sweeps: which model runs with which recipe on which data, at what budget.
 
-Command-line flags override a suite's fields, so `--suite default --epochs 1` is a shorter default.
+A suite is a list of entries; `run` crosses them with frameworks, batch sizes and seeds.
+Command-line flags override an entry's fields (`--suite default --epochs 1` is a shorter default).
+An entry's budget left unset is its recipe's (the report's own).
 """
 
 from __future__ import annotations
@@ -8,30 +10,79 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.errors import BenchError
+from bench.recipes import get_recipe
+
+
+@dataclass(frozen=True)
+class Entry:
+    model: str
+    recipe: str = "baseline"
+    dataset: str = "cifar10"
+    epochs: int | None = None  # None: the recipe's
+    batch_size: int | None = None  # None: the recipe's
+    train_subset: int | None = None  # None: the whole training split
+    val_size: int | None = None  # None: the default 5,000
+    test_subset: int | None = None  # None: the whole test set
+    note: str = ""  # how and why this entry departs from the report (budget, data)
 
 
 @dataclass(frozen=True)
 class Suite:
     name: str
     description: str
-    models: tuple[str, ...]
+    entries: tuple[Entry, ...]
     frameworks: tuple[str, ...] = ("torch", "keras")
-    recipe: str = "baseline"
-    batch_sizes: tuple[int, ...] = (128,)
     seeds: tuple[int, ...] = (0,)
-    epochs: int = 3
-    train_subset: int | None = None  # None: the whole training split
 
 
 SKELETON_MODELS = ("r2_vanilla_cnn", "r3_deep_cnn")
 
+# Each report part: (model, recipe, dataset). r4 trained on CIFAR-100.
+REPORT_PARTS = (
+    ("r0_deep_cnn", "r0", "cifar10"),
+    ("r1_vgg_cnn", "r1", "cifar10"),
+    ("r2_vanilla_cnn", "r2", "cifar10"),
+    ("r2_tuned_cnn", "r2", "cifar10"),
+    ("r2_efficientnet_b0", "r2", "cifar10"),
+    ("r2_squeezenet1_1", "r2_squeezenet", "cifar10"),
+    ("r3_deep_cnn", "r3", "cifar10"),
+    ("r4_simple_cnn", "r4_simple", "cifar100"),
+    ("r4_resnet34", "r4_resnet", "cifar100"),
+    ("r4_resnet34:stem=cifar", "r4_resnet", "cifar100"),
+)
+ALL_MODELS = ("r0_deep_cnn", "r1_vgg_cnn", "r2_vanilla_cnn", "r2_tuned_cnn", "r2_efficientnet_b0",
+              "r2_squeezenet1_1", "r3_deep_cnn", "r4_simple_cnn", "r4_resnet34", "r4_resnet34:stem=cifar",
+              "resnet18")
+
+# reports-quick: every report part on this 2-core CPU in well under 40 minutes for both frameworks.
+# Budgets scale by training images and epochs; heavy models get fewer images. CIFAR-100 has no
+# offline copy, so r4's parts train on CIFAR-10 here with r4's recipes (labelled in every row).
+QUICK_IMAGES = {"r4_resnet34:stem=cifar": 300, "r2_efficientnet_b0": 500, "r1_vgg_cnn": 1000,
+                "r4_simple_cnn": 1000, "r3_deep_cnn": 1000}
+QUICK_NOTE = ("budget scaled for a 2-core CPU: {images} class-balanced training images, 2 epochs, 1,000 "
+              "validation and 2,000 test images (the report: full sets, {epochs} epochs){data}")
+
+
+def _quick(model: str, recipe: str, dataset: str) -> Entry:
+    images = QUICK_IMAGES.get(model, 2000)
+    data_note = "; CIFAR-10 instead of CIFAR-100 (no offline copy)" if dataset == "cifar100" else ""
+    return Entry(model, recipe, "cifar10", epochs=2, train_subset=images, val_size=1000, test_subset=2000,
+                 note=QUICK_NOTE.format(images=images, epochs=get_recipe(recipe).epochs, data=data_note))
+
+
 SUITES = {
-    "default": Suite("default", "quick CPU check: both skeleton models, both frameworks, "
-                     "2 epochs on a 5,000-image class-balanced subset", SKELETON_MODELS,
-                     epochs=2, train_subset=5000),
-    "skeleton": Suite("skeleton", "both skeleton models, both frameworks, 3 epochs on the full "
-                      "45,000-image training split (the committed CPU results)", SKELETON_MODELS,
-                      epochs=3),
+    "default": Suite("default", "quick CPU check: both skeleton models, both frameworks, 2 epochs on a "
+                     "5,000-image class-balanced subset",
+                     tuple(Entry(m, epochs=2, train_subset=5000) for m in SKELETON_MODELS)),
+    "skeleton": Suite("skeleton", "both skeleton models, both frameworks, 3 epochs on the full 45,000-image "
+                      "training split (the committed CPU results)",
+                      tuple(Entry(m, epochs=3) for m in SKELETON_MODELS)),
+    "reports": Suite("reports", "every report's model with its own recipe and full budget (meant for a GPU)",
+                     tuple(Entry(m, r, d) for m, r, d in REPORT_PARTS)),
+    "reports-quick": Suite("reports-quick", "every report's model with its own recipe, budgets scaled to "
+                           "finish on a 2-core CPU", tuple(_quick(*part) for part in REPORT_PARTS)),
+    "common": Suite("common", "every model under the common recipe and budget (30 epochs, cosine)",
+                    tuple(Entry(m, "common") for m in ALL_MODELS)),
 }
 
 

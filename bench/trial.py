@@ -46,6 +46,7 @@ class TrialConfig:
     dataset: str = "cifar10"
     val_size: int = data.DEFAULT_VAL_SIZE
     train_subset: int | None = None
+    test_subset: int | None = None  # None: the whole test set
     threads: int = 1
     learning_rate: float | None = None  # None: the recipe's
     lr_scaling: str = "none"  # none | linear | sqrt: lr scaled by batch_size / the recipe's batch size
@@ -55,6 +56,7 @@ class TrialConfig:
     # Where to look for data changes nothing about the trial, so it is not part of the identity.
     data_dir: str | None = field(default=None, compare=False)
     download: bool = field(default=False, compare=False)
+    note: str = field(default="", compare=False)  # the suite's word on how this trial departs from the report
 
     def identity(self) -> dict:
         """The fields that define the trial; those at their default are left out, so adding a field
@@ -89,7 +91,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     adapter.setup(config.device, config.threads, config.seed)
 
     dataset = data.load(config.dataset, config.data_dir, config.download)
-    splits = data.split(dataset, config.val_size, config.train_subset)
+    splits = data.split(dataset, config.val_size, config.train_subset, test_subset=config.test_subset)
     mean, std = data.NORMALISATION[dataset.name]
     spec = registry.spec(config.model)
     layer_list = registry.layers(config.model, dataset.num_classes)
@@ -148,6 +150,12 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     target = config.target_accuracy or TARGET_ACCURACY[dataset.name]
     return {
         "recipe": recipe.as_dict(),
+        "budget": {"epochs": recipe.epochs, "report_epochs": get_recipe(config.recipe).epochs,
+                   "train_images": len(splits.train_y), "full_training_set": config.train_subset is None,
+                   "matches_report": (recipe.report is not None and not recipe.deviations
+                                      and recipe.epochs == get_recipe(config.recipe).epochs
+                                      and config.train_subset is None and config.test_subset is None),
+                   "note": config.note},
         "early_stopping": {"stopped_after_epoch": len(epochs) if len(epochs) < recipe.epochs else None,
                            "restored_epoch": control.best_epoch if best_weights is not None else None},
         "dataset": {"name": dataset.name, "label": dataset.label, "source": dataset.source,
