@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bench import store
+from bench import registry, store
+from bench.errors import BenchError
 
 GROUP_KEYS = ["dataset", "hardware", "model", "framework", "batch_size", "recipe", "epochs", "train_size"]
 
@@ -69,6 +70,10 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "tta_s": (record.get("time_to_accuracy") or {}).get("train_seconds"),
             "tta_target": (record.get("time_to_accuracy") or {}).get("target"),
             "params": (record["model"]["params_trainable"] + record["model"]["params_non_trainable"]) if ok else None,
+            "report": (record.get("recipe") or {}).get("report"),
+            "budget_note": (record.get("budget") or {}).get("note", ""),
+            "matches_report": (record.get("budget") or {}).get("matches_report"),
+            "test_size": record["dataset"]["test_size"] if ok else None,
             "file": record["_file"],
         })
     return pd.DataFrame(rows)
@@ -183,6 +188,45 @@ def environment_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).drop_duplicates().sort_values(["hardware", "commit"])
 
 
+def _reported_figure(model: str) -> tuple[float | None, str]:
+    """A model's published accuracy (as a fraction) and how the report measured it."""
+    try:
+        reported = registry.spec(model).REPORTED
+    except BenchError:
+        return None, "model no longer registered"
+    for key, kind in (("test_accuracy", "test"), ("val_accuracy", "validation")):
+        if key in reported:
+            context = ", ".join(f"{k} {v}" for k, v in reported.items()
+                                if k in ("epochs", "framework", "hardware", "dataset", "stem", "params",
+                                         "epoch_minutes"))
+            return reported[key], f"{100 * reported[key]:.1f} % {kind} ({context})"
+    return None, "no accuracy published"
+
+
+def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """Each report's published figure beside ours for the same model and recipe."""
+    ok = trials[(trials["status"] == "ok") & trials["report"].notna()]
+    rows = []
+    keys = ["report", "model", "recipe", "framework", "hardware", "dataset", "epochs", "train_size", "test_size"]
+    for key, group in ok.groupby(keys, sort=True):
+        values = dict(zip(keys, key))
+        published, described = _reported_figure(values["model"])
+        ours = group["test_accuracy"].mean()
+        rows.append({
+            "report": values["report"], "model": values["model"], "framework": values["framework"],
+            "hardware": values["hardware"], "reported": described,
+            "reproduced test acc %": f"{100 * ours:.2f} (n={len(group)})",
+            "difference (pt)": f"{100 * (ours - published):+.1f}" if published is not None else "-",
+            "our data and budget": f"{values['dataset']}, {values['epochs']} epochs, "
+                                   f"{int(values['train_size'])} train / {int(values['test_size'])} test images",
+            "our params": f"{int(group['params'].iloc[0]):,}",
+            "epoch s": f"{group['epoch_s'].median():.1f}",
+            "same budget and recipe as the report": "yes" if group["matches_report"].all() else
+                                                    f"no: {group['budget_note'].iloc[0] or 'see recipe deviations'}",
+        })
+    return pd.DataFrame(rows)
+
+
 def _section(title: str, intro: str, table: pd.DataFrame) -> list[str]:
     """A leaderboard section's lines, or none when its table is empty."""
     if table.empty:
@@ -203,6 +247,11 @@ def render(records: list[dict]) -> str:
               "(the first epoch, with warm-up and tracing, is shown apart); `*` marks a figure from a "
               "single epoch, warm-up included.", ""]
     lines += [table.to_markdown(index=False) if not table.empty else "No successful trials.", ""]
+    lines += _section("Reported vs reproduced", "Each report's published figure (copied from the report, "
+                      "labelled as such) beside ours: same model and recipe, our hardware and budget. A "
+                      "shorter budget than the report's is stated in the last column; recipe deviations are "
+                      "in each result's `recipe.deviations`. The difference compares different datasets "
+                      "and budgets wherever the last column says so.", reported_table(trials))
     lines += _section("Batch size", "Time per epoch, throughput, peak memory and accuracy per batch size "
                       "(report r0's table), per model, framework and hardware; ✓ marks the largest batch size "
                       "that ran without running out of memory. The learning-rate rule is in each result's "

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO_ROOT, write_jpeg_archive
+from tests.conftest import REPO_ROOT, requires_shared_cifar10, write_jpeg_archive
 
 
 def bench(*args, env=None, cwd=REPO_ROOT):
@@ -39,7 +39,7 @@ def assert_one_line_error(result, *fragments):
     (["--epochs", "0"], "--epochs"),
     (["--seeds", "-1"], "--seeds"),
     (["--train-subset", "1.5"], "not an integer"),
-    (["--train-subset", "999999"], "larger than the training split"),
+    pytest.param(["--train-subset", "999999"], "larger than the training split", marks=requires_shared_cifar10),
 ])
 def test_bad_run_arguments(args, fragment, tmp_path):
     assert_one_line_error(bench("run", "--results", str(tmp_path), *args), fragment)

@@ -128,3 +128,15 @@ def test_compare_across_machines_normalises_by_calibration(tmp_path):
 def test_committed_leaderboard_is_regenerated_byte_for_byte():
     committed = REPO_ROOT / "results"
     assert (committed / "leaderboard.md").read_text() == report.render(store.load(committed))
+
+
+def test_a_report_recipe_row_stands_beside_the_published_figure(tmp_path):
+    trial = synthetic_trial(model="r3_deep_cnn", recipe="r3", epochs=1, note="a tiny budget")
+    runner.run_sweep([trial], tmp_path)
+    (record,) = store.load(tmp_path)
+    assert record["budget"] == {"epochs": 1, "report_epochs": 15, "train_images": 200,
+                                "full_training_set": False, "matches_report": False, "note": "a tiny budget"}
+    leaderboard = report.render(store.load(tmp_path))
+    section = leaderboard.split("## Reported vs reproduced")[1].split("\n## ")[0]
+    row = next(line for line in section.splitlines() if line.startswith("| r3 "))
+    assert "82.0 % test" in row and "no: a tiny budget" in row and "SYNTHETIC" in row

@@ -142,3 +142,22 @@ def test_a_clipped_step_is_the_same_step(framework_processes):
                                                     images).result()
     assert_same_logits(clipped, 1e-4)
     assert not np.allclose(unclipped["logits"], clipped["torch"]["logits"], rtol=1e-3)  # clipping acted
+
+
+def test_reports_quick_covers_every_report_part_with_an_explained_budget():
+    from bench.suites import REPORT_PARTS, get_suite
+
+    quick = get_suite("reports-quick")
+    assert [(e.model, e.recipe) for e in quick.entries] == [(m, r) for m, r, _ in REPORT_PARTS]
+    assert {get_recipe_report(e.recipe) for e in quick.entries} == {"r0", "r1", "r2", "r3", "r4"}
+    for entry in quick.entries:
+        registry.parse(entry.model)
+        assert entry.epochs and entry.train_subset and "the report: full sets" in entry.note
+    full = get_suite("reports")
+    assert all(e.epochs is None and e.train_subset is None for e in full.entries)
+
+
+def get_recipe_report(name: str) -> str:
+    from bench.recipes import get_recipe
+
+    return get_recipe(name).report
