@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.add_argument("--markdown", action="store_true", help="the models table of the README")
     listing.add_argument("--suites", action="store_true", help="list the suites instead")
+    listing.add_argument("--measured", action="store_true",
+                         help="also build every model in each installed framework and report its own counts")
 
     run = commands.add_parser("run", help="run a sweep of training trials")
     run.add_argument("--suite", default="default", help=f"one of {', '.join(SUITES)} (default: default)")
@@ -129,6 +131,11 @@ def command_list(args) -> int:
                      "classes": [10, 100],
                      "frameworks": {fw: registry.missing_framework(fw) or "available"
                                     for fw in registry.FRAMEWORKS}})
+    if args.measured:
+        for framework in registry.FRAMEWORKS:
+            counts = _measured_counts(framework)
+            for row in rows:
+                row.setdefault("params_measured", {})[framework] = counts.get(row["model"]) if counts else None
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -142,6 +149,20 @@ def command_list(args) -> int:
         params = row["params_trainable"] + row["params_non_trainable"]
         print(f"{row['model']:18} {row['report']:6} {params:>11,} {row['forward_mflops']:>8.1f}  {frameworks}")
     return 0
+
+
+def _measured_counts(framework: str) -> dict | None:
+    """Parameter counts as `framework` builds the models (in a subprocess), or None if it is missing."""
+    import subprocess
+
+    if registry.missing_framework(framework):
+        return None
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    completed = subprocess.run([sys.executable, "-m", "bench.inspect_models", framework],
+                               capture_output=True, text=True, env=env, timeout=900)
+    if completed.returncode != 0:
+        raise BenchError(f"building the models in {framework} failed: {completed.stderr.strip().splitlines()[-1]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
 def models_markdown(rows: list[dict]) -> str:

@@ -106,3 +106,14 @@ def test_readme_models_table_is_the_generated_one():
     readme = (REPO_ROOT / "README.md").read_text()
     between = readme.split("<!-- models:start -->\n")[1].split("<!-- models:end -->")[0]
     assert between == result.stdout, "regenerate with: python -m bench list --markdown"
+
+
+def test_list_measured_counts_equal_the_spec_in_every_framework():
+    result = bench("list", "--json", "--measured")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert len(rows) == 11  # the ten models of the reports (ResNet-34 with both stems) and resnet18
+    for row in rows:
+        for framework, counts in row["params_measured"].items():
+            if counts is not None:
+                assert counts == [row["params_trainable"], row["params_non_trainable"]], (row["model"], framework)
