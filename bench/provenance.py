@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import platform
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,19 @@ def git_state() -> dict:
     return {"commit": commit, "dirty": dirty}
 
 
+def gpu_driver() -> dict:
+    """GPU names and driver version from nvidia-smi, when there is one (imports no framework)."""
+    if not shutil.which("nvidia-smi"):
+        return {"gpus": [], "driver_version": None}
+    try:
+        lines = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                               capture_output=True, text=True, timeout=20).stdout.strip().splitlines()
+    except (OSError, subprocess.SubprocessError):
+        return {"gpus": [], "driver_version": None}
+    pairs = [line.rsplit(",", 1) for line in lines if "," in line]
+    return {"gpus": [name.strip() for name, _ in pairs], "driver_version": pairs[0][1].strip() if pairs else None}
+
+
 def collect(argv: list[str] | None = None) -> dict:
     """Provenance shared by every trial of one sweep."""
     return {
@@ -59,6 +73,7 @@ def collect(argv: list[str] | None = None) -> dict:
         "memory_total_bytes": psutil.virtual_memory().total,
         "hostname": platform.node(),
         "packages": package_versions(),
+        "gpu": gpu_driver(),
         "git": git_state(),
         "command": " ".join(argv if argv is not None else sys.argv),
         "ci": bool(os.environ.get("CI")),
