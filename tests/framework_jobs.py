@@ -257,3 +257,26 @@ def train_steps(framework: str, model: str, recipe, weights: dict | None, images
 
         result["weights"] = export_weights(built)
     return result
+
+
+def mix_indexed_epoch(framework: str, count: int, batch_size: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+    """Mixup of `count` images whose value is their index, with one-hot targets over `count` classes,
+    batch by batch as the framework's training loop applies it."""
+    inputs = np.arange(count, dtype=np.float32).reshape(count, 1, 1, 1)
+    targets = np.eye(count, dtype=np.float32)
+    if framework == "torch":
+        import torch
+
+        from bench.frameworks.torch_backend import mixup
+
+        generator, rng = torch.Generator().manual_seed(0), np.random.default_rng(0)
+        parts = [mixup(torch.from_numpy(inputs[s:s + batch_size]), torch.from_numpy(targets[s:s + batch_size]),
+                       rng.beta(alpha, alpha), generator) for s in range(0, count, batch_size)]
+        return (np.concatenate([p[0].numpy() for p in parts]), np.concatenate([p[1].numpy() for p in parts]))
+    import keras
+
+    from bench.frameworks.keras_backend import mixup
+
+    mixed_inputs, mixed_targets = mixup(keras.ops.convert_to_tensor(inputs), keras.ops.convert_to_tensor(targets),
+                                        alpha, batch_size, keras.random.SeedGenerator(0))
+    return keras.ops.convert_to_numpy(mixed_inputs), keras.ops.convert_to_numpy(mixed_targets)

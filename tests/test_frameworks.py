@@ -58,3 +58,22 @@ def test_crop_is_a_shifted_window_with_zero_padding(in_framework):
         assert np.all(columns[~inside] == 0)
         shifts.add(shift)
     assert shifts == set(range(-4, 5))  # every offset of the 9x9 crop grid shows up
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_mixup_mixes_each_batch_with_a_permutation_of_itself(in_framework):
+    count, batch_size = 20, 8
+    inputs, targets = in_framework(jobs.mix_indexed_epoch, count, batch_size, 0.4)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, rtol=1e-6)
+    for start in range(0, count, batch_size):
+        rows = range(start, min(start + batch_size, count))
+        weight = targets[start, start]
+        partners = []
+        for i in rows:
+            others = [j for j in np.flatnonzero(targets[i] > 1e-6) if j != i]
+            partner = others[0] if others else i  # mixed with itself: the whole row is at i
+            assert start <= partner < start + batch_size  # never mixed across batches
+            assert targets[i, i] == pytest.approx(weight if partner != i else 1.0, abs=1e-6)
+            assert inputs[i].item() == pytest.approx(weight * i + (1 - weight) * partner, abs=1e-4)
+            partners.append(partner)
+        assert sorted(partners) == list(rows)  # a permutation of the batch

@@ -234,6 +234,19 @@ def recipe_loss(recipe: Recipe, class_weights: list[float] | None):
     return loss
 
 
+def mixup(inputs, targets, alpha: float, batch_size: int, seed: keras.random.SeedGenerator):
+    """Mixup of a whole epoch at once, batch by batch as fit will see it: each batch is mixed with a
+    random permutation of itself, with one lambda ~ Beta(alpha, alpha) per batch."""
+    count = ops.shape(inputs)[0]
+    batch = ops.arange(count) // batch_size
+    # Sorting random keys offset by batch index permutes within each batch only.
+    keys = keras.random.uniform((count,), seed=seed) + ops.cast(batch, "float32") * 2.0
+    partner = ops.argsort(keys)
+    weights = ops.take(keras.random.beta(((count + batch_size - 1) // batch_size,), alpha, alpha, seed=seed), batch)
+    mix = lambda a, w: w * a + (1 - w) * ops.take(a, partner, axis=0)  # noqa: E731
+    return mix(inputs, ops.reshape(weights, (-1, 1, 1, 1))), mix(targets, ops.reshape(weights, (-1, 1)))
+
+
 @dataclass
 class TrainState:
     train_x: np.ndarray  # uint8 NHWC
@@ -300,8 +313,11 @@ class Adapter:
             padding = recipe.crop_padding if "crop" in recipe.augment else 0
             images = augment(ops.convert_to_tensor(images), padding, "flip" in recipe.augment, state.seed)
         state.schedule.set_epoch(learning_rates, int(ops.convert_to_numpy(model.optimizer.iterations)))
-        targets = np.eye(state.num_classes, dtype="float32")[state.train_y[order]]
-        history = model.fit(self._to_input(images, state), targets,
+        inputs = self._to_input(images, state)
+        targets = ops.convert_to_tensor(np.eye(state.num_classes, dtype="float32")[state.train_y[order]])
+        if recipe.mixup_alpha:
+            inputs, targets = mixup(inputs, targets, recipe.mixup_alpha, recipe.batch_size, state.seed)
+        history = model.fit(inputs, targets,
                             batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0,
                             callbacks=[keras.callbacks.TerminateOnNaN()])
         last_step = int(ops.convert_to_numpy(model.optimizer.iterations)) - 1

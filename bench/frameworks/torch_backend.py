@@ -151,6 +151,20 @@ def set_torch_threads(threads: int) -> None:
             pass  # already started in this process; settings() records the count in force
 
 
+def mixup(inputs: torch.Tensor, targets: torch.Tensor, weight: float,
+          generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mix a batch with a random permutation of itself: weight * a + (1 - weight) * b, images and targets."""
+    permutation = torch.randperm(len(inputs), generator=generator, device=inputs.device)
+    return (weight * inputs + (1 - weight) * inputs[permutation],
+            weight * targets + (1 - weight) * targets[permutation])
+
+
+def output_classes(model: nn.Module) -> int:
+    """The width of the model's last weighted layer: its number of classes."""
+    last = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
+    return last.out_features if isinstance(last, nn.Linear) else last.out_channels
+
+
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """The recipe's optimizer; the learning rate is set before every step from the shared schedule."""
     if recipe.optimizer == "adam":
@@ -198,6 +212,8 @@ class TrainState:
     generator: torch.Generator
     penalties: list[tuple[torch.Tensor, float]]  # (kernel, l2) pairs of the spec's L2 penalty
     class_weights: torch.Tensor | None
+    num_classes: int
+    mixup_rng: np.random.Generator  # one Beta draw per batch
 
 
 class Adapter:
@@ -234,7 +250,8 @@ class Adapter:
         return TrainState(make_optimizer(model, recipe), torch.from_numpy(train_x).to(self.device),
                           torch.from_numpy(train_y).to(self.device),
                           torch.tensor(mean, device=self.device), torch.tensor(std, device=self.device),
-                          recipe, generator, kernel_penalties(model), weights)
+                          recipe, generator, kernel_penalties(model), weights, output_classes(model),
+                          np.random.default_rng(seed))
 
     def _to_input(self, images: torch.Tensor, state: TrainState) -> torch.Tensor:
         normalised = (images.float() / 255.0 - state.mean) / state.std
@@ -255,8 +272,12 @@ class Adapter:
                 padding = recipe.crop_padding if "crop" in recipe.augment else 0
                 images = augment(images, padding, "flip" in recipe.augment, state.generator)
             labels = state.train_y[index]
-            logits = model(self._to_input(images, state))
-            loss = recipe_loss(logits, F.one_hot(labels, logits.shape[1]).float(), recipe, state.class_weights)
+            inputs, targets = self._to_input(images, state), F.one_hot(labels, state.num_classes).float()
+            if recipe.mixup_alpha:
+                inputs, targets = mixup(inputs, targets, state.mixup_rng.beta(recipe.mixup_alpha, recipe.mixup_alpha),
+                                        state.generator)
+            logits = model(inputs)
+            loss = recipe_loss(logits, targets, recipe, state.class_weights)
             for kernel, l2 in state.penalties:
                 loss = loss + l2 * kernel.square().sum()
             for group in state.optimizer.param_groups:
