@@ -71,6 +71,8 @@ class Recipe:
     epochs: int = 3  # passes over the training split
     augment: tuple[str, ...] = ("crop", "flip")
     crop_padding: int = 4  # pixels of zero padding on each side before the random 32x32 crop
+    jitter: float = 0.0  # colour jitter: brightness, contrast, saturation factors uniform in [1 - j, 1 + j]
+    rotation: float = 0.0  # random rotation, degrees, uniform in [-r, r], bilinear, zero fill
     report: str | None = None  # the report (r0..r4) whose recipe this is
     deviations: tuple[str, ...] = ()  # where this recipe knowingly differs from the report's
 
@@ -148,8 +150,8 @@ RECIPES = {
     ),
     "r2_squeezenet": Recipe(
         name="r2_squeezenet", report="r2", learning_rate=1e-4, weight_decay=1e-4, batch_size=64, epochs=50,
-        plateau=Plateau(factor=0.1, patience=10, min_lr=0.0),
-        deviations=("colour jitter and rotation are not implemented yet: crop + flip only",
+        plateau=Plateau(factor=0.1, patience=10, min_lr=0.0), jitter=0.2, rotation=15.0,
+        deviations=("jitter strength and rotation angle not stated: 0.2 and 15 degrees",
                     "batch size not stated: 64"),
     ),
     "r3": Recipe(

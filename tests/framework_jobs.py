@@ -280,3 +280,19 @@ def mix_indexed_epoch(framework: str, count: int, batch_size: int, alpha: float)
     mixed_inputs, mixed_targets = mixup(keras.ops.convert_to_tensor(inputs), keras.ops.convert_to_tensor(targets),
                                         alpha, batch_size, keras.random.SeedGenerator(0))
     return keras.ops.convert_to_numpy(mixed_inputs), keras.ops.convert_to_numpy(mixed_targets)
+
+
+def photometric(framework: str, pixels: np.ndarray, jitter: float, degrees: float) -> np.ndarray:
+    """The training-time colour jitter and rotation of NHWC float images in [0, 1]."""
+    if framework == "torch":
+        import torch
+
+        from bench.frameworks.torch_backend import photometric
+
+        return photometric(torch.from_numpy(pixels), jitter, degrees, torch.Generator().manual_seed(0)).numpy()
+    import keras
+
+    from bench.frameworks.keras_backend import photometric
+
+    out = photometric(keras.ops.convert_to_tensor(pixels), jitter, degrees, keras.random.SeedGenerator(0))
+    return keras.ops.convert_to_numpy(out)

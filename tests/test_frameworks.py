@@ -77,3 +77,29 @@ def test_mixup_mixes_each_batch_with_a_permutation_of_itself(in_framework):
             assert inputs[i].item() == pytest.approx(weight * i + (1 - weight) * partner, abs=1e-4)
             partners.append(partner)
         assert sorted(partners) == list(rows)  # a permutation of the batch
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_colour_jitter_stays_in_range_and_varies_per_image(in_framework):
+    pixels = np.random.default_rng(0).uniform(0.2, 0.8, (64, 32, 32, 3)).astype(np.float32)
+    out = in_framework(jobs.photometric, pixels, 0.3, 0.0)
+    assert out.shape == pixels.shape and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 1
+    assert not np.allclose(out, pixels)
+    np.testing.assert_array_equal(in_framework(jobs.photometric, pixels, 0.0, 0.0), pixels)
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_rotation_turns_about_the_centre_within_the_angle(in_framework):
+    # A horizontal bar through the centre: after a rotation of at most 20 degrees, its centre stays
+    # lit, its ends move off the row, and nothing is lit far from the bar's rotated band.
+    pixels = np.zeros((32, 32, 32, 3), np.float32)
+    pixels[:, 15:17, 2:30, :] = 1.0
+    out = in_framework(jobs.photometric, pixels, 0.0, 20.0)
+    assert out.shape == pixels.shape
+    assert np.all(out[:, 15:17, 14:18, 0] > 0.5)
+    moved = [not np.allclose(out[i], pixels[i], atol=0.05) for i in range(len(out))]
+    assert sum(moved) > len(out) // 2
+    rows, columns = np.meshgrid(np.arange(32) - 15.5, np.arange(32) - 15.5, indexing="ij")
+    far = np.abs(rows) > np.abs(columns) * np.tan(np.radians(20)) + 2.5
+    assert out[:, far, 0].max() < 0.05

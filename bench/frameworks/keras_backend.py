@@ -234,6 +234,33 @@ def recipe_loss(recipe: Recipe, class_weights: list[float] | None):
     return loss
 
 
+GREY = (0.299, 0.587, 0.114)  # luma weights for saturation
+
+
+def photometric(pixels, jitter: float, degrees: float, seed: keras.random.SeedGenerator):
+    """Colour jitter (brightness, contrast, saturation) and random rotation of NHWC images in [0, 1],
+    the same transformations as the torch adapter's `photometric`."""
+    count = ops.shape(pixels)[0]
+    factor = lambda: 1 + (keras.random.uniform((count, 1, 1, 1), seed=seed) * 2 - 1) * jitter  # noqa: E731
+    if jitter:
+        pixels = pixels * factor()
+        mean = ops.mean(pixels, axis=(1, 2, 3), keepdims=True)
+        pixels = (pixels - mean) * factor() + mean
+        grey = ops.sum(pixels * np.array(GREY, "float32"), axis=3, keepdims=True)
+        pixels = ops.clip((pixels - grey) * factor() + grey, 0, 1)
+    if degrees:
+        angle = (keras.random.uniform((count,), seed=seed) * 2 - 1) * degrees * np.pi / 180
+        cos, sin = ops.cos(angle), ops.sin(angle)
+        height, width = pixels.shape[1], pixels.shape[2]
+        centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
+        # Output pixel (x, y) samples the input at the rotation of (x, y) about the centre.
+        transform = ops.stack([cos, -sin, centre_x - cos * centre_x + sin * centre_y,
+                               sin, cos, centre_y - sin * centre_x - cos * centre_y,
+                               ops.zeros_like(angle), ops.zeros_like(angle)], axis=1)
+        pixels = ops.image.affine_transform(pixels, transform, interpolation="bilinear", fill_mode="constant")
+    return pixels
+
+
 def mixup(inputs, targets, alpha: float, batch_size: int, seed: keras.random.SeedGenerator):
     """Mixup of a whole epoch at once, batch by batch as fit will see it: each batch is mixed with a
     random permutation of itself, with one lambda ~ Beta(alpha, alpha) per batch."""
@@ -303,8 +330,11 @@ class Adapter:
         return TrainState(train_x, train_y, np.array(mean, "float32"), np.array(std, "float32"),
                           recipe, keras.random.SeedGenerator(seed), schedule, model.output_shape[-1])
 
-    def _to_input(self, images, state: TrainState):
-        return (ops.cast(images, "float32") / 255.0 - state.mean) / state.std
+    def _to_input(self, images, state: TrainState, train: bool = False):
+        pixels = ops.cast(images, "float32") / 255.0
+        if train:
+            pixels = photometric(pixels, state.recipe.jitter, state.recipe.rotation, state.seed)
+        return (pixels - state.mean) / state.std
 
     def train_epoch(self, model, state: TrainState, order: np.ndarray, learning_rates: np.ndarray) -> EpochStats:
         recipe = state.recipe
@@ -313,7 +343,7 @@ class Adapter:
             padding = recipe.crop_padding if "crop" in recipe.augment else 0
             images = augment(ops.convert_to_tensor(images), padding, "flip" in recipe.augment, state.seed)
         state.schedule.set_epoch(learning_rates, int(ops.convert_to_numpy(model.optimizer.iterations)))
-        inputs = self._to_input(images, state)
+        inputs = self._to_input(images, state, train=True)
         targets = ops.convert_to_tensor(np.eye(state.num_classes, dtype="float32")[state.train_y[order]])
         if recipe.mixup_alpha:
             inputs, targets = mixup(inputs, targets, recipe.mixup_alpha, recipe.batch_size, state.seed)

@@ -151,6 +151,29 @@ def set_torch_threads(threads: int) -> None:
             pass  # already started in this process; settings() records the count in force
 
 
+GREY = (0.299, 0.587, 0.114)  # luma weights for saturation
+
+
+def photometric(pixels: torch.Tensor, jitter: float, degrees: float, generator: torch.Generator) -> torch.Tensor:
+    """Colour jitter (brightness, contrast, saturation) and random rotation of NHWC images in [0, 1]."""
+    count = pixels.shape[0]
+    factor = lambda: 1 + (torch.rand(count, 1, 1, 1, generator=generator, device=pixels.device) * 2 - 1) * jitter  # noqa: E731
+    if jitter:
+        pixels = pixels * factor()
+        mean = pixels.mean(dim=(1, 2, 3), keepdim=True)
+        pixels = (pixels - mean) * factor() + mean
+        grey = (pixels * torch.tensor(GREY, device=pixels.device)).sum(dim=3, keepdim=True)
+        pixels = ((pixels - grey) * factor() + grey).clamp(0, 1)
+    if degrees:
+        angle = (torch.rand(count, generator=generator, device=pixels.device) * 2 - 1) * degrees * torch.pi / 180
+        cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
+        theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
+        nchw = pixels.permute(0, 3, 1, 2)
+        grid = F.affine_grid(theta, list(nchw.shape), align_corners=False)
+        pixels = F.grid_sample(nchw, grid, mode="bilinear", padding_mode="zeros", align_corners=False).permute(0, 2, 3, 1)
+    return pixels
+
+
 def mixup(inputs: torch.Tensor, targets: torch.Tensor, weight: float,
           generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Mix a batch with a random permutation of itself: weight * a + (1 - weight) * b, images and targets."""
@@ -253,9 +276,11 @@ class Adapter:
                           recipe, generator, kernel_penalties(model), weights, output_classes(model),
                           np.random.default_rng(seed))
 
-    def _to_input(self, images: torch.Tensor, state: TrainState) -> torch.Tensor:
-        normalised = (images.float() / 255.0 - state.mean) / state.std
-        return normalised.permute(0, 3, 1, 2)
+    def _to_input(self, images: torch.Tensor, state: TrainState, train: bool = False) -> torch.Tensor:
+        pixels = images.float() / 255.0
+        if train:
+            pixels = photometric(pixels, state.recipe.jitter, state.recipe.rotation, state.generator)
+        return ((pixels - state.mean) / state.std).permute(0, 3, 1, 2)
 
     def train_epoch(self, model, state: TrainState, order: np.ndarray, learning_rates: np.ndarray) -> EpochStats:
         model.train()
@@ -272,7 +297,8 @@ class Adapter:
                 padding = recipe.crop_padding if "crop" in recipe.augment else 0
                 images = augment(images, padding, "flip" in recipe.augment, state.generator)
             labels = state.train_y[index]
-            inputs, targets = self._to_input(images, state), F.one_hot(labels, state.num_classes).float()
+            inputs = self._to_input(images, state, train=True)
+            targets = F.one_hot(labels, state.num_classes).float()
             if recipe.mixup_alpha:
                 inputs, targets = mixup(inputs, targets, state.mixup_rng.beta(recipe.mixup_alpha, recipe.mixup_alpha),
                                         state.generator)
