@@ -14,6 +14,7 @@ import warnings
 
 from bench import data, layers, registry
 from bench.errors import BenchError
+from bench.adapter import AMP, COMPILE, LOADERS
 from bench.recipes import LR_SCALING, RECIPES
 from bench.suites import SUITES, Entry, get_suite
 
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also build every model in each installed framework and report its own counts")
 
     run = commands.add_parser("run", help="run a sweep of training trials")
-    run.add_argument("--suite", default="default", help=f"one of {', '.join(SUITES)} (default: default)")
+    run.add_argument("--suite", help=f"one of {', '.join(SUITES)} (default: default; gpu with --device cuda)")
     run.add_argument("--model", nargs="+", help="models (default: the suite's)")
     run.add_argument("--framework", nargs="+", help="torch and/or keras (default: the suite's)")
     run.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
@@ -83,6 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--epochs", type=positive_int, help="training epochs per trial")
     run.add_argument("--lr", type=positive_float, help="learning rate (default: the recipe's)")
     run.add_argument("--weights", help="start from a local torchvision-format weights file (e.g. resnet34)")
+    run.add_argument("--amp", choices=AMP, help="mixed precision (default: the suite's, off)")
+    run.add_argument("--channels-last", action="store_true", default=None, help="torch channels-last memory format")
+    run.add_argument("--compile", choices=COMPILE, help="torch.compile mode / keras jit_compile (default: off)")
+    run.add_argument("--loader", choices=LOADERS, help="fast (data on the device) or naive (torch DataLoader)")
     run.add_argument("--lr-scaling", default="none", choices=LR_SCALING,
                      help="scale the learning rate with batch size / the recipe's batch size (default: none)")
     run.add_argument("--target-accuracy", type=fraction,
@@ -196,7 +201,9 @@ def suite_entries(args) -> list[Entry]:
     else:
         entries = list(suite.entries)
     overrides = {"recipe": args.recipe, "dataset": args.dataset, "epochs": args.epochs,
-                 "train_subset": args.train_subset, "val_size": args.val_size}
+                 "train_subset": args.train_subset, "val_size": args.val_size, "amp": args.amp,
+                 "channels_last": args.channels_last, "compile": args.compile, "loader": args.loader,
+                 "target_accuracy": args.target_accuracy}
     entries = [replace(entry, **{k: v for k, v in overrides.items() if v is not None}) for entry in entries]
     if args.full_train:
         entries = [replace(entry, train_subset=None) for entry in entries]
@@ -210,6 +217,7 @@ def suite_entries(args) -> list[Entry]:
 def command_run(args) -> int:
     from bench import provenance, runner, store
 
+    args.suite = args.suite or ("gpu" if args.device == "cuda" else "default")
     suite = get_suite(args.suite)
     entries = suite_entries(args)
     frameworks = args.framework or list(suite.frameworks)
@@ -232,8 +240,7 @@ def command_run(args) -> int:
     trials, skipped = runner.expand(
         entries, frameworks, args.device, args.batch_size,
         args.seeds if args.seeds is not None else list(suite.seeds),
-        learning_rate=args.lr, lr_scaling=args.lr_scaling, target_accuracy=args.target_accuracy,
-        weights=args.weights, threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
+        learning_rate=args.lr, lr_scaling=args.lr_scaling, weights=args.weights, threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
     for line in skipped:
         print(line, file=sys.stderr)
     if not trials:

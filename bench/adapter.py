@@ -18,6 +18,31 @@ from bench.recipes import Recipe
 EVAL_BATCH_SIZE = 1000  # images per inference batch; does not change any result
 
 
+AMP = ("off", "bf16", "fp16")
+COMPILE = ("off", "default", "max-autotune")
+LOADERS = ("fast", "naive")
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How a trial runs, apart from what it trains: speed options, recorded as the row's variant.
+
+    fast loader: data resident on the device as uint8, augmented in batches there (both frameworks).
+    naive loader (torch only): a DataLoader over per-image PIL transforms, what the reports did.
+    """
+
+    amp: str = "off"  # mixed precision: off | bf16 | fp16 (keras: mixed_bfloat16 / mixed_float16 policy)
+    channels_last: bool = False  # torch memory format (keras is always channels-last)
+    compile: str = "off"  # torch.compile mode; keras: jit_compile=True for anything but off
+    loader: str = "fast"
+
+    def label(self) -> str:
+        parts = [self.loader] + ([self.amp] if self.amp != "off" else []) + \
+                (["channels-last"] if self.channels_last else []) + \
+                ([f"compile={self.compile}"] if self.compile != "off" else [])
+        return "+".join(parts)
+
+
 @dataclass(frozen=True)
 class EpochStats:
     """What a framework reports about one training epoch (the runner times it)."""
@@ -30,7 +55,7 @@ class EpochStats:
 class Adapter(Protocol):
     name: str
 
-    def setup(self, device: str, threads: int, seed: int) -> None: ...
+    def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None: ...
     def build(self, layers: list, name: str) -> Any: ...  # from a bench.layers list
     def load_weights(self, model, layers: list, weights: dict) -> None: ...  # torch-format, by spec name
     def count_params(self, model) -> tuple[int, int]: ...  # (trainable, non-trainable)

@@ -14,12 +14,20 @@ from scipy import stats
 from bench import registry, store
 from bench.errors import BenchError
 
-GROUP_KEYS = ["dataset", "hardware", "model", "framework", "batch_size", "recipe", "epochs", "train_size"]
+GROUP_KEYS = ["dataset", "hardware", "model", "framework", "variant", "batch_size", "recipe", "epochs", "train_size"]
 
 
 def _framework_label(record: dict) -> str:
     backend = record["config"].get("keras_backend")
     return f"keras ({backend})" if backend else record["config"]["framework"]
+
+
+def _variant(config: dict) -> str:
+    """The speed options of a trial, e.g. 'fast+bf16+channels-last+compile=default' or 'naive'."""
+    from bench.adapter import Execution
+
+    return Execution(config.get("amp", "off"), config.get("channels_last", False), config.get("compile", "off"),
+                     config.get("loader", "fast")).label()
 
 
 def _hardware_label(record: dict) -> str:
@@ -53,6 +61,7 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "device": config["device"],
             "model": config["model"],
             "framework": _framework_label(record),
+            "variant": _variant(config),
             "batch_size": config["batch_size"],
             "recipe": config["recipe"],
             "epochs": config["epochs"],
@@ -98,10 +107,11 @@ def leaderboard_table(trials: pd.DataFrame) -> pd.DataFrame:
         tta_reached=("tta_s", "count"),
         tta_target=("tta_target", "first"),
     ).reset_index()
-    table = table.sort_values(["dataset", "hardware", "model", "framework", "batch_size"])
+    table = table.sort_values(["dataset", "hardware", "model", "framework", "variant", "batch_size"])
     return pd.DataFrame({
         "model": table["model"],
         "framework": table["framework"],
+        "variant": table["variant"],
         "hardware": table["hardware"],
         "batch": table["batch_size"],
         "test acc % (mean ± std, n)": [
@@ -151,6 +161,22 @@ def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
                 "test acc %": f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})" if not ok.empty else "-",
                 "largest that fits": "✓" if batch == largest else "",
             })
+    return pd.DataFrame(rows)
+
+
+def speedup_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """The fast path against the naive loop: same model, framework, hardware and batch size."""
+    ok = trials[trials["status"] == "ok"]
+    rows = []
+    for (model, framework, hardware, batch), group in ok.groupby(["model", "framework", "hardware", "batch_size"]):
+        naive = group[group["variant"] == "naive"]
+        for variant, fast in group[group["variant"].str.startswith("fast")].groupby("variant"):
+            if naive.empty:
+                continue
+            naive_s, fast_s = naive["epoch_s"].median(), fast["epoch_s"].median()
+            rows.append({"model": model, "framework": framework, "hardware": hardware, "batch": batch,
+                         "fast variant": variant, "fast epoch s": f"{fast_s:.2f}", "naive epoch s": f"{naive_s:.2f}",
+                         "speed-up": f"{naive_s / fast_s:.1f}x"})
     return pd.DataFrame(rows)
 
 
@@ -252,6 +278,10 @@ def render(records: list[dict]) -> str:
                       "shorter budget than the report's is stated in the last column; recipe deviations are "
                       "in each result's `recipe.deviations`. The difference compares different datasets "
                       "and budgets wherever the last column says so.", reported_table(trials))
+    lines += _section("Fast path vs naive loop", "Median steady epoch time of the fast path (data on the device, "
+                      "batched augmentation, and the variant's precision, memory format and compilation) "
+                      "against the reports' loop (DataLoader over per-image transforms, float32, eager), "
+                      "same model, batch size and hardware.", speedup_table(trials))
     lines += _section("Batch size", "Time per epoch, throughput, peak memory and accuracy per batch size "
                       "(report r0's table), per model, framework and hardware; ✓ marks the largest batch size "
                       "that ran without running out of memory. The learning-rate rule is in each result's "

@@ -61,9 +61,12 @@ def expand(entries, frameworks, device, batch_sizes, seeds, **common) -> tuple[l
                         dataset=entry.dataset, train_subset=entry.train_subset, test_subset=entry.test_subset,
                         val_size=data.DEFAULT_VAL_SIZE if entry.val_size is None else entry.val_size,
                         keras_backend=keras_backend() if framework == "keras" else None, note=entry.note,
-                        **common)
-                    if reason:
-                        skipped.append(f"skipped {config.label()}: {reason}")
+                        amp=entry.amp, channels_last=entry.channels_last, compile=entry.compile,
+                        loader=entry.loader, target_accuracy=entry.target_accuracy, **common)
+                    why = reason or ("the naive loader is torch-only"
+                                     if framework != "torch" and entry.loader != "fast" else None)
+                    if why:
+                        skipped.append(f"skipped {config.label()}: {why}")
                     else:
                         trials.append(config)
     return trials, skipped

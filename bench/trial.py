@@ -16,7 +16,7 @@ from typing import Callable
 import numpy as np
 
 from bench import data, failpoints, hardware, layers, metrics, registry
-from bench.adapter import get_adapter
+from bench.adapter import Execution, get_adapter
 from bench.control import TrainingControl
 from bench.errors import BenchError
 from bench.memory import PeakRSS
@@ -52,6 +52,10 @@ class TrialConfig:
     lr_scaling: str = "none"  # none | linear | sqrt: lr scaled by batch_size / the recipe's batch size
     target_accuracy: float | None = None  # validation accuracy for time-to-accuracy; None: per dataset
     weights: str | None = None  # a local torchvision-format weights file to start from
+    amp: str = "off"  # speed options, see bench.adapter.Execution
+    channels_last: bool = False
+    compile: str = "off"
+    loader: str = "fast"
     keras_backend: str | None = None  # set for keras trials only
     # Where to look for data changes nothing about the trial, so it is not part of the identity.
     data_dir: str | None = field(default=None, compare=False)
@@ -79,16 +83,21 @@ class TrialConfig:
         return recipe.with_overrides(batch_size=self.batch_size, epochs=self.epochs,
                                      learning_rate=base_lr * factor)
 
+    def execution(self) -> Execution:
+        return Execution(self.amp, self.channels_last, self.compile, self.loader)
+
     def label(self) -> str:
         framework = f"keras[{self.keras_backend}]" if self.keras_backend else self.framework
-        return f"{self.model} {framework} {self.device} bs{self.batch_size} seed{self.seed}"
+        variant = self.execution().label()
+        return (f"{self.model} {framework} {self.device} bs{self.batch_size} seed{self.seed}"
+                + (f" [{variant}]" if variant != "fast" else ""))
 
 
 def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     """Run one trial in this process; `emit` receives an event per epoch. Returns the result body."""
     recipe = config.resolved_recipe()
     adapter = get_adapter(config.framework)
-    adapter.setup(config.device, config.threads, config.seed)
+    adapter.setup(config.device, config.threads, config.seed, config.execution())
 
     dataset = data.load(config.dataset, config.data_dir, config.download)
     splits = data.split(dataset, config.val_size, config.train_subset, test_subset=config.test_subset)

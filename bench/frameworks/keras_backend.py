@@ -15,7 +15,7 @@ import keras
 from keras import ops
 
 from bench import layers as L
-from bench.adapter import EVAL_BATCH_SIZE, EpochStats
+from bench.adapter import EVAL_BATCH_SIZE, EpochStats, Execution
 from bench.recipes import Recipe
 
 
@@ -217,6 +217,7 @@ def recipe_loss(recipe: Recipe, class_weights: list[float] | None):
     weights = np.array(class_weights, "float32") if class_weights else None
 
     def loss(targets, logits):
+        logits = ops.cast(logits, "float32")  # mixed precision: the loss in float32, as torch's
         classes = ops.shape(logits)[-1]
         sample_weights = ops.sum(targets * weights, axis=-1) if weights is not None else None
         if recipe.label_smoothing:
@@ -289,8 +290,13 @@ class TrainState:
 class Adapter:
     name = "keras"
 
-    def setup(self, device: str, threads: int, seed: int) -> None:
+    def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None:
+        if execution.loader != "fast":
+            raise ValueError(f"the {execution.loader} loader is torch-only")
         self.device = device  # the runner hides GPUs from a cpu trial (CUDA_VISIBLE_DEVICES)
+        self.execution = execution
+        keras.config.set_dtype_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}.get(execution.amp,
+                                                                                              "float32"))
         backend = keras.backend.backend()
         if backend == "tensorflow":
             import tensorflow as tf
@@ -326,7 +332,8 @@ class Adapter:
         model.compile(optimizer=make_optimizer(recipe, schedule),
                       loss=recipe_loss(recipe, class_weights),
                       metrics=["categorical_accuracy"],
-                      jit_compile=False)  # as torch's default eager mode; "auto" turns XLA on for GPUs only
+                      # Never "auto" (XLA on GPUs only): compiled exactly when torch is.
+                      jit_compile=self.execution.compile != "off")
         return TrainState(train_x, train_y, np.array(mean, "float32"), np.array(std, "float32"),
                           recipe, keras.random.SeedGenerator(seed), schedule, model.output_shape[-1])
 
@@ -377,8 +384,9 @@ class Adapter:
             "tf32_matmul": self._tf32(),
             "cudnn_benchmark": None,
             "compile": f"jit_compile={model.jit_compile}",
-            "precision": keras.config.dtype_policy().name,
+            "precision": keras.config.dtype_policy().compute_dtype,  # float32 | bfloat16 | float16
             "memory_format": "channels_last",
+            "loader": self.execution.loader,
         }
 
     def _threads_in_force(self) -> dict:

@@ -1,5 +1,7 @@
 """PyTorch adapter: spec'd layers as nn.Sequential, data resident on the device as uint8,
-augmentation as one batched gather (random crop with zero padding, horizontal flip).
+augmentation as one batched gather (random crop with zero padding, horizontal flip) plus batched
+colour jitter and rotation; options for mixed precision, channels-last and torch.compile; and
+the `naive` loader (DataLoader over per-image PIL transforms) that the reports used.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from bench import layers as L
-from bench.adapter import EVAL_BATCH_SIZE, EpochStats
+from bench.adapter import EVAL_BATCH_SIZE, EpochStats, Execution
 from bench.recipes import Recipe
 
 
@@ -188,6 +190,44 @@ def output_classes(model: nn.Module) -> int:
     return last.out_features if isinstance(last, nn.Linear) else last.out_channels
 
 
+class PerImageDataset(torch.utils.data.Dataset):
+    """CIFAR images as a torchvision-style dataset: one PIL image at a time through the transforms."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, transform):
+        self.images, self.labels, self.transform = images, labels, transform
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int):
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.images[index])), int(self.labels[index])
+
+
+def naive_loader(images: np.ndarray, labels: np.ndarray, order: np.ndarray, recipe: Recipe, mean: list,
+                 std: list, pin_memory: bool) -> torch.utils.data.DataLoader:
+    """The reports' input pipeline: torchvision transforms per image in DataLoader workers."""
+    from torchvision import transforms
+
+    steps = []
+    if "crop" in recipe.augment:
+        steps.append(transforms.RandomCrop(32, padding=recipe.crop_padding))
+    if "flip" in recipe.augment:
+        steps.append(transforms.RandomHorizontalFlip())
+    if recipe.jitter:
+        steps.append(transforms.ColorJitter(recipe.jitter, recipe.jitter, recipe.jitter))
+    if recipe.rotation:
+        steps.append(transforms.RandomRotation(recipe.rotation))
+    steps += [transforms.ToTensor(), transforms.Normalize(mean, std)]
+    return torch.utils.data.DataLoader(PerImageDataset(images, labels, transforms.Compose(steps)),
+                                       batch_size=recipe.batch_size, sampler=order.tolist(),
+                                       num_workers=NAIVE_WORKERS, pin_memory=pin_memory)
+
+
+NAIVE_WORKERS = 2  # DataLoader worker processes of the naive loader, as tutorials set it
+
+
 def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """The recipe's optimizer; the learning rate is set before every step from the shared schedule."""
     if recipe.optimizer == "adam":
@@ -237,15 +277,21 @@ class TrainState:
     class_weights: torch.Tensor | None
     num_classes: int
     mixup_rng: np.random.Generator  # one Beta draw per batch
+    forward: nn.Module  # the model, or its torch.compile wrapper
+    scaler: torch.amp.GradScaler | None  # fp16 loss scaling
+    host_x: np.ndarray  # uint8 NHWC on the host, for the naive loader
+    host_y: np.ndarray
 
 
 class Adapter:
     name = "torch"
 
-    def setup(self, device: str, threads: int, seed: int) -> None:
+    def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None:
         set_torch_threads(threads)
         torch.manual_seed(seed)
         self.device = torch.device(device)
+        self.execution = execution
+        self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(execution.amp)
         # Fairness defaults, the same as the keras side: strict float32 (no TF32), no autotuning.
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
@@ -254,7 +300,8 @@ class Adapter:
             torch.cuda.reset_peak_memory_stats(self.device)
 
     def build(self, layer_list: list, name: str) -> nn.Module:
-        return network(layer_list).to(self.device)
+        model = network(layer_list).to(self.device)
+        return model.to(memory_format=torch.channels_last) if self.execution.channels_last else model
 
     def load_weights(self, model, layer_list: list, weights: dict) -> None:
         import_weights(model, weights)
@@ -270,55 +317,87 @@ class Adapter:
                 class_weights: list[float] | None = None) -> TrainState:
         generator = torch.Generator(device=self.device).manual_seed(seed)
         weights = torch.tensor(class_weights, device=self.device) if class_weights else None
+        compiled = model if self.execution.compile == "off" else torch.compile(model, mode=self.execution.compile)
+        scaler = torch.amp.GradScaler(self.device.type) if self.execution.amp == "fp16" else None
         return TrainState(make_optimizer(model, recipe), torch.from_numpy(train_x).to(self.device),
                           torch.from_numpy(train_y).to(self.device),
                           torch.tensor(mean, device=self.device), torch.tensor(std, device=self.device),
                           recipe, generator, kernel_penalties(model), weights, output_classes(model),
-                          np.random.default_rng(seed))
+                          np.random.default_rng(seed), compiled, scaler, train_x, train_y)
 
     def _to_input(self, images: torch.Tensor, state: TrainState, train: bool = False) -> torch.Tensor:
         pixels = images.float() / 255.0
         if train:
             pixels = photometric(pixels, state.recipe.jitter, state.recipe.rotation, state.generator)
-        return ((pixels - state.mean) / state.std).permute(0, 3, 1, 2)
+        return self._layout(((pixels - state.mean) / state.std).permute(0, 3, 1, 2))
 
-    def train_epoch(self, model, state: TrainState, order: np.ndarray, learning_rates: np.ndarray) -> EpochStats:
-        model.train()
+    def _layout(self, inputs: torch.Tensor) -> torch.Tensor:
+        return inputs.contiguous(memory_format=torch.channels_last) if self.execution.channels_last else inputs
+
+    def _fast_batches(self, state: TrainState, order: np.ndarray):
+        """Device-resident uint8 data, augmented a batch at a time on the device."""
         recipe = state.recipe
         order_t = torch.from_numpy(order).to(self.device)
-        loss_sum = torch.zeros((), device=self.device)
-        correct = torch.zeros((), device=self.device, dtype=torch.long)
-        # A NaN/inf loss ends the epoch at once; on a GPU the check (a sync) runs every few steps.
-        check_every = 1 if self.device.type == "cpu" else 20
-        for step, start in enumerate(range(0, len(order), recipe.batch_size)):
+        for start in range(0, len(order), recipe.batch_size):
             index = order_t[start:start + recipe.batch_size]
             images = state.train_x[index]
             if recipe.augment:
                 padding = recipe.crop_padding if "crop" in recipe.augment else 0
                 images = augment(images, padding, "flip" in recipe.augment, state.generator)
-            labels = state.train_y[index]
-            inputs = self._to_input(images, state, train=True)
+            yield self._to_input(images, state, train=True), state.train_y[index]
+
+    def _naive_batches(self, state: TrainState, order: np.ndarray):
+        """What the reports did: a DataLoader over per-image PIL transforms, float32, copied per batch."""
+        loader = naive_loader(state.host_x, state.host_y, order, state.recipe, state.mean.tolist(),
+                              state.std.tolist(), pin_memory=self.device.type == "cuda")
+        for images, labels in loader:
+            yield (self._layout(images.to(self.device, non_blocking=True)),
+                   labels.to(self.device, non_blocking=True))
+
+    def train_epoch(self, model, state: TrainState, order: np.ndarray, learning_rates: np.ndarray) -> EpochStats:
+        model.train()
+        recipe = state.recipe
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        # A NaN/inf loss ends the epoch at once; on a GPU the check (a sync) runs every few steps.
+        check_every = 1 if self.device.type == "cpu" else 20
+        batches = self._naive_batches if self.execution.loader == "naive" else self._fast_batches
+        for step, (inputs, labels) in enumerate(batches(state, order)):
             targets = F.one_hot(labels, state.num_classes).float()
             if recipe.mixup_alpha:
                 inputs, targets = mixup(inputs, targets, state.mixup_rng.beta(recipe.mixup_alpha, recipe.mixup_alpha),
                                         state.generator)
-            logits = model(inputs)
-            loss = recipe_loss(logits, targets, recipe, state.class_weights)
+            with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
+                logits = state.forward(inputs)
+            loss = recipe_loss(logits.float(), targets, recipe, state.class_weights)
             for kernel, l2 in state.penalties:
                 loss = loss + l2 * kernel.square().sum()
             for group in state.optimizer.param_groups:
                 group["lr"] = float(learning_rates[step])
             state.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if recipe.clip_norm:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), recipe.clip_norm)
-            state.optimizer.step()
-            loss_sum += loss.detach() * len(index)
+            self._backward_and_step(model, state, loss)
+            loss_sum += loss.detach() * len(labels)
             correct += (logits.argmax(1) == labels).sum()
             if step % check_every == 0 and not torch.isfinite(loss_sum):
                 break
         return EpochStats(loss=loss_sum.item() / len(order), accuracy=correct.item() / len(order),
                           learning_rate=state.optimizer.param_groups[0]["lr"])
+
+    def _backward_and_step(self, model, state: TrainState, loss: torch.Tensor) -> None:
+        """Backward pass, optional clipping and the optimizer step (with fp16 loss scaling when on)."""
+        scaler, clip = state.scaler, state.recipe.clip_norm
+        if scaler is None:
+            loss.backward()
+            if clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            state.optimizer.step()
+            return
+        scaler.scale(loss).backward()
+        if clip:
+            scaler.unscale_(state.optimizer)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        scaler.step(state.optimizer)
+        scaler.update()
 
     def snapshot(self, model: nn.Module) -> dict:
         return {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -332,7 +411,8 @@ class Adapter:
         outputs = []
         for start in range(0, len(images), EVAL_BATCH_SIZE):
             batch = torch.from_numpy(images[start:start + EVAL_BATCH_SIZE]).to(self.device)
-            outputs.append(model(self._to_input(batch, state)).float().cpu())
+            with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
+                outputs.append(state.forward(self._to_input(batch, state)).float().cpu())
         return torch.cat(outputs).numpy()
 
     def synchronize(self) -> None:
@@ -349,9 +429,10 @@ class Adapter:
             "threads_inter_op": torch.get_num_interop_threads(),
             "tf32_matmul": torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32,
             "cudnn_benchmark": torch.backends.cudnn.benchmark,
-            "compile": "off",
-            "precision": "float32",
-            "memory_format": "channels_first",
+            "compile": self.execution.compile,
+            "precision": {"bf16": "bfloat16", "fp16": "float16"}.get(self.execution.amp, "float32"),
+            "memory_format": "channels_last" if self.execution.channels_last else "channels_first",
+            "loader": self.execution.loader,
         }
 
     def peak_device_memory(self) -> dict:

@@ -1,0 +1,59 @@
+"""The GPU path's options, run on the CPU: mixed precision, channels-last, compilation, the naive
+loop, and the report's fast-vs-naive table. The same code runs with --device cuda."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench import registry, report, runner, store
+from bench.suites import get_suite
+from tests.test_end_to_end import synthetic_trial
+
+needs_torch = pytest.mark.skipif(bool(registry.missing_framework("torch")), reason="GPU PATH SKIPPED: no torch")
+needs_keras = pytest.mark.skipif(bool(registry.missing_framework("keras")), reason="GPU PATH SKIPPED: no keras")
+
+
+@needs_torch
+@needs_keras
+def test_speed_options_run_and_are_recorded_in_both_frameworks(tmp_path):
+    trials = [synthetic_trial(framework=fw, keras_backend="tensorflow" if fw == "keras" else None,
+                              amp=amp, channels_last=True, epochs=2)
+              for fw in ("torch", "keras") for amp in ("bf16", "fp16")]
+    summary = runner.run_sweep(trials, tmp_path)
+    assert summary.counts["ok"] == 4, [r.get("error") for r in store.load(tmp_path)]
+    for record in store.load(tmp_path):
+        settings = record["settings"]
+        assert settings["precision"] == {"bf16": "bfloat16", "fp16": "float16"}[record["config"]["amp"]]
+        assert settings["loader"] == "fast"
+        if record["config"]["framework"] == "torch":
+            assert settings["memory_format"] == "channels_last"
+
+
+@needs_torch
+def test_naive_loop_and_fast_path_give_a_speedup_row(tmp_path):
+    trials = [synthetic_trial(epochs=2, train_subset=512), synthetic_trial(epochs=2, train_subset=512, loader="naive")]
+    runner.run_sweep(trials, tmp_path)
+    records = store.load(tmp_path)
+    assert {r["settings"]["loader"] for r in records} == {"fast", "naive"}
+    assert all(r["status"] == "ok" and r["timing"]["epoch_median_s"] > 0 for r in records)
+    section = report.render(records).split("## Fast path vs naive loop")[1].split("\n## ")[0]
+    (row,) = [line for line in section.splitlines() if line.startswith("| r2_vanilla_cnn")]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1] == "torch" and cells[4] == "fast" and cells[-1].endswith("x")
+
+
+@needs_torch
+def test_compiled_torch_trial_keeps_compilation_in_its_first_epoch(tmp_path):
+    runner.run_sweep([synthetic_trial(epochs=3, compile="default")], tmp_path)
+    (record,) = store.load(tmp_path)
+    assert record["status"] == "ok", record["error"]
+    assert record["settings"]["compile"] == "default"
+    assert record["timing"]["first_epoch_s"] > record["timing"]["epoch_median_s"]
+
+
+def test_gpu_suite_has_fast_and_naive_twins_for_every_model():
+    entries = get_suite("gpu").entries
+    fast = {e.model for e in entries if e.loader == "fast" and e.amp == "bf16" and e.compile != "off"}
+    naive = {e.model for e in entries if e.loader == "naive" and e.amp == "off" and e.compile == "off"}
+    assert fast == naive == set(registry.model_names())
+    assert any(e.model == "resnet18" and e.target_accuracy == 0.93 for e in entries)
