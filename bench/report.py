@@ -88,7 +88,7 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def leaderboard_table(trials: pd.DataFrame) -> pd.DataFrame:
+def configurations(trials: pd.DataFrame) -> pd.DataFrame:
     """Successful trials grouped by configuration: accuracy mean and std over seeds, median timings."""
     ok = trials[trials["status"] == "ok"]
     if ok.empty:
@@ -106,8 +106,15 @@ def leaderboard_table(trials: pd.DataFrame) -> pd.DataFrame:
         tta_s=("tta_s", "median"),
         tta_reached=("tta_s", "count"),
         tta_target=("tta_target", "first"),
+        peak_rss_mb=("peak_rss_mb", "max"),
     ).reset_index()
-    table = table.sort_values(["dataset", "hardware", "model", "framework", "variant", "batch_size"])
+    return table.sort_values(["dataset", "hardware", "model", "framework", "variant", "batch_size"])
+
+
+def leaderboard_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The configurations, formatted for the Results section."""
+    if table.empty:
+        return table
     return pd.DataFrame({
         "model": table["model"],
         "framework": table["framework"],
@@ -253,6 +260,90 @@ def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def summary_lines(table: pd.DataFrame) -> list[str]:
+    """The headline answers, each with its n and spread."""
+    lines = []
+    for (dataset, epochs, images), group in table.groupby(["dataset", "epochs", "train_size"], sort=True):
+        best = group.sort_values("acc_mean", ascending=False).iloc[0]
+        spread = f" ± {100 * best['acc_std']:.2f}" if best["n"] > 1 else ""
+        lines.append(f"- Best test accuracy on {dataset} after {epochs} epochs on {int(images)} images: "
+                     f"**{best['model']}** ({best['framework']}, {best['variant']}) "
+                     f"{100 * best['acc_mean']:.2f}{spread} % (n={best['n']}, {best['hardware']}).")
+    for hardware, group in table.groupby("hardware", sort=True):
+        fastest = group.sort_values("images_per_s", ascending=False).iloc[0]
+        lines.append(f"- Fastest training on {hardware}: **{fastest['model']}** ({fastest['framework']}, "
+                     f"{fastest['variant']}, batch {fastest['batch_size']}) at {fastest['images_per_s']:.0f} "
+                     f"images/s (median over n={fastest['n']}).")
+    ratios = framework_pairs(table)
+    if not ratios.empty:
+        values = ratios["epoch time keras/torch"].astype(float)
+        lines.append(f"- Keras/PyTorch epoch-time ratio, same model and settings: median {values.median():.2f} "
+                     f"(range {values.min():.2f}-{values.max():.2f}, n={len(values)} pairs).")
+    return lines
+
+
+def framework_pairs(table: pd.DataFrame) -> pd.DataFrame:
+    """The same configuration in PyTorch and in each Keras backend: accuracy and speed compared."""
+    keys = ["dataset", "hardware", "model", "variant", "batch_size", "recipe", "epochs", "train_size"]
+    rows = []
+    for key, group in table.groupby(keys, sort=True):
+        torch_rows = group[group["framework"] == "torch"]
+        if torch_rows.empty:
+            continue
+        reference = torch_rows.iloc[0]
+        for _, other in group[group["framework"] != "torch"].iterrows():
+            difference = other["acc_mean"] - reference["acc_mean"]
+            if other["n"] > 1 and reference["n"] > 1:
+                half = confidence_95_difference(other["acc_std"], other["n"], reference["acc_std"], reference["n"])
+                interval = f"± {100 * half:.2f}"
+            else:
+                interval = "n/a (needs 2+ seeds each)"
+            rows.append({"model": key[2], "hardware": key[1], "variant": key[3], "batch": key[4],
+                         "framework": other["framework"], "n keras/torch": f"{other['n']}/{reference['n']}",
+                         "test acc difference (pt, keras - torch)": f"{100 * difference:+.2f}",
+                         "95% CI (pt)": interval,
+                         "epoch time keras/torch": f"{other['epoch_s'] / reference['epoch_s']:.2f}",
+                         "peak RSS keras/torch": f"{other['peak_rss_mb'] / reference['peak_rss_mb']:.2f}"})
+    return pd.DataFrame(rows)
+
+
+def confidence_95_difference(std_a: float, n_a: int, std_b: float, n_b: int) -> float:
+    """Half-width of Welch's 95 % interval for a difference of two means."""
+    var_a, var_b = std_a ** 2 / n_a, std_b ** 2 / n_b
+    if var_a + var_b == 0:
+        return 0.0
+    dof = (var_a + var_b) ** 2 / (var_a ** 2 / (n_a - 1) + var_b ** 2 / (n_b - 1))
+    return float(stats.t.ppf(0.975, dof) * np.sqrt(var_a + var_b))
+
+
+FIRST_CLASSES = ("cat", "dog")  # the reports' hardest classes lead the per-class table
+
+
+def per_class_table(records: list[dict]) -> pd.DataFrame:
+    """Per-class test accuracy of each report's model (mean over seeds) and its most confused pairs."""
+    groups: dict[tuple, list[dict]] = {}
+    for record in records:
+        if record["status"] == "ok" and (record.get("recipe") or {}).get("report"):
+            key = (record["recipe"]["report"], record["config"]["model"], _framework_label(record),
+                   _hardware_label(record), record["dataset"]["label"])
+            groups.setdefault(key, []).append(record)
+    rows = []
+    for (report, model, framework, hardware, dataset), runs in sorted(groups.items()):
+        names = runs[0]["dataset"]["class_names"]
+        matrix = sum(np.array(r["test"]["confusion_matrix"]) for r in runs)
+        rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        order = [n for n in FIRST_CLASSES if n in names] + [n for n in names if n not in FIRST_CLASSES]
+        row = {"report": report, "model": model, "framework": framework, "hardware": hardware, "n": len(runs)}
+        if len(names) <= 10:
+            row.update({name: f"{100 * rates[names.index(name), names.index(name)]:.1f}" for name in order})
+        off_diagonal = rates - np.diag(np.diag(rates))
+        worst = np.argsort(off_diagonal, axis=None)[::-1][:3]
+        row["most confused (true→predicted)"] = ", ".join(
+            f"{names[i // len(names)]}→{names[i % len(names)]} {100 * off_diagonal.flat[i]:.0f}%" for i in worst)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def _section(title: str, intro: str, table: pd.DataFrame) -> list[str]:
     """A leaderboard section's lines, or none when its table is empty."""
     if table.empty:
@@ -260,13 +351,27 @@ def _section(title: str, intro: str, table: pd.DataFrame) -> list[str]:
     return [f"## {title}", "", intro, "", table.to_markdown(index=False), ""]
 
 
-def render(records: list[dict]) -> str:
+def tables(records: list[dict]) -> dict[str, pd.DataFrame]:
+    """Every table of the leaderboard by name, for the markdown and for the CSV/JSON files."""
+    trials = trial_frame(records)
+    configs = configurations(trials)
+    return {"results": leaderboard_table(configs), "reported_vs_reproduced": reported_table(trials),
+            "frameworks": framework_pairs(configs), "per_class": per_class_table(records),
+            "fast_vs_naive": speedup_table(trials), "batch_size": batch_size_table(trials),
+            "failed_trials": failure_table(trials), "fairness_manifest": manifest_table(records),
+            "environment": environment_table(records), "trials": trials}
+
+
+def render(records: list[dict], plot_files: list[str] = ()) -> str:
     lines = ["# cnnbench leaderboard", "",
              "Generated by `python -m bench report` from the raw results in `raw/`; do not edit by hand.", ""]
     if not records:
         return "\n".join(lines + ["No results yet: run `python -m bench run`.", ""])
     trials = trial_frame(records)
-    table = leaderboard_table(trials)
+    configs = configurations(trials)
+    table = leaderboard_table(configs)
+    if not configs.empty:
+        lines += ["## Summary", "", *summary_lines(configs), ""]
     lines += ["## Results", "",
               "One row per model x framework x hardware x batch size; accuracy is on the test set, "
               "scored once after the last epoch. Epoch time is the median of the steady-state epochs "
@@ -278,6 +383,12 @@ def render(records: list[dict]) -> str:
                       "shorter budget than the report's is stated in the last column; recipe deviations are "
                       "in each result's `recipe.deviations`. The difference compares different datasets "
                       "and budgets wherever the last column says so.", reported_table(trials))
+    lines += _section("Frameworks", "The same model, settings, data and budget in PyTorch and Keras: test "
+                      "accuracy difference with Welch's 95 % interval over seeds, and ratios of median epoch "
+                      "time and peak host memory.", framework_pairs(configs))
+    lines += _section("Per class", "Test accuracy per class (%) of each report's model, cat and dog first "
+                      "(the reports' hardest classes), over all its seeds, and its three most confused "
+                      "pairs (share of the true class).", per_class_table(records))
     lines += _section("Fast path vs naive loop", "Median steady epoch time of the fast path (data on the device, "
                       "batched augmentation, and the variant's precision, memory format and compilation) "
                       "against the reports' loop (DataLoader over per-image transforms, float32, eager), "
@@ -292,10 +403,29 @@ def render(records: list[dict]) -> str:
                       "compilation (torch eager, keras `jit_compile=False`), with the same thread counts.",
                       manifest_table(records))
     lines += ["## Environment", "", environment_table(records).to_markdown(index=False), ""]
+    if plot_files:
+        lines += ["## Plots", "", *[f"- [{name}](plots/{name})" for name in plot_files], ""]
+    lines += ["The tables are also in `tables/` as CSV and JSON; `tables/trials.csv` has one row per trial.", ""]
     return "\n".join(lines)
 
 
 def write_leaderboard(results_dir) -> Path:
-    path = Path(results_dir) / "leaderboard.md"
-    path.write_text(render(store.load(results_dir)))
+    """Write leaderboard.md, tables/*.csv and *.json, and plots/*.png, all from raw/ alone."""
+    from bench import plots
+
+    root = Path(results_dir)
+    records = store.load(results_dir)
+    named = tables(records)
+    (root / "tables").mkdir(exist_ok=True)
+    for name, table in named.items():
+        table.to_csv(root / "tables" / f"{name}.csv", index=False)
+        table.to_json(root / "tables" / f"{name}.json", orient="records", indent=1)
+    plot_dir = root / "plots"
+    for old in plot_dir.glob("*.png"):
+        old.unlink()  # derived files: a plot whose results are gone must go too
+    trials = named["trials"]
+    drawn = (plots.learning_curves(records, plot_dir) + plots.confusion_matrices(records, plot_dir)
+             + plots.pareto(configurations(trials), plot_dir) + plots.batch_sizes(trials, plot_dir))
+    path = root / "leaderboard.md"
+    path.write_text(render(records, sorted(p.name for p in drawn)))
     return path

@@ -1,0 +1,129 @@
+"""Leaderboard plots (matplotlib, PNG) drawn from the trial table and raw results alone.
+
+Learning curves, confusion matrices of the reports' models, accuracy against epoch time with
+the Pareto front marked, and batch-size trade-offs. Files carry no timestamp, so the same
+results give the same images.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+PNG_METADATA = {"Software": None}  # no matplotlib version stamp: reproducible bytes
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
+
+
+def _save(figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100, metadata=PNG_METADATA)
+    plt.close(figure)
+    return path
+
+
+def learning_curves(records: list[dict], directory: Path) -> list[Path]:
+    """Train and validation accuracy per epoch, one figure per model, a line pair per trial."""
+    by_model: dict[str, list[dict]] = {}
+    for record in records:
+        if record["status"] == "ok" and record["epochs"]:
+            by_model.setdefault(record["config"]["model"], []).append(record)
+    paths = []
+    for model, runs in sorted(by_model.items()):
+        figure, axis = plt.subplots(figsize=(7, 4.5))
+        for record in sorted(runs, key=lambda r: r["_file"]):
+            config = record["config"]
+            label = f"{config['framework']} {config['recipe']} bs{config['batch_size']} s{config['seed']}"
+            epochs = [e["epoch"] for e in record["epochs"]]
+            line, = axis.plot(epochs, [100 * e["train_accuracy"] for e in record["epochs"]], "--", alpha=0.6)
+            if all("val_accuracy" in e for e in record["epochs"]):
+                axis.plot(epochs, [100 * e["val_accuracy"] for e in record["epochs"]], "-",
+                          color=line.get_color(), label=label)
+        axis.set(title=f"{model}: accuracy per epoch (solid: validation, dashed: training)",
+                 xlabel="epoch", ylabel="accuracy (%)")
+        if axis.get_legend_handles_labels()[0]:
+            axis.legend(fontsize=7)
+        paths.append(_save(figure, directory / f"curves-{_slug(model)}.png"))
+    return paths
+
+
+def confusion_matrices(records: list[dict], directory: Path) -> list[Path]:
+    """Test-set confusion matrix (row-normalised, summed over seeds) per report model and framework."""
+    sums: dict[tuple, tuple[np.ndarray, list[str]]] = {}
+    for record in records:
+        if record["status"] != "ok" or not (record.get("recipe") or {}).get("report"):
+            continue
+        key = (record["config"]["model"], record["config"]["framework"], record["dataset"]["label"])
+        matrix = np.array(record["test"]["confusion_matrix"])
+        previous = sums.get(key, (0, record["dataset"]["class_names"]))[0]
+        sums[key] = (previous + matrix, record["dataset"]["class_names"])
+    paths = []
+    for (model, framework, dataset), (matrix, names) in sorted(sums.items()):
+        if len(names) > 20:
+            continue  # 100 classes do not make a readable picture; the CSV has them
+        rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        figure, axis = plt.subplots(figsize=(6.5, 5.5))
+        image = axis.imshow(100 * rates, cmap="Blues", vmin=0, vmax=100)
+        axis.set_xticks(range(len(names)), names, rotation=60, fontsize=7)
+        axis.set_yticks(range(len(names)), names, fontsize=7)
+        axis.set(title=f"{model} ({framework}): test confusion, % of each true class",
+                 xlabel="predicted", ylabel="true")
+        figure.colorbar(image, ax=axis, label="% of the true class")
+        paths.append(_save(figure, directory / f"confusion-{_slug(model)}-{framework}-{_slug(dataset)}.png"))
+    return paths
+
+
+def pareto(table: pd.DataFrame, directory: Path) -> list[Path]:
+    """Test accuracy against median epoch time per configuration; the Pareto front marked."""
+    paths = []
+    for hardware, group in table.groupby("hardware", sort=True):
+        points = group.sort_values("epoch_s")
+        front, best = [], -1.0
+        for _, row in points.iterrows():
+            if row["acc_mean"] > best:
+                front.append(row)
+                best = row["acc_mean"]
+        figure, axis = plt.subplots(figsize=(7, 4.5))
+        axis.scatter(points["epoch_s"], 100 * points["acc_mean"], s=18, color="grey", label="configurations")
+        front_frame = pd.DataFrame(front)
+        axis.plot(front_frame["epoch_s"], 100 * front_frame["acc_mean"], "o-", color="tab:red", label="Pareto front")
+        for _, row in front_frame.iterrows():
+            axis.annotate(f"{row['model']} ({row['framework']})", (row["epoch_s"], 100 * row["acc_mean"]),
+                          fontsize=6, xytext=(3, 3), textcoords="offset points")
+        axis.set_xscale("log")
+        axis.set(title=f"Accuracy vs epoch time on {hardware}", xlabel="median epoch time (s, log scale)",
+                 ylabel="test accuracy (%)")
+        axis.legend(fontsize=7)
+        paths.append(_save(figure, directory / f"pareto-{_slug(hardware)}.png"))
+    return paths
+
+
+def batch_sizes(trials: pd.DataFrame, directory: Path) -> list[Path]:
+    """Throughput and accuracy against batch size, per model and hardware, a line per framework."""
+    ok = trials[trials["status"] == "ok"]
+    paths = []
+    for (model, hardware), group in ok.groupby(["model", "hardware"], sort=True):
+        if group["batch_size"].nunique() < 2:
+            continue
+        figure, (speed, accuracy) = plt.subplots(1, 2, figsize=(9, 3.8))
+        for framework, runs in group.groupby("framework", sort=True):
+            summary = runs.groupby("batch_size").agg(ips=("images_per_s", "median"), acc=("test_accuracy", "mean"))
+            speed.plot(summary.index, summary["ips"], "o-", label=framework)
+            accuracy.plot(summary.index, 100 * summary["acc"], "o-", label=framework)
+        for axis, label in ((speed, "training images/s"), (accuracy, "test accuracy (%)")):
+            axis.set_xscale("log", base=2)
+            axis.set(xlabel="batch size", ylabel=label)
+            axis.legend(fontsize=7)
+        figure.suptitle(f"{model} on {hardware}: batch-size trade-off", fontsize=10)
+        paths.append(_save(figure, directory / f"batch-{_slug(model)}-{_slug(hardware)}.png"))
+    return paths
