@@ -57,3 +57,15 @@ def test_gpu_suite_has_fast_and_naive_twins_for_every_model():
     naive = {e.model for e in entries if e.loader == "naive" and e.amp == "off" and e.compile == "off"}
     assert fast == naive == set(registry.model_names())
     assert any(e.model == "resnet18" and e.target_accuracy == 0.93 for e in entries)
+
+
+@needs_torch
+@needs_keras
+def test_keras_runs_on_the_torch_backend_as_on_the_gpu_machines(tmp_path):
+    # The lent GPU machines have torch and JAX but no TensorFlow: keras must run on torch there.
+    trial = synthetic_trial(framework="keras", keras_backend="torch", recipe="r4_resnet", epochs=2)
+    runner.run_sweep([trial], tmp_path)
+    (record,) = store.load(tmp_path)
+    assert record["status"] == "ok", record["error"]
+    assert record["settings"]["backend"] == "torch"
+    assert "keras (torch)" in report.render([record])
