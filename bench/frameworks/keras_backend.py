@@ -151,26 +151,28 @@ class StepTable(keras.optimizers.schedules.LearningRateSchedule):
         return {"steps_per_epoch": self.steps_per_epoch}
 
 
-def _coupled_decay(optimizer, gradient, variable):
-    """torch's weight decay: grad + wd * w, after clipping (keras's own weight_decay is decoupled)."""
-    gradient = ops.cast(gradient, variable.dtype)
-    if optimizer.coupled_weight_decay:
-        gradient = ops.add(gradient, ops.multiply(variable, optimizer.coupled_weight_decay))
-    return gradient
-
-
-class TorchSGD(keras.optimizers.SGD):
-    """SGD with torch's momentum convention, buf = m * buf + g; w -= lr * buf (keras folds the
-    learning rate into the buffer instead, which differs as soon as the rate changes), and torch's
-    coupled weight decay."""
+class CoupledWeightDecay:
+    """torch's weight decay for a keras optimizer: grad + wd * w, after clipping (keras's own
+    `weight_decay` is decoupled, AdamW-style)."""
 
     def __init__(self, *args, coupled_weight_decay: float = 0.0, **kwargs):
         super().__init__(*args, **kwargs)
         self.coupled_weight_decay = coupled_weight_decay
 
+    def _decayed(self, gradient, variable):
+        gradient = ops.cast(gradient, variable.dtype)
+        if self.coupled_weight_decay:
+            gradient = ops.add(gradient, ops.multiply(variable, self.coupled_weight_decay))
+        return gradient
+
+
+class TorchSGD(CoupledWeightDecay, keras.optimizers.SGD):
+    """SGD with torch's momentum convention, buf = m * buf + g; w -= lr * buf (keras folds the
+    learning rate into the buffer instead, which differs as soon as the rate changes)."""
+
     def update_step(self, gradient, variable, learning_rate):
         learning_rate = ops.cast(learning_rate, variable.dtype)
-        gradient = _coupled_decay(self, gradient, variable)
+        gradient = self._decayed(gradient, variable)
         if self.momentum == 0:
             self.assign_sub(variable, ops.multiply(gradient, learning_rate))
             return
@@ -179,19 +181,14 @@ class TorchSGD(keras.optimizers.SGD):
         self.assign_sub(variable, ops.multiply(buffer, learning_rate))
 
 
-class TorchAdam(keras.optimizers.Adam):
+class TorchAdam(CoupledWeightDecay, keras.optimizers.Adam):
     """Adam with torch's epsilon convention: w -= lr * m_hat / (sqrt(v_hat) + eps). Keras adds
     epsilon to sqrt(v) before the bias correction, an effective epsilon 1 / sqrt(1 - beta2^t) times
-    larger (about 30x at the first step), which shows on weights with tiny gradients. And torch's
-    coupled weight decay."""
-
-    def __init__(self, *args, coupled_weight_decay: float = 0.0, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.coupled_weight_decay = coupled_weight_decay
+    larger (about 30x at the first step), which shows on weights with tiny gradients."""
 
     def update_step(self, gradient, variable, learning_rate):
         lr = ops.cast(learning_rate, variable.dtype)
-        gradient = _coupled_decay(self, gradient, variable)
+        gradient = self._decayed(gradient, variable)
         step = ops.cast(self.iterations + 1, variable.dtype)
         m = self._momentums[self._get_variable_index(variable)]
         v = self._velocities[self._get_variable_index(variable)]
