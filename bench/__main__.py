@@ -14,7 +14,7 @@ import warnings
 
 from bench import data, layers, registry
 from bench.errors import BenchError
-from bench.adapter import AMP, COMPILE, LOADERS
+from bench.adapter import AMP, COMPILE, INITS, LOADERS
 from bench.recipes import LR_SCALING, RECIPES
 from bench.suites import SUITES, Entry, get_suite
 
@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--channels-last", action="store_true", default=None, help="torch channels-last memory format")
     run.add_argument("--compile", choices=COMPILE, help="torch.compile mode / keras jit_compile (default: off)")
     run.add_argument("--loader", choices=LOADERS, help="fast (data on the device) or naive (torch DataLoader)")
+    run.add_argument("--init", choices=INITS, default="native",
+                     help="weight initialisation: each framework's own (native), or torch's or keras's on both")
     run.add_argument("--lr-scaling", default="none", choices=LR_SCALING,
                      help="scale the learning rate with batch size / the recipe's batch size (default: none)")
     run.add_argument("--target-accuracy", type=fraction,
@@ -240,7 +242,7 @@ def command_run(args) -> int:
     trials, skipped = runner.expand(
         entries, frameworks, args.device, args.batch_size,
         args.seeds if args.seeds is not None else list(suite.seeds),
-        learning_rate=args.lr, lr_scaling=args.lr_scaling, weights=args.weights, threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
+        learning_rate=args.lr, lr_scaling=args.lr_scaling, weights=args.weights, init=args.init, threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
     for line in skipped:
         print(line, file=sys.stderr)
     if not trials:

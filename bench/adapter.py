@@ -21,6 +21,7 @@ EVAL_BATCH_SIZE = 1000  # images per inference batch; does not change any result
 AMP = ("off", "bf16", "fp16")
 COMPILE = ("off", "default", "max-autotune")
 LOADERS = ("fast", "naive")
+INITS = ("native", "torch", "keras")  # native: each framework's own default initialisation
 
 
 @dataclass(frozen=True)
@@ -58,6 +59,7 @@ class Adapter(Protocol):
     def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None: ...
     def build(self, layers: list, name: str) -> Any: ...  # from a bench.layers list
     def load_weights(self, model, layers: list, weights: dict) -> None: ...  # torch-format, by spec name
+    def initialise(self, model, scheme: str, seed: int) -> None: ...  # "torch" | "keras" initialisation
     def count_params(self, model) -> tuple[int, int]: ...  # (trainable, non-trainable)
     def prepare(self, model, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarray,
                 mean: tuple, std: tuple, seed: int, class_weights: list[float] | None = None) -> Any: ...

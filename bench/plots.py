@@ -14,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -43,7 +44,8 @@ def learning_curves(records: list[dict], directory: Path) -> list[Path]:
         figure, axis = plt.subplots(figsize=(7, 4.5))
         for record in sorted(runs, key=lambda r: r["_file"]):
             config = record["config"]
-            label = f"{config['framework']} {config['recipe']} bs{config['batch_size']} s{config['seed']}"
+            label = (f"{config['framework']} {config['recipe']} bs{config['batch_size']} s{config['seed']}, "
+                     f"{record['dataset']['train_size']} images")
             epochs = [e["epoch"] for e in record["epochs"]]
             line, = axis.plot(epochs, [100 * e["train_accuracy"] for e in record["epochs"]], "--", alpha=0.6)
             if all("val_accuracy" in e for e in record["epochs"]):
@@ -51,8 +53,9 @@ def learning_curves(records: list[dict], directory: Path) -> list[Path]:
                           color=line.get_color(), label=label)
         axis.set(title=f"{model}: accuracy per epoch (solid: validation, dashed: training)",
                  xlabel="epoch", ylabel="accuracy (%)")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         if axis.get_legend_handles_labels()[0]:
-            axis.legend(fontsize=7)
+            axis.legend(fontsize=6, ncol=2 if len(runs) > 8 else 1)
         paths.append(_save(figure, directory / f"curves-{_slug(model)}.png"))
     return paths
 

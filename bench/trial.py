@@ -56,6 +56,7 @@ class TrialConfig:
     channels_last: bool = False
     compile: str = "off"
     loader: str = "fast"
+    init: str = "native"  # native | torch | keras: weight initialisation, the same on both sides if not native
     keras_backend: str | None = None  # set for keras trials only
     # Where to look for data changes nothing about the trial, so it is not part of the identity.
     data_dir: str | None = field(default=None, compare=False)
@@ -106,6 +107,8 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     layer_list = registry.layers(config.model, dataset.num_classes)
 
     model = adapter.build(layer_list, config.model)
+    if config.init != "native":
+        adapter.initialise(model, config.init, config.seed)
     pretrained = None
     if config.weights:
         weights, skipped = read_torchvision(config.weights, layers.torch_tensor_shapes(layer_list))

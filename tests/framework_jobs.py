@@ -296,3 +296,19 @@ def photometric(framework: str, pixels: np.ndarray, jitter: float, degrees: floa
 
     out = photometric(keras.ops.convert_to_tensor(pixels), jitter, degrees, keras.random.SeedGenerator(0))
     return keras.ops.convert_to_numpy(out)
+
+
+def initialised_weights(framework: str, scheme: str) -> dict:
+    """Kernel and bias bounds after `scheme` initialisation of r2_vanilla_cnn, per layer name."""
+    adapter = _adapter(framework)
+    layer_list = registry.layers("r2_vanilla_cnn", 10)
+    built = adapter.build(layer_list, "r2_vanilla_cnn")
+    adapter.initialise(built, scheme, 0)
+    if framework == "torch":
+        import torch
+
+        return {name: (float(m.weight.abs().max()), float(m.bias.abs().max()), float(m.weight.std()))
+                for name, m in built.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
+    return {layer.name: (float(np.abs(layer.get_weights()[0]).max()), float(np.abs(layer.get_weights()[1]).max()),
+                         float(layer.get_weights()[0].std()))
+            for layer in built.layers if layer.get_weights()}

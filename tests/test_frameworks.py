@@ -103,3 +103,20 @@ def test_rotation_turns_about_the_centre_within_the_angle(in_framework):
     rows, columns = np.meshgrid(np.arange(32) - 15.5, np.arange(32) - 15.5, indexing="ij")
     far = np.abs(rows) > np.abs(columns) * np.tan(np.radians(20)) + 2.5
     assert out[:, far, 0].max() < 0.05
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("scheme", ["torch", "keras"])
+def test_the_same_initialisation_on_both_sides_when_asked(in_framework, framework, scheme):
+    # r2_vanilla_cnn: conv1 3->32 (fan_in 27), conv2 32->64 (288), fc1 4096->512, fc2 512->10.
+    fans = {"conv1": (27, 32 * 9), "conv2": (288, 64 * 9), "fc1": (4096, 512), "fc2": (512, 10)}
+    bounds = in_framework(jobs.initialised_weights, scheme)
+    for name, (fan_in, fan_out) in fans.items():
+        weight_max, bias_max, weight_std = bounds[name]
+        limit = 1 / np.sqrt(fan_in) if scheme == "torch" else np.sqrt(6 / (fan_in + fan_out))
+        assert weight_max <= limit * 1.0001
+        assert weight_std == pytest.approx(limit / np.sqrt(3), rel=0.2)  # uniform(-limit, limit)
+        if scheme == "torch":
+            assert 0 < bias_max <= limit * 1.0001
+        else:
+            assert bias_max == 0.0

@@ -317,6 +317,22 @@ class Adapter:
     def load_weights(self, model, layer_list: list, weights: dict) -> None:
         load_torch_weights(model, layer_list, weights)
 
+    def initialise(self, model: keras.Model, scheme: str, seed: int) -> None:
+        """Re-initialise convolutions and dense layers: 'torch' = torch's defaults, weights and biases
+        uniform in +-1/sqrt(fan_in) (kaiming-uniform with a = sqrt 5); keras's own default
+        (glorot-uniform weights, zero biases) is 'keras'."""
+        if scheme != "torch":
+            return
+        rng = np.random.default_rng(seed)
+        for layer in model.layers:
+            if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)):
+                kernel = layer.weights[0]
+                fan_in = int(np.prod(kernel.shape[:-1])) if not isinstance(layer, keras.layers.DepthwiseConv2D) \
+                    else int(np.prod(kernel.shape[:2]))
+                bound = 1 / np.sqrt(fan_in)
+                layer.set_weights([rng.uniform(-bound, bound, tuple(w.shape)).astype("float32")
+                                   for w in layer.weights])
+
     def count_params(self, model: keras.Model) -> tuple[int, int]:
         trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
         frozen = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)

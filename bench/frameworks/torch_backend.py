@@ -306,6 +306,19 @@ class Adapter:
     def load_weights(self, model, layer_list: list, weights: dict) -> None:
         import_weights(model, weights)
 
+    def initialise(self, model: nn.Module, scheme: str, seed: int) -> None:
+        """Re-initialise convolutions and dense layers: 'keras' = glorot-uniform weights, zero biases
+        (torch's own default, kaiming-uniform(a=sqrt 5) and uniform biases, is 'torch')."""
+        if scheme != "keras":
+            return
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            for module in model.modules():
+                if isinstance(module, (nn.Conv2d, nn.Linear)):
+                    nn.init.xavier_uniform_(module.weight)
+                    if module.bias is not None:
+                        nn.init.zeros_(module.bias)
+
     def count_params(self, model: nn.Module) -> tuple[int, int]:
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
