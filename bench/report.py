@@ -299,6 +299,7 @@ def framework_pairs(table: pd.DataFrame) -> pd.DataFrame:
             else:
                 interval = "n/a (needs 2+ seeds each)"
             rows.append({"model": key[2], "hardware": key[1], "variant": key[3], "batch": key[4],
+                         "recipe": key[5], "epochs": key[6], "train images": int(key[7]),
                          "framework": other["framework"], "n keras/torch": f"{other['n']}/{reference['n']}",
                          "test acc difference (pt, keras - torch)": f"{100 * difference:+.2f}",
                          "95% CI (pt)": interval,
