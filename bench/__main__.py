@@ -15,7 +15,7 @@ import warnings
 from bench import data, layers, registry
 from bench.errors import BenchError
 from bench.adapter import AMP, COMPILE, INITS, LOADERS
-from bench.recipes import LR_SCALING, RECIPES
+from bench.recipes import LR_SCALING, RECIPES, get_recipe
 from bench.suites import SUITES, Entry, get_suite
 
 DEVICES = ("cpu", "cuda")
@@ -211,8 +211,7 @@ def suite_entries(args) -> list[Entry]:
         entries = [replace(entry, train_subset=None) for entry in entries]
     for entry in entries:
         registry.parse(entry.model)
-        if entry.recipe not in RECIPES:
-            raise BenchError(f"unknown recipe {entry.recipe!r}; choose from {', '.join(RECIPES)}")
+        get_recipe(entry.recipe)
     return entries
 
 
@@ -236,8 +235,7 @@ def command_run(args) -> int:
         dataset = data.load(name, args.data_dir, args.download)
         for entry in entries:
             if entry.dataset == name:
-                data.split(dataset, entry.val_size if entry.val_size is not None else data.DEFAULT_VAL_SIZE,
-                           entry.train_subset, test_subset=entry.test_subset)
+                data.split(dataset, entry.val_size, entry.train_subset, test_subset=entry.test_subset)
 
     trials, skipped = runner.expand(
         entries, frameworks, args.device, args.batch_size,
@@ -253,16 +251,23 @@ def command_run(args) -> int:
     return 130 if summary.interrupted else 0
 
 
+def _reading_results(directories: list[str], function, *args):
+    """Call `function(*args)` on existing results directories; files it skipped are warned about on stderr."""
+    for directory in directories:
+        if not os.path.isdir(directory):
+            raise BenchError(f"results directory {directory} does not exist")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = function(*args)
+    for warning in caught:
+        print(f"warning: {warning.message}", file=sys.stderr)
+    return result
+
+
 def command_report(args) -> int:
     from bench import report
 
-    if not os.path.isdir(args.results):
-        raise BenchError(f"results directory {args.results} does not exist")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        path = report.write_leaderboard(args.results)
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
+    path = _reading_results([args.results], report.write_leaderboard, args.results)
     print(f"wrote {path}")
     return 0
 
@@ -270,14 +275,7 @@ def command_report(args) -> int:
 def command_compare(args) -> int:
     from bench import compare
 
-    for directory in (args.old, args.new):
-        if not os.path.isdir(directory):
-            raise BenchError(f"results directory {directory} does not exist")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        table = compare.compare(args.old, args.new, args.threshold)
-    for warning in caught:
-        print(f"warning: {warning.message}", file=sys.stderr)
+    table = _reading_results([args.old, args.new], compare.compare, args.old, args.new, args.threshold)
     if table.empty:
         raise BenchError("the two result sets have no configuration in common")
     print(table.to_markdown(index=False))

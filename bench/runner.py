@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bench import data, store
+from bench import store
 from bench.recipes import get_recipe
 from bench.registry import keras_backend, missing_framework
 from bench.trial import TrialConfig
@@ -59,7 +59,7 @@ def expand(entries, frameworks, device, batch_sizes, seeds, **common) -> tuple[l
                         model=entry.model, framework=framework, device=device, batch_size=batch_size,
                         seed=seed, epochs=entry.epochs or recipe.epochs, recipe=entry.recipe,
                         dataset=entry.dataset, train_subset=entry.train_subset, test_subset=entry.test_subset,
-                        val_size=data.DEFAULT_VAL_SIZE if entry.val_size is None else entry.val_size,
+                        val_size=entry.val_size,
                         keras_backend=keras_backend() if framework == "keras" else None, note=entry.note,
                         amp=entry.amp, channels_last=entry.channels_last, compile=entry.compile,
                         loader=entry.loader, target_accuracy=entry.target_accuracy, **common)

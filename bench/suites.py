@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.data import DEFAULT_VAL_SIZE
 from bench.errors import BenchError
 from bench.recipes import get_recipe
 
@@ -21,7 +22,7 @@ class Entry:
     epochs: int | None = None  # None: the recipe's
     batch_size: int | None = None  # None: the recipe's
     train_subset: int | None = None  # None: the whole training split
-    val_size: int | None = None  # None: the default 5,000
+    val_size: int = DEFAULT_VAL_SIZE  # validation images held out of the training set
     test_subset: int | None = None  # None: the whole test set
     amp: str = "off"  # speed options, see bench.adapter.Execution
     channels_last: bool = False
