@@ -76,6 +76,14 @@ def _quick(model: str, recipe: str, dataset: str) -> Entry:
                  note=QUICK_NOTE.format(images=images, epochs=get_recipe(recipe).epochs, data=data_note))
 
 
+# common-quick: the common recipe's architecture comparison at one budget every model can afford on a
+# 2-core CPU (the heaviest, ResNet-34 with the CIFAR stem, takes about 5 minutes a trial in torch).
+COMMON_QUICK_IMAGES = 2000
+COMMON_QUICK_NOTE = ("budget scaled for a 2-core CPU: 2,000 class-balanced training images, 3 epochs (cosine over "
+                     "3), 1,000 validation and 2,000 test images; the same for every model")
+COMMON_QUICK = tuple(Entry(m, "common", epochs=3, train_subset=COMMON_QUICK_IMAGES, val_size=1000,
+                           test_subset=2000, note=COMMON_QUICK_NOTE) for m in ALL_MODELS)
+
 # The GPU suite: every model, each framework at its best (bf16, channels-last, compiled, data on the
 # device) and torch's naive loop (DataLoader + per-image transforms, float32, eager) at the same
 # batch size, 2 epochs; plus ResNet-18 under the common recipe to 93 % validation accuracy.
@@ -102,6 +110,8 @@ SUITES = {
                  "2 epochs; ResNet-18 to 93 % (the default with --device cuda)", GPU_SUITE),
     "common": Suite("common", "every model under the common recipe and budget (30 epochs, cosine)",
                     tuple(Entry(m, "common") for m in ALL_MODELS)),
+    "common-quick": Suite("common-quick", "every model under the common recipe at one budget a 2-core CPU "
+                          "affords (2,000 images, 3 epochs)", COMMON_QUICK),
 }
 
 
