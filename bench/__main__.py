@@ -12,6 +12,8 @@ import os
 import sys
 import warnings
 
+from tabulate import tabulate
+
 from bench import data, layers, registry
 from bench.errors import BenchError
 from bench.adapter import AMP, COMPILE, INITS, LOADERS
@@ -124,8 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_list(args) -> int:
     if args.suites:
-        for suite in SUITES.values():
-            print(f"{suite.name:10} {suite.description}")
+        print(tabulate([(suite.name, suite.description) for suite in SUITES.values()], tablefmt="plain"))
         return 0
     rows = []
     for name in registry.model_names():
@@ -149,12 +150,14 @@ def command_list(args) -> int:
     if args.markdown:
         print(models_markdown(rows))
         return 0
-    print(f"{'model':18} {'report':6} {'params':>11} {'MFLOPs':>8}  frameworks")
-    for row in rows:
-        frameworks = ", ".join(fw if state == "available" else f"{fw} (skipped: {state})"
-                               for fw, state in row["frameworks"].items())
-        params = row["params_trainable"] + row["params_non_trainable"]
-        print(f"{row['model']:18} {row['report']:6} {params:>11,} {row['forward_mflops']:>8.1f}  {frameworks}")
+    table = [(row["model"], row["report"], f"{row['params_trainable'] + row['params_non_trainable']:,}",
+              f"{row['forward_mflops']:.1f}",
+              ", ".join(fw if state == "available" else f"{fw} (skipped: {state})"
+                        for fw, state in row["frameworks"].items()))
+             for row in rows]
+    print(tabulate(table, headers=["model", "report", "params", "MFLOPs", "frameworks"], tablefmt="plain",
+                   disable_numparse=True,
+                   colalign=("left", "left", "right", "right", "left")))
     return 0
 
 

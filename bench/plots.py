@@ -86,28 +86,41 @@ def confusion_matrices(records: list[dict], directory: Path) -> list[Path]:
     return paths
 
 
+def pareto_front(points: pd.DataFrame) -> list:
+    """Index labels of the configurations no other one beats on both epoch time and accuracy, fastest first."""
+    front, best = [], float("-inf")
+    for index, row in points.sort_values(["epoch_s", "acc_mean"], ascending=[True, False]).iterrows():
+        if row["acc_mean"] > best:
+            front.append(index)
+            best = row["acc_mean"]
+    return front
+
+
 def pareto(table: pd.DataFrame, directory: Path) -> list[Path]:
-    """Test accuracy against median epoch time per configuration; the Pareto front marked."""
+    """Test accuracy against median epoch time, one figure per hardware and budget; the Pareto front marked.
+
+    `table` holds comparable configurations (the Architectures section's: one recipe, one budget).
+    """
     paths = []
-    for hardware, group in table.groupby("hardware", sort=True):
-        points = group.sort_values("epoch_s")
-        front, best = [], -1.0
-        for _, row in points.iterrows():
-            if row["acc_mean"] > best:
-                front.append(row)
-                best = row["acc_mean"]
-        figure, axis = plt.subplots(figsize=(7, 4.5))
-        axis.scatter(points["epoch_s"], 100 * points["acc_mean"], s=18, color="grey", label="configurations")
-        front_frame = pd.DataFrame(front)
-        axis.plot(front_frame["epoch_s"], 100 * front_frame["acc_mean"], "o-", color="tab:red", label="Pareto front")
-        for _, row in front_frame.iterrows():
-            axis.annotate(f"{row['model']} ({row['framework']})", (row["epoch_s"], 100 * row["acc_mean"]),
-                          fontsize=6, xytext=(3, 3), textcoords="offset points")
+    for (hardware, epochs, images), group in table.groupby(["hardware", "epochs", "train_size"], sort=True):
+        points = group.sort_values(["epoch_s", "acc_mean"], ascending=[True, False])
+        front = pareto_front(points)
+        figure, axis = plt.subplots(figsize=(8, 5))
+        for framework, marker in zip(sorted(points["framework"].unique()), "osD^v"):
+            mine = points[points["framework"] == framework]
+            axis.scatter(mine["epoch_s"], 100 * mine["acc_mean"], s=22, marker=marker, color="grey",
+                         label=framework)
+        axis.plot(points.loc[front, "epoch_s"], 100 * points.loc[front, "acc_mean"], "-", color="tab:red",
+                  label="Pareto front")
+        for index, row in points.iterrows():
+            axis.annotate(f"{row['model']} ({row['framework'].split(' ')[0]})", (row["epoch_s"], 100 * row["acc_mean"]),
+                          fontsize=6, xytext=(3, 3), textcoords="offset points",
+                          color="tab:red" if index in front else "dimgrey")
         axis.set_xscale("log")
-        axis.set(title=f"Accuracy vs epoch time on {hardware}", xlabel="median epoch time (s, log scale)",
-                 ylabel="test accuracy (%)")
+        axis.set(title=f"Accuracy vs epoch time, {epochs} epochs on {int(images)} images, {hardware}",
+                 xlabel="median epoch time (s, log scale)", ylabel="test accuracy (%, mean over seeds)")
         axis.legend(fontsize=7)
-        paths.append(_save(figure, directory / f"pareto-{_slug(hardware)}.png"))
+        paths.append(_save(figure, directory / f"pareto-{_slug(hardware)}-{epochs}ep-{int(images)}img.png"))
     return paths
 
 

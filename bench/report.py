@@ -79,6 +79,9 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "tta_s": (record.get("time_to_accuracy") or {}).get("train_seconds"),
             "tta_target": (record.get("time_to_accuracy") or {}).get("target"),
             "params": (record["model"]["params_trainable"] + record["model"]["params_non_trainable"]) if ok else None,
+            "mflops": record["model"]["forward_flops_per_image"] / 1e6 if ok else None,
+            "lr_rule": config.get("lr_scaling", "none"),
+            "first_lr": record["epochs"][0]["learning_rate"] if ok and record["epochs"] else None,
             "report": (record.get("recipe") or {}).get("report"),
             "budget_note": (record.get("budget") or {}).get("note", ""),
             "matches_report": (record.get("budget") or {}).get("matches_report"),
@@ -103,6 +106,7 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
         warmup=("warmup_in_epoch_time", "any"),
         images_per_s=("images_per_s", "median"),
         params=("params", "first"),
+        mflops=("mflops", "first"),
         tta_s=("tta_s", "median"),
         tta_reached=("tta_s", "count"),
         tta_target=("tta_target", "first"),
@@ -111,31 +115,65 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["dataset", "hardware", "model", "framework", "variant", "batch_size"])
 
 
-def leaderboard_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The configurations, formatted for the Results section."""
-    if table.empty:
-        return table
-    return pd.DataFrame({
-        "model": table["model"],
-        "framework": table["framework"],
-        "variant": table["variant"],
-        "hardware": table["hardware"],
-        "batch": table["batch_size"],
-        "test acc % (mean ± std, n)": [
-            f"{100 * m:.2f} ± {100 * s:.2f} (n={n})" if n > 1 else f"{100 * m:.2f} (n=1)"
-            for m, s, n in zip(table["acc_mean"], table["acc_std"].fillna(0), table["n"])],
+def formatted_columns(table: pd.DataFrame) -> dict[str, list]:
+    """The measured figures of configurations as table cells, shared by the Results and Architectures sections."""
+    return {
+        "test acc % (mean ± std, n)": [f"{100 * m:.2f} ± {100 * s:.2f} (n={n})" if n > 1 else f"{100 * m:.2f} (n=1)"
+                                       for m, s, n in zip(table["acc_mean"], table["acc_std"].fillna(0), table["n"])],
         "95% CI (pt)": [f"± {100 * confidence_95(s, n):.2f}" if n > 1 else "-"
                         for s, n in zip(table["acc_std"].fillna(0), table["n"])],
         "epoch s (median)": [f"{e:.1f}{'*' if w else ''}" for e, w in zip(table["epoch_s"], table["warmup"])],
         "first epoch s": [f"{v:.1f}" for v in table["first_epoch_s"]],
         "train img/s": [f"{v:.0f}" for v in table["images_per_s"]],
         "params": [f"{int(p):,}" for p in table["params"]],
+        "MFLOPs/image": [f"{v:.1f}" for v in table["mflops"]],
         "time to val target": [_time_to_target(t, r, n, g) for t, r, n, g in
                                zip(table["tta_s"], table["tta_reached"], table["n"], table["tta_target"])],
-        "epochs": table["epochs"],
-        "train images": table["train_size"].astype(int),
-        "recipe": table["recipe"],
+        "peak RSS MB": [f"{v:.0f}" for v in table["peak_rss_mb"]],
+    }
+
+
+RESULTS_COLUMNS = ["test acc % (mean ± std, n)", "95% CI (pt)", "epoch s (median)", "first epoch s", "train img/s",
+                   "params", "time to val target"]
+ARCHITECTURE_COLUMNS = ["test acc % (mean ± std, n)", "params", "MFLOPs/image", "epoch s (median)", "train img/s",
+                        "time to val target", "peak RSS MB"]
+
+
+def leaderboard_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The configurations, formatted for the Results section."""
+    if table.empty:
+        return table
+    cells = formatted_columns(table)
+    return pd.DataFrame({
+        "model": table["model"], "framework": table["framework"], "variant": table["variant"],
+        "hardware": table["hardware"], "batch": table["batch_size"],
+        **{name: cells[name] for name in RESULTS_COLUMNS},
+        "epochs": table["epochs"], "train images": table["train_size"].astype(int), "recipe": table["recipe"],
         "dataset": table["dataset"],
+    })
+
+
+ARCHITECTURE_RECIPE = "common"  # the one recipe every model is trained with, to compare architectures
+
+
+def _architecture_configs(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["recipe"] == ARCHITECTURE_RECIPE] if not table.empty else table
+
+
+def architectures_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Every model under the common recipe, best first within each hardware, framework and budget."""
+    common = _architecture_configs(table)
+    if common.empty:
+        return pd.DataFrame()
+    keys = ["dataset", "hardware", "epochs", "train_size", "framework", "variant", "batch_size"]
+    order = common.sort_values(keys + ["acc_mean", "model"], ascending=[True] * len(keys) + [False, True])
+    cells = formatted_columns(order)
+    return pd.DataFrame({
+        "hardware": order["hardware"], "framework": order["framework"], "model": order["model"],
+        **{name: cells[name] for name in ARCHITECTURE_COLUMNS},
+        "variant": order["variant"], "batch": order["batch_size"],
+        "budget": [f"{e} epochs, {int(t)} train images" for e, t in zip(order["epochs"], order["train_size"])],
+        "dataset": order["dataset"],
     })
 
 
@@ -166,6 +204,8 @@ def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
                 "peak RSS MB": f"{ok['peak_rss_mb'].max():.0f}" if not ok.empty else "-",
                 "peak device MB": f"{ok['peak_device_mb'].max():.0f}" if ok["peak_device_mb"].notna().any() else "-",
                 "test acc %": f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})" if not ok.empty else "-",
+                "lr (epoch 1), rule": f"{ok['first_lr'].iloc[0]:.3g}, {runs['lr_rule'].iloc[0]}" if not ok.empty else
+                                      f"-, {runs['lr_rule'].iloc[0]}",
                 "largest that fits": "✓" if batch == largest else "",
             })
     return pd.DataFrame(rows)
@@ -261,14 +301,21 @@ def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def summary_lines(table: pd.DataFrame) -> list[str]:
-    """The headline answers, each with its n and spread."""
+    """The headline answers, each with its n and spread.
+
+    A "best accuracy" line needs a contest: two or more models on the same data, hardware, recipe and budget.
+    """
     lines = []
-    for (dataset, epochs, images), group in table.groupby(["dataset", "epochs", "train_size"], sort=True):
-        best = group.sort_values("acc_mean", ascending=False).iloc[0]
-        spread = f" ± {100 * best['acc_std']:.2f}" if best["n"] > 1 else ""
-        lines.append(f"- Best test accuracy on {dataset} after {epochs} epochs on {int(images)} images: "
-                     f"**{best['model']}** ({best['framework']}, {best['variant']}) "
-                     f"{100 * best['acc_mean']:.2f}{spread} % (n={best['n']}, {best['hardware']}).")
+    keys = ["dataset", "hardware", "recipe", "epochs", "train_size"]
+    for (dataset, hardware, recipe, epochs, images), group in table.groupby(keys, sort=True):
+        if group["model"].nunique() < 2:
+            continue
+        ranked = group.sort_values(["acc_mean", "model"], ascending=[False, True])
+        best = ranked.iloc[0]
+        runner_up = ranked[ranked["model"] != best["model"]].iloc[0]
+        lines.append(f"- {dataset}, recipe `{recipe}`, {epochs} epochs on {int(images)} images, {hardware}: best "
+                     f"test accuracy {_headline(best)}; best other model {_headline(runner_up)} "
+                     f"({group['model'].nunique()} models).")
     for hardware, group in table.groupby("hardware", sort=True):
         fastest = group.sort_values("images_per_s", ascending=False).iloc[0]
         lines.append(f"- Fastest training on {hardware}: **{fastest['model']}** ({fastest['framework']}, "
@@ -280,6 +327,11 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
         lines.append(f"- Keras/PyTorch epoch-time ratio, same model and settings: median {values.median():.2f} "
                      f"(range {values.min():.2f}-{values.max():.2f}, n={len(values)} pairs).")
     return lines
+
+
+def _headline(row) -> str:
+    spread = f" ± {100 * row['acc_std']:.2f}" if row["n"] > 1 else ""
+    return f"**{row['model']}** ({row['framework']}, {row['variant']}) {100 * row['acc_mean']:.2f}{spread} % (n={row['n']})"
 
 
 def framework_pairs(table: pd.DataFrame) -> pd.DataFrame:
@@ -356,7 +408,8 @@ def tables(records: list[dict]) -> dict[str, pd.DataFrame]:
     """Every table of the leaderboard by name, for the markdown and for the CSV/JSON files."""
     trials = trial_frame(records)
     configs = configurations(trials)
-    return {"results": leaderboard_table(configs), "reported_vs_reproduced": reported_table(trials),
+    return {"results": leaderboard_table(configs), "architectures": architectures_table(configs),
+            "reported_vs_reproduced": reported_table(trials),
             "frameworks": framework_pairs(configs), "per_class": per_class_table(records),
             "fast_vs_naive": speedup_table(trials), "batch_size": batch_size_table(trials),
             "failed_trials": failure_table(trials), "fairness_manifest": manifest_table(records),
@@ -373,31 +426,36 @@ def render(records: list[dict], plot_files: list[str] = ()) -> str:
     table = leaderboard_table(configs)
     if not configs.empty:
         lines += ["## Summary", "", *summary_lines(configs), ""]
-    lines += ["## Results", "",
-              "One row per model x framework x hardware x batch size; accuracy is on the test set, "
-              "scored once after the last epoch. Epoch time is the median of the steady-state epochs "
-              "(the first epoch, with warm-up and tracing, is shown apart); `*` marks a figure from a "
-              "single epoch, warm-up included.", ""]
-    lines += [table.to_markdown(index=False) if not table.empty else "No successful trials.", ""]
+    lines += _section("Architectures", f"Every model under the `{ARCHITECTURE_RECIPE}` recipe (Adam, cosine, crop + "
+                      "flip) at one budget, best test accuracy first within each hardware, framework and budget; "
+                      "time to target counts training seconds until the validation accuracy first reaches it.",
+                      architectures_table(configs))
+    lines += _section("Frameworks", "The same model, settings, data and budget in PyTorch and Keras: test "
+                      "accuracy difference with Welch's 95 % interval over seeds, and ratios of median epoch "
+                      "time and peak host memory.", framework_pairs(configs))
+    lines += _section("Batch size", "Time per epoch, throughput, peak memory and accuracy per batch size "
+                      "(report r0's table), per model, framework and hardware, with the first epoch's learning "
+                      "rate and the rule that set it (none: the recipe's rate at every batch size; linear, "
+                      "sqrt: scaled from the recipe's batch size); ✓ marks the largest batch size that ran "
+                      "without running out of memory.", batch_size_table(trials))
+    lines += _section("Fast path vs naive loop", "Median steady epoch time of the fast path (data on the device, "
+                      "batched augmentation, and the variant's precision, memory format and compilation) "
+                      "against the reports' loop (DataLoader over per-image transforms, float32, eager), "
+                      "same model, batch size and hardware.", speedup_table(trials))
     lines += _section("Reported vs reproduced", "Each report's published figure (copied from the report, "
                       "labelled as such) beside ours: same model and recipe, our hardware and budget. A "
                       "shorter budget than the report's is stated in the last column; recipe deviations are "
                       "in each result's `recipe.deviations`. The difference compares different datasets "
                       "and budgets wherever the last column says so.", reported_table(trials))
-    lines += _section("Frameworks", "The same model, settings, data and budget in PyTorch and Keras: test "
-                      "accuracy difference with Welch's 95 % interval over seeds, and ratios of median epoch "
-                      "time and peak host memory.", framework_pairs(configs))
     lines += _section("Per class", "Test accuracy per class (%) of each report's model, cat and dog first "
                       "(the reports' hardest classes), over all its seeds, and its three most confused "
                       "pairs (share of the true class).", per_class_table(records))
-    lines += _section("Fast path vs naive loop", "Median steady epoch time of the fast path (data on the device, "
-                      "batched augmentation, and the variant's precision, memory format and compilation) "
-                      "against the reports' loop (DataLoader over per-image transforms, float32, eager), "
-                      "same model, batch size and hardware.", speedup_table(trials))
-    lines += _section("Batch size", "Time per epoch, throughput, peak memory and accuracy per batch size "
-                      "(report r0's table), per model, framework and hardware; ✓ marks the largest batch size "
-                      "that ran without running out of memory. The learning-rate rule is in each result's "
-                      "config.", batch_size_table(trials))
+    lines += ["## Results", "",
+              "Every configuration: one row per model x framework x hardware x batch size x recipe x budget; "
+              "accuracy is on the test set, scored once after the last epoch. Epoch time is the median of the "
+              "steady-state epochs (the first epoch, with warm-up and tracing, is shown apart); `*` marks a "
+              "figure from a single epoch, warm-up included.", ""]
+    lines += [table.to_markdown(index=False) if not table.empty else "No successful trials.", ""]
     lines += _section("Failed trials", "Recorded faults, never counted as accuracy 0.", failure_table(trials))
     lines += _section("Fairness manifest", "Settings that change speed or numerics, as in force in each "
                       "framework's trials. By default both sides run strict float32 (TF32 off), without "
@@ -426,7 +484,8 @@ def write_leaderboard(results_dir) -> Path:
         old.unlink()  # derived files: a plot whose results are gone must go too
     trials = named["trials"]
     drawn = (plots.learning_curves(records, plot_dir) + plots.confusion_matrices(records, plot_dir)
-             + plots.pareto(configurations(trials), plot_dir) + plots.batch_sizes(trials, plot_dir))
+             + plots.pareto(_architecture_configs(configurations(trials)), plot_dir)
+             + plots.batch_sizes(trials, plot_dir))
     path = root / "leaderboard.md"
     path.write_text(render(records, sorted(p.name for p in drawn)))
     return path

@@ -1,0 +1,79 @@
+"""The leaderboard's derived tables, from records varied off one committed raw result (no training)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from bench import plots, report
+from tests.conftest import REPO_ROOT
+
+TEMPLATE = json.loads(next(iter(sorted((REPO_ROOT / "results" / "raw").glob("r2_vanilla_cnn_torch_*.json"))))
+                      .read_text())
+
+
+def record_like(model="r2_vanilla_cnn", framework="torch", recipe="common", seed=0, accuracy=0.5,
+                epoch_s=2.0, batch_size=128, lr_scaling="none", learning_rate=1e-3, flops=15e6) -> dict:
+    """A copy of a real result with the fields a table reads set to known values."""
+    record = copy.deepcopy(TEMPLATE)
+    record["config"].update(model=model, framework=framework, recipe=recipe, seed=seed, batch_size=batch_size,
+                            lr_scaling=lr_scaling, epochs=3, keras_backend="tensorflow" if framework == "keras" else None)
+    record["recipe"]["report"] = None
+    record["dataset"]["train_size"] = 2000
+    record["test"]["accuracy"] = accuracy
+    record["timing"]["epoch_median_s"] = epoch_s
+    record["model"]["forward_flops_per_image"] = flops
+    for epoch in record["epochs"]:
+        epoch["learning_rate"] = learning_rate
+    record["_file"] = f"{model}-{framework}-{recipe}-{batch_size}-{seed}.json"
+    return record
+
+
+def configs_of(records):
+    return report.configurations(report.trial_frame(records))
+
+
+def test_architectures_rank_common_recipe_models_by_mean_accuracy_over_seeds():
+    records = [record_like("r2_vanilla_cnn", seed=s, accuracy=a) for s, a in ((0, 0.40), (1, 0.44))]
+    records += [record_like("r3_deep_cnn", seed=0, accuracy=0.50, flops=250.4e6)]
+    records += [record_like("r1_vgg_cnn", recipe="r1", accuracy=0.90)]  # another recipe: not an architecture row
+    table = report.architectures_table(configs_of(records))
+    assert list(table["model"]) == ["r3_deep_cnn", "r2_vanilla_cnn"]
+    assert list(table["test acc % (mean ± std, n)"]) == ["50.00 (n=1)", "42.00 ± 2.83 (n=2)"]
+    assert list(table["MFLOPs/image"]) == ["250.4", "15.0"]
+    assert "## Architectures" in report.render(records)
+
+
+def test_no_common_recipe_results_leave_the_architectures_section_out():
+    records = [record_like(recipe="baseline"), record_like("r3_deep_cnn", recipe="baseline")]
+    assert report.architectures_table(configs_of(records)).empty
+    assert "## Architectures" not in report.render(records)
+
+
+def test_summary_names_a_best_model_only_where_two_models_compete():
+    alone = report.summary_lines(configs_of([record_like(seed=s, accuracy=0.4 + s / 100) for s in range(3)]))
+    assert not any("best test accuracy" in line for line in alone)
+    records = [record_like("r2_vanilla_cnn", accuracy=0.40), record_like("r3_deep_cnn", accuracy=0.55, seed=0),
+               record_like("r3_deep_cnn", accuracy=0.45, seed=1)]
+    (line,) = [line for line in report.summary_lines(configs_of(records)) if "best test accuracy" in line]
+    assert "**r3_deep_cnn** (torch, fast) 50.00 ± 7.07 % (n=2)" in line
+    assert "best other model **r2_vanilla_cnn** (torch, fast) 40.00 % (n=1)" in line
+
+
+def test_batch_size_rows_carry_their_learning_rate_and_rule():
+    records = [record_like(batch_size=b, lr_scaling="linear", learning_rate=1e-3 * b / 128) for b in (64, 256)]
+    table = report.batch_size_table(report.trial_frame(records))
+    assert list(table["lr (epoch 1), rule"]) == ["0.0005, linear", "0.002, linear"]
+
+
+@pytest.mark.parametrize("frameworks", [("torch",), ("torch", "keras")])
+def test_pareto_plot_per_budget_marks_the_front(tmp_path, frameworks):
+    records = [record_like(m, framework=f, accuracy=a, epoch_s=t) for f in frameworks
+               for m, a, t in (("r2_vanilla_cnn", 0.4, 1.0), ("r3_deep_cnn", 0.5, 10.0), ("r1_vgg_cnn", 0.3, 5.0))]
+    configs = configs_of(records)
+    front = plots.pareto_front(configs[configs["framework"] == "torch"])
+    assert list(configs.loc[front, "model"]) == ["r2_vanilla_cnn", "r3_deep_cnn"]  # r1_vgg_cnn: slower and worse
+    (path,) = plots.pareto(configs, tmp_path)
+    assert path.name == "pareto-amd-epyc-2-threads-3ep-2000img.png" and path.stat().st_size > 10_000
