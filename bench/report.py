@@ -13,6 +13,7 @@ from scipy import stats
 
 from bench import registry, store
 from bench.errors import BenchError
+from bench.recipes import get_recipe
 
 GROUP_KEYS = ["dataset", "hardware", "model", "framework", "variant", "batch_size", "recipe", "epochs", "train_size"]
 
@@ -194,16 +195,24 @@ def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
             continue
         fits = group[group["status"] == "ok"]["batch_size"]
         largest = fits.max() if not fits.empty else None
+        ok_runs = group[group["status"] == "ok"]
+        smallest_s = ok_runs[ok_runs["batch_size"] == fits.min()]["epoch_s"].median() if not fits.empty else None
+        reported = published(key[0]).get("batch_sizes", {}) if _is_reports_recipe(key[0], key[4]) else {}
+        smallest_reported = reported[min(reported)][0] if reported else None
         for batch, runs in group.groupby("batch_size", sort=True):
             ok = runs[runs["status"] == "ok"]
             rows.append({
-                "model": key[0], "framework": key[1], "hardware": key[2], "batch": batch,
+                "model": key[0], "framework": key[1], "hardware": key[2], "recipe": key[4], "batch": batch,
                 "status": "ok" if len(ok) == len(runs) else ", ".join(sorted(set(runs["status"]))),
                 "epoch s": f"{ok['epoch_s'].median():.1f}" if not ok.empty else "-",
                 "img/s": f"{ok['images_per_s'].median():.0f}" if not ok.empty else "-",
                 "peak RSS MB": f"{ok['peak_rss_mb'].max():.0f}" if not ok.empty else "-",
                 "peak device MB": f"{ok['peak_device_mb'].max():.0f}" if ok["peak_device_mb"].notna().any() else "-",
                 "test acc %": f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})" if not ok.empty else "-",
+                "epoch time ÷ smallest batch's": f"{ok['epoch_s'].median() / smallest_s:.2f}" if not ok.empty else "-",
+                "reported: min/epoch (÷ smallest), test acc": (
+                    f"{reported[batch][0]} ({reported[batch][0] / smallest_reported:.2f}), "
+                    f"{100 * reported[batch][1]:.0f} %" if batch in reported else "-"),
                 "lr (epoch 1), rule": f"{ok['first_lr'].iloc[0]:.3g}, {runs['lr_rule'].iloc[0]}" if not ok.empty else
                                       f"-, {runs['lr_rule'].iloc[0]}",
                 "largest that fits": "✓" if batch == largest else "",
@@ -261,39 +270,55 @@ def environment_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).drop_duplicates().sort_values(["hardware", "commit"])
 
 
-def _reported_figure(model: str) -> tuple[float | None, str]:
-    """A model's published accuracy (as a fraction) and how the report measured it."""
+def published(model: str) -> dict:
+    """A model's figures as its report published them (`REPORTED` in its spec); {} when it has none."""
     try:
-        reported = registry.spec(model).REPORTED
+        return registry.spec(model).REPORTED
     except BenchError:
-        return None, "model no longer registered"
+        return {}
+
+
+def _is_reports_recipe(model: str, recipe: str) -> bool:
+    """Whether `recipe` is the one the report that published `model` trained it with."""
+    try:
+        return get_recipe(recipe).report == registry.spec(model).REPORT
+    except BenchError:
+        return False
+
+
+def _published_accuracy(reported: dict) -> tuple[float | None, str]:
     for key, kind in (("test_accuracy", "test"), ("val_accuracy", "validation")):
         if key in reported:
-            context = ", ".join(f"{k} {v}" for k, v in reported.items()
-                                if k in ("epochs", "framework", "hardware", "dataset", "stem", "params",
-                                         "epoch_minutes"))
-            return reported[key], f"{100 * reported[key]:.1f} % {kind} ({context})"
-    return None, "no accuracy published"
+            return reported[key], f"{100 * reported[key]:.1f} % {kind}"
+    return None, "-"
 
 
 def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """Each report's published figure beside ours for the same model and recipe."""
+    """Each report's published figures (accuracy, params, epoch time) beside ours for the same model and recipe."""
     ok = trials[(trials["status"] == "ok") & trials["report"].notna()]
     rows = []
-    keys = ["report", "model", "recipe", "framework", "hardware", "dataset", "epochs", "train_size", "test_size"]
+    keys = ["report", "model", "recipe", "framework", "hardware", "dataset", "batch_size", "epochs", "train_size",
+            "test_size"]
     for key, group in ok.groupby(keys, sort=True):
         values = dict(zip(keys, key))
-        published, described = _reported_figure(values["model"])
+        reported = published(values["model"])
+        accuracy, described = _published_accuracy(reported)
         ours = group["test_accuracy"].mean()
+        context = ", ".join(str(reported[k]) for k in ("framework", "dataset", "stem") if k in reported)
         rows.append({
             "report": values["report"], "model": values["model"], "framework": values["framework"],
-            "hardware": values["hardware"], "reported": described,
+            "batch": values["batch_size"],
+            "reported accuracy": described,
             "reproduced test acc %": f"{100 * ours:.2f} (n={len(group)})",
-            "difference (pt)": f"{100 * (ours - published):+.1f}" if published is not None else "-",
+            "difference (pt)": f"{100 * (ours - accuracy):+.1f}" if accuracy is not None else "-",
+            "reported params": f"{reported['params']:,}" if "params" in reported else "-",
+            "our params": f"{int(group['params'].iloc[0]):,}",
+            "reported epoch time": (f"{reported['epoch_minutes']} min ({reported.get('hardware', '?')})"
+                                    if "epoch_minutes" in reported else "-"),
+            "our epoch s": f"{group['epoch_s'].median():.1f} ({values['hardware']})",
+            "report's setting": f"{context}, {reported['epochs']} epochs" if "epochs" in reported else context,
             "our data and budget": f"{values['dataset']}, {values['epochs']} epochs, "
                                    f"{int(values['train_size'])} train / {int(values['test_size'])} test images",
-            "our params": f"{int(group['params'].iloc[0]):,}",
-            "epoch s": f"{group['epoch_s'].median():.1f}",
             "same budget and recipe as the report": "yes" if group["matches_report"].all() else
                                                     f"no: {group['budget_note'].iloc[0] or 'see recipe deviations'}",
         })
@@ -437,13 +462,17 @@ def render(records: list[dict], plot_files: list[str] = ()) -> str:
                       "(report r0's table), per model, framework and hardware, with the first epoch's learning "
                       "rate and the rule that set it (none: the recipe's rate at every batch size; linear, "
                       "sqrt: scaled from the recipe's batch size); ✓ marks the largest batch size that ran "
-                      "without running out of memory.", batch_size_table(trials))
+                      "without running out of memory. Where the report published its own batch-size table "
+                      "(r0, on its CPU) and the row uses the report's recipe, the report's figures stand beside "
+                      "ours; compare the shapes (time relative to the smallest batch), not the absolute "
+                      "times.", batch_size_table(trials))
     lines += _section("Fast path vs naive loop", "Median steady epoch time of the fast path (data on the device, "
                       "batched augmentation, and the variant's precision, memory format and compilation) "
                       "against the reports' loop (DataLoader over per-image transforms, float32, eager), "
                       "same model, batch size and hardware.", speedup_table(trials))
-    lines += _section("Reported vs reproduced", "Each report's published figure (copied from the report, "
-                      "labelled as such) beside ours: same model and recipe, our hardware and budget. A "
+    lines += _section("Reported vs reproduced", "Each report's published figures (copied from the report, in "
+                      "the columns marked reported: accuracy, parameter count, epoch time on the report's "
+                      "hardware) beside ours for the same model and recipe, on our hardware and budget. A "
                       "shorter budget than the report's is stated in the last column; recipe deviations are "
                       "in each result's `recipe.deviations`. The difference compares different datasets "
                       "and budgets wherever the last column says so.", reported_table(trials))

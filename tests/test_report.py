@@ -77,3 +77,23 @@ def test_pareto_plot_per_budget_marks_the_front(tmp_path, frameworks):
     assert list(configs.loc[front, "model"]) == ["r2_vanilla_cnn", "r3_deep_cnn"]  # r1_vgg_cnn: slower and worse
     (path,) = plots.pareto(configs, tmp_path)
     assert path.name == "pareto-amd-epyc-2-threads-3ep-2000img.png" and path.stat().st_size > 10_000
+
+
+def test_report_rows_stand_beside_every_published_figure():
+    records = [record_like("r0_deep_cnn", recipe="r0", batch_size=64, accuracy=0.80, epoch_s=30.0)]
+    records[0]["recipe"]["report"] = "r0"
+    (row,) = report.reported_table(report.trial_frame(records)).to_dict("records")
+    assert row["reported accuracy"] == "87.1 % test"  # 87.05 %
+    assert row["difference (pt)"] == "-7.1"
+    assert row["reported params"] == "2,300,000" and row["reported epoch time"] == "11.4 min (CPU)"
+    assert row["our epoch s"].startswith("30.0 (")
+
+
+def test_r0_batch_rows_carry_the_reports_own_batch_table():
+    records = [record_like("r0_deep_cnn", recipe="r0", batch_size=b, epoch_s=t) for b, t in ((32, 8.0), (256, 2.0))]
+    table = report.batch_size_table(report.trial_frame(records))
+    assert list(table["epoch time ÷ smallest batch's"]) == ["1.00", "0.25"]
+    assert list(table["reported: min/epoch (÷ smallest), test acc"]) == ["60 (1.00), 84 %", "12 (0.20), 78 %"]
+    other_recipe = [record_like("r0_deep_cnn", recipe="common", batch_size=b) for b in (32, 256)]
+    assert set(report.batch_size_table(report.trial_frame(other_recipe))[
+        "reported: min/epoch (÷ smallest), test acc"]) == {"-"}
