@@ -18,7 +18,7 @@ from bench import data, layers, registry
 from bench.errors import BenchError
 from bench.adapter import AMP, COMPILE, INITS, LOADERS
 from bench.recipes import LR_SCALING, RECIPES, get_recipe
-from bench.suites import SUITES, Entry, get_suite
+from bench.suites import SUITES, Entry, Suite, get_suite
 
 DEVICES = ("cpu", "cuda")
 
@@ -198,10 +198,21 @@ def _check_device(device: str) -> None:
             raise BenchError("--device cuda: no CUDA GPU is visible on this machine")
 
 
-def suite_entries(args) -> list[Entry]:
-    """The suite's entries with the command line's overrides; `--model` replaces the suite's models."""
-    suite = get_suite(args.suite)
-    if args.model:
+def resolve_suite(args) -> tuple[Suite, list[Entry]]:
+    """The suite (default: `default`, or `gpu` with --device cuda) and its entries with the command line's overrides.
+
+    `--model` with a named `--suite` keeps that suite's entries for those models (their recipe, budget and
+    notes); without `--suite` it runs each model with the baseline recipe and its full budget.
+    """
+    suite = get_suite(args.suite or ("gpu" if args.device == "cuda" else "default"))
+    if args.model and args.suite:
+        for model in args.model:
+            registry.parse(model)
+            if model not in {entry.model for entry in suite.entries}:
+                raise BenchError(f"model {model!r} is not in suite {suite.name!r}; leave out --suite to run it "
+                                 f"with the baseline recipe")
+        entries = [entry for entry in suite.entries if entry.model in args.model]
+    elif args.model:
         entries = [Entry(model) for model in args.model]
     else:
         entries = list(suite.entries)
@@ -215,15 +226,13 @@ def suite_entries(args) -> list[Entry]:
     for entry in entries:
         registry.parse(entry.model)
         get_recipe(entry.recipe)
-    return entries
+    return suite, entries
 
 
 def command_run(args) -> int:
     from bench import provenance, runner, store
 
-    args.suite = args.suite or ("gpu" if args.device == "cuda" else "default")
-    suite = get_suite(args.suite)
-    entries = suite_entries(args)
+    suite, entries = resolve_suite(args)
     frameworks = args.framework or list(suite.frameworks)
     for framework in frameworks:
         registry.missing_framework(framework)

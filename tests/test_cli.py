@@ -117,3 +117,22 @@ def test_list_measured_counts_equal_the_spec_in_every_framework():
         for framework, counts in row["params_measured"].items():
             if counts is not None:
                 assert counts == [row["params_trainable"], row["params_non_trainable"]], (row["model"], framework)
+
+
+def entries_for(*argv):
+    from bench.__main__ import build_parser, resolve_suite
+
+    return resolve_suite(build_parser().parse_args(["run", *argv]))[1]
+
+
+def test_model_with_a_named_suite_keeps_that_suites_recipe_and_budget():
+    (entry,) = entries_for("--suite", "reports-quick", "--model", "r0_deep_cnn", "--epochs", "1")
+    assert (entry.recipe, entry.train_subset, entry.epochs) == ("r0", 2000, 1)
+    assert "budget scaled" in entry.note
+    (bare,) = entries_for("--model", "r0_deep_cnn")
+    assert (bare.recipe, bare.train_subset, bare.epochs) == ("baseline", None, None)
+
+
+def test_a_model_outside_the_named_suite_is_a_one_line_error(tmp_path):
+    result = bench("run", "--suite", "skeleton", "--model", "resnet18", "--results", str(tmp_path))
+    assert_one_line_error(result, "model 'resnet18' is not in suite 'skeleton'")
