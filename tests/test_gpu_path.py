@@ -3,6 +3,8 @@ loop, and the report's fast-vs-naive table. The same code runs with --device cud
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 from bench import registry, report, runner, store
@@ -69,3 +71,16 @@ def test_keras_runs_on_the_torch_backend_as_on_the_gpu_machines(tmp_path):
     assert record["status"] == "ok", record["error"]
     assert record["settings"]["backend"] == "torch"
     assert "keras (torch)" in report.render([record])
+
+
+@needs_keras
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="GPU PATH SKIPPED: no jax")
+def test_keras_runs_on_the_jax_backend_with_its_own_jit(tmp_path):
+    # The other backend the lent GPU machines have; jit_compile is XLA's there.
+    trial = synthetic_trial(framework="keras", keras_backend="jax", epochs=2, compile="default", amp="bf16")
+    runner.run_sweep([trial], tmp_path)
+    (record,) = store.load(tmp_path)
+    assert record["status"] == "ok", record["error"]
+    assert record["settings"]["backend"] == "jax" and record["settings"]["precision"] == "bfloat16"
+    assert record["test"]["accuracy"] is not None and record["timing"]["epoch_median_s"] > 0
+    assert "keras (jax)" in report.render([record])
