@@ -183,7 +183,11 @@ def _time_to_target(seconds, reached: int, n: int, target) -> str:
         return "-"
     if not reached:
         return f"not reached ({100 * target:.0f}%)"
-    return f"{seconds:.0f} s to {100 * target:.0f}% ({reached}/{n})"
+    return f"{_seconds(seconds)} s to {100 * target:.0f}% ({reached}/{n})"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
 
 
 def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
@@ -340,18 +344,37 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
         runner_up = ranked[ranked["model"] != best["model"]].iloc[0]
         lines.append(f"- {dataset}, recipe `{recipe}`, {epochs} epochs on {int(images)} images, {hardware}: best "
                      f"test accuracy {_headline(best)}; best other model {_headline(runner_up)} "
-                     f"({group['model'].nunique()} models).")
+                     f"({group['model'].nunique()} models){_lead(best, runner_up)}.")
+    for (hardware, target), group in table.groupby(["hardware", "tta_target"], sort=True):
+        reached = group[group["tta_reached"] == group["n"]]
+        if not reached.empty:
+            fastest = reached.sort_values(["tta_s", "model"]).iloc[0]
+            lines.append(f"- Fastest to {100 * target:.0f} % validation accuracy on {hardware}: "
+                         f"**{fastest['model']}** ({fastest['framework']}, {fastest['variant']}, batch "
+                         f"{fastest['batch_size']}, recipe `{fastest['recipe']}`) in {_seconds(fastest['tta_s'])} s "
+                         f"of training (median over n={fastest['n']}; {len(reached)} of {len(group)} "
+                         f"configurations reached it in every seed).")
     for hardware, group in table.groupby("hardware", sort=True):
         fastest = group.sort_values("images_per_s", ascending=False).iloc[0]
-        lines.append(f"- Fastest training on {hardware}: **{fastest['model']}** ({fastest['framework']}, "
+        lines.append(f"- Highest training throughput on {hardware}: **{fastest['model']}** ({fastest['framework']}, "
                      f"{fastest['variant']}, batch {fastest['batch_size']}) at {fastest['images_per_s']:.0f} "
-                     f"images/s (median over n={fastest['n']}).")
+                     f"images/s (median over n={fastest['n']}; its test accuracy {100 * fastest['acc_mean']:.1f} %).")
     ratios = framework_pairs(table)
     if not ratios.empty:
         values = ratios["epoch time keras/torch"].astype(float)
         lines.append(f"- Keras/PyTorch epoch-time ratio, same model and settings: median {values.median():.2f} "
                      f"(range {values.min():.2f}-{values.max():.2f}, n={len(values)} pairs).")
     return lines
+
+
+def _lead(best, other) -> str:
+    """The best model's lead over the next, with Welch's 95 % interval when both have 2+ seeds."""
+    lead = 100 * (best["acc_mean"] - other["acc_mean"])
+    if best["n"] < 2 or other["n"] < 2:
+        return f"; lead {lead:.2f} pt, no interval with a single seed"
+    half = 100 * confidence_95_difference(best["acc_std"], best["n"], other["acc_std"], other["n"])
+    verdict = "beyond" if lead > half else "within"
+    return f"; lead {lead:.2f} ± {half:.2f} pt (95 % CI), {verdict} the seed noise"
 
 
 def _headline(row) -> str:

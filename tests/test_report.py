@@ -15,7 +15,8 @@ TEMPLATE = json.loads(next(iter(sorted((REPO_ROOT / "results" / "raw").glob("r2_
 
 
 def record_like(model="r2_vanilla_cnn", framework="torch", recipe="common", seed=0, accuracy=0.5,
-                epoch_s=2.0, batch_size=128, lr_scaling="none", learning_rate=1e-3, flops=15e6) -> dict:
+                epoch_s=2.0, batch_size=128, lr_scaling="none", learning_rate=1e-3, flops=15e6,
+                seconds_to_target=None) -> dict:
     """A copy of a real result with the fields a table reads set to known values."""
     record = copy.deepcopy(TEMPLATE)
     record["config"].update(model=model, framework=framework, recipe=recipe, seed=seed, batch_size=batch_size,
@@ -25,6 +26,8 @@ def record_like(model="r2_vanilla_cnn", framework="torch", recipe="common", seed
     record["test"]["accuracy"] = accuracy
     record["timing"]["epoch_median_s"] = epoch_s
     record["model"]["forward_flops_per_image"] = flops
+    record["time_to_accuracy"] = {"target": 0.3, "train_seconds": seconds_to_target, "epoch": None,
+                                  "wall_seconds": None}
     for epoch in record["epochs"]:
         epoch["learning_rate"] = learning_rate
     record["_file"] = f"{model}-{framework}-{recipe}-{batch_size}-{seed}.json"
@@ -60,6 +63,25 @@ def test_summary_names_a_best_model_only_where_two_models_compete():
     (line,) = [line for line in report.summary_lines(configs_of(records)) if "best test accuracy" in line]
     assert "**r3_deep_cnn** (torch, fast) 50.00 ± 7.07 % (n=2)" in line
     assert "best other model **r2_vanilla_cnn** (torch, fast) 40.00 % (n=1)" in line
+    assert line.endswith("lead 10.00 pt, no interval with a single seed.")
+
+
+def test_summary_lead_is_judged_against_the_seed_noise():
+    def lead_line(spread):
+        records = [record_like(m, seed=s, accuracy=base + sign * spread)
+                   for m, base in (("r3_deep_cnn", 0.50), ("r2_vanilla_cnn", 0.45)) for s, sign in ((0, 1), (1, -1))]
+        return next(line for line in report.summary_lines(configs_of(records)) if "best test accuracy" in line)
+    # Welch: both stds 0.14 pt, 1 + 1 degrees of freedom, t = 4.30
+    assert "lead 5.00 ± 0.61 pt (95 % CI), beyond the seed noise" in lead_line(0.001)
+    assert "within the seed noise" in lead_line(0.05)
+
+
+def test_summary_names_the_fastest_to_target_among_those_reaching_it_every_seed():
+    records = [record_like("r2_vanilla_cnn", seed=0, seconds_to_target=2.0),
+               record_like("r2_vanilla_cnn", seed=1, seconds_to_target=None),  # one seed fell short
+               record_like("r3_deep_cnn", seconds_to_target=30.0)]
+    (line,) = [line for line in report.summary_lines(configs_of(records)) if line.startswith("- Fastest to")]
+    assert "**r3_deep_cnn**" in line and "in 30 s of training" in line and "1 of 2 configurations" in line
 
 
 def test_batch_size_rows_carry_their_learning_rate_and_rule():
