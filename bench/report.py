@@ -103,6 +103,8 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
         acc_mean=("test_accuracy", "mean"),
         acc_std=("test_accuracy", "std"),
         epoch_s=("epoch_s", "median"),
+        epoch_s_min=("epoch_s", "min"),
+        epoch_s_max=("epoch_s", "max"),
         first_epoch_s=("first_epoch_s", "median"),
         warmup=("warmup_in_epoch_time", "any"),
         images_per_s=("images_per_s", "median"),
@@ -116,6 +118,9 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["dataset", "hardware", "model", "framework", "variant", "batch_size"])
 
 
+EPOCH_COLUMN = "epoch s (median, range over seeds)"
+
+
 def formatted_columns(table: pd.DataFrame) -> dict[str, list]:
     """The measured figures of configurations as table cells, shared by the Results and Architectures sections."""
     return {
@@ -123,7 +128,9 @@ def formatted_columns(table: pd.DataFrame) -> dict[str, list]:
                                        for m, s, n in zip(table["acc_mean"], table["acc_std"].fillna(0), table["n"])],
         "95% CI (pt)": [f"± {100 * confidence_95(s, n):.2f}" if n > 1 else "-"
                         for s, n in zip(table["acc_std"].fillna(0), table["n"])],
-        "epoch s (median)": [f"{e:.1f}{'*' if w else ''}" for e, w in zip(table["epoch_s"], table["warmup"])],
+        EPOCH_COLUMN: [f"{e:.1f}{'*' if w else ''}" + (f" ({lo:.1f}-{hi:.1f})" if n > 1 else "")
+                       for e, w, lo, hi, n in zip(table["epoch_s"], table["warmup"], table["epoch_s_min"],
+                                                  table["epoch_s_max"], table["n"])],
         "first epoch s": [f"{v:.1f}" for v in table["first_epoch_s"]],
         "train img/s": [f"{v:.0f}" for v in table["images_per_s"]],
         "params": [f"{int(p):,}" for p in table["params"]],
@@ -134,9 +141,9 @@ def formatted_columns(table: pd.DataFrame) -> dict[str, list]:
     }
 
 
-RESULTS_COLUMNS = ["test acc % (mean ± std, n)", "95% CI (pt)", "epoch s (median)", "first epoch s", "train img/s",
+RESULTS_COLUMNS = ["test acc % (mean ± std, n)", "95% CI (pt)", EPOCH_COLUMN, "first epoch s", "train img/s",
                    "params", "time to val target"]
-ARCHITECTURE_COLUMNS = ["test acc % (mean ± std, n)", "params", "MFLOPs/image", "epoch s (median)", "train img/s",
+ARCHITECTURE_COLUMNS = ["test acc % (mean ± std, n)", "params", "MFLOPs/image", EPOCH_COLUMN, "train img/s",
                         "time to val target", "peak RSS MB"]
 
 
@@ -504,9 +511,10 @@ def render(records: list[dict], plot_files: list[str] = ()) -> str:
                       "pairs (share of the true class).", per_class_table(records))
     lines += ["## Results", "",
               "Every configuration: one row per model x framework x hardware x batch size x recipe x budget; "
-              "accuracy is on the test set, scored once after the last epoch. Epoch time is the median of the "
-              "steady-state epochs (the first epoch, with warm-up and tracing, is shown apart); `*` marks a "
-              "figure from a single epoch, warm-up included.", ""]
+              "accuracy is on the test set, scored once after the last epoch. A trial's epoch time is the median "
+              "of its steady-state epochs (the first epoch, with warm-up and tracing, is shown apart); the "
+              "table gives the median over seeds and their range; `*` marks a figure from a single epoch, "
+              "warm-up included.", ""]
     lines += [table.to_markdown(index=False) if not table.empty else "No successful trials.", ""]
     lines += _section("Failed trials", "Recorded faults, never counted as accuracy 0.", failure_table(trials))
     lines += _section("Fairness manifest", "Settings that change speed or numerics, as in force in each "

@@ -39,13 +39,15 @@ def configs_of(records):
 
 
 def test_architectures_rank_common_recipe_models_by_mean_accuracy_over_seeds():
-    records = [record_like("r2_vanilla_cnn", seed=s, accuracy=a) for s, a in ((0, 0.40), (1, 0.44))]
+    records = [record_like("r2_vanilla_cnn", seed=s, accuracy=a, epoch_s=t)
+               for s, a, t in ((0, 0.40, 1.0), (1, 0.44, 3.0))]
     records += [record_like("r3_deep_cnn", seed=0, accuracy=0.50, flops=250.4e6)]
     records += [record_like("r1_vgg_cnn", recipe="r1", accuracy=0.90)]  # another recipe: not an architecture row
     table = report.architectures_table(configs_of(records))
     assert list(table["model"]) == ["r3_deep_cnn", "r2_vanilla_cnn"]
     assert list(table["test acc % (mean ± std, n)"]) == ["50.00 (n=1)", "42.00 ± 2.83 (n=2)"]
     assert list(table["MFLOPs/image"]) == ["250.4", "15.0"]
+    assert list(table["epoch s (median, range over seeds)"]) == ["2.0", "2.0 (1.0-3.0)"]
     assert "## Architectures" in report.render(records)
 
 
