@@ -18,6 +18,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from bench.labels import framework_label, variant_label  # noqa: E402
+
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: reproducible bytes
 
 
@@ -34,29 +36,39 @@ def _save(figure, path: Path) -> Path:
 
 
 def learning_curves(records: list[dict], directory: Path) -> list[Path]:
-    """Train and validation accuracy per epoch, one figure per model, a line pair per trial."""
-    by_model: dict[str, list[dict]] = {}
+    """Train and validation accuracy per epoch, one figure per model, recipe and budget.
+
+    A line pair per framework and batch size: the mean over seeds, the validation range over seeds shaded.
+    """
+    figures: dict[tuple, dict[tuple, list[dict]]] = {}
     for record in records:
         if record["status"] == "ok" and record["epochs"]:
-            by_model.setdefault(record["config"]["model"], []).append(record)
-    paths = []
-    for model, runs in sorted(by_model.items()):
-        figure, axis = plt.subplots(figsize=(7, 4.5))
-        for record in sorted(runs, key=lambda r: r["_file"]):
             config = record["config"]
-            label = (f"{config['framework']} {config['recipe']} bs{config['batch_size']} s{config['seed']}, "
-                     f"{record['dataset']['train_size']} images")
-            epochs = [e["epoch"] for e in record["epochs"]]
-            line, = axis.plot(epochs, [100 * e["train_accuracy"] for e in record["epochs"]], "--", alpha=0.6)
-            if all("val_accuracy" in e for e in record["epochs"]):
-                axis.plot(epochs, [100 * e["val_accuracy"] for e in record["epochs"]], "-",
-                          color=line.get_color(), label=label)
-        axis.set(title=f"{model}: accuracy per epoch (solid: validation, dashed: training)",
+            figure_key = (config["model"], config["recipe"], config["epochs"], record["dataset"]["train_size"])
+            line_key = (framework_label(record), config["batch_size"], variant_label(config))
+            figures.setdefault(figure_key, {}).setdefault(line_key, []).append(record)
+    paths = []
+    for (model, recipe, epochs, images), lines in sorted(figures.items()):
+        figure, axis = plt.subplots(figsize=(7, 4.5))
+        for (framework, batch, variant), runs in sorted(lines.items()):
+            length = min(len(r["epochs"]) for r in runs)  # early stopping may end seeds at different epochs
+            x = np.arange(1, length + 1)
+            train = np.array([[100 * e["train_accuracy"] for e in r["epochs"][:length]] for r in runs])
+            line, = axis.plot(x, train.mean(axis=0), "--", alpha=0.6)
+            if all("val_accuracy" in e for r in runs for e in r["epochs"][:length]):
+                val = np.array([[100 * e["val_accuracy"] for e in r["epochs"][:length]] for r in runs])
+                axis.plot(x, val.mean(axis=0), "-", color=line.get_color(),
+                          label=f"{framework}, {variant}, batch {batch} (n={len(runs)})")
+                if len(runs) > 1:
+                    axis.fill_between(x, val.min(axis=0), val.max(axis=0), color=line.get_color(), alpha=0.15)
+        axis.set(title=f"{model}, recipe {recipe}, {images} training images: accuracy per epoch\n"
+                       "solid: validation (mean, range over seeds shaded), dashed: training (mean)",
                  xlabel="epoch", ylabel="accuracy (%)")
+        axis.title.set_fontsize(9)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         if axis.get_legend_handles_labels()[0]:
-            axis.legend(fontsize=6, ncol=2 if len(runs) > 8 else 1)
-        paths.append(_save(figure, directory / f"curves-{_slug(model)}.png"))
+            axis.legend(fontsize=7)
+        paths.append(_save(figure, directory / f"curves-{_slug(model)}-{_slug(recipe)}-{epochs}ep-{images}img.png"))
     return paths
 
 
@@ -66,7 +78,7 @@ def confusion_matrices(records: list[dict], directory: Path) -> list[Path]:
     for record in records:
         if record["status"] != "ok" or not (record.get("recipe") or {}).get("report"):
             continue
-        key = (record["config"]["model"], record["config"]["framework"], record["dataset"]["label"])
+        key = (record["config"]["model"], framework_label(record), record["dataset"]["label"])
         matrix = np.array(record["test"]["confusion_matrix"])
         previous = sums.get(key, (0, record["dataset"]["class_names"]))[0]
         sums[key] = (previous + matrix, record["dataset"]["class_names"])
@@ -82,7 +94,7 @@ def confusion_matrices(records: list[dict], directory: Path) -> list[Path]:
         axis.set(title=f"{model} ({framework}): test confusion, % of each true class",
                  xlabel="predicted", ylabel="true")
         figure.colorbar(image, ax=axis, label="% of the true class")
-        paths.append(_save(figure, directory / f"confusion-{_slug(model)}-{framework}-{_slug(dataset)}.png"))
+        paths.append(_save(figure, directory / f"confusion-{_slug(model)}-{_slug(framework)}-{_slug(dataset)}.png"))
     return paths
 
 

@@ -13,31 +13,10 @@ from scipy import stats
 
 from bench import registry, store
 from bench.errors import BenchError
+from bench.labels import framework_label, hardware_label, variant_label
 from bench.recipes import get_recipe
 
 GROUP_KEYS = ["dataset", "hardware", "model", "framework", "variant", "batch_size", "recipe", "epochs", "train_size"]
-
-
-def _framework_label(record: dict) -> str:
-    backend = record["config"].get("keras_backend")
-    return f"keras ({backend})" if backend else record["config"]["framework"]
-
-
-def _variant(config: dict) -> str:
-    """The speed options of a trial, e.g. 'fast+bf16+channels-last+compile=default' or 'naive'."""
-    from bench.adapter import Execution
-
-    return Execution(config.get("amp", "off"), config.get("channels_last", False), config.get("compile", "off"),
-                     config.get("loader", "fast")).label()
-
-
-def _hardware_label(record: dict) -> str:
-    config, settings = record["config"], record.get("settings") or {}
-    if config["device"] == "cuda":
-        return settings.get("device_name") or "cuda"
-    cpu = (record.get("provenance") or {}).get("cpu", "cpu")
-    threads = config["threads"]
-    return f"{cpu}, {threads} thread{'s' if threads > 1 else ''}"
 
 
 def _megabytes(value) -> float | None:
@@ -58,11 +37,11 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
         timing = record.get("timing") or {}
         rows.append({
             "dataset": record["dataset"]["label"] if ok else config["dataset"],
-            "hardware": _hardware_label(record),
+            "hardware": hardware_label(record),
             "device": config["device"],
             "model": config["model"],
-            "framework": _framework_label(record),
-            "variant": _variant(config),
+            "framework": framework_label(record),
+            "variant": variant_label(config),
             "batch_size": config["batch_size"],
             "recipe": config["recipe"],
             "epochs": config["epochs"],
@@ -262,7 +241,7 @@ def manifest_table(records: list[dict]) -> pd.DataFrame:
     for record in records:
         if record["status"] == "ok":
             settings = record.get("settings") or {}
-            rows.append({"framework": _framework_label(record), "hardware": _hardware_label(record),
+            rows.append({"framework": framework_label(record), "hardware": hardware_label(record),
                          **{f: str(settings.get(f, "-")) for f in MANIFEST_FIELDS}})
     return pd.DataFrame(rows).drop_duplicates().sort_values(["hardware", "framework"]) if rows else pd.DataFrame()
 
@@ -273,7 +252,7 @@ def environment_table(records: list[dict]) -> pd.DataFrame:
     for record in records:
         provenance = record.get("provenance") or {}
         packages = provenance.get("packages") or {}
-        rows.append({"hardware": _hardware_label(record), "python": provenance.get("python"),
+        rows.append({"hardware": hardware_label(record), "python": provenance.get("python"),
                      **{name: packages.get(name) or "-" for name in ("torch", "keras", "numpy")},
                      "tensorflow": packages.get("tensorflow") or packages.get("tensorflow-cpu") or "-",
                      "platform": provenance.get("platform"),
@@ -432,8 +411,8 @@ def per_class_table(records: list[dict]) -> pd.DataFrame:
     groups: dict[tuple, list[dict]] = {}
     for record in records:
         if record["status"] == "ok" and (record.get("recipe") or {}).get("report"):
-            key = (record["recipe"]["report"], record["config"]["model"], _framework_label(record),
-                   _hardware_label(record), record["dataset"]["label"])
+            key = (record["recipe"]["report"], record["config"]["model"], framework_label(record),
+                   hardware_label(record), record["dataset"]["label"])
             groups.setdefault(key, []).append(record)
     rows = []
     for (report, model, framework, hardware, dataset), runs in sorted(groups.items()):

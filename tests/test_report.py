@@ -121,3 +121,18 @@ def test_r0_batch_rows_carry_the_reports_own_batch_table():
     other_recipe = [record_like("r0_deep_cnn", recipe="common", batch_size=b) for b in (32, 256)]
     assert set(report.batch_size_table(report.trial_frame(other_recipe))[
         "reported: min/epoch (÷ smallest), test acc"]) == {"-"}
+
+
+def test_learning_curves_one_figure_per_model_recipe_and_budget_seeds_averaged(tmp_path):
+    records = [record_like(framework=f, seed=s) for f in ("torch", "keras") for s in (0, 1, 2)]
+    records += [record_like(recipe="baseline")]
+    paths = plots.learning_curves(records, tmp_path)
+    assert sorted(p.name for p in paths) == ["curves-r2-vanilla-cnn-baseline-3ep-2000img.png",
+                                             "curves-r2-vanilla-cnn-common-3ep-2000img.png"]
+
+
+def test_keras_backends_stay_apart_in_tables_and_plots(tmp_path):
+    records = [record_like(framework="keras"), record_like(framework="keras")]
+    records[1]["config"]["keras_backend"] = "jax"
+    configs = configs_of(records)
+    assert sorted(configs["framework"]) == ["keras (jax)", "keras (tensorflow)"]

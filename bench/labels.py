@@ -1,0 +1,27 @@
+"""How a result names its framework, speed variant and hardware in tables and plots."""
+
+from __future__ import annotations
+
+from bench.adapter import Execution
+
+
+def framework_label(record: dict) -> str:
+    """'torch', or 'keras (BACKEND)': rows of different keras backends never merge."""
+    backend = record["config"].get("keras_backend")
+    return f"keras ({backend})" if backend else record["config"]["framework"]
+
+
+def variant_label(config: dict) -> str:
+    """The speed options of a trial, e.g. 'fast+bf16+channels-last+compile=default' or 'naive'."""
+    return Execution(config.get("amp", "off"), config.get("channels_last", False), config.get("compile", "off"),
+                     config.get("loader", "fast")).label()
+
+
+def hardware_label(record: dict) -> str:
+    """The GPU's name, or the CPU with the trial's thread count."""
+    config, settings = record["config"], record.get("settings") or {}
+    if config["device"] == "cuda":
+        return settings.get("device_name") or "cuda"
+    cpu = (record.get("provenance") or {}).get("cpu", "cpu")
+    threads = config["threads"]
+    return f"{cpu}, {threads} thread{'s' if threads > 1 else ''}"
