@@ -253,7 +253,7 @@ def environment_table(records: list[dict]) -> pd.DataFrame:
         provenance = record.get("provenance") or {}
         packages = provenance.get("packages") or {}
         rows.append({"hardware": hardware_label(record), "python": provenance.get("python"),
-                     **{name: packages.get(name) or "-" for name in ("torch", "keras", "numpy")},
+                     **{name: packages.get(name) or "-" for name in ("torch", "keras", "jax", "numpy")},
                      "tensorflow": packages.get("tensorflow") or packages.get("tensorflow-cpu") or "-",
                      "platform": provenance.get("platform"),
                      "commit": ((provenance.get("git") or {}).get("commit") or "-")[:10]})
