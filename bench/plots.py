@@ -19,6 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.labels import framework_label, variant_label  # noqa: E402
+from bench.report import at_recipe_batch  # noqa: E402
 
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: reproducible bytes
 
@@ -73,10 +74,12 @@ def learning_curves(records: list[dict], directory: Path) -> list[Path]:
 
 
 def confusion_matrices(records: list[dict], directory: Path) -> list[Path]:
-    """Test-set confusion matrix (row-normalised, summed over seeds) per report model and framework."""
+    """Test-set confusion matrix (row-normalised, summed over seeds) per report model and framework, at the
+    report recipe's batch size."""
     sums: dict[tuple, tuple[np.ndarray, list[str]]] = {}
     for record in records:
-        if record["status"] != "ok" or not (record.get("recipe") or {}).get("report"):
+        if record["status"] != "ok" or not (record.get("recipe") or {}).get("report") \
+                or not at_recipe_batch(record["config"]):
             continue
         key = (record["config"]["model"], framework_label(record), record["dataset"]["label"])
         matrix = np.array(record["test"]["confusion_matrix"])

@@ -63,6 +63,7 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "lr_rule": config.get("lr_scaling", "none"),
             "first_lr": record["epochs"][0]["learning_rate"] if ok and record["epochs"] else None,
             "report": (record.get("recipe") or {}).get("report"),
+            "at_recipe_batch": at_recipe_batch(config),
             "budget_note": (record.get("budget") or {}).get("note", ""),
             "matches_report": (record.get("budget") or {}).get("matches_report"),
             "test_size": record["dataset"]["test_size"] if ok else None,
@@ -268,6 +269,14 @@ def published(model: str) -> dict:
         return {}
 
 
+def at_recipe_batch(config: dict) -> bool:
+    """Whether a trial ran at its recipe's own batch size (a report's headline setting), not a sweep's."""
+    try:
+        return config["batch_size"] == get_recipe(config["recipe"]).batch_size
+    except BenchError:
+        return True
+
+
 def _is_reports_recipe(model: str, recipe: str) -> bool:
     """Whether `recipe` is the one the report that published `model` trained it with."""
     try:
@@ -284,8 +293,9 @@ def _published_accuracy(reported: dict) -> tuple[float | None, str]:
 
 
 def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """Each report's published figures (accuracy, params, epoch time) beside ours for the same model and recipe."""
-    ok = trials[(trials["status"] == "ok") & trials["report"].notna()]
+    """Each report's published figures (accuracy, params, epoch time) beside ours for the same model and recipe,
+    at the recipe's batch size (other batch sizes stand in the Batch size table)."""
+    ok = trials[(trials["status"] == "ok") & trials["report"].notna() & trials["at_recipe_batch"]]
     rows = []
     keys = ["report", "model", "recipe", "framework", "hardware", "dataset", "batch_size", "epochs", "train_size",
             "test_size"]
@@ -410,17 +420,19 @@ def per_class_table(records: list[dict]) -> pd.DataFrame:
     """Per-class test accuracy of each report's model (mean over seeds) and its most confused pairs."""
     groups: dict[tuple, list[dict]] = {}
     for record in records:
-        if record["status"] == "ok" and (record.get("recipe") or {}).get("report"):
-            key = (record["recipe"]["report"], record["config"]["model"], framework_label(record),
-                   hardware_label(record), record["dataset"]["label"])
+        config = record["config"]
+        if record["status"] == "ok" and (record.get("recipe") or {}).get("report") and at_recipe_batch(config):
+            key = (record["recipe"]["report"], config["model"], framework_label(record), hardware_label(record),
+                   record["dataset"]["label"], config["epochs"], record["dataset"]["train_size"])
             groups.setdefault(key, []).append(record)
     rows = []
-    for (report, model, framework, hardware, dataset), runs in sorted(groups.items()):
+    for (report, model, framework, hardware, dataset, epochs, images), runs in sorted(groups.items()):
         names = runs[0]["dataset"]["class_names"]
         matrix = sum(np.array(r["test"]["confusion_matrix"]) for r in runs)
         rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         order = [n for n in FIRST_CLASSES if n in names] + [n for n in names if n not in FIRST_CLASSES]
-        row = {"report": report, "model": model, "framework": framework, "hardware": hardware, "n": len(runs)}
+        row = {"report": report, "model": model, "framework": framework, "hardware": hardware,
+               "budget": f"{epochs} epochs, {images} images", "n": len(runs)}
         if len(names) <= 10:
             row.update({name: f"{100 * rates[names.index(name), names.index(name)]:.1f}" for name in order})
         off_diagonal = rates - np.diag(np.diag(rates))

@@ -104,9 +104,12 @@ def test_pareto_plot_per_budget_marks_the_front(tmp_path, frameworks):
 
 
 def test_report_rows_stand_beside_every_published_figure():
-    records = [record_like("r0_deep_cnn", recipe="r0", batch_size=64, accuracy=0.80, epoch_s=30.0)]
-    records[0]["recipe"]["report"] = "r0"
+    records = [record_like("r0_deep_cnn", recipe="r0", batch_size=b, accuracy=0.80, epoch_s=30.0) for b in (64, 256)]
+    for record in records:
+        record["recipe"]["report"] = "r0"
+    # one row: batch 64 is r0's own; the batch-size sweep's other rows belong to the Batch size table
     (row,) = report.reported_table(report.trial_frame(records)).to_dict("records")
+    assert row["batch"] == 64
     assert row["reported accuracy"] == "87.1 % test"  # 87.05 %
     assert row["difference (pt)"] == "-7.1"
     assert row["reported params"] == "2,300,000" and row["reported epoch time"] == "11.4 min (CPU)"
