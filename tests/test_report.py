@@ -139,3 +139,12 @@ def test_keras_backends_stay_apart_in_tables_and_plots(tmp_path):
     records[1]["config"]["keras_backend"] = "jax"
     configs = configs_of(records)
     assert sorted(configs["framework"]) == ["keras (jax)", "keras (tensorflow)"]
+
+
+def test_readme_leaderboard_excerpt_is_copied_from_the_committed_leaderboard():
+    readme = (REPO_ROOT / "README.md").read_text()
+    excerpt = readme.split("<!-- leaderboard:start -->\n")[1].split("<!-- leaderboard:end -->")[0]
+    leaderboard = (REPO_ROOT / "results" / "leaderboard.md").read_text().splitlines()
+    rows = [line for line in excerpt.splitlines() if line.startswith("|")]
+    assert len(rows) >= 3
+    assert [row for row in rows if row not in leaderboard] == [], "copy the rows from results/leaderboard.md"
