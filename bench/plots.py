@@ -140,10 +140,11 @@ def pareto(table: pd.DataFrame, directory: Path) -> list[Path]:
 
 
 def batch_sizes(trials: pd.DataFrame, directory: Path) -> list[Path]:
-    """Throughput and accuracy against batch size, per model and hardware, a line per framework."""
+    """Throughput and accuracy against batch size, per model, hardware, recipe and budget, a line per framework."""
     ok = trials[trials["status"] == "ok"]
     paths = []
-    for (model, hardware), group in ok.groupby(["model", "hardware"], sort=True):
+    keys = ["model", "hardware", "recipe", "epochs", "train_size"]
+    for (model, hardware, recipe, epochs, images), group in ok.groupby(keys, sort=True):
         if group["batch_size"].nunique() < 2:
             continue
         figure, (speed, accuracy) = plt.subplots(1, 2, figsize=(9, 3.8))
@@ -155,6 +156,8 @@ def batch_sizes(trials: pd.DataFrame, directory: Path) -> list[Path]:
             axis.set_xscale("log", base=2)
             axis.set(xlabel="batch size", ylabel=label)
             axis.legend(fontsize=7)
-        figure.suptitle(f"{model} on {hardware}: batch-size trade-off", fontsize=10)
-        paths.append(_save(figure, directory / f"batch-{_slug(model)}-{_slug(hardware)}.png"))
+        figure.suptitle(f"{model} on {hardware}, recipe {recipe}, {epochs} epochs on {int(images)} images: "
+                        "batch-size trade-off", fontsize=9)
+        name = f"batch-{_slug(model)}-{_slug(hardware)}-{_slug(recipe)}-{epochs}ep-{int(images)}img.png"
+        paths.append(_save(figure, directory / name))
     return paths

@@ -41,7 +41,7 @@ def test_real_run_beats_chance_then_reports_and_resumes(tmp_path):
     leaderboard = (results / "leaderboard.md").read_text()
     assert "| r2_vanilla_cnn | torch" in leaderboard and "| r2_vanilla_cnn | keras (tensorflow)" in leaderboard
     assert leaderboard == report.render(store.load(results), sorted(p.name for p in (results / "plots").glob("*.png")))
-    assert (results / "plots" / "curves-r2-vanilla-cnn.png").exists()
+    assert (results / "plots" / "curves-r2-vanilla-cnn-baseline-2ep-2000img.png").exists()
     assert (results / "tables" / "results.csv").read_text().startswith("model,")
 
     files_before = {p.name: p.read_bytes() for p in (results / "raw").glob("*.json")}
