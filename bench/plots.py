@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.labels import framework_label, variant_label  # noqa: E402
-from bench.report import at_recipe_batch  # noqa: E402
+from bench.report import report_records  # noqa: E402
 
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: reproducible bytes
 
@@ -74,13 +74,10 @@ def learning_curves(records: list[dict], directory: Path) -> list[Path]:
 
 
 def confusion_matrices(records: list[dict], directory: Path) -> list[Path]:
-    """Test-set confusion matrix (row-normalised, summed over seeds) per report model and framework, at the
-    report recipe's batch size."""
+    """Test-set confusion matrix (row-normalised, summed over seeds) per report model and framework, of the
+    trials that stand beside the report's figures (`report.report_records`)."""
     sums: dict[tuple, tuple[np.ndarray, list[str]]] = {}
-    for record in records:
-        if record["status"] != "ok" or not (record.get("recipe") or {}).get("report") \
-                or not at_recipe_batch(record["config"]):
-            continue
+    for record in report_records(records):
         key = (record["config"]["model"], framework_label(record), record["dataset"]["label"])
         matrix = np.array(record["test"]["confusion_matrix"])
         previous = sums.get(key, (0, record["dataset"]["class_names"]))[0]
@@ -128,7 +125,7 @@ def pareto(table: pd.DataFrame, directory: Path) -> list[Path]:
         axis.plot(points.loc[front, "epoch_s"], 100 * points.loc[front, "acc_mean"], "-", color="tab:red",
                   label="Pareto front")
         for index, row in points.iterrows():
-            axis.annotate(f"{row['model']} ({row['framework'].split(' ')[0]})", (row["epoch_s"], 100 * row["acc_mean"]),
+            axis.annotate(f"{row['model']} ({row['framework']})", (row["epoch_s"], 100 * row["acc_mean"]),
                           fontsize=6, xytext=(3, 3), textcoords="offset points",
                           color="tab:red" if index in front else "dimgrey")
         axis.set_xscale("log")

@@ -30,6 +30,7 @@ def confidence_95(std: float, n: int) -> float:
 
 def trial_frame(records: list[dict]) -> pd.DataFrame:
     """One row per trial with the fields tables are made from."""
+    headline_files = {record["_file"] for record in report_records(records)}
     rows = []
     for record in records:
         config = record["config"]
@@ -63,7 +64,7 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "lr_rule": config.get("lr_scaling", "none"),
             "first_lr": record["epochs"][0]["learning_rate"] if ok and record["epochs"] else None,
             "report": (record.get("recipe") or {}).get("report"),
-            "at_recipe_batch": at_recipe_batch(config),
+            "headline": record["_file"] in headline_files,
             "budget_note": (record.get("budget") or {}).get("note", ""),
             "matches_report": (record.get("budget") or {}).get("matches_report"),
             "test_size": record["dataset"]["test_size"] if ok else None,
@@ -269,12 +270,20 @@ def published(model: str) -> dict:
         return {}
 
 
-def at_recipe_batch(config: dict) -> bool:
-    """Whether a trial ran at its recipe's own batch size (a report's headline setting), not a sweep's."""
+def _at_recipe_batch(config: dict) -> bool:
     try:
         return config["batch_size"] == get_recipe(config["recipe"]).batch_size
     except BenchError:
         return True
+
+
+def report_records(records: list[dict]) -> list[dict]:
+    """The successful trials of a report's recipe that stand beside its published figures: those at the
+    recipe's own batch size, or every batch size where a model has none there (a batch sweep's other
+    rows stand in the Batch size table)."""
+    runs = [r for r in records if r["status"] == "ok" and (r.get("recipe") or {}).get("report")]
+    with_own = {r["config"]["model"] for r in runs if _at_recipe_batch(r["config"])}
+    return [r for r in runs if _at_recipe_batch(r["config"]) or r["config"]["model"] not in with_own]
 
 
 def _is_reports_recipe(model: str, recipe: str) -> bool:
@@ -295,7 +304,7 @@ def _published_accuracy(reported: dict) -> tuple[float | None, str]:
 def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
     """Each report's published figures (accuracy, params, epoch time) beside ours for the same model and recipe,
     at the recipe's batch size (other batch sizes stand in the Batch size table)."""
-    ok = trials[(trials["status"] == "ok") & trials["report"].notna() & trials["at_recipe_batch"]]
+    ok = trials[trials["headline"]]
     rows = []
     keys = ["report", "model", "recipe", "framework", "hardware", "dataset", "batch_size", "epochs", "train_size",
             "test_size"]
@@ -419,12 +428,11 @@ FIRST_CLASSES = ("cat", "dog")  # the reports' hardest classes lead the per-clas
 def per_class_table(records: list[dict]) -> pd.DataFrame:
     """Per-class test accuracy of each report's model (mean over seeds) and its most confused pairs."""
     groups: dict[tuple, list[dict]] = {}
-    for record in records:
+    for record in report_records(records):
         config = record["config"]
-        if record["status"] == "ok" and (record.get("recipe") or {}).get("report") and at_recipe_batch(config):
-            key = (record["recipe"]["report"], config["model"], framework_label(record), hardware_label(record),
-                   record["dataset"]["label"], config["epochs"], record["dataset"]["train_size"])
-            groups.setdefault(key, []).append(record)
+        key = (record["recipe"]["report"], config["model"], framework_label(record), hardware_label(record),
+               record["dataset"]["label"], config["epochs"], record["dataset"]["train_size"])
+        groups.setdefault(key, []).append(record)
     rows = []
     for (report, model, framework, hardware, dataset, epochs, images), runs in sorted(groups.items()):
         names = runs[0]["dataset"]["class_names"]

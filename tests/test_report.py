@@ -110,6 +110,7 @@ def test_report_rows_stand_beside_every_published_figure():
     # one row: batch 64 is r0's own; the batch-size sweep's other rows belong to the Batch size table
     (row,) = report.reported_table(report.trial_frame(records)).to_dict("records")
     assert row["batch"] == 64
+    assert len(report.reported_table(report.trial_frame(records[1:]))) == 1  # no batch-64 row: batch 256 stands
     assert row["reported accuracy"] == "87.1 % test"  # 87.05 %
     assert row["difference (pt)"] == "-7.1"
     assert row["reported params"] == "2,300,000" and row["reported epoch time"] == "11.4 min (CPU)"
