@@ -149,3 +149,12 @@ def test_readme_leaderboard_excerpt_is_copied_from_the_committed_leaderboard():
     rows = [line for line in excerpt.splitlines() if line.startswith("|")]
     assert len(rows) >= 3
     assert [row for row in rows if row not in leaderboard] == [], "copy the rows from results/leaderboard.md"
+
+
+def test_report_on_a_results_directory_without_results_says_so(tmp_path):
+    from tests.test_cli import bench
+
+    (tmp_path / "raw").mkdir()
+    made = bench("report", "--results", str(tmp_path))
+    assert made.returncode == 0 and "Traceback" not in made.stderr, made.stderr
+    assert "No results yet" in (tmp_path / "leaderboard.md").read_text()
