@@ -206,9 +206,10 @@ def resolve_suite(args) -> tuple[Suite, list[Entry]]:
     """
     suite = get_suite(args.suite or ("gpu" if args.device == "cuda" else "default"))
     if args.model and args.suite:
+        in_suite = {entry.model for entry in suite.entries}
         for model in args.model:
             registry.parse(model)
-            if model not in {entry.model for entry in suite.entries}:
+            if model not in in_suite:
                 raise BenchError(f"model {model!r} is not in suite {suite.name!r}; leave out --suite to run it "
                                  f"with the baseline recipe")
         entries = [entry for entry in suite.entries if entry.model in args.model]
@@ -252,7 +253,8 @@ def command_run(args) -> int:
     trials, skipped = runner.expand(
         entries, frameworks, args.device, args.batch_size,
         args.seeds if args.seeds is not None else list(suite.seeds),
-        learning_rate=args.lr, lr_scaling=args.lr_scaling, weights=args.weights, init=args.init, threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
+        learning_rate=args.lr, lr_scaling=args.lr_scaling, weights=args.weights, init=args.init,
+        threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
     for line in skipped:
         print(line, file=sys.stderr)
     if not trials:
