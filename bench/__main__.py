@@ -121,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
                          help="epoch-time ratio that counts as a change, when beyond noise (default 1.10)")
     report = commands.add_parser("report", help="write DIR/leaderboard.md from DIR/raw/*.json")
     report.add_argument("--results", default="results", help="results directory (default: results)")
+    importing = commands.add_parser("import", help="copy another run's raw and calibration files (a results "
+                                    "directory or a .tar.gz such as .ci/gpu-run packs) into a results directory")
+    importing.add_argument("source", help="results directory or archive to import from")
+    importing.add_argument("--results", default="results", help="results directory (default: results)")
     return parser
 
 
@@ -299,11 +303,20 @@ def command_compare(args) -> int:
     return 0
 
 
+def command_import(args) -> int:
+    from bench import store
+
+    imported, present = store.import_results(args.source, args.results)
+    print(f"imported {len(imported)} files into {args.results}"
+          + (f" ({len(present)} already there, left alone)" if present else ""))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return {"list": command_list, "run": command_run, "report": command_report,
-                "compare": command_compare}[args.command](args)
+                "compare": command_compare, "import": command_import}[args.command](args)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ import numpy as np
 from bench.recipes import Recipe
 
 EVAL_BATCH_SIZE = 1000  # images per inference batch; does not change any result
+NAN_CHECK_EVERY_ON_GPU = 20  # training steps between reads of the loss (a host sync) on a GPU; every step on CPU
 
 
 AMP = ("off", "bf16", "fp16")

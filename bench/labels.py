@@ -18,10 +18,13 @@ def variant_label(config: dict) -> str:
 
 
 def hardware_label(record: dict) -> str:
-    """The GPU's name, or the CPU with the trial's thread count."""
+    """The GPU's name, or the CPU with the trial's thread count. A failed trial has no settings: its GPU
+    is the one the sweep's provenance names (nvidia-smi)."""
     config, settings = record["config"], record.get("settings") or {}
+    provenance = record.get("provenance") or {}
     if config["device"] == "cuda":
-        return settings.get("device_name") or "cuda"
-    cpu = (record.get("provenance") or {}).get("cpu", "cpu")
+        gpus = (provenance.get("gpu") or {}).get("gpus") or ["GPU (name not recorded)"]
+        return settings.get("device_name") or gpus[0]
+    cpu = provenance.get("cpu", "cpu")
     threads = config["threads"]
     return f"{cpu}, {threads} thread{'s' if threads > 1 else ''}"

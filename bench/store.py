@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import tarfile
 import tempfile
 import uuid
 import warnings
@@ -42,17 +43,28 @@ def _stamp() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}_{uuid.uuid4().hex[:6]}"
 
 
-def _write_atomically(directory: Path, name: str, record: dict) -> Path:
-    """Write JSON to a temp file in `directory`, flush it to disk, then rename it into place."""
-    directory.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=directory, prefix=".partial-", suffix=".tmp")
-    with os.fdopen(handle, "w") as out:
-        json.dump(record, out, indent=1, sort_keys=True)
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _write_bytes_atomically(final: Path, content: bytes) -> Path:
+    """Write to a temp file beside `final`, flush it to disk, give it the user's umask (mkstemp makes
+    0600 files), then rename it into place: readers never see half a file."""
+    handle, partial = tempfile.mkstemp(dir=final.parent, prefix=".partial-", suffix=".tmp")
+    with os.fdopen(handle, "wb") as out:
+        out.write(content)
         out.flush()
         os.fsync(out.fileno())
-    final = directory / name
+    os.chmod(partial, 0o666 & ~_umask())
     os.replace(partial, final)
     return final
+
+
+def _write_atomically(directory: Path, name: str, record: dict) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    return _write_bytes_atomically(directory / name, json.dumps(record, indent=1, sort_keys=True).encode())
 
 
 def write(results_dir, record: dict) -> Path:
@@ -108,3 +120,44 @@ def load_calibrations(results_dir) -> list[dict]:
         except (OSError, json.JSONDecodeError) as err:
             warnings.warn(f"skipping calibration file {path}: {err}", stacklevel=2)
     return records
+
+
+def import_results(source: str | os.PathLike, results_dir) -> tuple[list[str], list[str]]:
+    """Copy the result and calibration files of another run (a results directory, or a .tar/.tar.gz
+    archive holding one, e.g. what .ci/gpu-run packs) into `results_dir`, byte for byte.
+
+    Files already there under the same name are left alone, so importing twice adds nothing.
+    Returns (imported, already present) file names; anything that is not a cnnbench result is refused.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise BenchError(f"nothing to import: {source} does not exist")
+    with tempfile.TemporaryDirectory(prefix="cnnbench-import-") as scratch:
+        if source.is_dir():
+            root = source
+        else:
+            try:
+                with tarfile.open(source) as archive:
+                    archive.extractall(scratch, filter="data")
+            except (tarfile.TarError, OSError) as err:
+                raise BenchError(f"cannot read archive {source}: {err}") from None
+            root = Path(scratch)
+        found = sorted(root.rglob(f"{RAW_DIR}/*.json")) + sorted(root.rglob(f"{CALIBRATION_DIR}/*.json"))
+        if not found:
+            raise BenchError(f"{source} holds no {RAW_DIR}/*.json or {CALIBRATION_DIR}/*.json files")
+        imported, present = [], []
+        for path in found:
+            try:
+                record = json.loads(path.read_text())
+            except (UnicodeDecodeError, json.JSONDecodeError) as err:
+                raise BenchError(f"{path.name} in {source} is not readable JSON: {err}") from None
+            if not isinstance(record, dict) or "schema_version" not in record:
+                raise BenchError(f"{path.name} in {source} is not a cnnbench record")
+            target = Path(results_dir) / path.parent.name / path.name
+            if target.exists():
+                present.append(path.name)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _write_bytes_atomically(target, path.read_bytes())
+            imported.append(path.name)
+    return imported, present

@@ -4,11 +4,15 @@ loop, and the report's fast-vs-naive table. The same code runs with --device cud
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 
 import pytest
 
 from bench import registry, report, runner, store
 from bench.suites import get_suite
+from tests.conftest import REPO_ROOT
 from tests.test_end_to_end import synthetic_trial
 
 needs_torch = pytest.mark.skipif(bool(registry.missing_framework("torch")), reason="GPU PATH SKIPPED: no torch")
@@ -84,3 +88,29 @@ def test_keras_runs_on_the_jax_backend_with_its_own_jit(tmp_path):
     assert record["settings"]["backend"] == "jax" and record["settings"]["precision"] == "bfloat16"
     assert record["test"]["accuracy"] is not None and record["timing"]["epoch_median_s"] > 0
     assert "keras (jax)" in report.render([record])
+
+
+@needs_torch
+@needs_keras
+def test_keras_on_the_torch_backend_never_copies_its_tensors_through_numpy():
+    # Every keras-on-torch trial crashed on the H200 (d21dc03): numpy read a GPU tensor (the input
+    # normalisation by numpy arrays, keras's TerminateOnNaN). Here CPU tensors refuse numpy as GPU ones do.
+    completed = subprocess.run([sys.executable, "-m", "tests.gpu_like_tensors"], capture_output=True, text=True,
+                               env={**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""},
+                               cwd=REPO_ROOT, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    loss, shape = completed.stdout.split()[-2:]
+    assert float(loss) > 0 and shape == "300x10"
+
+
+@needs_keras
+@pytest.mark.parametrize("backend", ["tensorflow", "jax", "torch"])
+def test_a_cuda_keras_trial_whose_backend_sees_no_gpu_fails_before_training_naming_the_fix(tmp_path, backend):
+    if importlib.util.find_spec(backend) is None:
+        pytest.skip(f"GPU PATH SKIPPED: keras backend {backend} is not installed")
+    trial = synthetic_trial(framework="keras", keras_backend=backend, device="cuda")
+    runner.run_sweep([trial], tmp_path)  # this machine has no GPU, as a CPU-only install sees none
+    (record,) = store.load(tmp_path)
+    assert record["status"] == "crashed" and record["epochs"] == []
+    assert record["error"].startswith(f"BenchError: --device cuda: keras's {backend} backend sees no GPU;")
+    assert "cnnbench[gpu]" in record["error"]

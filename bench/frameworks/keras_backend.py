@@ -2,7 +2,9 @@
 
 Models are keras functional models built from the spec's layer list with the same layer names as
 torch. Augmentation is done with keras.ops over the whole epoch in one vectorised gather,
-then `model.fit` runs one epoch over the prepared batches in the order the harness chose.
+then `model.fit` runs one epoch over the prepared batches in the order the harness chose. Every
+operand is a backend tensor, never a numpy array: numpy would copy a torch tensor to the host
+(and fails for one on a GPU).
 """
 
 from __future__ import annotations
@@ -15,8 +17,43 @@ import keras
 from keras import ops
 
 from bench import layers as L
-from bench.adapter import EVAL_BATCH_SIZE, EpochStats, Execution
+from bench.adapter import EVAL_BATCH_SIZE, NAN_CHECK_EVERY_ON_GPU, EpochStats, Execution
+from bench.errors import BenchError
 from bench.recipes import Recipe
+
+# What makes each keras backend see a GPU, named when a cuda trial's backend sees none.
+GPU_FIX = {
+    "tensorflow": "tensorflow-cpu has no GPU support: pip install 'cnnbench[gpu]' and set KERAS_BACKEND=jax "
+                  "(or pip install 'tensorflow[and-cuda]')",
+    "jax": "this jax is CPU-only: pip install 'cnnbench[gpu]' (jax[cuda12])",
+    "torch": "this torch has no CUDA: pip install 'cnnbench[gpu]' (a CUDA build of torch)",
+}
+
+
+def gpu_count() -> int:
+    """GPUs the current keras backend can compute on (imports that backend)."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return len(tf.config.list_physical_devices("GPU"))
+    if backend == "jax":
+        import jax
+
+        return sum(device.platform == "gpu" for device in jax.devices())
+    if backend == "torch":
+        import torch
+
+        return torch.cuda.device_count()
+    return 0
+
+
+def check_gpu(device: str) -> None:
+    """A cuda trial must train on the GPU: refuse, naming the fix, when the backend sees none."""
+    if device == "cuda" and not gpu_count():
+        backend = keras.backend.backend()
+        raise BenchError(f"--device cuda: keras's {backend} backend sees no GPU; "
+                         f"{GPU_FIX.get(backend, 'install a GPU build of it')}")
 
 
 def _l2(layer):
@@ -211,7 +248,7 @@ def make_optimizer(recipe: Recipe, schedule: StepTable) -> keras.optimizers.Opti
 
 def recipe_loss(recipe: Recipe, class_weights: list[float] | None):
     """The recipe's loss as keras.ops, term for term the torch adapter's recipe_loss (see there)."""
-    weights = np.array(class_weights, "float32") if class_weights else None
+    weights = ops.convert_to_tensor(np.array(class_weights, "float32")) if class_weights else None
 
     def loss(targets, logits):
         logits = ops.cast(logits, "float32")  # mixed precision: the loss in float32, as torch's
@@ -244,7 +281,7 @@ def photometric(pixels, jitter: float, degrees: float, seed: keras.random.SeedGe
         pixels = pixels * factor()
         mean = ops.mean(pixels, axis=(1, 2, 3), keepdims=True)
         pixels = (pixels - mean) * factor() + mean
-        grey = ops.sum(pixels * np.array(GREY, "float32"), axis=3, keepdims=True)
+        grey = ops.sum(pixels * ops.convert_to_tensor(np.array(GREY, "float32")), axis=3, keepdims=True)
         pixels = ops.clip((pixels - grey) * factor() + grey, 0, 1)
     if degrees:
         angle = (keras.random.uniform((count,), seed=seed) * 2 - 1) * degrees * np.pi / 180
@@ -272,12 +309,33 @@ def mixup(inputs, targets, alpha: float, batch_size: int, seed: keras.random.See
     return mix(inputs, ops.reshape(weights, (-1, 1, 1, 1))), mix(targets, ops.reshape(weights, (-1, 1)))
 
 
+class StopOnNonFiniteLoss(keras.callbacks.Callback):
+    """keras's TerminateOnNaN, safe on a GPU: that one reads the loss with numpy, which fails for a torch
+    tensor on a GPU. Reading the loss syncs with the device, so on a GPU it is read every few batches."""
+
+    def __init__(self, every: int):
+        super().__init__()
+        self.every = every
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and batch % self.every == 0 and not math.isfinite(float(ops.convert_to_numpy(loss))):
+            self.model.stop_training = True
+
+
+def fit_one_epoch(model: keras.Model, inputs, targets, batch_size: int, check_every: int):
+    """`model.fit` over the prepared epoch, in order, its data left on the device; a non-finite loss,
+    read every `check_every` batches, ends the epoch."""
+    options = dict(epochs=1, shuffle=False, verbose=0, callbacks=[StopOnNonFiniteLoss(check_every)])
+    return model.fit(inputs, targets, batch_size=batch_size, **options)
+
+
 @dataclass
 class TrainState:
     train_x: np.ndarray  # uint8 NHWC
     train_y: np.ndarray
-    mean: np.ndarray
-    std: np.ndarray
+    mean: object  # backend tensors, float32, per channel
+    std: object
     recipe: Recipe
     seed: keras.random.SeedGenerator
     schedule: StepTable
@@ -290,6 +348,7 @@ class Adapter:
     def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None:
         if execution.loader != "fast":
             raise ValueError(f"the {execution.loader} loader is torch-only")
+        check_gpu(device)
         self.device = device  # the runner hides GPUs from a cpu trial (CUDA_VISIBLE_DEVICES)
         self.execution = execution
         keras.config.set_dtype_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}.get(execution.amp,
@@ -347,7 +406,10 @@ class Adapter:
                       metrics=["categorical_accuracy"],
                       # Never "auto" (XLA on GPUs only): compiled exactly when torch is.
                       jit_compile=self.execution.compile != "off")
-        return TrainState(train_x, train_y, np.array(mean, "float32"), np.array(std, "float32"),
+        # Backend tensors, never numpy arrays: a torch tensor minus a numpy array is computed by numpy,
+        # which copies the tensor to the host (and fails for a tensor on a GPU).
+        return TrainState(train_x, train_y, ops.convert_to_tensor(np.array(mean, "float32")),
+                          ops.convert_to_tensor(np.array(std, "float32")),
                           recipe, keras.random.SeedGenerator(seed), schedule, model.output_shape[-1])
 
     def _to_input(self, images, state: TrainState, train: bool = False):
@@ -367,9 +429,8 @@ class Adapter:
         targets = ops.convert_to_tensor(np.eye(state.num_classes, dtype="float32")[state.train_y[order]])
         if recipe.mixup_alpha:
             inputs, targets = mixup(inputs, targets, recipe.mixup_alpha, recipe.batch_size, state.seed)
-        history = model.fit(inputs, targets,
-                            batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0,
-                            callbacks=[keras.callbacks.TerminateOnNaN()])
+        history = fit_one_epoch(model, inputs, targets, recipe.batch_size,
+                                check_every=1 if self.device == "cpu" else NAN_CHECK_EVERY_ON_GPU)
         last_step = int(ops.convert_to_numpy(model.optimizer.iterations)) - 1
         return EpochStats(loss=float(history.history["loss"][-1]),
                           accuracy=float(history.history["categorical_accuracy"][-1]),

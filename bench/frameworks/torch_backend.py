@@ -15,7 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from bench import layers as L
-from bench.adapter import EVAL_BATCH_SIZE, EpochStats, Execution
+from bench.adapter import EVAL_BATCH_SIZE, NAN_CHECK_EVERY_ON_GPU, EpochStats, Execution
 from bench.recipes import Recipe
 
 
@@ -373,7 +373,7 @@ class Adapter:
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
         # A NaN/inf loss ends the epoch at once; on a GPU the check (a sync) runs every few steps.
-        check_every = 1 if self.device.type == "cpu" else 20
+        check_every = 1 if self.device.type == "cpu" else NAN_CHECK_EVERY_ON_GPU
         batches = self._naive_batches if self.execution.loader == "naive" else self._fast_batches
         for step, (inputs, labels) in enumerate(batches(state, order)):
             targets = F.one_hot(labels, state.num_classes).float()
