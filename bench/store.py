@@ -140,7 +140,7 @@ def import_results(source: str | os.PathLike, results_dir) -> tuple[list[str], l
                 with tarfile.open(source) as archive:
                     archive.extractall(scratch, filter="data")
             except (tarfile.TarError, OSError) as err:
-                raise BenchError(f"cannot read archive {source}: {err}") from None
+                raise BenchError(f"cannot read archive {source}: {str(err).splitlines()[0].rstrip(':')}") from None
             root = Path(scratch)
         found = sorted(root.rglob(f"{RAW_DIR}/*.json")) + sorted(root.rglob(f"{CALIBRATION_DIR}/*.json"))
         if not found:
@@ -150,7 +150,7 @@ def import_results(source: str | os.PathLike, results_dir) -> tuple[list[str], l
             try:
                 record = json.loads(path.read_text())
             except (UnicodeDecodeError, json.JSONDecodeError) as err:
-                raise BenchError(f"{path.name} in {source} is not readable JSON: {err}") from None
+                raise BenchError(f"{path.name} in {source} is not readable JSON ({err})") from None
             if not isinstance(record, dict) or "schema_version" not in record:
                 raise BenchError(f"{path.name} in {source} is not a cnnbench record")
             target = Path(results_dir) / path.parent.name / path.name

@@ -1,0 +1,69 @@
+"""`python -m bench import`: another run's raw and calibration files (a results directory or the
+archive .ci/gpu-run packs) land in a results directory byte for byte, once, and show as rows."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tarfile
+
+from bench import report, store
+from tests.conftest import REPO_ROOT
+from tests.test_cli import assert_one_line_error, bench
+
+GPU_RAW = sorted((REPO_ROOT / "results" / "raw").glob("*_cuda_*.json"))
+
+
+def test_the_committed_h200_rows_are_there_and_failed_gpu_rows_name_the_gpu():
+    records = store.load(REPO_ROOT / "results")
+    gpu = [r for r in records if r["config"]["device"] == "cuda"]
+    assert len(gpu) == 13 and {r["status"] for r in gpu} == {"ok", "crashed", "timeout"}
+    failed = report.failure_table(report.trial_frame(gpu))
+    assert len(failed) == 4 and set(failed["hardware"]) == {"NVIDIA H200"}
+    assert "cuda" not in set(report.environment_table(gpu)["hardware"])
+
+
+def test_import_of_an_archive_copies_raw_and_calibration_files_byte_for_byte_once(tmp_path):
+    archive = tmp_path / "gpu-run.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for path in GPU_RAW[:3]:
+            tar.add(path, arcname=f"results/raw/{path.name}")
+        calibration = next((REPO_ROOT / "results" / "calibration").glob("*.json"))
+        tar.add(calibration, arcname=f"results/calibration/{calibration.name}")
+    target = tmp_path / "results"
+    first = bench("import", str(archive), "--results", str(target))
+    assert first.returncode == 0 and "imported 4 files" in first.stdout, first.stderr
+    for path in GPU_RAW[:3]:
+        copied = target / "raw" / path.name
+        assert copied.read_bytes() == path.read_bytes()
+        assert stat.S_IMODE(copied.stat().st_mode) == 0o666 & ~_umask()
+    assert (target / "calibration" / calibration.name).read_bytes() == calibration.read_bytes()
+    again = bench("import", str(archive), "--results", str(target))
+    assert again.returncode == 0 and "imported 0 files" in again.stdout and "4 already there" in again.stdout
+    assert len(store.load(target)) == 3
+
+
+def test_import_from_a_results_directory(tmp_path):
+    source = tmp_path / "other" / "raw"
+    source.mkdir(parents=True)
+    (source / GPU_RAW[0].name).write_bytes(GPU_RAW[0].read_bytes())
+    result = bench("import", str(tmp_path / "other"), "--results", str(tmp_path / "results"))
+    assert result.returncode == 0, result.stderr
+    assert [r["trial_id"] for r in store.load(tmp_path / "results")] == [json.loads(GPU_RAW[0].read_text())["trial_id"]]
+
+
+def test_import_refuses_what_is_not_a_result(tmp_path):
+    assert_one_line_error(bench("import", str(tmp_path / "absent.tar.gz")), "does not exist")
+    (tmp_path / "junk.tar.gz").write_bytes(b"not an archive")
+    assert_one_line_error(bench("import", str(tmp_path / "junk.tar.gz")), "cannot read archive")
+    (tmp_path / "foreign" / "raw").mkdir(parents=True)
+    (tmp_path / "foreign" / "raw" / "x.json").write_text('{"hello": 1}')
+    assert_one_line_error(bench("import", str(tmp_path / "foreign"), "--results", str(tmp_path / "r")),
+                          "not a cnnbench record")
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
