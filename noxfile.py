@@ -17,10 +17,18 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "--benchmark-disable", *session.posargs)
 
 
+def _device(args: list[str]) -> str:
+    return args[args.index("--device") + 1] if "--device" in args[:-1] else "cpu"
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
-    """`nox -s bench -- ARGS` = `python -m bench run ARGS`, then `python -m bench report`."""
-    session.install("-e", ".[all]")
+    """`nox -s bench -- ARGS` = `python -m bench run ARGS`, then `python -m bench report`.
+
+    With `--device cuda` it installs the GPU extra (CUDA torch, keras on JAX with CUDA) instead of the
+    CPU one (keras on tensorflow-cpu).
+    """
+    session.install("-e", ".[gpu]" if _device(session.posargs) == "cuda" else ".[all]")
     session.run("python", "-m", "bench", "run", *session.posargs)
     results = "results"
     if "--results" in session.posargs:

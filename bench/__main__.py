@@ -191,15 +191,9 @@ def models_markdown(rows: list[dict]) -> str:
 
 
 def _check_device(device: str) -> None:
+    """The device name; whether each framework sees that device is probed once trials are known."""
     if device not in DEVICES:
         raise BenchError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
-    if device == "cuda":
-        try:
-            import torch
-        except ImportError:
-            raise BenchError("--device cuda needs torch to detect the GPU") from None
-        if not torch.cuda.is_available():
-            raise BenchError("--device cuda: no CUDA GPU is visible on this machine")
 
 
 def resolve_suite(args) -> tuple[Suite, list[Entry]]:
@@ -239,30 +233,30 @@ def command_run(args) -> int:
 
     suite, entries = resolve_suite(args)
     frameworks = args.framework or list(suite.frameworks)
-    for framework in frameworks:
-        registry.missing_framework(framework)
     _check_device(args.device)
+    for framework in frameworks:
+        registry.missing_framework(framework, args.device)
     store.ensure_writable(args.results)
     if args.weights:
         from bench.pretrained import check_exists
 
         check_exists(args.weights)
+    trials, skipped = runner.expand(
+        entries, frameworks, args.device, args.batch_size,
+        args.seeds if args.seeds is not None else list(suite.seeds),
+        learning_rate=args.lr, lr_scaling=args.lr_scaling, weights=args.weights, init=args.init,
+        threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
+    if not trials:
+        raise BenchError("nothing to run: every requested framework is missing")
+    runner.check_devices(trials)
     # Load and split here, so a missing or corrupt dataset or a bad subset size fails before any trial.
     for name in sorted({entry.dataset for entry in entries}):
         dataset = data.load(name, args.data_dir, args.download)
         for entry in entries:
             if entry.dataset == name:
                 data.split(dataset, entry.val_size, entry.train_subset, test_subset=entry.test_subset)
-
-    trials, skipped = runner.expand(
-        entries, frameworks, args.device, args.batch_size,
-        args.seeds if args.seeds is not None else list(suite.seeds),
-        learning_rate=args.lr, lr_scaling=args.lr_scaling, weights=args.weights, init=args.init,
-        threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
     for line in skipped:
         print(line, file=sys.stderr)
-    if not trials:
-        raise BenchError("nothing to run: every requested framework is missing")
     summary = runner.run_sweep(trials, args.results, args.resume, args.trial_timeout,
                                provenance.collect(sys.argv), calibration=not args.no_calibration)
     print(summary.line(), file=sys.stderr)

@@ -57,6 +57,7 @@ class EpochStats:
 class Adapter(Protocol):
     name: str
 
+    def check_device(self, device: str) -> None: ...  # BenchError naming the fix when `device` is unusable
     def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None: ...
     def build(self, layers: list, name: str) -> Any: ...  # from a bench.layers list
     def load_weights(self, model, layers: list, weights: dict) -> None: ...  # torch-format, by spec name

@@ -71,7 +71,7 @@ def layers(name: str, num_classes: int) -> list:
     return _import_spec(base).layers(num_classes, **options)
 
 
-def missing_framework(framework: str) -> str | None:
+def missing_framework(framework: str, device: str = "cpu") -> str | None:
     """Why `framework` cannot run here (a sentence), or None when it can; imports nothing."""
     if framework not in FRAMEWORKS:
         raise BenchError(f"unknown framework {framework!r}; choose from {', '.join(FRAMEWORKS)}")
@@ -80,12 +80,17 @@ def missing_framework(framework: str) -> str | None:
     if framework == "keras":
         if importlib.util.find_spec("keras") is None:
             return "keras is not installed (pip install 'cnnbench[keras]')"
-        backend = keras_backend()
+        backend = keras_backend(device)
         if importlib.util.find_spec(backend) is None:
             return f"keras backend {backend!r} (KERAS_BACKEND) is not installed"
     return None
 
 
-def keras_backend() -> str:
-    """The keras backend a trial will use: $KERAS_BACKEND, else keras's default, tensorflow."""
-    return os.environ.get("KERAS_BACKEND", "tensorflow")
+DEFAULT_KERAS_BACKEND = {"cpu": "tensorflow", "cuda": "jax"}
+
+
+def keras_backend(device: str = "cpu") -> str:
+    """The keras backend a trial will use: $KERAS_BACKEND, else the device's default: keras's own,
+    TensorFlow, on a CPU; JAX on a GPU (the GPU extra installs jax[cuda12]; on the H200, keras on JAX
+    ran where keras on torch crashed, and TensorFlow's CUDA build is not in the lent machines' images)."""
+    return os.environ.get("KERAS_BACKEND", DEFAULT_KERAS_BACKEND.get(device, "tensorflow"))

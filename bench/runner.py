@@ -22,6 +22,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from bench import store
+from bench.errors import BenchError
 from bench.recipes import get_recipe
 from bench.registry import keras_backend, missing_framework
 from bench.trial import TrialConfig
@@ -50,7 +51,7 @@ def expand(entries, frameworks, device, batch_sizes, seeds, **common) -> tuple[l
     recipe's. Trials of frameworks missing here are skipped with a reason."""
     trials, skipped = [], []
     for framework in frameworks:
-        reason = missing_framework(framework)
+        reason = missing_framework(framework, device)
         for entry in entries:
             recipe = get_recipe(entry.recipe)
             for batch_size in batch_sizes or [entry.batch_size or recipe.batch_size]:
@@ -60,7 +61,7 @@ def expand(entries, frameworks, device, batch_sizes, seeds, **common) -> tuple[l
                         seed=seed, epochs=entry.epochs or recipe.epochs, recipe=entry.recipe,
                         dataset=entry.dataset, train_subset=entry.train_subset, test_subset=entry.test_subset,
                         val_size=entry.val_size,
-                        keras_backend=keras_backend() if framework == "keras" else None, note=entry.note,
+                        keras_backend=keras_backend(device) if framework == "keras" else None, note=entry.note,
                         amp=entry.amp, channels_last=entry.channels_last, compile=entry.compile,
                         loader=entry.loader, target_accuracy=entry.target_accuracy, **common)
                     why = reason or ("the naive loader is torch-only"
@@ -138,6 +139,20 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
             outcome = {"status": "crashed", "error": f"trial process {reason}: {detail}"}
     outcome.setdefault("epochs", epochs)
     return outcome
+
+
+DEVICE_PROBE = "from bench.adapter import get_adapter; get_adapter({framework!r}).check_device({device!r})"
+
+
+def check_devices(trials: list[TrialConfig]) -> None:
+    """Before the sweep, once per framework (and keras backend): every GPU trial's framework must see
+    a GPU, else one BenchError naming the fix (never a CPU run under a cuda label)."""
+    for config in {(t.framework, t.keras_backend): t for t in trials if t.device != "cpu"}.values():
+        probe = DEVICE_PROBE.format(framework=config.framework, device=config.device)
+        completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                   env=_worker_env(config), timeout=300)
+        if completed.returncode != 0:
+            raise BenchError(_last_line_of(completed.stderr).removeprefix("bench.errors.BenchError: "))
 
 
 def calibrate(trials: list[TrialConfig], results_dir, provenance: dict | None) -> None:

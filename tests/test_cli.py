@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from bench import registry
 from tests.conftest import REPO_ROOT, requires_shared_cifar10, write_jpeg_archive
 
 
@@ -69,7 +70,16 @@ def test_cuda_without_a_gpu_is_refused(tmp_path):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    assert_one_line_error(bench("run", "--device", "cuda", "--results", str(tmp_path)), "no CUDA GPU")
+    assert_one_line_error(bench("run", "--device", "cuda", "--framework", "torch", "--results", str(tmp_path)),
+                          "torch sees no GPU", "cnnbench[gpu]")
+
+
+def test_cuda_keras_whose_backend_sees_no_gpu_is_refused_before_the_sweep(tmp_path):
+    if registry.missing_framework("keras", "cuda"):
+        pytest.skip(f"FRAMEWORK SKIPPED: {registry.missing_framework('keras', 'cuda')}")
+    result = bench("run", "--device", "cuda", "--framework", "keras", "--results", str(tmp_path))
+    assert_one_line_error(result, "keras's jax backend sees no GPU", "cnnbench[gpu]")
+    assert not list((tmp_path / "raw").glob("*.json"))
 
 
 def test_list_imports_no_framework():

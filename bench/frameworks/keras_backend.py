@@ -48,14 +48,6 @@ def gpu_count() -> int:
     return 0
 
 
-def check_gpu(device: str) -> None:
-    """A cuda trial must train on the GPU: refuse, naming the fix, when the backend sees none."""
-    if device == "cuda" and not gpu_count():
-        backend = keras.backend.backend()
-        raise BenchError(f"--device cuda: keras's {backend} backend sees no GPU; "
-                         f"{GPU_FIX.get(backend, 'install a GPU build of it')}")
-
-
 def _l2(layer):
     return keras.regularizers.L2(layer.l2) if layer.l2 else None
 
@@ -348,7 +340,7 @@ class Adapter:
     def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None:
         if execution.loader != "fast":
             raise ValueError(f"the {execution.loader} loader is torch-only")
-        check_gpu(device)
+        self.check_device(device)
         self.device = device  # the runner hides GPUs from a cpu trial (CUDA_VISIBLE_DEVICES)
         self.execution = execution
         keras.config.set_dtype_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}.get(execution.amp,
@@ -369,6 +361,13 @@ class Adapter:
             set_torch_threads(threads)
         self.threads = threads
         keras.utils.set_random_seed(seed)
+
+    def check_device(self, device: str) -> None:
+        """A cuda trial must train on the GPU: refuse, naming the fix, when the backend sees none."""
+        if device == "cuda" and not gpu_count():
+            backend = keras.backend.backend()
+            raise BenchError(f"--device cuda: keras's {backend} backend sees no GPU; "
+                             f"{GPU_FIX.get(backend, 'install a GPU build of it')}")
 
     def build(self, layer_list: list, name: str) -> keras.Model:
         return network(layer_list, name.replace(":", "_").replace("=", "_").replace(",", "_"))

@@ -15,6 +15,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from bench import layers as L
+from bench.errors import BenchError
 from bench.adapter import EVAL_BATCH_SIZE, NAN_CHECK_EVERY_ON_GPU, EpochStats, Execution
 from bench.recipes import Recipe
 
@@ -286,7 +287,13 @@ class TrainState:
 class Adapter:
     name = "torch"
 
+    def check_device(self, device: str) -> None:
+        if device == "cuda" and not torch.cuda.is_available():
+            raise BenchError("--device cuda: torch sees no GPU; install a CUDA build of torch "
+                             "(pip install 'cnnbench[gpu]') and check the NVIDIA driver (nvidia-smi)")
+
     def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None:
+        self.check_device(device)
         set_torch_threads(threads)
         torch.manual_seed(seed)
         self.device = torch.device(device)
