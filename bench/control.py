@@ -25,7 +25,8 @@ class TrainingControl:
     def learning_rates(self, epoch_index: int) -> np.ndarray:
         """The learning rate of each optimizer step of epoch `epoch_index` (from 0)."""
         first = epoch_index * self.steps_per_epoch
-        return np.array([learning_rate_at(self.recipe, first + i, epoch_index, self.plateau_scale)
+        return np.array([learning_rate_at(self.recipe, first + i, epoch_index, self.plateau_scale,
+                                          self.steps_per_epoch)
                          for i in range(self.steps_per_epoch)], dtype=np.float64)
 
     def after_epoch(self, epoch: int, val_loss: float | None, val_accuracy: float | None) -> tuple[bool, bool]:

@@ -25,6 +25,11 @@ def test_schedules_follow_their_definitions():
     cosine = Recipe("r", epochs=10, schedule=Schedule("cosine"))
     assert learning_rate_at(cosine, 0, 5) == pytest.approx(0.5e-3)
     assert learning_rate_at(cosine, 0, 0) == pytest.approx(1e-3)
+    onecycle = Recipe("r", epochs=10, schedule=Schedule("onecycle", warmup_epochs=2))  # 10 steps an epoch
+    rates = [learning_rate_at(onecycle, step, step // 10, steps_per_epoch=10) for step in range(100)]
+    assert rates[0] == pytest.approx(1e-3 / 20) and rates[19] == pytest.approx(1e-3) == max(rates)
+    assert rates[59] == pytest.approx(1e-3 * 40 / 80) and rates[99] == 0.0
+    assert all(a < b for a, b in zip(rates[:19], rates[1:20])) and all(a > b for a, b in zip(rates[19:], rates[20:]))
 
 
 def test_plateau_halves_after_patience_flat_epochs_and_respects_the_floor():
@@ -90,6 +95,9 @@ TRAINING_RECIPES = [
            schedule=Schedule("exponential", decay_rate=0.5, decay_steps=10)),
     Recipe("sgd-cosine-wd", optimizer="sgd", learning_rate=0.05, momentum=0.9, weight_decay=5e-4,
            augment=(), batch_size=16, epochs=3, schedule=Schedule("cosine")),
+    Recipe("sgd-nesterov-onecycle", optimizer="sgd", learning_rate=0.05, momentum=0.9, nesterov=True,
+           weight_decay=5e-4, label_smoothing=0.1, augment=(), batch_size=16, epochs=3,
+           schedule=Schedule("onecycle", warmup_epochs=1)),
     Recipe("adam-step-smoothing-weights", augment=(), batch_size=16, label_smoothing=0.1,
            class_weights=(("cat", 2.0), ("dog", 2.0)), schedule=Schedule("step", step_epochs=1, gamma=0.3)),
 ]

@@ -196,8 +196,9 @@ class CoupledWeightDecay:
 
 
 class TorchSGD(CoupledWeightDecay, keras.optimizers.SGD):
-    """SGD with torch's momentum convention, buf = m * buf + g; w -= lr * buf (keras folds the
-    learning rate into the buffer instead, which differs as soon as the rate changes)."""
+    """SGD with torch's momentum convention, buf = m * buf + g; w -= lr * buf, or with Nesterov
+    w -= lr * (g + m * buf) (keras folds the learning rate into the buffer instead, which differs as
+    soon as the rate changes)."""
 
     def update_step(self, gradient, variable, learning_rate):
         learning_rate = ops.cast(learning_rate, variable.dtype)
@@ -206,8 +207,10 @@ class TorchSGD(CoupledWeightDecay, keras.optimizers.SGD):
             self.assign_sub(variable, ops.multiply(gradient, learning_rate))
             return
         buffer = self.momentums[self._get_variable_index(variable)]
-        self.assign(buffer, ops.add(ops.multiply(buffer, ops.cast(self.momentum, variable.dtype)), gradient))
-        self.assign_sub(variable, ops.multiply(buffer, learning_rate))
+        momentum = ops.cast(self.momentum, variable.dtype)
+        self.assign(buffer, ops.add(ops.multiply(buffer, momentum), gradient))
+        step = ops.add(gradient, ops.multiply(buffer, momentum)) if self.nesterov else buffer
+        self.assign_sub(variable, ops.multiply(step, learning_rate))
 
 
 class TorchAdam(CoupledWeightDecay, keras.optimizers.Adam):
@@ -234,7 +237,7 @@ def make_optimizer(recipe: Recipe, schedule: StepTable) -> keras.optimizers.Opti
     if recipe.optimizer == "adam":
         return TorchAdam(schedule, epsilon=recipe.adam_epsilon, **common)
     if recipe.optimizer == "sgd":
-        return TorchSGD(schedule, momentum=recipe.momentum, **common)
+        return TorchSGD(schedule, momentum=recipe.momentum, nesterov=recipe.nesterov, **common)
     raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
 
 
