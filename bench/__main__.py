@@ -1,4 +1,4 @@
-"""Command line: `python -m bench list | run | report`.
+"""Command line: `python -m bench list | run | report | compare | import` (also installed as `cnnbench`).
 
 Bad input never shows a traceback: it is one line on stderr and exit code 2.
 """
@@ -6,6 +6,7 @@ Bad input never shows a traceback: it is one line on stderr and exit code 2.
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 from dataclasses import replace
 import os
@@ -27,7 +28,23 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is a single line (no usage dump) and exit code 2."""
 
     def error(self, message):
+        unknown = [word for word in message.removeprefix("unrecognized arguments: ").split() if word.startswith("--")]
+        if message.startswith("unrecognized arguments") and unknown:
+            close = difflib.get_close_matches(unknown[0].split("=")[0], _option_strings(self), n=1)
+            if close:
+                message += f" (did you mean {close[0]}?)"
         raise BenchError(message)
+
+
+def _option_strings(parser: argparse.ArgumentParser) -> list[str]:
+    """Every --option of a parser and of its subcommands."""
+    options = []
+    for action in parser._actions:
+        options += [option for option in action.option_strings if option.startswith("--")]
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in action.choices.values():
+                options += _option_strings(subparser)
+    return sorted(set(options))
 
 
 def _integer(text: str, minimum: int) -> int:
@@ -130,7 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_list(args) -> int:
     if args.suites:
-        print(tabulate([(suite.name, suite.description) for suite in SUITES.values()], tablefmt="plain"))
+        if args.json:
+            print(json.dumps([{"name": suite.name, "description": suite.description,
+                               "frameworks": list(suite.frameworks), "seeds": list(suite.seeds),
+                               "trials_per_framework": len(suite.entries) * len(suite.seeds)}
+                              for suite in SUITES.values()], indent=2))
+        else:
+            print(tabulate([(suite.name, suite.description) for suite in SUITES.values()], tablefmt="plain"))
         return 0
     rows = []
     for name in registry.model_names():
@@ -228,6 +251,44 @@ def resolve_suite(args) -> tuple[Suite, list[Entry]]:
     return suite, entries
 
 
+GPU_SUITES = ("gpu", "gpu-smoke", "common-gpu", "reports", "common")
+
+
+def check_trials(trials, data_dir, download: bool) -> None:
+    """Refuse, before anything runs, every trial that cannot give a meaningful row: a missing or corrupt
+    dataset, a bad subset size, a batch larger than the training set, a recipe that watches validation
+    figures without a validation set. Loads and splits each dataset once."""
+    datasets, splits = {}, {}
+    for trial in trials:
+        if trial.dataset not in datasets:
+            datasets[trial.dataset] = data.load(trial.dataset, data_dir, download)
+        key = (trial.dataset, trial.val_size, trial.train_subset, trial.test_subset)
+        if key not in splits:
+            splits[key] = data.split(datasets[trial.dataset], trial.val_size, trial.train_subset,
+                                     test_subset=trial.test_subset)
+        train_images = len(splits[key].train_y)
+        if trial.batch_size > train_images:
+            raise BenchError(f"--batch-size {trial.batch_size} is larger than the {train_images} training images "
+                             f"of {trial.model} (every epoch would be one partial batch)")
+        recipe = trial.resolved_recipe()
+        if (recipe.plateau or recipe.early_stopping) and not trial.val_size:
+            raise BenchError(f"recipe {recipe.name} watches validation figures (plateau or early stopping): "
+                             f"--val-size must be > 0")
+
+
+def warnings_for(device: str, suite: Suite, trials) -> list[str]:
+    """Rows that are legal but probably not what was meant."""
+    lines = []
+    if device == "cpu" and suite.name in GPU_SUITES:
+        lines.append(f"suite {suite.name} is meant for a GPU; on this CPU it will take very long")
+    speed = sorted({t.execution().label() for t in trials if t.amp != "off" or t.compile != "off"
+                    or t.channels_last})
+    if device == "cpu" and speed:
+        lines.append(f"speed options {', '.join(speed)} are for GPUs; on a CPU they are usually slower "
+                     f"than the plain fast path")
+    return lines
+
+
 def command_run(args) -> int:
     from bench import provenance, runner, store
 
@@ -249,12 +310,9 @@ def command_run(args) -> int:
     if not trials:
         raise BenchError("nothing to run: every requested framework is missing")
     runner.check_devices(trials)
-    # Load and split here, so a missing or corrupt dataset or a bad subset size fails before any trial.
-    for name in sorted({entry.dataset for entry in entries}):
-        dataset = data.load(name, args.data_dir, args.download)
-        for entry in entries:
-            if entry.dataset == name:
-                data.split(dataset, entry.val_size, entry.train_subset, test_subset=entry.test_subset)
+    check_trials(trials, args.data_dir, args.download)
+    for line in warnings_for(args.device, suite, trials):
+        print(f"warning: {line}", file=sys.stderr)
     for line in skipped:
         print(line, file=sys.stderr)
     summary = runner.run_sweep(trials, args.results, args.resume, args.trial_timeout,
@@ -317,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `python -m bench list | head -1`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 1
 
 
 if __name__ == "__main__":

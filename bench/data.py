@@ -1,7 +1,7 @@
 """CIFAR-10/100 as uint8 NHWC numpy arrays, from whichever copy is found, plus the fixed-seed split.
 
-Sources, in lookup order of directories (`--data-dir`, `$CNNBENCH_DATA`, `../shared/datasets`,
-then the download caches), and within a directory: the official python layout
+Sources: an explicit `--data-dir` alone (used or refused, never replaced by another copy); otherwise
+the first of `$CNNBENCH_DATA`, `../shared/datasets`, then the download caches. Within a directory: the official python layout
 (`cifar-10-batches-py/`), the official archive (`cifar-10-python.tar.gz`), then the JPEG copy
 (`cifar10-jpeg.tar.gz`). Official pickles are read with an unpickler that refuses every class
 but numpy's array reconstruction, so a hostile file cannot run code.
@@ -110,11 +110,9 @@ def cache_dir() -> Path:
     return Path(base) / "cnnbench"
 
 
-def search_dirs(data_dir: str | os.PathLike | None) -> list[tuple[str, Path]]:
-    """The directories searched for a dataset, in order, each with where it came from."""
+def search_dirs() -> list[tuple[str, Path]]:
+    """The directories searched for a dataset without --data-dir, in order, each with where it came from."""
     dirs = []
-    if data_dir:
-        dirs.append(("--data-dir", Path(data_dir)))
     if os.environ.get("CNNBENCH_DATA"):
         dirs.append(("$CNNBENCH_DATA", Path(os.environ["CNNBENCH_DATA"])))
     dirs.append(("../shared/datasets", Path.cwd().parent / "shared" / "datasets"))
@@ -139,9 +137,19 @@ def _candidates(name: str, directory: Path) -> list[tuple[str, Path]]:
 
 
 def find_source(name: str, data_dir=None) -> tuple[str, Path]:
-    """The first copy of dataset `name` in lookup order, as (kind, path); BenchError naming all places."""
+    """The first copy of dataset `name` in lookup order, as (kind, path); BenchError naming all places.
+    An explicit `data_dir` is the only place looked: used or refused, never silently replaced."""
+    if data_dir:
+        directory = Path(data_dir)
+        if not directory.is_dir():
+            raise BenchError(f"--data-dir {data_dir} is not a directory")
+        for kind, path in _candidates(name, directory):
+            if path.exists():
+                return kind, path
+        names = ", ".join(path.name for _, path in _candidates(name, directory))
+        raise BenchError(f"--data-dir {data_dir} holds no {OFFICIAL[name].title} (looked for {names})")
     looked = []
-    for origin, directory in search_dirs(data_dir):
+    for origin, directory in search_dirs():
         for kind, path in _candidates(name, directory):
             if path.exists():
                 return kind, path
@@ -369,6 +377,9 @@ def split(dataset: Cifar, val_size: int = DEFAULT_VAL_SIZE, train_subset: int | 
         if train_subset > len(train_idx):
             raise BenchError(f"--train-subset {train_subset} is larger than the training split "
                              f"({len(train_idx)} images)")
+        if train_subset < dataset.num_classes:
+            raise BenchError(f"--train-subset {train_subset} is fewer images than the {dataset.num_classes} "
+                             f"classes: a class-balanced subset needs at least one image of each")
         sub_order = train_idx[rng.permutation(len(train_idx))]
         train_idx = _balanced_take(dataset.train_y, sub_order, train_subset)
     test_idx = np.arange(len(dataset.test_y))

@@ -55,10 +55,11 @@ def learning_curves(records: list[dict], directory: Path) -> list[Path]:
             length = min(len(r["epochs"]) for r in runs)  # early stopping may end seeds at different epochs
             x = np.arange(1, length + 1)
             train = np.array([[100 * e["train_accuracy"] for e in r["epochs"][:length]] for r in runs])
-            line, = axis.plot(x, train.mean(axis=0), "--", alpha=0.6)
+            marker = "o" if length < 6 else None  # a curve of one or a few epochs shows as points
+            line, = axis.plot(x, train.mean(axis=0), "--", marker=marker, alpha=0.6)
             if all("val_accuracy" in e for r in runs for e in r["epochs"][:length]):
                 val = np.array([[100 * e["val_accuracy"] for e in r["epochs"][:length]] for r in runs])
-                axis.plot(x, val.mean(axis=0), "-", color=line.get_color(),
+                axis.plot(x, val.mean(axis=0), "-", marker=marker, color=line.get_color(),
                           label=f"{framework}, {variant}, batch {batch} (n={len(runs)})")
                 if len(runs) > 1:
                     axis.fill_between(x, val.min(axis=0), val.max(axis=0), color=line.get_color(), alpha=0.15)

@@ -41,9 +41,44 @@ def assert_one_line_error(result, *fragments):
     (["--seeds", "-1"], "--seeds"),
     (["--train-subset", "1.5"], "not an integer"),
     pytest.param(["--train-subset", "999999"], "larger than the training split", marks=requires_shared_cifar10),
+    (["--data-dir", "/nonexistent/cifar"], "--data-dir /nonexistent/cifar is not a directory"),
+    (["--dataset", "synthetic", "--val-size", "100", "--train-subset", "500", "--batch-size", "100000"],
+     "--batch-size 100000 is larger than the 500 training images"),
+    (["--dataset", "synthetic", "--val-size", "100", "--train-subset", "5"], "fewer images than the 10 classes"),
+    (["--dataset", "synthetic", "--model", "r0_deep_cnn", "--recipe", "r0", "--val-size", "0"],
+     "recipe r0 watches validation figures"),
+    (["--modle", "r0_deep_cnn"], "did you mean --model?"),
 ])
 def test_bad_run_arguments(args, fragment, tmp_path):
     assert_one_line_error(bench("run", "--results", str(tmp_path), *args), fragment)
+
+
+def test_an_explicit_data_dir_without_the_dataset_is_refused_not_replaced(tmp_path):
+    # The shared copy would be found without --data-dir; an explicit directory is used or refused.
+    (tmp_path / "empty").mkdir()
+    result = bench("run", "--data-dir", str(tmp_path / "empty"), "--results", str(tmp_path / "out"))
+    assert_one_line_error(result, "holds no CIFAR-10", "cifar10-jpeg.tar.gz")
+
+
+def test_legal_but_odd_runs_get_a_warning():
+    from bench.__main__ import warnings_for
+    from bench.suites import get_suite
+    from tests.test_end_to_end import synthetic_trial
+
+    plain, compiled = synthetic_trial(), synthetic_trial(amp="bf16", compile="default")
+    assert warnings_for("cpu", get_suite("default"), [plain]) == []
+    assert [line.split(" ")[0] for line in warnings_for("cpu", get_suite("gpu"), [plain, compiled])] == ["suite", "speed"]
+    assert warnings_for("cuda", get_suite("gpu"), [compiled]) == []
+
+
+def test_small_things_of_the_command_line():
+    piped = subprocess.run(f"{sys.executable} -m bench list | head -1", shell=True, capture_output=True,
+                           text=True, cwd=REPO_ROOT)
+    assert piped.stdout.startswith("model") and "Traceback" not in piped.stderr and "Error" not in piped.stderr
+    suites = json.loads(bench("list", "--suites", "--json").stdout)
+    assert {"default", "gpu", "gpu-smoke", "common-gpu"} <= {suite["name"] for suite in suites}
+    helped = bench("--help").stdout
+    assert all(command in helped for command in ("list", "run", "report", "compare", "import"))
 
 
 def test_missing_dataset_names_the_places_looked(tmp_path):

@@ -135,6 +135,17 @@ def test_learning_curves_one_figure_per_model_recipe_and_budget_seeds_averaged(t
                                              "curves-r2-vanilla-cnn-common-3ep-2000img.png"]
 
 
+def test_a_one_epoch_learning_curve_is_drawn_as_points(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    drawn, plot = [], matplotlib.axes.Axes.plot
+    monkeypatch.setattr(matplotlib.axes.Axes, "plot", lambda self, *a, **k: drawn.append(k) or plot(self, *a, **k))
+    record = record_like()
+    record["epochs"] = record["epochs"][:1]
+    plots.learning_curves([record], tmp_path)
+    assert len(drawn) == 2 and all(kwargs["marker"] == "o" for kwargs in drawn)
+
+
 def test_keras_backends_stay_apart_in_tables_and_plots(tmp_path):
     records = [record_like(framework="keras"), record_like(framework="keras")]
     records[1]["config"]["keras_backend"] = "jax"
