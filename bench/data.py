@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from bench.errors import BenchError
+from bench.paths import PROJECT_ROOT, portable
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SPLIT_SEED = 42  # fixes the train/val split and the train subset for every trial and framework
 DEFAULT_VAL_SIZE = 5000
 
@@ -206,7 +206,7 @@ def _load_jpeg_archive(path: Path) -> Cifar:
     if arrays is None:
         arrays = _decode_jpeg_archive(path)
         _write_cache(cached, arrays)
-    return Cifar("cifar10", "CIFAR-10 (JPEG q75 copy)", str(path), digest, CIFAR10_CLASSES, **arrays)
+    return Cifar("cifar10", "CIFAR-10 (JPEG q75 copy)", portable(path), digest, CIFAR10_CLASSES, **arrays)
 
 
 def _decode_jpeg_archive(path: Path) -> dict[str, np.ndarray]:
@@ -318,7 +318,7 @@ def _load_official(name: str, path: Path) -> Cifar:
     test_x, test_y = stack(layout.test_files)
     meta = read_batch(files[layout.meta_file], f"{path}/{layout.meta_file}")
     class_names = tuple(n.decode() if isinstance(n, bytes) else n for n in meta[layout.names_key])
-    return Cifar(name, f"{layout.title} (official python)", str(path), digest, class_names,
+    return Cifar(name, f"{layout.title} (official python)", portable(path), digest, class_names,
                  train_x, train_y, test_x, test_y)
 
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import psutil
 
+from bench.paths import PROJECT_ROOT, portable_command
+
 PACKAGES = ("numpy", "torch", "torchvision", "tensorflow", "tensorflow-cpu", "keras", "jax")
-REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def package_versions() -> dict[str, str | None]:
@@ -38,7 +39,7 @@ def cpu_model() -> str:
 
 def git_state() -> dict:
     def git(*args):
-        return subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
                               timeout=10).stdout.strip()
 
     try:
@@ -75,6 +76,6 @@ def collect(argv: list[str] | None = None) -> dict:
         "packages": package_versions(),
         "gpu": gpu_driver(),
         "git": git_state(),
-        "command": " ".join(argv if argv is not None else sys.argv),
+        "command": portable_command(argv if argv is not None else sys.argv),
         "ci": bool(os.environ.get("CI")),
     }

@@ -23,12 +23,12 @@ from tqdm import tqdm
 
 from bench import store
 from bench.errors import BenchError
+from bench.paths import PROJECT_ROOT, portable
 from bench.recipes import get_recipe
 from bench.registry import keras_backend, missing_framework
 from bench.trial import TrialConfig
 from bench.worker import EVENT_PREFIX
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 STATUSES = ("ok", "diverged", "oom", "timeout", "crashed")
 
 
@@ -75,7 +75,7 @@ def expand(entries, frameworks, device, batch_sizes, seeds, **common) -> tuple[l
 
 def _worker_env(config: TrialConfig) -> dict:
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if config.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # a cpu trial must not touch a GPU, in any framework
@@ -190,7 +190,9 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
             started = datetime.now(timezone.utc).isoformat(timespec="seconds")
             outcome = run_trial(config, trial_timeout, lambda: bar.update(1))
             record = {"schema_version": store.SCHEMA_VERSION, "trial_id": config.trial_id,
-                      "config": {**asdict(config), **config.identity()}, "provenance": provenance or {},
+                      "config": {**asdict(config), **config.identity(),
+                                 "data_dir": config.data_dir and portable(config.data_dir)},
+                      "provenance": provenance or {},
                       "started_at": started,
                       "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       **outcome}

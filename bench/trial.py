@@ -19,6 +19,7 @@ from bench import data, failpoints, hardware, layers, metrics, registry
 from bench.adapter import Execution, get_adapter
 from bench.control import TrainingControl
 from bench.errors import BenchError
+from bench.paths import portable
 from bench.memory import PeakRSS
 from bench.pretrained import file_sha256, read_torchvision
 from bench.recipes import get_recipe
@@ -113,7 +114,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     if config.weights:
         weights, skipped = read_torchvision(config.weights, layers.torch_tensor_shapes(layer_list))
         adapter.load_weights(model, layer_list, weights)
-        pretrained = {"path": config.weights, "sha256": file_sha256(config.weights),
+        pretrained = {"path": portable(config.weights), "sha256": file_sha256(config.weights),
                       "layers_loaded": len(weights), "layers_left_initialised": skipped}
     trainable, non_trainable = adapter.count_params(model)
     state = adapter.prepare(model, recipe, splits.train_x, splits.train_y, mean, std, config.seed,

@@ -144,6 +144,9 @@ def test_a_missing_framework_is_skipped_with_its_reason(tmp_path):
     (result,) = (tmp_path / "raw").glob("*.json")
     record = json.loads(result.read_text())
     assert record["dataset"]["label"] == "SYNTHETIC (timing only)"
+    # No path of this machine in the record: the results directory was given as an absolute path.
+    assert record["provenance"]["command"].startswith("python -m bench run ")
+    assert str(tmp_path) not in result.read_text() and str(REPO_ROOT) not in result.read_text()
 
 
 def test_readme_models_table_is_the_generated_one():
