@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("new", help="results directory to judge")
     compare.add_argument("--threshold", type=positive_float, default=1.10,
                          help="epoch-time ratio that counts as a change, when beyond noise (default 1.10)")
+    compare.add_argument("--json", action="store_true", help="machine-readable output (one object per row)")
     report = commands.add_parser("report", help="write DIR/leaderboard.md from DIR/raw/*.json")
     report.add_argument("--results", default="results", help="results directory (default: results)")
     importing = commands.add_parser("import", help="copy another run's raw and calibration files (a results "
@@ -348,7 +349,7 @@ def command_compare(args) -> int:
     table = _reading_results([args.old, args.new], compare.compare, args.old, args.new, args.threshold)
     if table.empty:
         raise BenchError("the two result sets have no configuration in common")
-    print(table.to_markdown(index=False))
+    print(table.to_json(orient="records", indent=1) if args.json else table.to_markdown(index=False))
     if compare.has_regression(table):
         print("regression: see the rows marked slower or worse", file=sys.stderr)
         return 1

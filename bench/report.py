@@ -9,23 +9,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bench import registry, store
 from bench.errors import BenchError
 from bench.labels import framework_label, hardware_label, variant_label
 from bench.recipes import get_recipe
+from bench.statistics import confidence_95, confidence_95_difference
 
 GROUP_KEYS = ["dataset", "hardware", "model", "framework", "variant", "batch_size", "recipe", "epochs", "train_size"]
 
 
 def _megabytes(value) -> float | None:
     return value / 2**20 if value else None
-
-
-def confidence_95(std: float, n: int) -> float:
-    """Half-width of the 95 % t-interval of a mean of `n` samples with standard deviation `std`."""
-    return float(stats.t.ppf(0.975, n - 1) * std / np.sqrt(n)) if n > 1 else float("nan")
 
 
 def trial_frame(records: list[dict]) -> pd.DataFrame:
@@ -411,15 +406,6 @@ def framework_pairs(table: pd.DataFrame) -> pd.DataFrame:
                          "epoch time keras/torch": f"{other['epoch_s'] / reference['epoch_s']:.2f}",
                          "peak RSS keras/torch": f"{other['peak_rss_mb'] / reference['peak_rss_mb']:.2f}"})
     return pd.DataFrame(rows)
-
-
-def confidence_95_difference(std_a: float, n_a: int, std_b: float, n_b: int) -> float:
-    """Half-width of Welch's 95 % interval for a difference of two means."""
-    var_a, var_b = std_a ** 2 / n_a, std_b ** 2 / n_b
-    if var_a + var_b == 0:
-        return 0.0
-    dof = (var_a + var_b) ** 2 / (var_a ** 2 / (n_a - 1) + var_b ** 2 / (n_b - 1))
-    return float(stats.t.ppf(0.975, dof) * np.sqrt(var_a + var_b))
 
 
 FIRST_CLASSES = ("cat", "dog")  # the reports' hardest classes lead the per-class table

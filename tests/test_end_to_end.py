@@ -98,14 +98,31 @@ def test_compare_a_result_set_with_itself_is_within_noise(tmp_path):
 
 def test_compare_flags_a_slower_set_and_exits_non_zero(tmp_path):
     old, new = tmp_path / "old", tmp_path / "new"
+    runner.run_sweep([synthetic_trial(epochs=3, seed=0), synthetic_trial(epochs=3, seed=1)], old)
+    for record in store.load(old):
+        record.pop("_file")
+        for epoch in record["epochs"]:
+            epoch["epoch_time_s"] *= 3  # the same trials, three times slower
+        store.write(new, record)
+    result = bench("compare", str(old), str(new), "--json")
+    assert result.returncode == 1
+    (row,) = json.loads(result.stdout)
+    assert row["time"] == "slower" and row["Mann-Whitney p"] < 0.05 and row["accuracy"] == "within noise"
+
+
+def test_compare_of_single_runs_gives_no_verdict_and_exits_zero(tmp_path):
+    # The same configuration run twice, one seed each: the epoch times differ, but one run is no noise estimate.
+    old, new = tmp_path / "old", tmp_path / "new"
     runner.run_sweep([synthetic_trial(epochs=3)], old)
     (record,) = store.load(old)
     record.pop("_file")
     for epoch in record["epochs"]:
-        epoch["epoch_time_s"] *= 3  # the same trial, three times slower
+        epoch["epoch_time_s"] *= 1.5
     store.write(new, record)
-    result = bench("compare", str(old), str(new))
-    assert result.returncode == 1 and "slower" in result.stdout
+    result = bench("compare", str(old), str(new), "--json")
+    assert result.returncode == 0, result.stderr
+    (row,) = json.loads(result.stdout)
+    assert row["time"] == row["accuracy"] == "no noise estimate" and row["epoch time new/old"] == 1.5
 
 
 def test_compare_across_machines_normalises_by_calibration(tmp_path):

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bench import compare, hardware
+from bench import hardware, statistics
 from bench.timing import summarise_epochs
 from bench.trial import TrialConfig, compute, time_to_accuracy
 
@@ -51,17 +51,23 @@ def test_lr_scaling_is_relative_to_the_recipes_batch_size(rule, factor):
     assert other.trial_id != config.trial_id
 
 
-def test_time_verdicts_need_both_threshold_and_separated_spreads():
-    base = [10.0, 10.2, 9.8, 10.1]
-    assert compare.time_verdict(base, base, 1.1) == (1.0, "within noise")
-    assert compare.time_verdict(base, [12.0, 12.3, 11.9, 12.1], 1.1)[1] == "slower"
-    assert compare.time_verdict(base, [8.0, 8.1, 7.9, 8.2], 1.1)[1] == "faster"
-    noisy = [7.0, 14.0, 9.0, 16.0]
-    assert compare.time_verdict(base, noisy, 1.1)[1] == "within noise"
+def test_time_verdicts_need_a_mann_whitney_difference_and_the_threshold():
+    base = [10.0, 10.2, 9.8, 10.1, 10.05, 9.95]
+    assert statistics.time_verdict(base, base, 2, 2, 1.1)[2] == "within noise"
+    assert statistics.time_verdict(base, [12.0, 12.3, 11.9, 12.1, 12.2, 11.8], 2, 2, 1.1)[2] == "slower"
+    assert statistics.time_verdict(base, [8.0, 8.1, 7.9, 8.2, 8.05, 7.95], 2, 2, 1.1)[2] == "faster"
+    assert statistics.time_verdict(base, [10.4, 10.5, 10.6, 10.45, 10.55, 10.5], 2, 2, 1.1)[2] == "within noise"
+    noisy = [7.0, 14.0, 9.0, 16.0, 8.0, 15.0]
+    assert statistics.time_verdict(base, noisy, 2, 2, 1.1)[2] == "within noise"
+    # One run on a side: its epochs share one machine state, so no verdict, whatever the ratio.
+    ratio, p_value, verdict = statistics.time_verdict(base, [12.0, 12.3, 11.9, 12.1], 1, 1, 1.1)
+    assert verdict == "no noise estimate" and p_value is None and ratio > 1.1
 
 
-def test_accuracy_verdicts_use_the_seed_spread():
-    assert compare.accuracy_verdict([0.70, 0.71, 0.69], [0.70, 0.705, 0.695])[1] == "within noise"
-    assert compare.accuracy_verdict([0.70, 0.71, 0.69], [0.60, 0.61, 0.59])[1] == "worse"
-    difference, verdict = compare.accuracy_verdict([0.5], [0.52])
-    assert verdict == "better" and math.isclose(difference, 0.02)
+def test_accuracy_verdicts_use_welch_over_seeds_and_need_two_seeds_a_side():
+    assert statistics.accuracy_verdict([0.70, 0.71, 0.69], [0.70, 0.705, 0.695])[2] == "within noise"
+    difference, half, verdict = statistics.accuracy_verdict([0.70, 0.71, 0.69], [0.60, 0.61, 0.59])
+    assert verdict == "worse" and math.isclose(difference, -0.10) and 0 < half < 0.1
+    assert statistics.accuracy_verdict([0.70, 0.71, 0.69], [0.702, 0.712, 0.692], minimum=0.01)[2] == "within noise"
+    difference, half, verdict = statistics.accuracy_verdict([0.5], [0.52])
+    assert verdict == "no noise estimate" and math.isclose(difference, 0.02) and math.isnan(half)
