@@ -113,16 +113,21 @@ def pareto(table: pd.DataFrame, directory: Path) -> list[Path]:
     """Test accuracy against median epoch time, one figure per hardware and budget; the Pareto front marked.
 
     `table` holds comparable configurations (the Architectures section's: one recipe, one budget).
+    Configurations that did not learn are drawn as crosses and never sit on the front.
     """
     paths = []
     for (hardware, epochs, images), group in table.groupby(["hardware", "epochs", "train_size"], sort=True):
         points = group.sort_values(["epoch_s", "acc_mean"], ascending=[True, False])
-        front = pareto_front(points)
+        front = pareto_front(points[points["learned"]])
         figure, axis = plt.subplots(figsize=(8, 5))
         for framework, marker in zip(sorted(points["framework"].unique()), "osD^v"):
-            mine = points[points["framework"] == framework]
+            mine = points[(points["framework"] == framework) & points["learned"]]
             axis.scatter(mine["epoch_s"], 100 * mine["acc_mean"], s=22, marker=marker, color="grey",
                          label=framework)
+        failed = points[~points["learned"]]
+        if not failed.empty:
+            axis.scatter(failed["epoch_s"], 100 * failed["acc_mean"], s=22, marker="x", color="lightgrey",
+                         label="did not learn (within 2 pt of chance)")
         axis.plot(points.loc[front, "epoch_s"], 100 * points.loc[front, "acc_mean"], "-", color="tab:red",
                   label="Pareto front")
         for index, row in points.iterrows():

@@ -46,6 +46,8 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "status": record["status"],
             "error": record.get("error"),
             "test_accuracy": record["test"]["accuracy"] if ok else None,
+            "chance": 1 / record["dataset"]["num_classes"] if ok else None,
+            "trial_id": record["trial_id"],
             "epoch_s": timing.get("epoch_median_s"),
             "first_epoch_s": timing.get("first_epoch_s"),
             "warmup_in_epoch_time": ok and timing.get("steady_epochs") == 0,
@@ -68,14 +70,27 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+DID_NOT_LEARN_MARGIN = 0.02  # test accuracy within 2 points of chance: the model did not learn
+
+
 def configurations(trials: pd.DataFrame) -> pd.DataFrame:
-    """Successful trials grouped by configuration: accuracy mean and std over seeds, median timings."""
-    ok = trials[trials["status"] == "ok"]
+    """Successful trials grouped by configuration: accuracy mean and std over seeds, median timings.
+
+    A repeat of a trial (the same identity run again) is no new evidence about accuracy: it counts
+    once there (`repeats` says how many were merged); timing pools every run. A configuration whose
+    mean test accuracy is within 2 points of chance did not learn (`learned` False).
+    """
+    ok = trials[trials["status"] == "ok"].copy()
     if ok.empty:
         return pd.DataFrame()
+    repeat = ok.duplicated("trial_id")
+    ok["repeat"] = repeat
+    ok["test_accuracy"] = ok["test_accuracy"].where(~repeat)
     grouped = ok.groupby(GROUP_KEYS, dropna=False, sort=True)
     table = grouped.agg(
-        n=("seed", "count"),
+        n=("test_accuracy", "count"),
+        repeats=("repeat", "sum"),
+        chance=("chance", "first"),
         acc_mean=("test_accuracy", "mean"),
         acc_std=("test_accuracy", "std"),
         epoch_s=("epoch_s", "median"),
@@ -91,17 +106,36 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
         tta_target=("tta_target", "first"),
         peak_rss_mb=("peak_rss_mb", "max"),
     ).reset_index()
+    table["learned"] = table["acc_mean"] > table["chance"] + DID_NOT_LEARN_MARGIN
     return table.sort_values(["dataset", "hardware", "model", "framework", "variant", "batch_size"])
 
 
 EPOCH_COLUMN = "epoch s (median, range over seeds)"
+DID_NOT_LEARN = "did not learn"
+
+
+def accuracy_cell(mean: float, std: float, n: int, repeats: int = 0, learned: bool = True) -> str:
+    """'71.20 ± 0.85 (n=3)', with the repeats merged into n and a did-not-learn mark where it applies."""
+    cell = f"{100 * mean:.2f} ± {100 * std:.2f} (n={n}" if n > 1 else f"{100 * mean:.2f} (n=1"
+    cell += f", {repeats} repeat{'s' if repeats > 1 else ''} merged)" if repeats else ")"
+    return _marked(cell, learned)
+
+
+def _marked(cell: str, learned: bool) -> str:
+    return cell if learned else f"{cell}, {DID_NOT_LEARN}"
+
+
+def _learned(runs: pd.DataFrame) -> bool:
+    """Whether successful trials of one configuration learned: mean test accuracy beyond chance + 2 points."""
+    return bool(runs["test_accuracy"].mean() > runs["chance"].iloc[0] + DID_NOT_LEARN_MARGIN)
 
 
 def formatted_columns(table: pd.DataFrame) -> dict[str, list]:
     """The measured figures of configurations as table cells, shared by the Results and Architectures sections."""
     return {
-        "test acc % (mean ± std, n)": [f"{100 * m:.2f} ± {100 * s:.2f} (n={n})" if n > 1 else f"{100 * m:.2f} (n=1)"
-                                       for m, s, n in zip(table["acc_mean"], table["acc_std"].fillna(0), table["n"])],
+        "test acc % (mean ± std, n)": [accuracy_cell(m, s, n, r, learned) for m, s, n, r, learned in
+                                       zip(table["acc_mean"], table["acc_std"].fillna(0), table["n"], table["repeats"],
+                                           table["learned"])],
         "95% CI (pt)": [f"± {100 * confidence_95(s, n):.2f}" if n > 1 else "-"
                         for s, n in zip(table["acc_std"].fillna(0), table["n"])],
         EPOCH_COLUMN: [f"{e:.1f}{'*' if w else ''}" + (f" ({lo:.1f}-{hi:.1f})" if n > 1 else "")
@@ -195,7 +229,8 @@ def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
                 "img/s": f"{ok['images_per_s'].median():.0f}" if not ok.empty else "-",
                 "peak RSS MB": f"{ok['peak_rss_mb'].max():.0f}" if not ok.empty else "-",
                 "peak device MB": f"{ok['peak_device_mb'].max():.0f}" if ok["peak_device_mb"].notna().any() else "-",
-                "test acc %": f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})" if not ok.empty else "-",
+                "test acc %": _marked(f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})", _learned(ok))
+                              if not ok.empty else "-",
                 "epoch time ÷ smallest batch's": f"{ok['epoch_s'].median() / smallest_s:.2f}" if not ok.empty else "-",
                 "reported: min/epoch (÷ smallest), test acc": (
                     f"{reported[batch][0]} ({reported[batch][0] / smallest_reported:.2f}), "
@@ -313,7 +348,7 @@ def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
             "report": values["report"], "model": values["model"], "framework": values["framework"],
             "batch": values["batch_size"],
             "reported accuracy": described,
-            "reproduced test acc %": f"{100 * ours:.2f} (n={len(group)})",
+            "reproduced test acc %": _marked(f"{100 * ours:.2f} (n={len(group)})", _learned(group)),
             "difference (pt)": f"{100 * (ours - accuracy):+.1f}" if accuracy is not None else "-",
             "reported params": f"{reported['params']:,}" if "params" in reported else "-",
             "our params": f"{int(group['params'].iloc[0]):,}",
@@ -333,8 +368,11 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
     """The headline answers, each with its n and spread.
 
     A "best accuracy" line needs a contest: two or more models on the same data, hardware, recipe and budget.
+    Configurations that did not learn are never named (best, fastest to target, throughput).
     """
     lines = []
+    ratios = framework_pairs(table)
+    table = table[table["learned"]]  # a model that did not learn wins nothing
     keys = ["dataset", "hardware", "recipe", "epochs", "train_size"]
     for (dataset, hardware, recipe, epochs, images), group in table.groupby(keys, sort=True):
         if group["model"].nunique() < 2:
@@ -359,7 +397,6 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
         lines.append(f"- Highest training throughput on {hardware}: **{fastest['model']}** ({fastest['framework']}, "
                      f"{fastest['variant']}, batch {fastest['batch_size']}) at {fastest['images_per_s']:.0f} "
                      f"images/s (median over n={fastest['n']}; its test accuracy {100 * fastest['acc_mean']:.1f} %).")
-    ratios = framework_pairs(table)
     if not ratios.empty:
         values = ratios["epoch time keras/torch"].astype(float)
         lines.append(f"- Keras/PyTorch epoch-time ratio, same model and settings: median {values.median():.2f} "
@@ -401,7 +438,8 @@ def framework_pairs(table: pd.DataFrame) -> pd.DataFrame:
             rows.append({"model": key[2], "hardware": key[1], "variant": key[3], "batch": key[4],
                          "recipe": key[5], "epochs": key[6], "train images": int(key[7]),
                          "framework": other["framework"], "n keras/torch": f"{other['n']}/{reference['n']}",
-                         "test acc difference (pt, keras - torch)": f"{100 * difference:+.2f}",
+                         "test acc difference (pt, keras - torch)": _marked(
+                             f"{100 * difference:+.2f}", other["learned"] and reference["learned"]),
                          "95% CI (pt)": interval,
                          "epoch time keras/torch": f"{other['epoch_s'] / reference['epoch_s']:.2f}",
                          "peak RSS keras/torch": f"{other['peak_rss_mb'] / reference['peak_rss_mb']:.2f}"})

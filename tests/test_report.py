@@ -31,6 +31,7 @@ def record_like(model="r2_vanilla_cnn", framework="torch", recipe="common", seed
     for epoch in record["epochs"]:
         epoch["learning_rate"] = learning_rate
     record["_file"] = f"{model}-{framework}-{recipe}-{batch_size}-{seed}.json"
+    record["trial_id"] = record["_file"]  # each a trial of its own, not a repeat
     return record
 
 
@@ -169,3 +170,30 @@ def test_report_on_a_results_directory_without_results_says_so(tmp_path):
     made = bench("report", "--results", str(tmp_path))
     assert made.returncode == 0 and "Traceback" not in made.stderr, made.stderr
     assert "No results yet" in (tmp_path / "leaderboard.md").read_text()
+
+
+def test_a_model_at_chance_is_marked_and_wins_nothing(tmp_path):
+    learned = [record_like("r2_vanilla_cnn", seed=s, accuracy=0.40, epoch_s=2.0) for s in (0, 1)]
+    at_chance = [record_like("r2_squeezenet1_1", seed=s, accuracy=0.11, epoch_s=0.5) for s in (0, 1)]
+    for record in at_chance:
+        record["timing"]["train_images_per_s"] = 1e6  # by far the fastest
+    records = learned + at_chance
+    configs = configs_of(records)
+    assert list(configs.set_index("model")["learned"].items()) == [("r2_squeezenet1_1", False), ("r2_vanilla_cnn", True)]
+    cells = report.architectures_table(configs).set_index("model")["test acc % (mean ± std, n)"]
+    assert cells["r2_squeezenet1_1"].endswith("did not learn") and not cells["r2_vanilla_cnn"].endswith("learn")
+    summary = "\n".join(report.summary_lines(configs))
+    assert "r2_squeezenet1_1" not in summary and "throughput" in summary
+    assert plots.pareto_front(configs[configs["learned"]]) and "r2_squeezenet1_1" not in set(
+        configs.loc[plots.pareto_front(configs[configs["learned"]]), "model"])
+    assert plots.pareto(configs, tmp_path)
+
+
+def test_a_repeated_trial_counts_once_for_accuracy_and_says_so():
+    first, repeat, other_seed = record_like(seed=0, accuracy=0.5), record_like(seed=0, accuracy=0.5), \
+        record_like(seed=1, accuracy=0.6)
+    repeat["_file"] = "repeat.json"  # the same trial id run again: a second file
+    (row,) = configs_of([first, repeat, other_seed]).to_dict("records")
+    assert row["n"] == 2 and row["repeats"] == 1 and abs(row["acc_mean"] - 0.55) < 1e-9
+    assert report.accuracy_cell(row["acc_mean"], row["acc_std"], row["n"], row["repeats"]).endswith(
+        "(n=2, 1 repeat merged)")
