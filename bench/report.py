@@ -552,7 +552,9 @@ def _markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], plot_files:
     lines += _section("Failed trials", "Recorded faults, never counted as accuracy 0.", named["failed_trials"])
     lines += _section("Fairness manifest", "Settings that change speed or numerics, as in force in each "
                       "framework's trials. By default both sides run strict float32 (TF32 off), without "
-                      "compilation (torch eager, keras `jit_compile=False`), with the same thread counts.",
+                      "compilation (torch eager, keras `jit_compile=False`), with the same thread counts. TF32 "
+                      "exists on NVIDIA GPUs only: `tf32_matmul True` on a CPU row (keras on torch before "
+                      "TF32 was switched off there too) changed no arithmetic.",
                       named["fairness_manifest"])
     lines += ["## Environment", "", named["environment"].to_markdown(index=False), ""]
     if plot_files:

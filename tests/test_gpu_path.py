@@ -74,6 +74,7 @@ def test_keras_runs_on_the_torch_backend_as_on_the_gpu_machines(tmp_path):
     (record,) = store.load(tmp_path)
     assert record["status"] == "ok", record["error"]
     assert record["settings"]["backend"] == "torch"
+    assert record["settings"]["tf32_matmul"] is False  # strict float32, as the fairness manifest says
     assert "keras (torch)" in report.render([record])
 
 
@@ -86,6 +87,7 @@ def test_keras_runs_on_the_jax_backend_with_its_own_jit(tmp_path):
     (record,) = store.load(tmp_path)
     assert record["status"] == "ok", record["error"]
     assert record["settings"]["backend"] == "jax" and record["settings"]["precision"] == "bfloat16"
+    assert record["settings"]["tf32_matmul"] is False
     assert record["test"]["accuracy"] is not None and record["timing"]["epoch_median_s"] > 0
     assert "keras (jax)" in report.render([record])
 

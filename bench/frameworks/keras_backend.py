@@ -359,9 +359,14 @@ class Adapter:
                 pass  # the runtime already started in this process; settings() records what is in force
             tf.config.experimental.enable_tensor_float_32_execution(False)  # as torch: strict float32
         elif backend == "torch":
-            from bench.frameworks.torch_backend import set_torch_threads
+            from bench.frameworks.torch_backend import set_torch_threads, strict_float32
 
             set_torch_threads(threads)
+            strict_float32()
+        elif backend == "jax":
+            import jax
+
+            jax.config.update("jax_default_matmul_precision", "highest")  # as torch: strict float32
         self.threads = threads
         keras.utils.set_random_seed(seed)
 
@@ -505,10 +510,14 @@ class Adapter:
 
             return tf.config.experimental.tensor_float_32_execution_enabled()
         if backend == "torch":
-            import torch
+            from bench.frameworks.torch_backend import tf32_allowed
 
-            return torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32
-        return None  # jax: XLA's default precision on GPUs, recorded as unknown
+            return tf32_allowed()
+        if backend == "jax":
+            import jax
+
+            return jax.config.jax_default_matmul_precision not in ("highest", "float32")
+        return None
 
     def peak_device_memory(self) -> dict:
         none = {"peak_device_bytes": None, "peak_device_measures": None}

@@ -154,6 +154,17 @@ def set_torch_threads(threads: int) -> None:
             pass  # already started in this process; settings() records the count in force
 
 
+def strict_float32() -> None:
+    """The fairness default of every framework here: float32 matmuls and convolutions in full float32
+    (TF32 off; torch's cuDNN default allows it)."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+
+
+def tf32_allowed() -> bool:
+    return torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32
+
+
 GREY = (0.299, 0.587, 0.114)  # luma weights for saturation
 
 
@@ -299,10 +310,8 @@ class Adapter:
         self.device = torch.device(device)
         self.execution = execution
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(execution.amp)
-        # Fairness defaults, the same as the keras side: strict float32 (no TF32), no autotuning.
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cudnn.benchmark = False
+        strict_float32()
+        torch.backends.cudnn.benchmark = False  # no autotuning, as on the keras side
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
 
@@ -450,7 +459,7 @@ class Adapter:
             "cuda_version": torch.version.cuda if cuda else None,
             "threads_intra_op": torch.get_num_threads(),
             "threads_inter_op": torch.get_num_interop_threads(),
-            "tf32_matmul": torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32,
+            "tf32_matmul": tf32_allowed(),
             "cudnn_benchmark": torch.backends.cudnn.benchmark,
             "compile": self.execution.compile if self.execution.compile == "off" else f"{self.execution.compile}, dynamic=False",
             "precision": {"bf16": "bfloat16", "fp16": "float16"}.get(self.execution.amp, "float32"),
