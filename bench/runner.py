@@ -36,12 +36,15 @@ STATUSES = ("ok", "diverged", "oom", "timeout", "crashed")
 class SweepSummary:
     counts: dict[str, int] = field(default_factory=dict)
     skipped_done: int = 0
+    skipped_claimed: int = 0
     interrupted: bool = False
 
     def line(self) -> str:
         parts = [f"{n} {status}" for status, n in self.counts.items() if n]
         if self.skipped_done:
             parts.append(f"{self.skipped_done} already done (resumed)")
+        if self.skipped_claimed:
+            parts.append(f"{self.skipped_claimed} left to another sweep running them")
         head = "interrupted" if self.interrupted else "sweep finished"
         return f"{head}: " + (", ".join(parts) or "no trials run")
 
@@ -174,7 +177,11 @@ def calibrate(trials: list[TrialConfig], results_dir, provenance: dict | None) -
 def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
               trial_timeout: float | None = None, provenance: dict | None = None,
               calibration: bool = False) -> SweepSummary:
-    """Run every trial not already finished (with `resume`), writing one result file each."""
+    """Run every trial not already finished (with `resume`), writing one result file each.
+
+    Each trial is claimed in the results directory while it runs, so concurrent sweeps into one
+    directory run it once: a trial another live sweep holds is left to it.
+    """
     summary = SweepSummary(counts={status: 0 for status in STATUSES})
     if resume:
         done = store.finished_trial_ids(results_dir)
@@ -187,16 +194,19 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
     try:
         for index, config in enumerate(trials, 1):
             bar.set_description(f"trial {index}/{len(trials)} {config.label()}")
-            started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            outcome = run_trial(config, trial_timeout, lambda: bar.update(1))
-            record = {"schema_version": store.SCHEMA_VERSION, "trial_id": config.trial_id,
-                      "config": {**asdict(config), **config.identity(),
-                                 "data_dir": config.data_dir and portable(config.data_dir)},
-                      "provenance": provenance or {},
-                      "started_at": started,
-                      "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                      **outcome}
-            path = store.write(results_dir, record)
+            claimed = store.claim(results_dir, config.trial_id)
+            if claimed is None:  # another sweep into this directory is running it now
+                summary.skipped_claimed += 1
+                bar.update(config.epochs)
+                continue
+            try:
+                if resume and store.has_result(results_dir, config.trial_id):  # finished by another sweep
+                    summary.skipped_done += 1
+                    bar.update(config.epochs)
+                    continue
+                record, path = _run_and_store(config, results_dir, trial_timeout, provenance, bar)
+            finally:
+                store.release(claimed)
             summary.counts[record["status"]] += 1
             bar.write(_trial_line(record, path))
     except KeyboardInterrupt:
@@ -204,6 +214,20 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
     finally:
         bar.close()
     return summary
+
+
+def _run_and_store(config: TrialConfig, results_dir, trial_timeout, provenance, bar) -> tuple[dict, Path]:
+    """Run one trial and write its result file."""
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    outcome = run_trial(config, trial_timeout, lambda: bar.update(1))
+    record = {"schema_version": store.SCHEMA_VERSION, "trial_id": config.trial_id,
+              "config": {**asdict(config), **config.identity(),
+                         "data_dir": config.data_dir and portable(config.data_dir)},
+              "provenance": provenance or {},
+              "started_at": started,
+              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              **outcome}
+    return record, store.write(results_dir, record)
 
 
 def _trial_line(record: dict, path: Path) -> str:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import tarfile
 import tempfile
 import uuid
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
+
+import psutil
 
 from bench.errors import BenchError
 
@@ -95,6 +98,55 @@ def load(results_dir) -> list[dict]:
         record["_file"] = path.name
         records.append(record)
     return records
+
+
+def has_result(results_dir, trial_id: str) -> bool:
+    """Whether a result file of this trial exists (by name: cheap enough to ask before every trial)."""
+    return any(raw_dir(results_dir).glob(f"*_{trial_id[:10]}_*.json"))
+
+
+CLAIMS_DIR = "claims"
+
+
+def claim(results_dir, trial_id: str) -> Path | None:
+    """Claim a trial for this process before running it: the claim file's path, or None when a live
+    process holds it (another sweep into the same results directory is running it now).
+
+    A claim is created atomically (a hard link of a complete file, which fails if the name exists);
+    one left by a process of this machine that is gone (a crash, kill -9) is stale and taken over.
+    """
+    directory = Path(results_dir) / CLAIMS_DIR
+    directory.mkdir(parents=True, exist_ok=True)
+    final = directory / f"{trial_id}.claim"
+    holder = {"pid": os.getpid(), "host": socket.gethostname(),
+              "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    handle, partial = tempfile.mkstemp(dir=directory, prefix=".partial-")
+    with os.fdopen(handle, "w") as out:
+        json.dump(holder, out)
+    try:
+        for _ in range(2):
+            try:
+                os.link(partial, final)
+                return final
+            except FileExistsError:
+                if not _is_stale(final):
+                    return None
+                final.unlink(missing_ok=True)
+        return None
+    finally:
+        os.unlink(partial)
+
+
+def _is_stale(claim_file: Path) -> bool:
+    try:
+        holder = json.loads(claim_file.read_text())
+    except (OSError, json.JSONDecodeError):
+        return True
+    return holder.get("host") == socket.gethostname() and not psutil.pid_exists(holder.get("pid", -1))
+
+
+def release(claim_file: Path) -> None:
+    claim_file.unlink(missing_ok=True)
 
 
 def finished_trial_ids(results_dir) -> set[str]:

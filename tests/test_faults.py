@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -147,3 +149,31 @@ def test_positive_integers_are_accepted(flag, value):
 def test_negative_seeds_are_refused(seed):
     with pytest.raises(BenchError):
         build_parser().parse_args(["run", "--seeds", str(seed)])
+
+
+def test_two_concurrent_resumable_sweeps_run_each_trial_once(tmp_path):
+    args = ["run", "--model", "r2_vanilla_cnn", "--framework", "torch", "--dataset", "synthetic", "--epochs", "1",
+            "--train-subset", "200", "--val-size", "100", "--seeds", "0", "1", "2", "--results", str(tmp_path),
+            "--resume", "--no-calibration", "--threads", "1"]
+    sweeps = [subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [sweep.communicate(timeout=600) for sweep in sweeps]
+    assert [sweep.returncode for sweep in sweeps] == [0, 0], outputs
+    records = store.load(tmp_path)
+    assert sorted(r["config"]["seed"] for r in records) == [0, 1, 2]
+    assert len({r["trial_id"] for r in records}) == 3
+    assert not list((tmp_path / "claims").glob("*.claim"))
+
+
+def test_a_claim_left_by_a_dead_process_is_taken_over(tmp_path):
+    trial = synthetic_trial()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    (tmp_path / "claims").mkdir()
+    (tmp_path / "claims" / f"{trial.trial_id}.claim").write_text(
+        json.dumps({"pid": int(dead), "host": socket.gethostname(), "since": "2026-01-01T00:00:00+00:00"}))
+    live = tmp_path / "claims" / "other.claim"
+    live.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
+    assert store.claim(tmp_path, "other") is None  # held by a live process: left alone
+    summary = runner.run_sweep([trial], tmp_path)
+    assert summary.counts["ok"] == 1 and summary.skipped_claimed == 0
