@@ -197,3 +197,22 @@ def test_a_repeated_trial_counts_once_for_accuracy_and_says_so():
     assert row["n"] == 2 and row["repeats"] == 1 and abs(row["acc_mean"] - 0.55) < 1e-9
     assert report.accuracy_cell(row["acc_mean"], row["acc_std"], row["n"], row["repeats"]).endswith(
         "(n=2, 1 repeat merged)")
+
+
+def test_results_readme_lists_each_command_once_with_its_keras_backend():
+    torch_runs = [record_like(seed=s) for s in (0, 1)]
+    jax_run = record_like(framework="keras")
+    jax_run["config"]["keras_backend"] = "jax"
+    for record in torch_runs + [jax_run]:
+        record["provenance"]["command"] = "python -m bench run --seeds 0 1"
+    text = report.commands_readme(torch_runs + [jax_run])
+    assert text.count("  python -m bench run --seeds 0 1\n") == 1
+    assert "  KERAS_BACKEND=jax python -m bench run --seeds 0 1\n" in text
+    assert "2 result files" in text and "1 result file," in text
+
+
+def test_committed_results_readme_is_the_generated_one():
+    from bench import store
+
+    committed = REPO_ROOT / "results"
+    assert (committed / "README.md").read_text() == report.commands_readme(store.load(committed))
