@@ -128,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trial-timeout", type=positive_int, help="seconds before a trial is stopped")
     run.add_argument("--results", default="results", help="results directory (default: results)")
     run.add_argument("--resume", action="store_true", help="skip trials that already have a result")
+    run.add_argument("--dry-run", action="store_true",
+                     help="list the trials, their epochs and images and a rough time estimate; run nothing")
     run.add_argument("--no-calibration", action="store_true",
                      help="skip timing the fixed calibration workload before the sweep")
 
@@ -255,11 +257,11 @@ def resolve_suite(args) -> tuple[Suite, list[Entry]]:
 GPU_SUITES = ("gpu", "gpu-smoke", "common-gpu", "reports", "common")
 
 
-def check_trials(trials, data_dir, download: bool) -> None:
+def check_trials(trials, data_dir, download: bool) -> dict:
     """Refuse, before anything runs, every trial that cannot give a meaningful row: a missing or corrupt
     dataset, a bad subset size, a batch larger than the training set, a recipe that watches validation
-    figures without a validation set. Loads and splits each dataset once."""
-    datasets, splits = {}, {}
+    figures without a validation set. Loads and splits each dataset once; returns each trial's split."""
+    datasets, splits, of_trial = {}, {}, {}
     for trial in trials:
         if trial.dataset not in datasets:
             datasets[trial.dataset] = data.load(trial.dataset, data_dir, download)
@@ -267,6 +269,7 @@ def check_trials(trials, data_dir, download: bool) -> None:
         if key not in splits:
             splits[key] = data.split(datasets[trial.dataset], trial.val_size, trial.train_subset,
                                      test_subset=trial.test_subset)
+        of_trial[trial] = splits[key]
         train_images = len(splits[key].train_y)
         if trial.batch_size > train_images:
             raise BenchError(f"--batch-size {trial.batch_size} is larger than the {train_images} training images "
@@ -275,6 +278,28 @@ def check_trials(trials, data_dir, download: bool) -> None:
         if (recipe.plateau or recipe.early_stopping) and not trial.val_size:
             raise BenchError(f"recipe {recipe.name} watches validation figures (plateau or early stopping): "
                              f"--val-size must be > 0")
+    return of_trial
+
+
+def dry_run(trials, splits: dict, calibrations: dict) -> None:
+    """What a sweep would run and roughly how long it would take on this machine (see calibration)."""
+    from bench.calibration import TRIAL_OVERHEAD_S, estimate_seconds
+
+    rows, total = [], 0.0
+    for trial in trials:
+        split = splits[trial]
+        calibration = calibrations.get((trial.framework, trial.keras_backend, trial.device, trial.threads))
+        flops = layers.forward_flops(registry.layers(trial.model, split.dataset.num_classes))
+        seconds = estimate_seconds(calibration, flops, trial.epochs, len(split.train_y), len(split.val_y),
+                                   len(split.test_y)) if calibration else None
+        total += seconds or 0.0
+        rows.append((trial.label(), trial.recipe, trial.epochs, len(split.train_y), len(split.val_y),
+                     len(split.test_y), f"{seconds / 60:.1f}" if seconds else "?"))
+    print(tabulate(rows, headers=["trial", "recipe", "epochs", "train", "val", "test", "est. min"],
+                   tablefmt="plain", disable_numparse=True))
+    print(f"{len(trials)} trials, {sum(t.epochs for t in trials)} epochs; roughly {total / 3600:.1f} h "
+          f"on this machine (each trial's FLOPs at the calibrated convolution rate plus {TRIAL_OVERHEAD_S:.0f} s "
+          f"of start-up: a lower bound; '?' where calibration failed)")
 
 
 def warnings_for(device: str, suite: Suite, trials) -> list[str]:
@@ -311,9 +336,12 @@ def command_run(args) -> int:
     if not trials:
         raise BenchError("nothing to run: every requested framework is missing")
     runner.check_devices(trials)
-    check_trials(trials, args.data_dir, args.download)
+    splits = check_trials(trials, args.data_dir, args.download)
     for line in warnings_for(args.device, suite, trials):
         print(f"warning: {line}", file=sys.stderr)
+    if args.dry_run:
+        dry_run(trials, splits, runner.calibrate(trials, None, provenance.collect(sys.argv)))
+        return 0
     for line in skipped:
         print(line, file=sys.stderr)
     summary = runner.run_sweep(trials, args.results, args.resume, args.trial_timeout,

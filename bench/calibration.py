@@ -15,6 +15,18 @@ import time
 MATMUL_SIZE = 1024  # float32 (n x n) @ (n x n)
 CONV_SHAPE = (32, 64, 32, 32)  # batch, channels, height, width; 3x3 kernel, 64 -> 64 channels, 'same'
 REPEATS = 10
+CONV_FLOPS = 2 * 3 * 3 * CONV_SHAPE[1] * CONV_SHAPE[1] * CONV_SHAPE[0] * CONV_SHAPE[2] * CONV_SHAPE[3]
+TRIAL_OVERHEAD_S = 15.0  # process start, framework import, data load: a 1-epoch 500-image trial took 21.6 s
+#                          of wall time here, 2.3 s of it training and 4.5 s the calibration (now cached)
+
+
+def estimate_seconds(calibration: dict, forward_flops: int, epochs: int, train_images: int, val_images: int,
+                     test_images: int) -> float:
+    """A rough wall time of one trial: its FLOPs (training 3x forward, validation every epoch, the test
+    once) at the rate this machine ran the calibration convolution, plus the per-trial overhead.
+    Real models run below that rate (small layers, memory-bound ops), so read it as a lower bound."""
+    flops = forward_flops * (3 * train_images * epochs + val_images * epochs + test_images)
+    return flops * calibration["conv_s"] / CONV_FLOPS + TRIAL_OVERHEAD_S
 
 
 def _median_seconds(run, synchronize) -> float:

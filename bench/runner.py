@@ -7,6 +7,7 @@ the running one, and exits 130. The executor is a plain local subprocess per tri
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import queue
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from bench import store
+from bench import data, store
 from bench.errors import BenchError
 from bench.paths import PROJECT_ROOT, portable
 from bench.recipes import get_recipe
@@ -158,20 +159,42 @@ def check_devices(trials: list[TrialConfig]) -> None:
             raise BenchError(_last_line_of(completed.stderr).removeprefix("bench.errors.BenchError: "))
 
 
-def calibrate(trials: list[TrialConfig], results_dir, provenance: dict | None) -> None:
-    """Time the fixed calibration workload once per framework (and backend) and device of the sweep."""
+def _calibration_key(config: TrialConfig, provenance: dict) -> str:
+    """What a calibration depends on: the machine, the framework's versions, backend, device and threads."""
+    parts = [provenance.get("hostname"), provenance.get("cpu"), (provenance.get("gpu") or {}).get("gpus"),
+             provenance.get("packages"), config.framework, config.keras_backend, config.device, config.threads]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def calibrate(trials: list[TrialConfig], results_dir, provenance: dict) -> dict[tuple, dict]:
+    """The fixed calibration workload's timings per framework (and backend), device and threads of the sweep.
+
+    Measured once per machine and framework version, then taken from the user cache
+    (`~/.cache/cnnbench/calibration/`); written beside the results when `results_dir` is given and it
+    holds no calibration of this key yet.
+    """
+    cache = data.cache_dir() / "calibration"
+    have = {record.get("calibration_key") for record in store.load_calibrations(results_dir)} if results_dir else set()
+    found = {}
     for config in {(t.framework, t.keras_backend, t.device, t.threads): t for t in trials}.values():
-        completed = subprocess.run(
-            [sys.executable, "-m", "bench.calibration", config.framework, config.device, str(config.threads)],
-            capture_output=True, text=True, env=_worker_env(config), timeout=600)
-        if completed.returncode != 0:
-            print(f"warning: calibration of {config.framework} failed: "
-                  f"{_last_line_of(completed.stderr)}", file=sys.stderr)
-            continue
-        record = json.loads(completed.stdout.strip().splitlines()[-1])
-        store.write_calibration(results_dir, {"schema_version": store.SCHEMA_VERSION, **record,
-                                              "keras_backend": config.keras_backend,
-                                              "provenance": provenance or {}})
+        key = _calibration_key(config, provenance)
+        cached = cache / f"{key}.json"
+        record = json.loads(cached.read_text()) if cached.exists() else None
+        if record is None:
+            completed = subprocess.run(
+                [sys.executable, "-m", "bench.calibration", config.framework, config.device, str(config.threads)],
+                capture_output=True, text=True, env=_worker_env(config), timeout=600)
+            if completed.returncode != 0:
+                print(f"warning: calibration of {config.framework} failed: "
+                      f"{_last_line_of(completed.stderr)}", file=sys.stderr)
+                continue
+            record = {"schema_version": store.SCHEMA_VERSION, **json.loads(completed.stdout.strip().splitlines()[-1]),
+                      "keras_backend": config.keras_backend, "calibration_key": key, "provenance": provenance}
+            store.write_json(cache, cached.name, record)
+        found[(config.framework, config.keras_backend, config.device, config.threads)] = record
+        if results_dir and key not in have:
+            store.write_calibration(results_dir, record)
+    return found
 
 
 def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
@@ -188,7 +211,7 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
         summary.skipped_done = sum(t.trial_id in done for t in trials)
         trials = [t for t in trials if t.trial_id not in done]
     if calibration and trials:
-        calibrate(trials, results_dir, provenance)
+        calibrate(trials, results_dir, provenance or {})
     bar = tqdm(total=sum(t.epochs for t in trials), unit="epoch", dynamic_ncols=True,
                disable=None, file=sys.stderr)
     try:

@@ -65,7 +65,8 @@ def _write_bytes_atomically(final: Path, content: bytes) -> Path:
     return final
 
 
-def _write_atomically(directory: Path, name: str, record: dict) -> Path:
+def write_json(directory: Path, name: str, record: dict) -> Path:
+    """Write `record` as `directory/name`, atomically (see _write_bytes_atomically)."""
     directory.mkdir(parents=True, exist_ok=True)
     return _write_bytes_atomically(directory / name, json.dumps(record, indent=1, sort_keys=True).encode())
 
@@ -76,7 +77,7 @@ def write(results_dir, record: dict) -> Path:
     model = re.sub(r"[^A-Za-z0-9_.-]", "-", config["model"])  # r4_resnet34:stem=cifar -> r4_resnet34-stem-cifar
     name = (f"{model}_{config['framework']}_{config['device']}_bs{config['batch_size']}"
             f"_seed{config['seed']}_{record['trial_id'][:10]}_{_stamp()}.json")
-    return _write_atomically(raw_dir(results_dir), name, record)
+    return write_json(raw_dir(results_dir), name, record)
 
 
 def load(results_dir) -> list[dict]:
@@ -161,7 +162,7 @@ CALIBRATION_DIR = "calibration"
 def write_calibration(results_dir, record: dict) -> Path:
     """Store one framework's calibration timings beside the raw results (never read as a trial)."""
     name = f"{record['framework']}_{record['device']}_{_stamp()}.json"
-    return _write_atomically(Path(results_dir) / CALIBRATION_DIR, name, record)
+    return write_json(Path(results_dir) / CALIBRATION_DIR, name, record)
 
 
 def load_calibrations(results_dir) -> list[dict]:
