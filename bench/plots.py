@@ -99,6 +99,14 @@ def confusion_matrices(records: list[dict], directory: Path) -> list[Path]:
     return paths
 
 
+def pareto_name(hardware: str, epochs: int, images: int) -> str:
+    return f"pareto-{_slug(hardware)}-{epochs}ep-{int(images)}img.png"
+
+
+def batch_name(model: str, hardware: str, recipe: str, epochs: int, images: int) -> str:
+    return f"batch-{_slug(model)}-{_slug(hardware)}-{_slug(recipe)}-{epochs}ep-{int(images)}img.png"
+
+
 def pareto_front(points: pd.DataFrame) -> list:
     """Index labels of the configurations no other one beats on both epoch time and accuracy, fastest first."""
     front, best = [], float("-inf")
@@ -120,25 +128,27 @@ def pareto(table: pd.DataFrame, directory: Path) -> list[Path]:
         points = group.sort_values(["epoch_s", "acc_mean"], ascending=[True, False])
         front = pareto_front(points[points["learned"]])
         figure, axis = plt.subplots(figsize=(8, 5))
-        for framework, marker in zip(sorted(points["framework"].unique()), "osD^v"):
+        frameworks = sorted(points["framework"].unique())
+        for framework, marker, colour in zip(frameworks, "osD^v", plt.get_cmap("tab10").colors):
             mine = points[(points["framework"] == framework) & points["learned"]]
-            axis.scatter(mine["epoch_s"], 100 * mine["acc_mean"], s=22, marker=marker, color="grey",
-                         label=framework)
+            axis.scatter(mine["epoch_s"], 100 * mine["acc_mean"], s=28, marker=marker, color=colour, label=framework)
         failed = points[~points["learned"]]
         if not failed.empty:
             axis.scatter(failed["epoch_s"], 100 * failed["acc_mean"], s=22, marker="x", color="lightgrey",
                          label="did not learn (within 2 pt of chance)")
-        axis.plot(points.loc[front, "epoch_s"], 100 * points.loc[front, "acc_mean"], "-", color="tab:red",
-                  label="Pareto front")
-        for index, row in points.iterrows():
+        axis.plot(points.loc[front, "epoch_s"], 100 * points.loc[front, "acc_mean"], "-", color="black",
+                  marker="o", markerfacecolor="none", markersize=11, label="Pareto front")
+        # Only the front is labelled, alternately above and below its line, so labels do not collide.
+        for rank, index in enumerate(front):
+            row = points.loc[index]
             axis.annotate(f"{row['model']} ({row['framework']})", (row["epoch_s"], 100 * row["acc_mean"]),
-                          fontsize=6, xytext=(3, 3), textcoords="offset points",
-                          color="tab:red" if index in front else "dimgrey")
+                          fontsize=7, xytext=(4, 6 if rank % 2 == 0 else -10), textcoords="offset points")
         axis.set_xscale("log")
-        axis.set(title=f"Accuracy vs epoch time, {epochs} epochs on {int(images)} images, {hardware}",
+        axis.set(title=f"Accuracy vs epoch time, {epochs} epochs on {int(images)} images, {hardware}\n"
+                       "marker and colour: framework; labelled: the Pareto front",
                  xlabel="median epoch time (s, log scale)", ylabel="test accuracy (%, mean over seeds)")
         axis.legend(fontsize=7)
-        paths.append(_save(figure, directory / f"pareto-{_slug(hardware)}-{epochs}ep-{int(images)}img.png"))
+        paths.append(_save(figure, directory / pareto_name(hardware, epochs, images)))
     return paths
 
 
@@ -161,6 +171,5 @@ def batch_sizes(trials: pd.DataFrame, directory: Path) -> list[Path]:
             axis.legend(fontsize=7)
         figure.suptitle(f"{model} on {hardware}, recipe {recipe}, {epochs} epochs on {int(images)} images: "
                         "batch-size trade-off", fontsize=9)
-        name = f"batch-{_slug(model)}-{_slug(hardware)}-{_slug(recipe)}-{epochs}ep-{int(images)}img.png"
-        paths.append(_save(figure, directory / name))
+        paths.append(_save(figure, directory / batch_name(model, hardware, recipe, epochs, images)))
     return paths

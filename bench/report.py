@@ -11,12 +11,14 @@ import numpy as np
 import pandas as pd
 
 from bench import registry, store
+from bench.answers import answer_lines
 from bench.errors import BenchError
 from bench.labels import framework_label, hardware_label, variant_label
 from bench.recipes import get_recipe
-from bench.statistics import confidence_95, confidence_95_difference
+from bench.statistics import NO_ESTIMATE, WITHIN, accuracy_verdict_from_summary, confidence_95
 
-GROUP_KEYS = ["dataset", "hardware", "model", "framework", "variant", "batch_size", "recipe", "epochs", "train_size"]
+GROUP_KEYS = ["dataset", "hardware", "model", "framework", "variant", "batch_size", "recipe", "epochs", "train_size",
+              "test_size"]
 
 
 def _megabytes(value) -> float | None:
@@ -26,13 +28,18 @@ def _megabytes(value) -> float | None:
 def trial_frame(records: list[dict]) -> pd.DataFrame:
     """One row per trial with the fields tables are made from."""
     headline_files = {record["_file"] for record in report_records(records)}
+    # A failed trial has no dataset block: it takes the one of a successful trial of the same data and split.
+    split_key = lambda config: (config["dataset"], config.get("val_size"), config.get("train_subset"),  # noqa: E731
+                                config.get("test_subset"))
+    datasets = {split_key(r["config"]): r["dataset"] for r in records if r["status"] == "ok"}
     rows = []
     for record in records:
         config = record["config"]
         ok = record["status"] == "ok"
         timing = record.get("timing") or {}
+        dataset = record["dataset"] if ok else datasets.get(split_key(config), {})
         rows.append({
-            "dataset": record["dataset"]["label"] if ok else config["dataset"],
+            "dataset": dataset.get("label", config["dataset"]),
             "hardware": hardware_label(record),
             "device": config["device"],
             "model": config["model"],
@@ -41,7 +48,7 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "batch_size": config["batch_size"],
             "recipe": config["recipe"],
             "epochs": config["epochs"],
-            "train_size": record["dataset"]["train_size"] if ok else config.get("train_subset"),
+            "train_size": dataset.get("train_size", config.get("train_subset")),
             "seed": config["seed"],
             "status": record["status"],
             "error": record.get("error"),
@@ -64,7 +71,7 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "headline": record["_file"] in headline_files,
             "budget_note": (record.get("budget") or {}).get("note", ""),
             "matches_report": (record.get("budget") or {}).get("matches_report"),
-            "test_size": record["dataset"]["test_size"] if ok else None,
+            "test_size": dataset.get("test_size"),
             "file": record["_file"],
         })
     return pd.DataFrame(rows)
@@ -157,6 +164,12 @@ ARCHITECTURE_COLUMNS = ["test acc % (mean ± std, n)", "params", "MFLOPs/image",
                         "time to val target", "peak RSS MB"]
 
 
+def hardware_order(trials: pd.DataFrame) -> list[str]:
+    """Hardware labels, GPUs first."""
+    devices = trials.groupby("hardware")["device"].first()
+    return sorted(devices.index, key=lambda hardware: (devices[hardware] == "cpu", hardware))
+
+
 def leaderboard_table(table: pd.DataFrame) -> pd.DataFrame:
     """The configurations, formatted for the Results section."""
     if table.empty:
@@ -166,7 +179,8 @@ def leaderboard_table(table: pd.DataFrame) -> pd.DataFrame:
         "model": table["model"], "framework": table["framework"], "variant": table["variant"],
         "hardware": table["hardware"], "batch": table["batch_size"],
         **{name: cells[name] for name in RESULTS_COLUMNS},
-        "epochs": table["epochs"], "train images": table["train_size"].astype(int), "recipe": table["recipe"],
+        "epochs": table["epochs"], "train images": table["train_size"].astype(int),
+        "test images": table["test_size"].astype(int), "recipe": table["recipe"],
         "dataset": table["dataset"],
     })
 
@@ -178,21 +192,43 @@ def _architecture_configs(table: pd.DataFrame) -> pd.DataFrame:
     return table[table["recipe"] == ARCHITECTURE_RECIPE] if not table.empty else table
 
 
+ARCHITECTURE_KEYS = ["hardware", "dataset", "epochs", "train_size", "test_size", "batch_size", "variant"]
+
+
 def architectures_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Every model under the common recipe, best first within each hardware, framework and budget."""
+    """Every model under the common recipe: one ranking across frameworks per hardware, budget, batch size
+    and variant, best first (the CSV/JSON table; the leaderboard prints one section per ranking)."""
     common = _architecture_configs(table)
     if common.empty:
         return pd.DataFrame()
-    keys = ["dataset", "hardware", "epochs", "train_size", "framework", "variant", "batch_size"]
-    order = common.sort_values(keys + ["acc_mean", "model"], ascending=[True] * len(keys) + [False, True])
+    order = common.sort_values(ARCHITECTURE_KEYS + ["acc_mean", "model"],
+                               ascending=[True] * len(ARCHITECTURE_KEYS) + [False, True])
     cells = formatted_columns(order)
     return pd.DataFrame({
-        "hardware": order["hardware"], "framework": order["framework"], "model": order["model"],
+        "model": order["model"], "framework": order["framework"],
         **{name: cells[name] for name in ARCHITECTURE_COLUMNS},
-        "variant": order["variant"], "batch": order["batch_size"],
-        "budget": [f"{e} epochs, {int(t)} train images" for e, t in zip(order["epochs"], order["train_size"])],
-        "dataset": order["dataset"],
+        "hardware": order["hardware"], "dataset": order["dataset"], "epochs": order["epochs"],
+        "train images": order["train_size"].astype(int), "test images": order["test_size"].astype(int),
+        "batch": order["batch_size"], "variant": order["variant"],
     })
+
+
+def architectures_markdown(table: pd.DataFrame, hardware_order: list[str]) -> list[str]:
+    """The Architectures section: one short ranking per hardware and budget, what is constant in its heading."""
+    ranking = architectures_table(table)
+    if ranking.empty:
+        return []
+    lines = ["## Architectures", "",
+             f"Every model under the `{ARCHITECTURE_RECIPE}` recipe (Adam, cosine, crop + flip), one ranking across "
+             "frameworks per hardware and budget, best test accuracy first; time to target counts training "
+             "seconds until the validation accuracy first reaches it. All columns: `tables/architectures.csv`.", ""]
+    keys = ["hardware", "dataset", "epochs", "train images", "test images", "batch", "variant"]
+    groups = sorted(ranking.groupby(keys, sort=False), key=lambda item: (hardware_order.index(item[0][0]), item[0]))
+    for (hardware, dataset, epochs, train, test, batch, variant), group in groups:
+        lines += [f"### {hardware}: {dataset}, {epochs} epochs on {train:,} images, {test:,} test images, "
+                  f"batch {batch}, {variant}", "",
+                  group.drop(columns=keys).to_markdown(index=False), ""]
+    return lines
 
 
 def _time_to_target(seconds, reached: int, n: int, target) -> str:
@@ -217,6 +253,8 @@ def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
         ok_runs = group[group["status"] == "ok"]
         fits = ok_runs["batch_size"]
         largest = fits.max() if not fits.empty else None
+        out_of_memory = group[group["status"] == "oom"]["batch_size"]
+        limit = "fits (a larger batch ran out of memory)" if (out_of_memory > (largest or 0)).any() else "largest tried"
         smallest_s = ok_runs[fits == fits.min()]["epoch_s"].median() if not fits.empty else None
         reported = published(key[0]).get("batch_sizes", {}) if _is_reports_recipe(key[0], key[4]) else {}
         smallest_reported = reported[min(reported)][0] if reported else None
@@ -237,7 +275,8 @@ def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
                     f"{100 * reported[batch][1]:.0f} %" if batch in reported else "-"),
                 "lr (epoch 1), rule": f"{ok['first_lr'].iloc[0]:.3g}, {runs['lr_rule'].iloc[0]}" if not ok.empty else
                                       f"-, {runs['lr_rule'].iloc[0]}",
-                "largest that fits": "✓" if batch == largest else "",
+                "test images": int(ok["test_size"].iloc[0]) if not ok.empty else "-",
+                "largest": limit if batch == largest else "",
             })
     return pd.DataFrame(rows)
 
@@ -406,12 +445,11 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
 
 def _lead(best, other) -> str:
     """The best model's lead over the next, with Welch's 95 % interval when both have 2+ seeds."""
-    lead = 100 * (best["acc_mean"] - other["acc_mean"])
-    if best["n"] < 2 or other["n"] < 2:
-        return f"; lead {lead:.2f} pt, no interval with a single seed"
-    half = 100 * confidence_95_difference(best["acc_std"], best["n"], other["acc_std"], other["n"])
-    verdict = "beyond" if lead > half else "within"
-    return f"; lead {lead:.2f} ± {half:.2f} pt (95 % CI), {verdict} the seed noise"
+    difference, half, verdict = accuracy_verdict_from_summary(best, other)
+    if verdict == NO_ESTIMATE:
+        return f"; lead {100 * difference:.2f} pt, no interval with a single seed"
+    return (f"; lead {100 * difference:.2f} ± {100 * half:.2f} pt (95 % CI), "
+            f"{'within' if verdict == WITHIN else 'beyond'} the seed noise")
 
 
 def _headline(row) -> str:
@@ -419,31 +457,36 @@ def _headline(row) -> str:
     return f"**{row['model']}** ({row['framework']}, {row['variant']}) {100 * row['acc_mean']:.2f}{spread} % (n={row['n']})"
 
 
-def framework_pairs(table: pd.DataFrame) -> pd.DataFrame:
-    """The same configuration in PyTorch and in each Keras backend: accuracy and speed compared."""
-    keys = ["dataset", "hardware", "model", "variant", "batch_size", "recipe", "epochs", "train_size"]
-    rows = []
+def framework_pair_values(table: pd.DataFrame) -> list[dict]:
+    """The same configuration in PyTorch and in each Keras backend, as numbers: accuracy difference (keras -
+    torch) with Welch's half-width and verdict, epoch-time and memory ratios."""
+    keys = ["dataset", "hardware", "model", "variant", "batch_size", "recipe", "epochs", "train_size", "test_size"]
+    pairs = []
     for key, group in table.groupby(keys, sort=True):
         torch_rows = group[group["framework"] == "torch"]
         if torch_rows.empty:
             continue
         reference = torch_rows.iloc[0]
         for _, other in group[group["framework"] != "torch"].iterrows():
-            difference = other["acc_mean"] - reference["acc_mean"]
-            if other["n"] > 1 and reference["n"] > 1:
-                half = confidence_95_difference(other["acc_std"], other["n"], reference["acc_std"], reference["n"])
-                interval = f"± {100 * half:.2f}"
-            else:
-                interval = "n/a (needs 2+ seeds each)"
-            rows.append({"model": key[2], "hardware": key[1], "variant": key[3], "batch": key[4],
-                         "recipe": key[5], "epochs": key[6], "train images": int(key[7]),
-                         "framework": other["framework"], "n keras/torch": f"{other['n']}/{reference['n']}",
-                         "test acc difference (pt, keras - torch)": _marked(
-                             f"{100 * difference:+.2f}", other["learned"] and reference["learned"]),
-                         "95% CI (pt)": interval,
-                         "epoch time keras/torch": f"{other['epoch_s'] / reference['epoch_s']:.2f}",
-                         "peak RSS keras/torch": f"{other['peak_rss_mb'] / reference['peak_rss_mb']:.2f}"})
-    return pd.DataFrame(rows)
+            difference, half, verdict = accuracy_verdict_from_summary(other, reference)
+            pairs.append({**dict(zip(keys, key)), "framework": other["framework"],
+                          "n": f"{other['n']}/{reference['n']}", "difference": difference, "half": half,
+                          "verdict": verdict, "learned": bool(other["learned"] and reference["learned"]),
+                          "time_ratio": other["epoch_s"] / reference["epoch_s"],
+                          "memory_ratio": other["peak_rss_mb"] / reference["peak_rss_mb"]})
+    return pairs
+
+
+def framework_pairs(table: pd.DataFrame) -> pd.DataFrame:
+    """The Frameworks section: framework_pair_values formatted."""
+    return pd.DataFrame([{
+        "model": p["model"], "hardware": p["hardware"], "variant": p["variant"], "batch": p["batch_size"],
+        "recipe": p["recipe"], "epochs": p["epochs"], "train images": int(p["train_size"]),
+        "test images": int(p["test_size"]), "framework": p["framework"], "n keras/torch": p["n"],
+        "test acc difference (pt, keras - torch)": _marked(f"{100 * p['difference']:+.2f}", p["learned"]),
+        "95% CI (pt)": f"± {100 * p['half']:.2f}" if p["half"] == p["half"] else "n/a (needs 2+ seeds each)",
+        "epoch time keras/torch": f"{p['time_ratio']:.2f}",
+        "peak RSS keras/torch": f"{p['memory_ratio']:.2f}"} for p in framework_pair_values(table)])
 
 
 FIRST_CLASSES = ("cat", "dog")  # the reports' hardest classes lead the per-class table
@@ -475,11 +518,19 @@ def per_class_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _section(title: str, intro: str, table: pd.DataFrame) -> list[str]:
-    """A leaderboard section's lines, or none when its table is empty."""
+def _section(title: str, intro: str, table: pd.DataFrame, lift: tuple[str, ...] = ()) -> list[str]:
+    """A leaderboard section's lines, or none when its table is empty. Columns in `lift` are constant within
+    each of its sub-tables and go into that sub-table's heading, so the tables stay narrow."""
     if table.empty:
         return []
-    return [f"## {title}", "", intro, "", table.to_markdown(index=False), ""]
+    if not lift:
+        return [f"## {title}", "", intro, "", table.to_markdown(index=False), ""]
+    lines = [f"## {title}", "", intro, ""]
+    for values, group in table.groupby(list(lift), sort=True):
+        heading = ", ".join(str(value) if name in ("hardware", "variant", "dataset") else f"{name} {value}"
+                            for name, value in zip(lift, values))
+        lines += [f"### {heading}", "", group.drop(columns=list(lift)).to_markdown(index=False), ""]
+    return lines
 
 
 def _derived(records: list[dict]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
@@ -509,26 +560,51 @@ HEADER = ["# cnnbench leaderboard", "",
 NO_RESULTS = "\n".join(HEADER + ["No results yet: run `python -m bench run`.", ""])
 
 
+def _inline_plots(configs: pd.DataFrame, trials: pd.DataFrame, plot_files: list[str]) -> list[str]:
+    """The two plots of the first screen: accuracy against epoch time for the widest Architectures ranking,
+    and the batch-size trade-off of the widest sweep (GPUs first), where they were drawn."""
+    from bench.answers import widest_sweep
+    from bench.plots import batch_name, pareto_name
+
+    chosen = []
+    common = _architecture_configs(configs)
+    if not common.empty:
+        hardware, epochs, images = common.groupby(["hardware", "epochs", "train_size"]).size().idxmax()
+        chosen.append(pareto_name(hardware, epochs, images))
+    for hardware in hardware_order(trials):
+        sweep = widest_sweep(trials[trials["hardware"] == hardware])
+        if sweep:
+            model, _, _, recipe, epochs, images, _ = sweep[0]
+            chosen.append(batch_name(model, hardware, recipe, epochs, images))
+            break
+    return [f"![{name.removesuffix('.png')}](plots/{name})" for name in chosen if name in plot_files]
+
+
 def _markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], plot_files: list[str]) -> str:
     lines = list(HEADER)
-    table = named["results"]
+    trials = named["trials"]
     if not configs.empty:
+        lines += ["## Answers", "",
+                  "Which CNN, which framework, which batch size, per hardware (GPUs first). CPU budgets here are "
+                  "smoke budgets (a few epochs on a few thousand images, 2,000 test images in the quick suites): "
+                  "they rank models at that budget, not at the reports'.", "",
+                  *answer_lines(configs, trials, framework_pair_values(configs)),
+                  *_inline_plots(configs, trials, plot_files), ""]
         lines += ["## Summary", "", *summary_lines(configs), ""]
-    lines += _section("Architectures", f"Every model under the `{ARCHITECTURE_RECIPE}` recipe (Adam, cosine, crop + "
-                      "flip) at one budget, best test accuracy first within each hardware, framework and budget; "
-                      "time to target counts training seconds until the validation accuracy first reaches it.",
-                      named["architectures"])
+    lines += architectures_markdown(configs, hardware_order(trials))
     lines += _section("Frameworks", "The same model, settings, data and budget in PyTorch and Keras: test "
                       "accuracy difference with Welch's 95 % interval over seeds, and ratios of median epoch "
-                      "time and peak host memory.", named["frameworks"])
+                      "time and peak host memory.", named["frameworks"],
+                      lift=("hardware", "variant", "recipe", "epochs", "train images", "test images"))
     lines += _section("Batch size", "Time per epoch, throughput, peak memory and accuracy per batch size "
                       "(report r0's table), per model, framework and hardware, with the first epoch's learning "
                       "rate and the rule that set it (none: the recipe's rate at every batch size; linear, "
-                      "sqrt: scaled from the recipe's batch size); ✓ marks the largest batch size that ran "
-                      "without running out of memory. Where the report published its own batch-size table "
+                      "sqrt: scaled from the recipe's batch size). The largest batch that ran is marked \"fits\" "
+                      "only where a larger one ran out of memory, otherwise \"largest tried\". Where the report "
+                      "published its own batch-size table "
                       "(r0, on its CPU) and the row uses the report's recipe, the report's figures stand beside "
                       "ours; compare the shapes (time relative to the smallest batch), not the absolute "
-                      "times.", named["batch_size"])
+                      "times.", named["batch_size"], lift=("hardware", "recipe"))
     lines += _section("Fast path vs naive loop", "Median steady epoch time of the fast path (data on the device, "
                       "batched augmentation, and the variant's precision, memory format and compilation) "
                       "against the reports' loop (DataLoader over per-image transforms, float32, eager), "
@@ -542,13 +618,8 @@ def _markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], plot_files:
     lines += _section("Per class", "Test accuracy per class (%) of each report's model, cat and dog first "
                       "(the reports' hardest classes), over all its seeds, and its three most confused "
                       "pairs (share of the true class).", named["per_class"])
-    lines += ["## Results", "",
-              "Every configuration: one row per model x framework x hardware x batch size x recipe x budget; "
-              "accuracy is on the test set, scored once after the last epoch. A trial's epoch time is the median "
-              "of its steady-state epochs (the first epoch, with warm-up and tracing, is shown apart); the "
-              "table gives the median over seeds and their range; `*` marks a figure from a single epoch, "
-              "warm-up included.", ""]
-    lines += [table.to_markdown(index=False) if not table.empty else "No successful trials.", ""]
+    lines += ["## Results", "", "Every configuration, one row each, is in [details.md](details.md) (and "
+              "`tables/results.csv`).", ""]
     lines += _section("Failed trials", "Recorded faults, never counted as accuracy 0.", named["failed_trials"])
     lines += _section("Fairness manifest", "Settings that change speed or numerics, as in force in each "
                       "framework's trials. By default both sides run strict float32 (TF32 off), without "
@@ -561,6 +632,18 @@ def _markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], plot_files:
         lines += ["## Plots", "", *[f"- [{name}](plots/{name})" for name in plot_files], ""]
     lines += ["The tables are also in `tables/` as CSV and JSON; `tables/trials.csv` has one row per trial.", ""]
     return "\n".join(lines)
+
+
+def render_details(table: pd.DataFrame) -> str:
+    """details.md: the Results table (`leaderboard_table`), every configuration, too wide for the leaderboard."""
+    return "\n".join([
+        "# cnnbench results: every configuration", "",
+        "Generated by `python -m bench report` from `raw/`; the summary is in [leaderboard.md](leaderboard.md).", "",
+        "One row per model x framework x hardware x batch size x recipe x budget; accuracy is on the test set, "
+        "scored once after the last epoch. A trial's epoch time is the median of its steady-state epochs (the "
+        "first epoch, with warm-up and tracing, is shown apart); the table gives the median over seeds and their "
+        "range; `*` marks a figure from a single epoch, warm-up included.", "",
+        table.to_markdown(index=False) if not table.empty else "No successful trials.", ""])
 
 
 def commands_readme(records: list[dict]) -> str:
@@ -611,5 +694,6 @@ def write_leaderboard(results_dir) -> Path:
              + plots.pareto(_architecture_configs(configs), plot_dir)
              + plots.batch_sizes(trials, plot_dir))
     path.write_text(_markdown(configs, named, sorted(p.name for p in drawn)))
+    (root / "details.md").write_text(render_details(named["results"]))
     (root / "README.md").write_text(commands_readme(records))
     return path

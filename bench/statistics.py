@@ -62,3 +62,12 @@ def time_verdict(old: list[float], new: list[float], old_runs: int, new_runs: in
     if p_value < ALPHA and ratio < 1 / threshold:
         return ratio, p_value, "faster"
     return ratio, p_value, WITHIN
+
+
+def accuracy_verdict_from_summary(a, b) -> tuple[float, float, str]:
+    """accuracy_verdict for two configurations given as mean, std and n (a - b)."""
+    difference = float(a["acc_mean"] - b["acc_mean"])
+    half = confidence_95_difference(float(a["acc_std"] or 0.0), int(a["n"]), float(b["acc_std"] or 0.0), int(b["n"]))
+    if np.isnan(half):
+        return difference, half, NO_ESTIMATE
+    return difference, half, WITHIN if abs(difference) <= half else ("better" if difference > 0 else "worse")

@@ -98,11 +98,22 @@ def test_lookup_order_data_dir_then_env(nowhere, monkeypatch):
 def test_missing_dataset_error_names_every_place(nowhere, monkeypatch):
     monkeypatch.setenv("CNNBENCH_DATA", str(nowhere / "env"))
     with pytest.raises(BenchError) as error:
-        data.load("cifar10", data_dir=nowhere / "flag")
+        data.load("cifar10")
     message = str(error.value)
-    for origin in ("--data-dir", "$CNNBENCH_DATA", "../shared/datasets", "download cache", "keras cache"):
+    for origin in ("$CNNBENCH_DATA", "../shared/datasets", "download cache", "keras cache", "--data-dir"):
         assert origin in message
     assert "\n" not in message
+
+
+def test_an_explicit_data_dir_is_the_only_place_looked(nowhere, monkeypatch):
+    write_official_dir(nowhere / "env", "cifar10")
+    monkeypatch.setenv("CNNBENCH_DATA", str(nowhere / "env"))  # a copy that must not stand in
+    (nowhere / "flag").mkdir()
+    with pytest.raises(BenchError, match="--data-dir .*flag holds no CIFAR-10"):
+        data.load("cifar10", data_dir=nowhere / "flag")
+    with pytest.raises(BenchError, match="is not a directory"):
+        data.load("cifar10", data_dir=nowhere / "absent")
+    assert data.load("cifar10").train_x.shape[0] > 0  # without --data-dir the other copy is found
 
 
 @pytest.fixture

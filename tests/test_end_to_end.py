@@ -38,8 +38,9 @@ def test_real_run_beats_chance_then_reports_and_resumes(tmp_path):
 
     made = bench("report", "--results", str(results))
     assert made.returncode == 0, made.stderr
-    leaderboard = (results / "leaderboard.md").read_text()
-    assert "| r2_vanilla_cnn | torch" in leaderboard and "| r2_vanilla_cnn | keras (tensorflow)" in leaderboard
+    leaderboard, details = (results / "leaderboard.md").read_text(), (results / "details.md").read_text()
+    assert "| r2_vanilla_cnn | torch" in details and "| r2_vanilla_cnn | keras (tensorflow)" in details
+    assert "- Which framework: keras (tensorflow)" in leaderboard
     assert leaderboard == report.render(store.load(results), sorted(p.name for p in (results / "plots").glob("*.png")))
     assert (results / "plots" / "curves-r2-vanilla-cnn-baseline-2ep-2000img.png").exists()
     assert (results / "tables" / "results.csv").read_text().startswith("model,")
@@ -147,7 +148,9 @@ def test_compare_across_machines_normalises_by_calibration(tmp_path):
 def test_committed_leaderboard_is_regenerated_byte_for_byte():
     committed = REPO_ROOT / "results"
     plot_files = sorted(p.name for p in (committed / "plots").glob("*.png"))
-    assert (committed / "leaderboard.md").read_text() == report.render(store.load(committed), plot_files)
+    records = store.load(committed)
+    assert (committed / "leaderboard.md").read_text() == report.render(records, plot_files)
+    assert (committed / "details.md").read_text() == report.render_details(report.tables(records)["results"])
 
 
 def test_a_report_recipe_row_stands_beside_the_published_figure(tmp_path):

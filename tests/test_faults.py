@@ -99,15 +99,6 @@ def test_kill_9_then_resume_finishes_exactly_the_rest(tmp_path):
     assert first.read_bytes() == content
 
 
-def test_two_sweeps_into_one_directory_keep_every_file(tmp_path):
-    sweeps = [start_sweep(tmp_path), start_sweep(tmp_path)]
-    for sweep in sweeps:
-        sweep.communicate(timeout=300)
-        assert sweep.returncode == 0
-    records = store.load(tmp_path)
-    assert len(records) == 6 and len({r["_file"] for r in records}) == 6
-
-
 def test_malicious_dataset_pickle_is_refused_from_the_cli(tmp_path):
     folder = write_official_dir(tmp_path, "cifar10", per_file=3)
     marker = tmp_path / "pwned"

@@ -216,3 +216,50 @@ def test_committed_results_readme_is_the_generated_one():
 
     committed = REPO_ROOT / "results"
     assert (committed / "README.md").read_text() == report.commands_readme(store.load(committed))
+
+
+def test_first_screen_answers_the_three_questions_for_each_hardware():
+    from bench import store
+
+    committed = REPO_ROOT / "results"
+    first_screen = (committed / "leaderboard.md").read_text().splitlines()[:40]
+    hardware = {r["settings"]["device_name"] or "" for r in store.load(committed) if r["config"]["device"] == "cuda"
+                and r["status"] == "ok"} | {"AMD EPYC, 2 threads"}
+    for name in hardware:
+        assert f"**{name}**" in first_screen, name
+    for question in ("Which CNN", "Which framework", "Which batch size"):
+        answers = [line for line in first_screen if line.startswith(f"- {question}: ")]
+        assert len(answers) == len(hardware), question
+    assert all(len(line) < 700 for line in first_screen)
+    inline = [line for line in first_screen if line.startswith("![")]
+    assert len(inline) == 2
+    for line in inline:
+        assert (committed / line.split("](")[1].rstrip(")")).exists()
+
+
+def test_answers_recommend_a_learned_model_with_its_noise_and_budget():
+    from bench.answers import which_batch_size, which_model
+
+    records = [record_like("r2_vanilla_cnn", seed=s, accuracy=a) for s, a in ((0, 0.40), (1, 0.42))]
+    records += [record_like("r3_deep_cnn", seed=s, accuracy=a) for s, a in ((0, 0.30), (1, 0.31))]
+    records += [record_like("r2_squeezenet1_1", seed=s, accuracy=0.10) for s in (0, 1)]
+    line = which_model(configs_of(records))
+    assert line.startswith("**r2_vanilla_cnn** (torch) 41.0 ± 1.4 % (n=2), next **r3_deep_cnn**")
+    assert "beyond the seed noise" in line and "recipe `common`, 3 epochs on 2,000 images" in line
+    sweep = [record_like(batch_size=b, seed=s, accuracy=a, epoch_s=e) for b, a, e in
+             ((32, 0.50, 4.0), (64, 0.49, 2.0), (128, 0.30, 1.0)) for s in (0, 1)]
+    for record in sweep:
+        record["test"]["accuracy"] += 0.005 * record["config"]["seed"]
+        record["timing"]["train_images_per_s"] = 2000 / record["timing"]["epoch_median_s"]
+    answer = which_batch_size(report.trial_frame(sweep))
+    assert "batch 32 → 128 gives 4.0x the images/s" in answer and "falls beyond the seed noise from batch 128" in answer
+
+
+def test_largest_batch_fits_only_where_a_larger_one_ran_out_of_memory():
+    runs = [record_like(batch_size=b) for b in (32, 64)]
+    assert set(report.batch_size_table(report.trial_frame(runs))["largest"]) == {"", "largest tried"}
+    oom = record_like(batch_size=128)
+    oom["status"] = "oom"
+    table = report.batch_size_table(report.trial_frame(runs + [oom]))
+    assert table.set_index("batch").loc[64, "largest"] == "fits (a larger batch ran out of memory)"
+    assert table.set_index("batch").loc[64, "test images"] == TEMPLATE["dataset"]["test_size"]

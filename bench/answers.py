@@ -1,0 +1,119 @@
+"""The leaderboard's first screen: which CNN, which framework, which batch size, per hardware.
+
+Three lines per hardware (GPUs first), each with its budget, n and spread, and a link to the table
+it comes from. Derived from the same configuration and trial tables as the rest of the leaderboard;
+configurations that did not learn are never recommended.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench import statistics
+
+COMPARABLE = ["dataset", "recipe", "epochs", "train_size", "test_size"]
+
+
+def _accuracy(row) -> str:
+    spread = f" ± {100 * row['acc_std']:.1f}" if row["n"] > 1 else ""
+    return f"{100 * row['acc_mean']:.1f}{spread} % (n={row['n']})"
+
+
+def _budget(row) -> str:
+    return (f"recipe `{row['recipe']}`, {row['epochs']} epochs on {int(row['train_size']):,} images, "
+            f"{int(row['test_size']):,} test images")
+
+
+def which_model(configs: pd.DataFrame) -> str:
+    """The best model at the largest budget where two or more models that learned compete (over seeds
+    where some budget has them)."""
+    learned = configs[configs["learned"]]
+    contests = [(key, group) for key, group in learned.groupby(COMPARABLE, sort=True) if group["model"].nunique() > 1]
+    if not contests:
+        return "no two models compared at one budget yet"
+    # Seeds first (a ranking with a noise estimate), then the largest budget, then the most models.
+    _, group = max(contests, key=lambda item: (item[1]["n"].min() > 1, item[0][2] * item[0][3],
+                                               item[1]["model"].nunique()))
+    ranked = group.sort_values(["acc_mean", "model"], ascending=[False, True])
+    best = ranked.iloc[0]
+    other = ranked[ranked["model"] != best["model"]].iloc[0]
+    difference, half, verdict = statistics.accuracy_verdict_from_summary(best, other)
+    lead = (f"lead {100 * difference:.1f} ± {100 * half:.1f} pt, {'beyond' if verdict != statistics.WITHIN else 'within'}"
+            f" the seed noise" if verdict != statistics.NO_ESTIMATE else "one seed: no noise estimate")
+    link = "[architectures](#architectures)" if best["recipe"] == "common" else "[details](details.md)"
+    return (f"**{best['model']}** ({best['framework']}) {_accuracy(best)}, next **{other['model']}** "
+            f"({other['framework']}) {_accuracy(other)}; {lead}; {group['model'].nunique()} models, "
+            f"{_budget(best)} ({link})")
+
+
+def which_framework(pairs: list[dict]) -> str:
+    """Per keras backend against torch: epoch-time ratio and accuracy difference, over matched configurations."""
+    if not pairs:
+        return "no model run in both frameworks with the same settings yet"
+    parts = []
+    by_backend: dict[str, list[dict]] = {}
+    for pair in pairs:
+        by_backend.setdefault(pair["framework"], []).append(pair)
+    ratios = {backend: float(np.median([p["time_ratio"] for p in rows])) for backend, rows in by_backend.items()}
+    for backend, rows in sorted(by_backend.items(), key=lambda item: ratios[item[0]]):
+        judged = [p for p in rows if p["verdict"] != statistics.NO_ESTIMATE]
+        beyond = sum(p["verdict"] != statistics.WITHIN for p in judged)
+        noise = (f"beyond the seed noise in {beyond} of {len(judged)} with 2+ seeds" if judged
+                 else "one seed each: no noise estimate")
+        parts.append(f"{backend} {ratios[backend]:.2f}x torch's epoch time, accuracy "
+                     f"{100 * float(np.median([p['difference'] for p in rows])):+.1f} pt (median of {len(rows)}; "
+                     f"{noise})")
+    fastest = min(ratios, key=ratios.get)
+    return f"{'; '.join(parts)}; fastest keras backend: **{fastest}** ([frameworks](#frameworks))"
+
+
+SWEEP_KEYS = ["model", "framework", "dataset", "recipe", "epochs", "train_size", "lr_rule"]
+
+
+def widest_sweep(trials: pd.DataFrame) -> tuple[tuple, pd.DataFrame] | None:
+    """The batch-size sweep with the most batch sizes (then the most runs, torch first), or None."""
+    ok = trials[trials["status"] == "ok"]
+    sweeps = [(key, group) for key, group in ok.groupby(SWEEP_KEYS, sort=True) if group["batch_size"].nunique() > 1]
+    if not sweeps:
+        return None
+    return max(sweeps, key=lambda item: (item[1]["batch_size"].nunique(), len(item[1]), item[0][1] == "torch"))
+
+
+def which_batch_size(trials: pd.DataFrame) -> str:
+    """The widest batch-size sweep: throughput gained from the smallest to the largest batch, and where
+    accuracy starts to fall (beyond the seed noise) under the learning-rate rule used."""
+    sweep = widest_sweep(trials)
+    if sweep is None:
+        return "no batch-size sweep on this hardware yet"
+    (model, framework, _, recipe, epochs, images, rule), group = sweep
+    per_batch = {batch: runs for batch, runs in group.groupby("batch_size", sort=True)}
+    smallest, largest = min(per_batch), max(per_batch)
+    speed = per_batch[largest]["images_per_s"].median() / per_batch[smallest]["images_per_s"].median()
+    accuracy = {batch: runs["test_accuracy"].dropna().tolist() for batch, runs in per_batch.items()}
+    best = max(accuracy, key=lambda batch: np.mean(accuracy[batch]))
+    falls = [batch for batch in sorted(accuracy) if batch > best
+             and statistics.accuracy_verdict(accuracy[best], accuracy[batch])[2] == "worse"]
+    n = min(len(values) for values in accuracy.values())
+    trend = (f"accuracy falls beyond the seed noise from batch {falls[0]} on" if falls else
+             "accuracy within the seed noise across batch sizes" if n > 1 else "one seed: no noise estimate")
+    return (f"**{model}** ({framework}): batch {smallest} → {largest} gives {speed:.1f}x the images/s; test "
+            f"accuracy {100 * np.mean(accuracy[smallest]):.1f} → {100 * np.mean(accuracy[largest]):.1f} % "
+            f"(best at {best}, n={n}), {trend}; learning-rate rule `{rule}`, recipe `{recipe}`, {epochs} epochs "
+            f"on {int(images):,} images ([batch size](#batch-size))")
+
+
+def answer_lines(configs: pd.DataFrame, trials: pd.DataFrame, pairs: list[dict]) -> list[str]:
+    """The answer box: per hardware, GPUs first, the three answers."""
+    devices = trials.groupby("hardware")["device"].first()
+    order = sorted(devices.index, key=lambda hardware: (devices[hardware] == "cpu", hardware))
+    lines = []
+    for hardware in order:
+        mine = configs[configs["hardware"] == hardware]
+        if mine.empty:
+            continue
+        lines += [f"**{hardware}**", "",
+                  f"- Which CNN: {which_model(mine)}",
+                  f"- Which framework: {which_framework([p for p in pairs if p['hardware'] == hardware])}",
+                  f"- Which batch size: {which_batch_size(trials[trials['hardware'] == hardware])}", ""]
+    return lines
