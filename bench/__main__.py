@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-size", nargs="+", type=positive_int, help="one or more batch sizes")
     run.add_argument("--seeds", nargs="+", type=non_negative_int, help="one or more seeds")
     run.add_argument("--epochs", type=positive_int, help="training epochs per trial")
-    run.add_argument("--lr", type=positive_float, help="learning rate (default: the recipe's)")
+    run.add_argument("--lr", nargs="+", type=positive_float,
+                     help="one or more learning rates, crossed with batch sizes and seeds (default: the recipe's)")
     run.add_argument("--weights", help="start from a local torchvision-format weights file (e.g. resnet34)")
     run.add_argument("--amp", choices=AMP, help="mixed precision (default: the suite's, off)")
     run.add_argument("--channels-last", action="store_true", default=None, help="torch channels-last memory format")
@@ -331,7 +332,7 @@ def command_run(args) -> int:
     trials, skipped = runner.expand(
         entries, frameworks, args.device, args.batch_size,
         args.seeds if args.seeds is not None else list(suite.seeds),
-        learning_rate=args.lr, lr_scaling=args.lr_scaling, weights=args.weights, init=args.init,
+        learning_rates=args.lr, lr_scaling=args.lr_scaling, weights=args.weights, init=args.init,
         threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
     if not trials:
         raise BenchError("nothing to run: every requested framework is missing")

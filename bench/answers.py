@@ -68,7 +68,7 @@ def which_framework(pairs: list[dict]) -> str:
     return f"{'; '.join(parts)}; fastest keras backend: **{fastest}** ([frameworks](#frameworks))"
 
 
-SWEEP_KEYS = ["model", "framework", "dataset", "recipe", "epochs", "train_size", "lr_rule"]
+SWEEP_KEYS = ["model", "framework", "dataset", "recipe", "epochs", "train_size", "lr", "lr_rule"]
 
 
 def widest_sweep(trials: pd.DataFrame) -> tuple[tuple, pd.DataFrame] | None:
@@ -86,7 +86,7 @@ def which_batch_size(trials: pd.DataFrame) -> str:
     sweep = widest_sweep(trials)
     if sweep is None:
         return "no batch-size sweep on this hardware yet"
-    (model, framework, _, recipe, epochs, images, rule), group = sweep
+    (model, framework, _, recipe, epochs, images, _, rule), group = sweep
     per_batch = {batch: runs for batch, runs in group.groupby("batch_size", sort=True)}
     smallest, largest = min(per_batch), max(per_batch)
     speed = per_batch[largest]["images_per_s"].median() / per_batch[smallest]["images_per_s"].median()

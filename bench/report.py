@@ -17,8 +17,9 @@ from bench.labels import framework_label, hardware_label, variant_label
 from bench.recipes import get_recipe
 from bench.statistics import NO_ESTIMATE, WITHIN, accuracy_verdict_from_summary, confidence_95
 
-GROUP_KEYS = ["dataset", "hardware", "model", "framework", "variant", "batch_size", "recipe", "epochs", "train_size",
-              "test_size"]
+GROUP_KEYS = ["dataset", "hardware", "model", "framework", "variant", "batch_size", "lr", "recipe", "epochs",
+              "train_size", "test_size"]
+RECIPE_LR = "recipe's"  # the lr column of a trial that ran at its recipe's learning rate
 
 
 def _megabytes(value) -> float | None:
@@ -46,6 +47,7 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "framework": framework_label(record),
             "variant": variant_label(config),
             "batch_size": config["batch_size"],
+            "lr": f"{config['learning_rate']:g}" if config.get("learning_rate") else RECIPE_LR,
             "recipe": config["recipe"],
             "epochs": config["epochs"],
             "train_size": dataset.get("train_size", config.get("train_subset")),
@@ -177,7 +179,7 @@ def leaderboard_table(table: pd.DataFrame) -> pd.DataFrame:
     cells = formatted_columns(table)
     return pd.DataFrame({
         "model": table["model"], "framework": table["framework"], "variant": table["variant"],
-        "hardware": table["hardware"], "batch": table["batch_size"],
+        "hardware": table["hardware"], "batch": table["batch_size"], "lr": table["lr"],
         **{name: cells[name] for name in RESULTS_COLUMNS},
         "epochs": table["epochs"], "train images": table["train_size"].astype(int),
         "test images": table["test_size"].astype(int), "recipe": table["recipe"],
@@ -245,7 +247,7 @@ def _seconds(value: float) -> str:
 
 def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
     """r0's trade-off table for every model x framework x hardware run at two or more batch sizes."""
-    keys = ["model", "framework", "hardware", "dataset", "recipe", "epochs", "train_size"]
+    keys = ["model", "framework", "hardware", "dataset", "recipe", "epochs", "train_size", "lr"]
     rows = []
     for key, group in trials.groupby(keys, dropna=False, sort=True):
         if group["batch_size"].nunique() < 2:
@@ -460,7 +462,8 @@ def _headline(row) -> str:
 def framework_pair_values(table: pd.DataFrame) -> list[dict]:
     """The same configuration in PyTorch and in each Keras backend, as numbers: accuracy difference (keras -
     torch) with Welch's half-width and verdict, epoch-time and memory ratios."""
-    keys = ["dataset", "hardware", "model", "variant", "batch_size", "recipe", "epochs", "train_size", "test_size"]
+    keys = ["dataset", "hardware", "model", "variant", "batch_size", "lr", "recipe", "epochs", "train_size",
+            "test_size"]
     pairs = []
     for key, group in table.groupby(keys, sort=True):
         torch_rows = group[group["framework"] == "torch"]
@@ -574,7 +577,7 @@ def _inline_plots(configs: pd.DataFrame, trials: pd.DataFrame, plot_files: list[
     for hardware in hardware_order(trials):
         sweep = widest_sweep(trials[trials["hardware"] == hardware])
         if sweep:
-            model, _, _, recipe, epochs, images, _ = sweep[0]
+            model, _, _, recipe, epochs, images, _, _ = sweep[0]
             chosen.append(batch_name(model, hardware, recipe, epochs, images))
             break
     return [f"![{name.removesuffix('.png')}](plots/{name})" for name in chosen if name in plot_files]

@@ -50,30 +50,33 @@ class SweepSummary:
         return f"{head}: " + (", ".join(parts) or "no trials run")
 
 
-def expand(entries, frameworks, device, batch_sizes, seeds, **common) -> tuple[list[TrialConfig], list[str]]:
-    """Suite entries x frameworks x batch sizes x seeds; a batch size or budget left unset is the
-    recipe's. Trials of frameworks missing here are skipped with a reason."""
+def expand(entries, frameworks, device, batch_sizes, seeds, learning_rates=None,
+           **common) -> tuple[list[TrialConfig], list[str]]:
+    """Suite entries x frameworks x batch sizes x learning rates x seeds (a grid, as r4's search); a batch
+    size, learning rate or budget left unset is the recipe's. Trials of frameworks missing here are
+    skipped with a reason."""
     trials, skipped = [], []
+    grid = [(batch, rate) for batch in (batch_sizes or [None]) for rate in (learning_rates or [None])]
     for framework in frameworks:
         reason = missing_framework(framework, device)
         for entry in entries:
             recipe = get_recipe(entry.recipe)
-            for batch_size in batch_sizes or [entry.batch_size or recipe.batch_size]:
-                for seed in seeds:
-                    config = TrialConfig(
-                        model=entry.model, framework=framework, device=device, batch_size=batch_size,
-                        seed=seed, epochs=entry.epochs or recipe.epochs, recipe=entry.recipe,
-                        dataset=entry.dataset, train_subset=entry.train_subset, test_subset=entry.test_subset,
-                        val_size=entry.val_size,
-                        keras_backend=keras_backend(device) if framework == "keras" else None, note=entry.note,
-                        amp=entry.amp, channels_last=entry.channels_last, compile=entry.compile,
-                        loader=entry.loader, target_accuracy=entry.target_accuracy, **common)
-                    why = reason or ("the naive loader is torch-only"
-                                     if framework != "torch" and entry.loader != "fast" else None)
-                    if why:
-                        skipped.append(f"skipped {config.label()}: {why}")
-                    else:
-                        trials.append(config)
+            for (batch, learning_rate), seed in ((point, seed) for point in grid for seed in seeds):
+                batch_size = batch or entry.batch_size or recipe.batch_size
+                config = TrialConfig(
+                    model=entry.model, framework=framework, device=device, batch_size=batch_size,
+                    seed=seed, epochs=entry.epochs or recipe.epochs, recipe=entry.recipe,
+                    dataset=entry.dataset, train_subset=entry.train_subset, test_subset=entry.test_subset,
+                    val_size=entry.val_size, learning_rate=learning_rate,
+                    keras_backend=keras_backend(device) if framework == "keras" else None, note=entry.note,
+                    amp=entry.amp, channels_last=entry.channels_last, compile=entry.compile,
+                    loader=entry.loader, target_accuracy=entry.target_accuracy, **common)
+                why = reason or ("the naive loader is torch-only"
+                                 if framework != "torch" and entry.loader != "fast" else None)
+                if why:
+                    skipped.append(f"skipped {config.label()}: {why}")
+                else:
+                    trials.append(config)
     return trials, skipped
 
 

@@ -91,7 +91,8 @@ class TrialConfig:
     def label(self) -> str:
         framework = f"keras[{self.keras_backend}]" if self.keras_backend else self.framework
         variant = self.execution().label()
-        return (f"{self.model} {framework} {self.device} bs{self.batch_size} seed{self.seed}"
+        return (f"{self.model} {framework} {self.device} bs{self.batch_size}"
+                + (f" lr{self.learning_rate:g}" if self.learning_rate else "") + f" seed{self.seed}"
                 + (f" [{variant}]" if variant != "fast" else ""))
 
 

@@ -263,3 +263,10 @@ def test_largest_batch_fits_only_where_a_larger_one_ran_out_of_memory():
     table = report.batch_size_table(report.trial_frame(runs + [oom]))
     assert table.set_index("batch").loc[64, "largest"] == "fits (a larger batch ran out of memory)"
     assert table.set_index("batch").loc[64, "test images"] == TEMPLATE["dataset"]["test_size"]
+
+
+def test_learning_rates_of_a_grid_stay_apart():
+    records = [record_like(batch_size=32, seed=0), record_like(batch_size=32, seed=1)]
+    records[1]["config"]["learning_rate"] = 0.1
+    configs = configs_of(records)
+    assert sorted(configs["lr"]) == ["0.1", "recipe's"] and list(configs["n"]) == [1, 1]
