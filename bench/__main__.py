@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--trial-timeout", type=positive_int, help="seconds before a trial is stopped")
     run.add_argument("--results", default="results", help="results directory (default: results)")
     run.add_argument("--resume", action="store_true", help="skip trials that already have a result")
+    run.add_argument("--executor", default="local", help="local (default: one trial after another here) or ray "
+                     "(trials spread over every GPU of this machine, or a Ray cluster with --ray-address)")
+    run.add_argument("--ray-address", help="a running Ray cluster: auto, or HOST:PORT (default: start Ray here)")
+    run.add_argument("--max-parallel", type=positive_int, help="with --executor ray: trials in flight at most")
     run.add_argument("--dry-run", action="store_true",
                      help="list the trials, their epochs and images and a rough time estimate; run nothing")
     run.add_argument("--no-calibration", action="store_true",
@@ -324,6 +328,9 @@ def command_run(args) -> int:
     _check_device(args.device)
     for framework in frameworks:
         registry.missing_framework(framework, args.device)
+    from bench.executors import make_executor
+
+    executor = make_executor(args.executor, args.ray_address, args.max_parallel)
     store.ensure_writable(args.results)
     if args.weights:
         from bench.pretrained import check_exists
@@ -346,7 +353,7 @@ def command_run(args) -> int:
     for line in skipped:
         print(line, file=sys.stderr)
     summary = runner.run_sweep(trials, args.results, args.resume, args.trial_timeout,
-                               provenance.collect(sys.argv), calibration=not args.no_calibration)
+                               provenance.collect(sys.argv), calibration=not args.no_calibration, executor=executor)
     print(summary.line(), file=sys.stderr)
     return 130 if summary.interrupted else 0
 

@@ -1,6 +1,7 @@
 """Fault injection for the fault-tolerance tests: `CNNBENCH_FAULT=<fault>@<epoch>` in a trial's env.
 
 Faults: `oom` raises MemoryError, `kill` makes the trial process kill itself with SIGKILL,
+`kill-parent` kills the process that started the trial (a Ray worker, for the executor's retry),
 `sleep` hangs the trial (for --trial-timeout). Unset in normal use, when `check` does nothing.
 """
 
@@ -25,6 +26,9 @@ def check(epoch: int) -> None:
         raise MemoryError("simulated out of memory (CNNBENCH_FAULT)")
     if fault == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if fault == "kill-parent":
+        os.kill(os.getppid(), signal.SIGKILL)
+        os._exit(1)
     if fault == "sleep":
         time.sleep(3600)
     raise ValueError(f"unknown {ENV} fault {fault!r}")

@@ -60,6 +60,7 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "epoch_s": timing.get("epoch_median_s"),
             "first_epoch_s": timing.get("first_epoch_s"),
             "warmup_in_epoch_time": ok and timing.get("steady_epochs") == 0,
+            "timing_shared": (record.get("machine") or {}).get("other_trials_max", 0) > 0,
             "images_per_s": timing.get("train_images_per_s"),
             "peak_rss_mb": (record.get("memory") or {}).get("peak_rss_bytes", 0) / 2**20 if ok else None,
             "peak_device_mb": _megabytes((record.get("memory") or {}).get("peak_device_bytes")),
@@ -107,6 +108,7 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
         epoch_s_max=("epoch_s", "max"),
         first_epoch_s=("first_epoch_s", "median"),
         warmup=("warmup_in_epoch_time", "any"),
+        shared=("timing_shared", "any"),
         images_per_s=("images_per_s", "median"),
         params=("params", "first"),
         mflops=("mflops", "first"),
@@ -120,6 +122,7 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 EPOCH_COLUMN = "epoch s (median, range over seeds)"
+SHARED = "†"  # marks an epoch time measured while another trial ran on the same machine
 DID_NOT_LEARN = "did not learn"
 
 
@@ -147,9 +150,10 @@ def formatted_columns(table: pd.DataFrame) -> dict[str, list]:
                                            table["learned"])],
         "95% CI (pt)": [f"± {100 * confidence_95(s, n):.2f}" if n > 1 else "-"
                         for s, n in zip(table["acc_std"].fillna(0), table["n"])],
-        EPOCH_COLUMN: [f"{e:.1f}{'*' if w else ''}" + (f" ({lo:.1f}-{hi:.1f})" if n > 1 else "")
-                       for e, w, lo, hi, n in zip(table["epoch_s"], table["warmup"], table["epoch_s_min"],
-                                                  table["epoch_s_max"], table["n"])],
+        EPOCH_COLUMN: [f"{e:.1f}{'*' if w else ''}{SHARED if shared else ''}"
+                       + (f" ({lo:.1f}-{hi:.1f})" if n > 1 else "")
+                       for e, w, shared, lo, hi, n in zip(table["epoch_s"], table["warmup"], table["shared"],
+                                                          table["epoch_s_min"], table["epoch_s_max"], table["n"])],
         "first epoch s": [f"{v:.1f}" for v in table["first_epoch_s"]],
         "train img/s": [f"{v:.0f}" for v in table["images_per_s"]],
         "params": [f"{int(p):,}" for p in table["params"]],
@@ -223,7 +227,8 @@ def architectures_markdown(table: pd.DataFrame, hardware_order: list[str]) -> li
     lines = ["## Architectures", "",
              f"Every model under the `{ARCHITECTURE_RECIPE}` recipe (Adam, cosine, crop + flip), one ranking across "
              "frameworks per hardware and budget, best test accuracy first; time to target counts training "
-             "seconds until the validation accuracy first reaches it. All columns: `tables/architectures.csv`.", ""]
+             "seconds until the validation accuracy first reaches it; † marks an epoch time measured while another "
+             "trial ran on the same machine. All columns: `tables/architectures.csv`.", ""]
     keys = ["hardware", "dataset", "epochs", "train images", "test images", "batch", "variant"]
     groups = sorted(ranking.groupby(keys, sort=False), key=lambda item: (hardware_order.index(item[0][0]), item[0]))
     for (hardware, dataset, epochs, train, test, batch, variant), group in groups:
@@ -645,7 +650,8 @@ def render_details(table: pd.DataFrame) -> str:
         "One row per model x framework x hardware x batch size x recipe x budget; accuracy is on the test set, "
         "scored once after the last epoch. A trial's epoch time is the median of its steady-state epochs (the "
         "first epoch, with warm-up and tracing, is shown apart); the table gives the median over seeds and their "
-        "range; `*` marks a figure from a single epoch, warm-up included.", "",
+        "range; `*` marks a figure from a single epoch, warm-up included; † one measured while another trial "
+        "ran on the same machine (a shared node under Ray, or concurrent sweeps).", "",
         table.to_markdown(index=False) if not table.empty else "No successful trials.", ""])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import queue
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psutil
 from tqdm import tqdm
 
 from bench import data, store
@@ -96,8 +98,19 @@ def _last_line_of(text: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
+def _other_trials_on_this_machine(own_pid: int) -> int:
+    """How many other cnnbench trial processes run on this machine now (they share its cores or GPUs)."""
+    count = 0
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        command = process.info["cmdline"] or []
+        count += process.info["pid"] != own_pid and command[-2:] == ["-m", "bench.worker"]
+    return count
+
+
 def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
-    """Run one trial in a subprocess; return its record body with status, error and epochs."""
+    """Run one trial in a subprocess; return its record body with status, error, epochs, start and end
+    times, and how many other trials ran on the same machine meanwhile (sampled at every epoch)."""
+    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix="cnnbench-") as scratch:
         stderr_path = Path(scratch) / "stderr.txt"
         with open(stderr_path, "w") as stderr:
@@ -118,6 +131,7 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
         process.stdin.close()
         deadline = time.monotonic() + timeout if timeout else None
         epochs, outcome = [], None
+        sharing = _other_trials_on_this_machine(process.pid)
         try:
             while True:
                 wait = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -131,6 +145,7 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
                     break
                 if event["event"] == "epoch":
                     epochs.append({k: v for k, v in event.items() if k != "event"})
+                    sharing = max(sharing, _other_trials_on_this_machine(process.pid))
                     on_epoch()
                 elif event["event"] == "result":
                     outcome = {"status": "ok", "error": None, **event["body"]}
@@ -145,7 +160,8 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
             reason = f"killed by signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
             outcome = {"status": "crashed", "error": f"trial process {reason}: {detail}"}
     outcome.setdefault("epochs", epochs)
-    return outcome
+    return {**outcome, "started_at": started, "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": {"hostname": platform.node(), "other_trials_max": sharing}}
 
 
 DEVICE_PROBE = "from bench.adapter import get_adapter; get_adapter({framework!r}).check_device({device!r})"
@@ -202,12 +218,16 @@ def calibrate(trials: list[TrialConfig], results_dir, provenance: dict) -> dict[
 
 def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
               trial_timeout: float | None = None, provenance: dict | None = None,
-              calibration: bool = False) -> SweepSummary:
-    """Run every trial not already finished (with `resume`), writing one result file each.
+              calibration: bool = False, executor=None) -> SweepSummary:
+    """Run every trial not already finished (with `resume`) on `executor` (default: local subprocesses),
+    writing one result file each; only this process writes the results directory.
 
     Each trial is claimed in the results directory while it runs, so concurrent sweeps into one
     directory run it once: a trial another live sweep holds is left to it.
     """
+    from bench.executors import LocalExecutor
+
+    executor = executor or LocalExecutor()
     summary = SweepSummary(counts={status: 0 for status in STATUSES})
     if resume:
         done = store.finished_trial_ids(results_dir)
@@ -217,43 +237,40 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
         calibrate(trials, results_dir, provenance or {})
     bar = tqdm(total=sum(t.epochs for t in trials), unit="epoch", dynamic_ncols=True,
                disable=None, file=sys.stderr)
+    claims: dict[str, Path] = {}
+
+    def admit(config: TrialConfig) -> bool:
+        """Claim a trial before it starts; False (and counted) when another sweep holds or finished it."""
+        claimed = store.claim(results_dir, config.trial_id)
+        if claimed is not None and resume and store.has_result(results_dir, config.trial_id):
+            store.release(claimed)  # finished by another sweep since this one started
+            summary.skipped_done += 1
+        elif claimed is None:
+            summary.skipped_claimed += 1
+        else:
+            claims[config.trial_id] = claimed
+            bar.set_description(f"{config.label()}")
+            return True
+        bar.update(config.epochs)
+        return False
+
     try:
-        for index, config in enumerate(trials, 1):
-            bar.set_description(f"trial {index}/{len(trials)} {config.label()}")
-            claimed = store.claim(results_dir, config.trial_id)
-            if claimed is None:  # another sweep into this directory is running it now
-                summary.skipped_claimed += 1
-                bar.update(config.epochs)
-                continue
-            try:
-                if resume and store.has_result(results_dir, config.trial_id):  # finished by another sweep
-                    summary.skipped_done += 1
-                    bar.update(config.epochs)
-                    continue
-                record, path = _run_and_store(config, results_dir, trial_timeout, provenance, bar)
-            finally:
-                store.release(claimed)
+        for config, outcome in executor.run(trials, admit, trial_timeout, lambda: bar.update(1)):
+            record = {"schema_version": store.SCHEMA_VERSION, "trial_id": config.trial_id,
+                      "config": {**asdict(config), **config.identity(),
+                                 "data_dir": config.data_dir and portable(config.data_dir)},
+                      "provenance": provenance or {}, "executor": executor.name, **outcome}
+            path = store.write(results_dir, record)
+            store.release(claims.pop(config.trial_id))
             summary.counts[record["status"]] += 1
             bar.write(_trial_line(record, path))
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
         bar.close()
+        for claimed in claims.values():
+            store.release(claimed)
     return summary
-
-
-def _run_and_store(config: TrialConfig, results_dir, trial_timeout, provenance, bar) -> tuple[dict, Path]:
-    """Run one trial and write its result file."""
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    outcome = run_trial(config, trial_timeout, lambda: bar.update(1))
-    record = {"schema_version": store.SCHEMA_VERSION, "trial_id": config.trial_id,
-              "config": {**asdict(config), **config.identity(),
-                         "data_dir": config.data_dir and portable(config.data_dir)},
-              "provenance": provenance or {},
-              "started_at": started,
-              "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              **outcome}
-    return record, store.write(results_dir, record)
 
 
 def _trial_line(record: dict, path: Path) -> str:

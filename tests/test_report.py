@@ -270,3 +270,11 @@ def test_learning_rates_of_a_grid_stay_apart():
     records[1]["config"]["learning_rate"] = 0.1
     configs = configs_of(records)
     assert sorted(configs["lr"]) == ["0.1", "recipe's"] and list(configs["n"]) == [1, 1]
+
+
+def test_an_epoch_time_measured_beside_another_trial_is_marked():
+    alone, shared = record_like(seed=0), record_like(seed=1)
+    shared["machine"] = {"hostname": "node-1", "other_trials_max": 1}
+    cells = report.formatted_columns(configs_of([alone, shared]))[report.EPOCH_COLUMN]
+    assert len(cells) == 1 and report.SHARED in cells[0]
+    assert report.SHARED not in report.formatted_columns(configs_of([alone]))[report.EPOCH_COLUMN][0]

@@ -1,0 +1,89 @@
+"""The Ray executor: a sweep's trials as Ray tasks, over every GPU of one machine or a whole cluster.
+
+Each task runs one trial in a fresh subprocess (`runner.run_trial`, as the local executor does), so no
+framework state leaks between trials. Resources: one whole GPU for a cuda trial; for a cpu trial its
+threads and the node's single `cnnbench_timed_cpu` slot, so at most one timed CPU trial runs on a node
+at once (concurrent ones would distort each other's timings). A task whose Ray worker or node is lost
+is retried once, then becomes a `crashed` row naming the cause. Outcomes come back to the driver,
+which writes them. Data: each node finds its own copy of the dataset through the usual lookup
+(`--data-dir`, `$CNNBENCH_DATA`, the caches) and decodes it once into its own cache, so nothing large
+crosses the network per trial and the worker subprocess reads the data as it does locally.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict
+
+from bench import failpoints
+from bench.errors import BenchError
+from bench.trial import TrialConfig
+
+TIMED_CPU = "cnnbench_timed_cpu"  # a custom resource, one per node: one timed CPU trial at a time
+RETRIES = 1  # of a task whose worker process or node was lost
+
+
+def _run_one(config: dict, timeout: float | None) -> dict:
+    from bench.runner import run_trial
+
+    return run_trial(TrialConfig(**config), timeout, lambda: None)
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, address: str | None = None, max_parallel: int | None = None):
+        try:
+            import ray
+        except ImportError:
+            raise BenchError("--executor ray needs Ray: pip install 'cnnbench[ray]'") from None
+        self.ray, self.address, self.max_parallel = ray, address, max_parallel
+
+    def _connect(self, trials: list[TrialConfig]) -> None:
+        ray = self.ray
+        if not ray.is_initialized():
+            if self.address:
+                ray.init(address=self.address, log_to_driver=False)
+            else:  # a local instance over this machine's cores and every GPU
+                ray.init(resources={TIMED_CPU: 1}, include_dashboard=False, log_to_driver=False)
+        if any(t.device == "cpu" for t in trials) and not ray.cluster_resources().get(TIMED_CPU):
+            raise BenchError(f"the Ray cluster has no {TIMED_CPU} resource for timed CPU trials: start each node "
+                             f"with ray start ... --resources='{{\"{TIMED_CPU}\": 1}}'")
+        if any(t.device == "cuda" for t in trials) and not ray.cluster_resources().get("GPU"):
+            raise BenchError("--device cuda: the Ray cluster has no GPU")
+
+    def _options(self, config: TrialConfig) -> dict:
+        options = {"max_retries": RETRIES}
+        if os.environ.get(failpoints.ENV):  # fault injection for the tests reaches the tasks too
+            options["runtime_env"] = {"env_vars": {failpoints.ENV: os.environ[failpoints.ENV]}}
+        if config.device == "cuda":
+            return {**options, "num_gpus": 1, "num_cpus": 1}
+        return {**options, "num_cpus": config.threads, "resources": {TIMED_CPU: 1}}
+
+    def run(self, trials, admit, timeout, on_epoch):
+        ray = self.ray
+        self._connect(trials)
+        task = ray.remote(_run_one)
+        waiting, pending = list(trials), {}
+        try:
+            while waiting or pending:
+                while waiting and len(pending) < (self.max_parallel or len(trials)):
+                    config = waiting.pop(0)
+                    if admit(config):
+                        pending[task.options(**self._options(config)).remote(asdict(config), timeout)] = config
+                if not pending:
+                    continue
+                (ready,), _ = ray.wait(list(pending), num_returns=1)
+                config = pending.pop(ready)
+                try:
+                    outcome = ray.get(ready)
+                except ray.exceptions.RayError as error:
+                    cause = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                    outcome = {"status": "crashed", "epochs": [],
+                               "error": f"Ray lost the trial after {RETRIES} retry: {type(error).__name__}: {cause}"}
+                for _ in outcome["epochs"]:
+                    on_epoch()
+                yield config, outcome
+        finally:
+            for reference in pending:
+                ray.cancel(reference, force=True)

@@ -1,0 +1,66 @@
+"""The Ray executor on a local Ray instance: the same rows as the local executor, retries of a lost
+worker, resume, and a one-line error without Ray."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+
+from bench import runner, store
+from tests.test_cli import assert_one_line_error, bench
+from tests.test_end_to_end import synthetic_trial
+
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="RAY EXECUTOR SKIPPED: no ray")
+needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="RAY EXECUTOR SKIPPED: no torch")
+
+
+@pytest.fixture(scope="module")
+def ray_executor():
+    import ray
+
+    from bench.ray_executor import TIMED_CPU, RayExecutor
+
+    ray.init(num_cpus=2, resources={TIMED_CPU: 1}, include_dashboard=False, log_to_driver=False)
+    yield RayExecutor()
+    ray.shutdown()
+
+
+def four_trials():
+    return [synthetic_trial(seed=seed, batch_size=batch, epochs=2) for seed in (0, 1) for batch in (32, 64)]
+
+
+@needs_ray
+@needs_torch
+def test_a_sweep_on_ray_gives_the_local_rows_and_resumes(tmp_path, ray_executor):
+    runner.run_sweep(four_trials(), tmp_path / "local")
+    summary = runner.run_sweep(four_trials(), tmp_path / "ray", executor=ray_executor)
+    assert summary.counts["ok"] == 4
+    local, on_ray = ({r["trial_id"]: r for r in store.load(tmp_path / side)} for side in ("local", "ray"))
+    assert set(local) == set(on_ray)
+    for trial_id, record in on_ray.items():
+        assert record["executor"] == "ray" and local[trial_id]["executor"] == "local"
+        assert record["test"]["accuracy"] == local[trial_id]["test"]["accuracy"]
+        assert record["machine"]["other_trials_max"] == 0  # one timed CPU trial per node at a time
+    again = runner.run_sweep(four_trials(), tmp_path / "ray", resume=True, executor=ray_executor)
+    assert again.skipped_done == 4 and sum(again.counts.values()) == 0
+
+
+@needs_ray
+@needs_torch
+def test_a_trial_whose_ray_worker_dies_is_retried_then_recorded_as_crashed(tmp_path, ray_executor, monkeypatch):
+    monkeypatch.setenv("CNNBENCH_FAULT", "kill-parent@1")  # the trial kills the Ray worker running it
+    summary = runner.run_sweep([synthetic_trial(epochs=2)], tmp_path, executor=ray_executor)
+    assert summary.counts["crashed"] == 1
+    (record,) = store.load(tmp_path)
+    assert record["error"].startswith("Ray lost the trial after 1 retry")
+    assert not list((tmp_path / "claims").glob("*.claim"))
+
+
+def test_the_ray_executor_without_ray_is_a_one_line_error(tmp_path):
+    code_without_ray = {"PYTHONPATH": str(tmp_path)}
+    (tmp_path / "ray.py").write_text("raise ImportError('no ray here')\n")
+    result = bench("run", "--executor", "ray", "--results", str(tmp_path / "out"), env=code_without_ray)
+    assert_one_line_error(result, "--executor ray needs Ray", "cnnbench[ray]")
+    assert_one_line_error(bench("run", "--executor", "slurm", "--results", str(tmp_path / "out")),
+                          "unknown executor 'slurm'")
