@@ -7,6 +7,7 @@ An entry's budget left unset is its recipe's (the report's own).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from bench.data import DEFAULT_VAL_SIZE
@@ -107,6 +108,42 @@ COMMON_GPU = tuple(Entry(m, "common", epochs=10, batch_size=512, **GPU_FAST,
                          note="GPU budget: 10 epochs (cosine over 10) at batch 512, the whole training split")
                    for m in ALL_MODELS)
 
+# reports-gpu: every report part with its own recipe on the whole training split, sized to about 8 minutes
+# of one H200 for torch and keras together. An epoch's time is estimated from the H200 rows of d21dc03:
+# about 4 ms per optimizer step of overhead for the small CNNs compiled (6 ms here: eager, so that no
+# trial spends 20-40 s compiling), plus the training FLOPs at 100 TFLOP/s (ResNet-18 trained at 141
+# compiled); keras (JAX) took up to 2x torch's time; each trial also costs about 10 s to start.
+GPU_BUDGET_S = 8 * 60
+GPU_STEP_OVERHEAD_S = 0.006
+GPU_TRAIN_FLOP_RATE = 100e12
+GPU_TRIAL_START_S = 10.0
+KERAS_TIME_FACTOR = 2.0
+TRAIN_IMAGES = 45_000
+
+
+def estimated_gpu_epoch_s(model: str, batch_size: int, num_classes: int) -> float:
+    from bench import layers, registry
+
+    flops = layers.forward_flops(registry.layers(model, num_classes))
+    return math.ceil(TRAIN_IMAGES / batch_size) * (GPU_STEP_OVERHEAD_S + 3 * flops * batch_size / GPU_TRAIN_FLOP_RATE)
+
+
+def _reports_gpu() -> tuple[Entry, ...]:
+    """Each part gets an equal share of the training time left after the trials' start-up, in epochs."""
+    share = (GPU_BUDGET_S - 2 * len(REPORT_PARTS) * GPU_TRIAL_START_S) / (len(REPORT_PARTS) * (1 + KERAS_TIME_FACTOR))
+    entries = []
+    for model, recipe, dataset in REPORT_PARTS:
+        budget = get_recipe(recipe)
+        epoch_s = estimated_gpu_epoch_s(model, budget.batch_size, 100 if dataset == "cifar100" else 10)
+        epochs = max(1, min(budget.epochs, int(share // epoch_s)))
+        data_note = "; CIFAR-10 instead of CIFAR-100 (no offline copy)" if dataset == "cifar100" else ""
+        entries.append(Entry(model, recipe, "cifar10", epochs=epochs, amp="bf16", channels_last=True,
+                             note=f"budget sized for ~8 min of one H200 for both frameworks: {epochs} of the "
+                                  f"report's {budget.epochs} epochs (estimated {epoch_s:.1f} s each), whole "
+                                  f"training split, eager bf16{data_note}"))
+    return tuple(entries)
+
+
 SUITES = {
     "default": Suite("default", "quick CPU check: both skeleton models, both frameworks, 2 epochs on a "
                      "5,000-image class-balanced subset",
@@ -122,6 +159,8 @@ SUITES = {
                  "2 epochs; ResNet-18 to 93 % (the default with --device cuda)", GPU_SUITE),
     "gpu-smoke": Suite("gpu-smoke", "for one GPU: every model x framework, 1 eager epoch on 2,048 images "
                        "(does everything run?)", GPU_SMOKE),
+    "reports-gpu": Suite("reports-gpu", "every report part with its own recipe, sized to ~8 minutes of one H200 "
+                         "for both frameworks", _reports_gpu()),
     "common-gpu": Suite("common-gpu", "every model under the common recipe at a GPU budget (10 epochs, batch "
                         "512, fast path)", COMMON_GPU),
     "common": Suite("common", "every model under the common recipe and budget (30 epochs, cosine)",

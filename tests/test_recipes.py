@@ -165,6 +165,21 @@ def test_reports_quick_covers_every_report_part_with_an_explained_budget():
     assert all(e.epochs is None and e.train_subset is None for e in full.entries)
 
 
+def test_reports_gpu_fits_its_estimated_eight_minutes():
+    from bench.recipes import get_recipe
+    from bench.suites import (GPU_BUDGET_S, GPU_TRIAL_START_S, KERAS_TIME_FACTOR, REPORT_PARTS,
+                              estimated_gpu_epoch_s, get_suite)
+
+    entries = get_suite("reports-gpu").entries
+    assert [(e.model, e.recipe) for e in entries] == [(m, r) for m, r, _ in REPORT_PARTS]
+    total = 0.0
+    for entry in entries:
+        assert 1 <= entry.epochs <= get_recipe(entry.recipe).epochs and entry.train_subset is None
+        epoch_s = estimated_gpu_epoch_s(entry.model, get_recipe(entry.recipe).batch_size, 10)
+        total += (1 + KERAS_TIME_FACTOR) * entry.epochs * epoch_s + 2 * GPU_TRIAL_START_S
+    assert total <= GPU_BUDGET_S * 1.25  # the one-epoch floor may overrun a little
+
+
 def get_recipe_report(name: str) -> str:
     from bench.recipes import get_recipe
 
