@@ -298,9 +298,11 @@ def speedup_table(trials: pd.DataFrame) -> pd.DataFrame:
             if naive.empty:
                 continue
             naive_s, fast_s = naive["epoch_s"].median(), fast["epoch_s"].median()
+            tested = sorted({int(size) for size in pd.concat([fast, naive])["test_size"]})
             rows.append({"model": model, "framework": framework, "hardware": hardware, "batch": batch,
                          "fast variant": variant, "fast epoch s": f"{fast_s:.2f}", "naive epoch s": f"{naive_s:.2f}",
-                         "speed-up": f"{naive_s / fast_s:.1f}x"})
+                         "speed-up": f"{naive_s / fast_s:.1f}x",
+                         "test images": ", ".join(f"{size:,}" for size in tested)})
     return pd.DataFrame(rows)
 
 
@@ -515,7 +517,8 @@ def per_class_table(records: list[dict]) -> pd.DataFrame:
         rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         order = [n for n in FIRST_CLASSES if n in names] + [n for n in names if n not in FIRST_CLASSES]
         row = {"report": report, "model": model, "framework": framework, "hardware": hardware,
-               "budget": f"{epochs} epochs, {images} images", "n": len(runs)}
+               "budget": f"{epochs} epochs, {images} images", "test images": int(matrix.sum() / len(runs)),
+               "n": len(runs)}
         if len(names) <= 10:
             row.update({name: f"{100 * rates[names.index(name), names.index(name)]:.1f}" for name in order})
         off_diagonal = rates - np.diag(np.diag(rates))

@@ -1,8 +1,9 @@
-"""Expands a sweep into trials and runs each in its own subprocess, resumably.
+"""Expands a sweep into trials and runs each in its own subprocess, resumably, on an executor.
 
 A trial that raises, diverges, runs out of memory, times out or dies by a signal becomes a
 result row with that status; the sweep goes on. Ctrl-C keeps every finished trial, discards
-the running one, and exits 130. The executor is a plain local subprocess per trial.
+the running one, and exits 130. Executors (bench.executors: local, ray) decide where trials run;
+this module alone writes their results, claims and calibrations.
 """
 
 from __future__ import annotations

@@ -126,3 +126,14 @@ def in_framework(framework, framework_processes):
     def call(job, *args):
         return framework_processes[framework].submit(job, framework, *args).result(timeout=600)
     return call
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray instance for the whole session (Ray cannot start again in a process once shut down)."""
+    ray = pytest.importorskip("ray", reason="RAY SKIPPED: ray is not installed")
+    from bench.ray_executor import TIMED_CPU
+
+    ray.init(num_cpus=2, resources={TIMED_CPU: 1}, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()

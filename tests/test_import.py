@@ -6,7 +6,10 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 import tarfile
+from pathlib import Path
 
 from bench import report, store
 from tests.conftest import REPO_ROOT
@@ -67,3 +70,22 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_gpu_run_always_packs_one_archive_that_import_reads(tmp_path):
+    # On this CPU every cuda stage is refused at once (no GPU), or skipped for lack of time: the script
+    # must still leave exactly one archive, with its logs, and say which stages did not run.
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "OUT": str(out), "GPU_RUN_SECONDS": "45",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    completed = subprocess.run(["bash", ".ci/gpu-run"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+                               timeout=300)
+    assert [p.name for p in out.iterdir()] == ["gpu-run.tar.gz"], completed.stderr[-2000:]
+    with tarfile.open(out / "gpu-run.tar.gz") as archive:
+        names = archive.getnames()
+        stages = archive.extractfile("logs/stages.log").read().decode()
+    assert "logs/smoke-torch.log" in names and "results" in names
+    assert stages.startswith("stage smoke-torch") and "not run, out of time: reports-gpu-keras-jax" in stages
+    refused = bench("import", str(out / "gpu-run.tar.gz"), "--results", str(tmp_path / "results"))
+    assert_one_line_error(refused, "holds no raw/*.json")

@@ -15,15 +15,11 @@ needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="
 needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="RAY EXECUTOR SKIPPED: no torch")
 
 
-@pytest.fixture(scope="module")
-def ray_executor():
-    import ray
+@pytest.fixture
+def ray_executor(local_ray):
+    from bench.ray_executor import RayExecutor
 
-    from bench.ray_executor import TIMED_CPU, RayExecutor
-
-    ray.init(num_cpus=2, resources={TIMED_CPU: 1}, include_dashboard=False, log_to_driver=False)
-    yield RayExecutor()
-    ray.shutdown()
+    return RayExecutor()
 
 
 def four_trials():

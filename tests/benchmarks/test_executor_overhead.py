@@ -18,18 +18,6 @@ from tests.test_end_to_end import synthetic_trial
 TRIALS = 4
 
 
-@pytest.fixture(scope="module")
-def ray_started():
-    import ray
-
-    from bench.ray_executor import TIMED_CPU
-
-    if not ray.is_initialized():
-        ray.init(num_cpus=2, resources={TIMED_CPU: 1}, include_dashboard=False, log_to_driver=False)
-    yield
-    ray.shutdown()
-
-
 def executor_for(name: str):
     from bench.executors import make_executor
 
@@ -43,7 +31,7 @@ def executor_for(name: str):
 ])
 def test_sweep_of_short_trials(benchmark, tmp_path_factory, request, name):
     if name == "ray":
-        request.getfixturevalue("ray_started")
+        request.getfixturevalue("local_ray")
     count = 1 if benchmark.disabled else TRIALS
     executor = executor_for(name)
 
