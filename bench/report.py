@@ -301,8 +301,8 @@ def speedup_table(trials: pd.DataFrame) -> pd.DataFrame:
             tested = sorted({int(size) for size in pd.concat([fast, naive])["test_size"]})
             rows.append({"model": model, "framework": framework, "hardware": hardware, "batch": batch,
                          "fast variant": variant, "fast epoch s": f"{fast_s:.2f}", "naive epoch s": f"{naive_s:.2f}",
-                         "speed-up": f"{naive_s / fast_s:.1f}x",
-                         "test images": ", ".join(f"{size:,}" for size in tested)})
+                         "test images": ", ".join(f"{size:,}" for size in tested),
+                         "speed-up": f"{naive_s / fast_s:.1f}x"})
     return pd.DataFrame(rows)
 
 
