@@ -134,7 +134,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--ray-address", help="a running Ray cluster: auto, or HOST:PORT (default: start Ray here)")
     run.add_argument("--max-parallel", type=positive_int, help="with --executor ray: trials in flight at most")
     run.add_argument("--dry-run", action="store_true",
-                     help="list the trials, their epochs and images and a rough time estimate; run nothing")
+                     help="list the trials, their epochs and images and a rough time estimate (after the "
+                          "usual checks and, once per machine, the calibration); train nothing")
     run.add_argument("--no-calibration", action="store_true",
                      help="skip timing the fixed calibration workload before the sweep")
 
@@ -259,7 +260,7 @@ def resolve_suite(args) -> tuple[Suite, list[Entry]]:
     return suite, entries
 
 
-GPU_SUITES = ("gpu", "gpu-smoke", "common-gpu", "reports", "common")
+GPU_SUITES = ("gpu", "gpu-smoke", "common-gpu", "reports-gpu", "reports", "common")
 
 
 def check_trials(trials, data_dir, download: bool) -> dict:
@@ -343,15 +344,16 @@ def command_run(args) -> int:
         threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
     if not trials:
         raise BenchError("nothing to run: every requested framework is missing")
-    runner.check_devices(trials)
+    if not (args.executor == "ray" and args.ray_address):  # a cluster's GPUs are checked when Ray connects
+        runner.check_devices(trials)
     splits = check_trials(trials, args.data_dir, args.download)
     for line in warnings_for(args.device, suite, trials):
         print(f"warning: {line}", file=sys.stderr)
+    for line in skipped:
+        print(line, file=sys.stderr)
     if args.dry_run:
         dry_run(trials, splits, runner.calibrate(trials, None, provenance.collect(sys.argv)))
         return 0
-    for line in skipped:
-        print(line, file=sys.stderr)
     summary = runner.run_sweep(trials, args.results, args.resume, args.trial_timeout,
                                provenance.collect(sys.argv), calibration=not args.no_calibration, executor=executor)
     print(summary.line(), file=sys.stderr)

@@ -13,6 +13,7 @@ import pandas as pd
 from bench import statistics
 
 COMPARABLE = ["dataset", "recipe", "epochs", "train_size", "test_size"]
+DID_NOT_LEARN_MARGIN = 0.02  # test accuracy within 2 points of chance: the model did not learn
 
 
 def _accuracy(row) -> str:
@@ -61,14 +62,14 @@ def which_framework(pairs: list[dict]) -> str:
         beyond = sum(p["verdict"] != statistics.WITHIN for p in judged)
         noise = (f"beyond the seed noise in {beyond} of {len(judged)} with 2+ seeds" if judged
                  else "one seed each: no noise estimate")
-        parts.append(f"{backend} {ratios[backend]:.2f}x torch's epoch time, accuracy "
-                     f"{100 * float(np.median([p['difference'] for p in rows])):+.1f} pt (median of {len(rows)}; "
-                     f"{noise})")
+        learned = [p["difference"] for p in rows if p["learned"]]  # pairs where a side did not learn say nothing
+        accuracy = f"accuracy {100 * float(np.median(learned)):+.1f} pt" if learned else "no pair where both learned"
+        parts.append(f"{backend} {ratios[backend]:.2f}x torch's epoch time, {accuracy} (median of {len(rows)}; {noise})")
     fastest = min(ratios, key=ratios.get)
     return f"{'; '.join(parts)}; fastest keras backend: **{fastest}** ([frameworks](#frameworks))"
 
 
-SWEEP_KEYS = ["model", "framework", "dataset", "recipe", "epochs", "train_size", "lr", "lr_rule"]
+SWEEP_KEYS = ["model", "framework", "dataset", "recipe", "epochs", "train_size", "lr", "lr_rule", "variant"]
 
 
 def widest_sweep(trials: pd.DataFrame) -> tuple[tuple, pd.DataFrame] | None:
@@ -86,7 +87,12 @@ def which_batch_size(trials: pd.DataFrame) -> str:
     sweep = widest_sweep(trials)
     if sweep is None:
         return "no batch-size sweep on this hardware yet"
-    (model, framework, _, recipe, epochs, images, _, rule), group = sweep
+    (model, framework, _, recipe, epochs, images, _, rule, _), group = sweep
+    group = group.drop_duplicates("trial_id")  # a repeated trial is no new evidence about accuracy
+    learned = group.groupby("batch_size")["test_accuracy"].transform("mean") > group["chance"] + DID_NOT_LEARN_MARGIN
+    group = group[learned]
+    if group["batch_size"].nunique() < 2:
+        return f"**{model}** ({framework}): fewer than two batch sizes learned"
     per_batch = {batch: runs for batch, runs in group.groupby("batch_size", sort=True)}
     smallest, largest = min(per_batch), max(per_batch)
     speed = per_batch[largest]["images_per_s"].median() / per_batch[smallest]["images_per_s"].median()
@@ -103,12 +109,16 @@ def which_batch_size(trials: pd.DataFrame) -> str:
             f"on {int(images):,} images ([batch size](#batch-size))")
 
 
+def hardware_order(trials: pd.DataFrame) -> list[str]:
+    """Hardware labels, GPUs first."""
+    devices = trials.groupby("hardware")["device"].first()
+    return sorted(devices.index, key=lambda hardware: (devices[hardware] == "cpu", hardware))
+
+
 def answer_lines(configs: pd.DataFrame, trials: pd.DataFrame, pairs: list[dict]) -> list[str]:
     """The answer box: per hardware, GPUs first, the three answers."""
-    devices = trials.groupby("hardware")["device"].first()
-    order = sorted(devices.index, key=lambda hardware: (devices[hardware] == "cpu", hardware))
     lines = []
-    for hardware in order:
+    for hardware in hardware_order(trials):
         mine = configs[configs["hardware"] == hardware]
         if mine.empty:
             continue

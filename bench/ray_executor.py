@@ -78,9 +78,10 @@ class RayExecutor:
                 try:
                     outcome = ray.get(ready)
                 except ray.exceptions.RayError as error:
-                    cause = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                    outcome = {"status": "crashed", "epochs": [],
-                               "error": f"Ray lost the trial after {RETRIES} retry: {type(error).__name__}: {cause}"}
+                    cause = (str(error).strip().splitlines() or [""])[0]
+                    lost = not isinstance(error, ray.exceptions.RayTaskError)  # a worker or node gone, not a bug
+                    error_line = (f"Ray lost the trial after {RETRIES} retry: " if lost else "the Ray task failed: ")
+                    outcome = {"status": "crashed", "epochs": [], "error": f"{error_line}{type(error).__name__}: {cause}"}
                 for _ in outcome["epochs"]:
                     on_epoch()
                 yield config, outcome

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bench import registry, store
-from bench.answers import answer_lines
+from bench.answers import DID_NOT_LEARN_MARGIN, answer_lines, hardware_order, widest_sweep
 from bench.errors import BenchError
 from bench.labels import framework_label, hardware_label, variant_label
 from bench.recipes import get_recipe
@@ -80,20 +80,19 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-DID_NOT_LEARN_MARGIN = 0.02  # test accuracy within 2 points of chance: the model did not learn
 
 
 def configurations(trials: pd.DataFrame) -> pd.DataFrame:
     """Successful trials grouped by configuration: accuracy mean and std over seeds, median timings.
 
-    A repeat of a trial (the same identity run again) is no new evidence about accuracy: it counts
+    A repeat of a trial (the same identity run again on the same hardware) is no new evidence about accuracy: it counts
     once there (`repeats` says how many were merged); timing pools every run. A configuration whose
     mean test accuracy is within 2 points of chance did not learn (`learned` False).
     """
     ok = trials[trials["status"] == "ok"].copy()
     if ok.empty:
         return pd.DataFrame()
-    repeat = ok.duplicated("trial_id")
+    repeat = ok.duplicated(["hardware", "trial_id"])  # the same trial on another machine is no repeat
     ok["repeat"] = repeat
     ok["test_accuracy"] = ok["test_accuracy"].where(~repeat)
     grouped = ok.groupby(GROUP_KEYS, dropna=False, sort=True)
@@ -170,12 +169,6 @@ ARCHITECTURE_COLUMNS = ["test acc % (mean ± std, n)", "params", "MFLOPs/image",
                         "time to val target", "peak RSS MB"]
 
 
-def hardware_order(trials: pd.DataFrame) -> list[str]:
-    """Hardware labels, GPUs first."""
-    devices = trials.groupby("hardware")["device"].first()
-    return sorted(devices.index, key=lambda hardware: (devices[hardware] == "cpu", hardware))
-
-
 def leaderboard_table(table: pd.DataFrame) -> pd.DataFrame:
     """The configurations, formatted for the Results section."""
     if table.empty:
@@ -219,7 +212,7 @@ def architectures_table(table: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def architectures_markdown(table: pd.DataFrame, hardware_order: list[str]) -> list[str]:
+def architectures_markdown(table: pd.DataFrame, order: list[str]) -> list[str]:
     """The Architectures section: one short ranking per hardware and budget, what is constant in its heading."""
     ranking = architectures_table(table)
     if ranking.empty:
@@ -230,7 +223,7 @@ def architectures_markdown(table: pd.DataFrame, hardware_order: list[str]) -> li
              "seconds until the validation accuracy first reaches it; † marks an epoch time measured while another "
              "trial ran on the same machine. All columns: `tables/architectures.csv`.", ""]
     keys = ["hardware", "dataset", "epochs", "train images", "test images", "batch", "variant"]
-    groups = sorted(ranking.groupby(keys, sort=False), key=lambda item: (hardware_order.index(item[0][0]), item[0]))
+    groups = sorted(ranking.groupby(keys, sort=False), key=lambda item: (order.index(item[0][0]), item[0]))
     for (hardware, dataset, epochs, train, test, batch, variant), group in groups:
         lines += [f"### {hardware}: {dataset}, {epochs} epochs on {train:,} images, {test:,} test images, "
                   f"batch {batch}, {variant}", "",
@@ -252,7 +245,7 @@ def _seconds(value: float) -> str:
 
 def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
     """r0's trade-off table for every model x framework x hardware run at two or more batch sizes."""
-    keys = ["model", "framework", "hardware", "dataset", "recipe", "epochs", "train_size", "lr"]
+    keys = ["model", "framework", "hardware", "dataset", "recipe", "epochs", "train_size", "lr", "variant"]
     rows = []
     for key, group in trials.groupby(keys, dropna=False, sort=True):
         if group["batch_size"].nunique() < 2:
@@ -574,8 +567,7 @@ NO_RESULTS = "\n".join(HEADER + ["No results yet: run `python -m bench run`.", "
 def _inline_plots(configs: pd.DataFrame, trials: pd.DataFrame, plot_files: list[str]) -> list[str]:
     """The two plots of the first screen: accuracy against epoch time for the widest Architectures ranking,
     and the batch-size trade-off of the widest sweep (GPUs first), where they were drawn."""
-    from bench.answers import widest_sweep
-    from bench.plots import batch_name, pareto_name
+    from bench.plots import batch_name, pareto_name  # plots imports this module
 
     chosen = []
     common = _architecture_configs(configs)
@@ -585,7 +577,7 @@ def _inline_plots(configs: pd.DataFrame, trials: pd.DataFrame, plot_files: list[
     for hardware in hardware_order(trials):
         sweep = widest_sweep(trials[trials["hardware"] == hardware])
         if sweep:
-            model, _, _, recipe, epochs, images, _, _ = sweep[0]
+            model, _, _, recipe, epochs, images, _, _, _ = sweep[0]
             chosen.append(batch_name(model, hardware, recipe, epochs, images))
             break
     return [f"![{name.removesuffix('.png')}](plots/{name})" for name in chosen if name in plot_files]

@@ -173,8 +173,12 @@ def check_devices(trials: list[TrialConfig]) -> None:
     a GPU, else one BenchError naming the fix (never a CPU run under a cuda label)."""
     for config in {(t.framework, t.keras_backend): t for t in trials if t.device != "cpu"}.values():
         probe = DEVICE_PROBE.format(framework=config.framework, device=config.device)
-        completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                                   env=_worker_env(config), timeout=300)
+        try:
+            completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                                       env=_worker_env(config), timeout=300)
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"probing {config.framework} for a GPU took over 300 s; is the driver working "
+                             f"(nvidia-smi)?") from None
         if completed.returncode != 0:
             raise BenchError(_last_line_of(completed.stderr).removeprefix("bench.errors.BenchError: "))
 
@@ -199,11 +203,18 @@ def calibrate(trials: list[TrialConfig], results_dir, provenance: dict) -> dict[
     for config in {(t.framework, t.keras_backend, t.device, t.threads): t for t in trials}.values():
         key = _calibration_key(config, provenance)
         cached = cache / f"{key}.json"
-        record = json.loads(cached.read_text()) if cached.exists() else None
+        try:
+            record = json.loads(cached.read_text())
+        except (OSError, json.JSONDecodeError):
+            record = None  # not cached yet, or unreadable: measure again
         if record is None:
-            completed = subprocess.run(
-                [sys.executable, "-m", "bench.calibration", config.framework, config.device, str(config.threads)],
-                capture_output=True, text=True, env=_worker_env(config), timeout=600)
+            try:
+                completed = subprocess.run(
+                    [sys.executable, "-m", "bench.calibration", config.framework, config.device, str(config.threads)],
+                    capture_output=True, text=True, env=_worker_env(config), timeout=600)
+            except subprocess.TimeoutExpired:
+                print(f"warning: calibration of {config.framework} took over 600 s; skipped", file=sys.stderr)
+                continue
             if completed.returncode != 0:
                 print(f"warning: calibration of {config.framework} failed: "
                       f"{_last_line_of(completed.stderr)}", file=sys.stderr)
@@ -262,8 +273,8 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
                                  "data_dir": config.data_dir and portable(config.data_dir)},
                       "provenance": provenance or {}, "executor": executor.name, **outcome}
             path = store.write(results_dir, record)
+            summary.counts[record["status"]] += 1  # right after the write: Ctrl-C may come at any moment
             store.release(claims.pop(config.trial_id))
-            summary.counts[record["status"]] += 1
             bar.write(_trial_line(record, path))
     except KeyboardInterrupt:
         summary.interrupted = True

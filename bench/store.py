@@ -119,31 +119,43 @@ def claim(results_dir, trial_id: str) -> Path | None:
     directory = Path(results_dir) / CLAIMS_DIR
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"{trial_id}.claim"
-    holder = {"pid": os.getpid(), "host": socket.gethostname(),
+    holder = {"pid": os.getpid(), "created": psutil.Process().create_time(), "host": socket.gethostname(),
               "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     handle, partial = tempfile.mkstemp(dir=directory, prefix=".partial-")
     with os.fdopen(handle, "w") as out:
         json.dump(holder, out)
     try:
-        for _ in range(2):
+        for _ in range(3):
             try:
                 os.link(partial, final)
                 return final
             except FileExistsError:
                 if not _is_stale(final):
                     return None
-                final.unlink(missing_ok=True)
+                try:  # one taker wins the rename; the others find the name free or freshly claimed
+                    os.rename(final, directory / f".stale-{uuid.uuid4().hex}")
+                except FileNotFoundError:
+                    pass
         return None
     finally:
         os.unlink(partial)
+        for tombstone in directory.glob(".stale-*"):
+            tombstone.unlink(missing_ok=True)
 
 
 def _is_stale(claim_file: Path) -> bool:
+    """A claim of this machine whose process is gone (or whose pid now belongs to a newer process)."""
     try:
         holder = json.loads(claim_file.read_text())
     except (OSError, json.JSONDecodeError):
         return True
-    return holder.get("host") == socket.gethostname() and not psutil.pid_exists(holder.get("pid", -1))
+    if holder.get("host") != socket.gethostname():
+        return False  # another machine's process: it cannot be checked from here
+    try:
+        started = psutil.Process(holder.get("pid", -1)).create_time()
+    except (psutil.NoSuchProcess, ValueError):
+        return True
+    return "created" in holder and started != holder["created"]
 
 
 def release(claim_file: Path) -> None:
@@ -175,6 +187,19 @@ def load_calibrations(results_dir) -> list[dict]:
     return records
 
 
+def _extract_safely(archive: tarfile.TarFile, target: str) -> None:
+    """Extract only plain files and folders inside `target` (tarfile's "data" filter, by hand on Pythons
+    before 3.11.4, such as Debian 12's 3.11.2, that lack it)."""
+    if hasattr(tarfile, "data_filter"):
+        archive.extractall(target, filter="data")
+        return
+    for member in archive.getmembers():
+        parts = Path(member.name).parts
+        if Path(member.name).is_absolute() or ".." in parts or not (member.isfile() or member.isdir()):
+            raise tarfile.TarError(f"member {member.name!r} is not a plain file inside the archive")
+    archive.extractall(target)
+
+
 def import_results(source: str | os.PathLike, results_dir) -> tuple[list[str], list[str]]:
     """Copy the result and calibration files of another run (a results directory, or a .tar/.tar.gz
     archive holding one, e.g. what .ci/gpu-run packs) into `results_dir`, byte for byte.
@@ -191,7 +216,7 @@ def import_results(source: str | os.PathLike, results_dir) -> tuple[list[str], l
         else:
             try:
                 with tarfile.open(source) as archive:
-                    archive.extractall(scratch, filter="data")
+                    _extract_safely(archive, scratch)
             except (tarfile.TarError, OSError) as err:
                 raise BenchError(f"cannot read archive {source}: {str(err).splitlines()[0].rstrip(':')}") from None
             root = Path(scratch)

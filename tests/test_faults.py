@@ -166,5 +166,8 @@ def test_a_claim_left_by_a_dead_process_is_taken_over(tmp_path):
     live = tmp_path / "claims" / "other.claim"
     live.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
     assert store.claim(tmp_path, "other") is None  # held by a live process: left alone
+    reused = tmp_path / "claims" / "reused.claim"  # this pid, but a process started at another time
+    reused.write_text(json.dumps({"pid": os.getpid(), "created": 1.0, "host": socket.gethostname()}))
+    assert store.claim(tmp_path, "reused") == reused and json.loads(reused.read_text())["created"] != 1.0
     summary = runner.run_sweep([trial], tmp_path)
     assert summary.counts["ok"] == 1 and summary.skipped_claimed == 0

@@ -11,7 +11,10 @@ import sys
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from bench import report, store
+from bench.errors import BenchError
 from tests.conftest import REPO_ROOT
 from tests.test_cli import assert_one_line_error, bench
 
@@ -89,3 +92,20 @@ def test_gpu_run_always_packs_one_archive_that_import_reads(tmp_path):
     assert stages.startswith("stage smoke-torch") and "not run, out of time: reports-gpu-keras-jax" in stages
     refused = bench("import", str(out / "gpu-run.tar.gz"), "--results", str(tmp_path / "results"))
     assert_one_line_error(refused, "holds no raw/*.json")
+
+
+def test_an_archive_member_outside_the_archive_is_refused(tmp_path, monkeypatch):
+    import io
+
+    archive = tmp_path / "evil.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        payload = GPU_RAW[0].read_bytes()
+        info = tarfile.TarInfo("../../escaped/raw/x.json")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    for without_data_filter in (False, True):  # Pythons before 3.11.4 have no tarfile.data_filter
+        if without_data_filter:
+            monkeypatch.delattr(tarfile, "data_filter", raising=False)
+        with pytest.raises(BenchError, match="cannot read archive"):
+            store.import_results(archive, tmp_path / "results")
+    assert not (tmp_path.parent / "escaped").exists()

@@ -278,3 +278,10 @@ def test_an_epoch_time_measured_beside_another_trial_is_marked():
     cells = report.formatted_columns(configs_of([alone, shared]))[report.EPOCH_COLUMN]
     assert len(cells) == 1 and report.SHARED in cells[0]
     assert report.SHARED not in report.formatted_columns(configs_of([alone]))[report.EPOCH_COLUMN][0]
+
+
+def test_the_same_trial_on_two_machines_is_not_a_repeat():
+    here, there = record_like(seed=0, accuracy=0.5), record_like(seed=0, accuracy=0.6)
+    there["provenance"]["cpu"] = "another CPU"  # same trial id, other hardware
+    configs = configs_of([here, there])
+    assert len(configs) == 2 and list(configs["n"]) == [1, 1] and list(configs["repeats"]) == [0, 0]
