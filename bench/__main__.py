@@ -1,4 +1,4 @@
-"""Command line: `python -m bench list | run | report | compare | import` (also installed as `cnnbench`).
+"""Command line: `python -m bench list | run | tune | report | compare | import` (also installed as `cnnbench`).
 
 Bad input never shows a traceback: it is one line on stderr and exit code 2.
 """
@@ -82,6 +82,27 @@ def fraction(text: str) -> float:
     return value
 
 
+def _add_trial_options(parser: argparse.ArgumentParser) -> None:
+    """Options `run` and `tune` share: device, budget, data, results and executor."""
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
+    parser.add_argument("--epochs", type=positive_int, help="training epochs per trial")
+    parser.add_argument("--train-subset", type=positive_int,
+                        help="train on a class-balanced, seeded subset of N images")
+    parser.add_argument("--val-size", type=non_negative_int,
+                        help=f"validation images held out of the training set (default {data.DEFAULT_VAL_SIZE})")
+    parser.add_argument("--dataset", help=f"one of {', '.join(data.DATASETS)} (default: the suite's, cifar10)")
+    parser.add_argument("--data-dir", help="where to look for the dataset first")
+    parser.add_argument("--download", action="store_true", help="download the dataset if none is found")
+    parser.add_argument("--threads", type=positive_int, help="intra- and inter-op threads, both frameworks "
+                        "(default: the cores available)")
+    parser.add_argument("--trial-timeout", type=positive_int, help="seconds before a trial is stopped")
+    parser.add_argument("--results", default="results", help="results directory (default: results)")
+    parser.add_argument("--executor", default="local", help="local (default: one trial after another here) or ray "
+                        "(trials spread over every GPU of this machine, or a Ray cluster with --ray-address)")
+    parser.add_argument("--ray-address", help="a running Ray cluster: auto, or HOST:PORT (default: start Ray here)")
+    parser.add_argument("--max-parallel", type=positive_int, help="with --executor ray: trials in flight at most")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="python -m bench", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
@@ -94,13 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="also build every model in each installed framework and report its own counts")
 
     run = commands.add_parser("run", help="run a sweep of training trials")
+    _add_trial_options(run)
     run.add_argument("--suite", help=f"one of {', '.join(SUITES)} (default: default; gpu with --device cuda)")
     run.add_argument("--model", nargs="+", help="models (default: the suite's)")
     run.add_argument("--framework", nargs="+", help="torch and/or keras (default: the suite's)")
-    run.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     run.add_argument("--batch-size", nargs="+", type=positive_int, help="one or more batch sizes")
     run.add_argument("--seeds", nargs="+", type=non_negative_int, help="one or more seeds")
-    run.add_argument("--epochs", type=positive_int, help="training epochs per trial")
     run.add_argument("--lr", nargs="+", type=positive_float,
                      help="one or more learning rates, crossed with batch sizes and seeds (default: the recipe's)")
     run.add_argument("--weights", help="start from a local torchvision-format weights file (e.g. resnet34)")
@@ -115,29 +135,25 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--target-accuracy", type=fraction,
                      help="validation accuracy for time-to-accuracy (default: 0.60 CIFAR-10, 0.30 CIFAR-100)")
     run.add_argument("--recipe", help=f"one of {', '.join(RECIPES)} (default: the suite's, or baseline)")
-    run.add_argument("--train-subset", type=positive_int,
-                     help="train on a class-balanced, seeded subset of N images")
     run.add_argument("--full-train", action="store_true",
                      help="train on the whole training split even if the suite uses a subset")
-    run.add_argument("--val-size", type=non_negative_int,
-                     help=f"validation images held out of the training set (default {data.DEFAULT_VAL_SIZE})")
-    run.add_argument("--dataset", help=f"one of {', '.join(data.DATASETS)} (default: the suite's, cifar10)")
-    run.add_argument("--data-dir", help="where to look for the dataset first")
-    run.add_argument("--download", action="store_true", help="download the dataset if none is found")
-    run.add_argument("--threads", type=positive_int, help="intra- and inter-op threads, both frameworks "
-                     "(default: the cores available)")
-    run.add_argument("--trial-timeout", type=positive_int, help="seconds before a trial is stopped")
-    run.add_argument("--results", default="results", help="results directory (default: results)")
     run.add_argument("--resume", action="store_true", help="skip trials that already have a result")
-    run.add_argument("--executor", default="local", help="local (default: one trial after another here) or ray "
-                     "(trials spread over every GPU of this machine, or a Ray cluster with --ray-address)")
-    run.add_argument("--ray-address", help="a running Ray cluster: auto, or HOST:PORT (default: start Ray here)")
-    run.add_argument("--max-parallel", type=positive_int, help="with --executor ray: trials in flight at most")
     run.add_argument("--dry-run", action="store_true",
                      help="list the trials, their epochs and images and a rough time estimate (after the "
                           "usual checks and, once per machine, the calibration); train nothing")
     run.add_argument("--no-calibration", action="store_true",
                      help="skip timing the fixed calibration workload before the sweep")
+
+    tune = commands.add_parser("tune", help="repeat a report's search with Optuna, one study per framework")
+    tune.add_argument("--model", required=True, help="the searched model (r2_tuned_cnn: report r2's search)")
+    tune.add_argument("--framework", nargs="+", default=list(registry.FRAMEWORKS), help="torch and/or keras")
+    tune.add_argument("--trials", type=positive_int, required=True,
+                      help="finished candidates per study (completed, pruned or failed); a re-run continues")
+    tune.add_argument("--storage", help="Optuna storage: a database URL (e.g. postgresql://...) or a journal "
+                      "file (default: RESULTS/searches/optuna.journal)")
+    tune.add_argument("--study", help="study name prefix (default: model, framework, data and budget)")
+    tune.add_argument("--seed", type=non_negative_int, default=0, help="the trials' seed and the sampler's")
+    _add_trial_options(tune)
 
     compare = commands.add_parser("compare", help="noise-aware regression table between two result sets")
     compare.add_argument("old", help="results directory of the baseline")
@@ -360,6 +376,52 @@ def command_run(args) -> int:
     return 130 if summary.interrupted else 0
 
 
+def command_tune(args) -> int:
+    from bench import provenance, runner, store, tune
+    from bench.executors import make_executor
+    from bench.searches import search_for
+    from bench.trial import TrialConfig
+
+    space = search_for(args.model)
+    _check_device(args.device)
+    for framework in args.framework:
+        reason = registry.missing_framework(framework, args.device)
+        if reason:
+            raise BenchError(f"cannot tune in {framework}: {reason}")
+    if args.val_size == 0:
+        raise BenchError("a search selects on validation accuracy: --val-size must be > 0")
+    executor = make_executor(args.executor, args.ray_address, args.max_parallel)
+    store.ensure_writable(args.results)
+    recipe = get_recipe(space.recipe)
+    bases = [TrialConfig(model=space.model, framework=framework, device=args.device, batch_size=recipe.batch_size,
+                         seed=args.seed, epochs=args.epochs or recipe.epochs, recipe=space.recipe,
+                         dataset=args.dataset or "cifar10", val_size=args.val_size or data.DEFAULT_VAL_SIZE,
+                         train_subset=args.train_subset, threads=args.threads or len(os.sched_getaffinity(0)),
+                         keras_backend=registry.keras_backend(args.device) if framework == "keras" else None,
+                         data_dir=args.data_dir, download=args.download)
+             for framework in args.framework]
+    if not (args.executor == "ray" and args.ray_address):
+        runner.check_devices(bases)
+    train_images = min(len(split.train_y) for split in check_trials(bases, args.data_dir, args.download).values())
+    largest_batch = max(space.parameters["batch_size"].values)
+    if largest_batch > train_images:
+        raise BenchError(f"the search's batch sizes reach {largest_batch}, more than the {train_images} training "
+                         f"images: raise --train-subset")
+    storage = tune.storage_for(args.storage, args.results)
+    options = {"trial_timeout": args.trial_timeout, "provenance": provenance.collect(sys.argv), "executor": executor}
+    interrupted = False
+    for base in bases:
+        label = f"keras[{base.keras_backend}]" if base.keras_backend else base.framework
+        name = f"{args.study}-{label}" if args.study else tune.default_study_name(base, label)
+        study = tune.open_study(space, base, name, storage, args.seed)
+        outcome = tune.run_study(study, args.trials, args.results, args.max_parallel or 1, options)
+        print(tune.result_line(study, args.trials, outcome), file=sys.stderr)
+        interrupted = outcome["summary"].interrupted
+        if interrupted:
+            break
+    return 130 if interrupted else 0
+
+
 def _reading_results(directories: list[str], function, *args):
     """Call `function(*args)` on existing results directories; files it skipped are warned about on stderr."""
     for directory in directories:
@@ -406,7 +468,7 @@ def command_import(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return {"list": command_list, "run": command_run, "report": command_report,
+        return {"list": command_list, "run": command_run, "tune": command_tune, "report": command_report,
                 "compare": command_compare, "import": command_import}[args.command](args)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -36,7 +36,8 @@ def _samples(records: list[dict]) -> dict[tuple, dict]:
         group["machines"].add(machine)
         group["times"] += times[1:] or times
         group["runs"] += 1
-        group["accuracies"].setdefault(record["trial_id"], record["test"]["accuracy"])
+        if record["test"]:  # a search's candidate is never scored on the test set
+            group["accuracies"].setdefault(record["trial_id"], record["test"]["accuracy"])
     return groups
 
 

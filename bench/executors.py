@@ -1,8 +1,10 @@
 """Where a sweep's trials run: `Executor.run(trials, admit, timeout, on_epoch)` yields (trial, outcome).
 
 Every executor runs each trial in a fresh process (`runner.run_trial`), asks `admit` just before
-starting one (the driver's claim and resume check), and hands each outcome back to the driver,
-which alone writes the results directory: resume, report and compare never depend on the executor.
+starting one (the driver's claim and resume check), passes each epoch's event to `on_epoch(trial,
+event)` (which may return a reason to stop the trial: a search's pruner), and hands each outcome back
+to the driver, which alone writes the results directory: resume, report and compare never depend on
+the executor.
 
 - `local`: one trial after another on this machine.
 - `ray`: trials as Ray tasks over every GPU of a machine or a cluster (bench.ray_executor).
@@ -22,7 +24,7 @@ class Executor(Protocol):
     name: str
 
     def run(self, trials: list[TrialConfig], admit: Callable[[TrialConfig], bool], timeout: float | None,
-            on_epoch: Callable[[], None]) -> Iterator[tuple[TrialConfig, dict]]: ...
+            on_epoch: Callable[[TrialConfig, dict], str | None]) -> Iterator[tuple[TrialConfig, dict]]: ...
 
 
 class LocalExecutor:
@@ -33,7 +35,7 @@ class LocalExecutor:
     def run(self, trials, admit, timeout, on_epoch):
         for config in trials:
             if admit(config):
-                yield config, run_trial(config, timeout, on_epoch)
+                yield config, run_trial(config, timeout, lambda event, config=config: on_epoch(config, event))
 
 
 def make_executor(name: str, ray_address: str | None = None, max_parallel: int | None = None) -> Executor:

@@ -5,7 +5,8 @@ framework state leaks between trials. Resources: one whole GPU for a cuda trial;
 threads and the node's single `cnnbench_timed_cpu` slot, so at most one timed CPU trial runs on a node
 at once (concurrent ones would distort each other's timings). A task whose Ray worker or node is lost
 is retried once, then becomes a `crashed` row naming the cause. Outcomes come back to the driver,
-which writes them. Data: each node finds its own copy of the dataset through the usual lookup
+which writes them; epochs reach the driver with the outcome, so a search's pruner learns from a Ray
+trial's epochs but cannot stop it. Data: each node finds its own copy of the dataset through the usual lookup
 (`--data-dir`, `$CNNBENCH_DATA`, the caches) and decodes it once into its own cache, so nothing large
 crosses the network per trial and the worker subprocess reads the data as it does locally.
 """
@@ -26,7 +27,7 @@ RETRIES = 1  # of a task whose worker process or node was lost
 def _run_one(config: dict, timeout: float | None) -> dict:
     from bench.runner import run_trial
 
-    return run_trial(TrialConfig(**config), timeout, lambda: None)
+    return run_trial(TrialConfig(**config), timeout, lambda event: None)
 
 
 class RayExecutor:
@@ -82,8 +83,8 @@ class RayExecutor:
                     lost = not isinstance(error, ray.exceptions.RayTaskError)  # a worker or node gone, not a bug
                     error_line = (f"Ray lost the trial after {RETRIES} retry: " if lost else "the Ray task failed: ")
                     outcome = {"status": "crashed", "epochs": [], "error": f"{error_line}{type(error).__name__}: {cause}"}
-                for _ in outcome["epochs"]:
-                    on_epoch()
+                for epoch in outcome["epochs"]:  # after the fact: a pruner learns from them, stops nothing
+                    on_epoch(config, {"event": "epoch", **epoch})
                 yield config, outcome
         finally:
             for reference in pending:

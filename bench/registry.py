@@ -1,10 +1,14 @@
 """Model names -> framework-neutral layer lists, found and imported lazily.
 
 Every folder `impls/<name>/` with a `spec.py` is a model. A spec declares REPORT,
-DESCRIPTION, INTERPRETATION, REPORTED and `layers(num_classes, **options)`; options it
-accepts are in OPTIONS (first value the default), and a non-default choice is part of the
-model's name: `r4_resnet34:stem=cifar`. Listing names imports no framework; both framework
-builders read the same layer list (bench.frameworks.*_backend.network).
+DESCRIPTION, INTERPRETATION, REPORTED and `layers(num_classes, **options)`. Two kinds of options
+are part of a model's name, and only non-default values appear there:
+- OPTIONS: named choices (first value the default), each non-default one listed as a model of its
+  own: `r4_resnet34:stem=cifar`;
+- PARAMETERS: numbers within a range, `name: (default, low, high)` (an int or a float, as the
+  default), the knobs of a search: `r2_tuned_cnn:filters1=64,dropout=0.3`. They are not listed.
+Listing names imports no framework; both framework builders read the same layer list
+(bench.frameworks.*_backend.network).
 """
 
 from __future__ import annotations
@@ -35,19 +39,58 @@ def model_names() -> list[str]:
     return names
 
 
-def parse(name: str) -> tuple[str, dict[str, str]]:
-    """'r4_resnet34:stem=cifar' -> ('r4_resnet34', {'stem': 'cifar'}), validated."""
+def parse(name: str) -> tuple[str, dict]:
+    """'r4_resnet34:stem=cifar' -> ('r4_resnet34', {'stem': 'cifar'}), validated; PARAMETERS typed."""
     base, _, option_text = name.partition(":")
     if base not in base_names():
         raise BenchError(f"unknown model {name!r}; choose from {', '.join(model_names())}")
     declared = getattr(_import_spec(base), "OPTIONS", {})
+    numbers = getattr(_import_spec(base), "PARAMETERS", {})
     options = {}
     for item in filter(None, option_text.split(",")):
         key, _, value = item.partition("=")
-        if key not in declared or value not in declared[key]:
-            raise BenchError(f"unknown model {name!r}; choose from {', '.join(model_names())}")
-        options[key] = value
+        if key in numbers:
+            options[key] = _number(name, key, value, *numbers[key])
+        elif key in declared and value in declared[key]:
+            options[key] = value
+        else:
+            raise BenchError(f"unknown model {name!r}; choose from {', '.join(model_names())}"
+                             + (f" (numeric options of {base}: {_ranges(numbers)})" if numbers else ""))
+    if numbers:
+        try:  # a spec's builder may refuse a combination (ValueError), e.g. an even kernel
+            _import_spec(base).layers(10, **options)
+        except ValueError as error:
+            raise BenchError(f"model {name!r}: {error}") from None
     return base, options
+
+
+def _number(name: str, key: str, text: str, default, low, high):
+    try:
+        value = type(default)(text)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise BenchError(f"model {name!r}: {key} must be {type(default).__name__} in [{low}, {high}]")
+    return value
+
+
+def _ranges(numbers: dict) -> str:
+    return ", ".join(f"{key} in [{low}, {high}] (default {default})" for key, (default, low, high) in numbers.items())
+
+
+def variant(base: str, **values) -> str:
+    """The canonical name of `base` with these option values: non-defaults only, in declared order."""
+    module = _import_spec(base)
+    defaults = {key: choices[0] for key, choices in getattr(module, "OPTIONS", {}).items()}
+    defaults |= {key: default for key, (default, _, _) in getattr(module, "PARAMETERS", {}).items()}
+    unknown = set(values) - set(defaults)
+    if unknown:
+        raise BenchError(f"model {base!r} has no option {', '.join(sorted(unknown))}")
+    chosen = [f"{key}={values[key]:g}" if isinstance(values[key], float) else f"{key}={values[key]}"
+              for key in defaults if key in values and values[key] != defaults[key]]
+    name = f"{base}:{','.join(chosen)}" if chosen else base
+    parse(name)
+    return name
 
 
 def options(name: str) -> dict[str, str]:

@@ -33,7 +33,7 @@ from bench.registry import keras_backend, missing_framework
 from bench.trial import TrialConfig
 from bench.worker import EVENT_PREFIX
 
-STATUSES = ("ok", "diverged", "oom", "timeout", "crashed")
+STATUSES = ("ok", "diverged", "oom", "timeout", "crashed", "pruned")  # pruned: stopped by a search
 
 
 @dataclass
@@ -110,7 +110,10 @@ def _other_trials_on_this_machine(own_pid: int) -> int:
 
 def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
     """Run one trial in a subprocess; return its record body with status, error, epochs, start and end
-    times, and how many other trials ran on the same machine meanwhile (sampled at every epoch)."""
+    times, and how many other trials ran on the same machine meanwhile (sampled at every epoch).
+
+    `on_epoch(event)` sees each epoch's figures as they arrive; when it returns a reason (a search's
+    pruner), the trial is stopped there and its status is `pruned`."""
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix="cnnbench-") as scratch:
         stderr_path = Path(scratch) / "stderr.txt"
@@ -147,7 +150,11 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
                 if event["event"] == "epoch":
                     epochs.append({k: v for k, v in event.items() if k != "event"})
                     sharing = max(sharing, _other_trials_on_this_machine(process.pid))
-                    on_epoch()
+                    stop_reason = on_epoch(event)
+                    if stop_reason:
+                        process.kill()
+                        outcome = {"status": "pruned", "error": stop_reason}
+                        break
                 elif event["event"] == "result":
                     outcome = {"status": "ok", "error": None, **event["body"]}
                 elif event["event"] == "error":
@@ -230,9 +237,12 @@ def calibrate(trials: list[TrialConfig], results_dir, provenance: dict) -> dict[
 
 def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
               trial_timeout: float | None = None, provenance: dict | None = None,
-              calibration: bool = False, executor=None) -> SweepSummary:
+              calibration: bool = False, executor=None, on_epoch=None, on_record=None) -> SweepSummary:
     """Run every trial not already finished (with `resume`) on `executor` (default: local subprocesses),
     writing one result file each; only this process writes the results directory.
+
+    Hooks of a search (bench.tune): `on_epoch(config, event)` may return a reason to stop the trial
+    (see run_trial); `on_record(config, record)` sees each record once it is written.
 
     Each trial is claimed in the results directory while it runs, so concurrent sweeps into one
     directory run it once: a trial another live sweep holds is left to it.
@@ -266,8 +276,12 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
         bar.update(config.epochs)
         return False
 
+    def epoch_done(config: TrialConfig, event: dict) -> str | None:
+        bar.update(1)
+        return on_epoch(config, event) if on_epoch else None
+
     try:
-        for config, outcome in executor.run(trials, admit, trial_timeout, lambda: bar.update(1)):
+        for config, outcome in executor.run(trials, admit, trial_timeout, epoch_done):
             record = {"schema_version": store.SCHEMA_VERSION, "trial_id": config.trial_id,
                       "config": {**asdict(config), **config.identity(),
                                  "data_dir": config.data_dir and portable(config.data_dir)},
@@ -276,6 +290,8 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
             summary.counts[record["status"]] += 1  # right after the write: Ctrl-C may come at any moment
             store.release(claims.pop(config.trial_id))
             bar.write(_trial_line(record, path))
+            if on_record:
+                on_record(config, record)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
@@ -291,5 +307,6 @@ def _trial_line(record: dict, path: Path) -> str:
     if record["status"] != "ok":
         return f"{record['status']:8} {label}: {record['error']}"
     timing = record["timing"]
-    return (f"ok       {label}: test accuracy {record['test']['accuracy']:.4f}, "
-            f"epoch {timing['epoch_median_s']:.1f} s -> {path.name}")
+    scored = (f"test accuracy {record['test']['accuracy']:.4f}" if record["test"]
+              else f"validation accuracy {record['epochs'][-1].get('val_accuracy', float('nan')):.4f}")
+    return f"ok       {label}: {scored}, epoch {timing['epoch_median_s']:.1f} s -> {path.name}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Callable
 
 import numpy as np
@@ -59,10 +59,20 @@ class TrialConfig:
     loader: str = "fast"
     init: str = "native"  # native | torch | keras: weight initialisation, the same on both sides if not native
     keras_backend: str | None = None  # set for keras trials only
+    # A search's trial (bench.tune): {"space", "study", "candidate", "role", "parameters"}. A "candidate"
+    # is selected on validation accuracy and never sees the test set; the "final" trial scores it once.
+    search: dict | None = None
     # Where to look for data changes nothing about the trial, so it is not part of the identity.
     data_dir: str | None = field(default=None, compare=False)
     download: bool = field(default=False, compare=False)
     note: str = field(default="", compare=False)  # the suite's word on how this trial departs from the report
+
+    def __hash__(self) -> int:  # `search` is a dict: hash the identity instead of the fields
+        return hash(self.trial_id)
+
+    @property
+    def scores_test(self) -> bool:
+        return not self.search or self.search.get("role") != "candidate"
 
     def identity(self) -> dict:
         """The fields that define the trial; those at their default are left out, so adding a field
@@ -93,7 +103,9 @@ class TrialConfig:
         variant = self.execution().label()
         return (f"{self.model} {framework} {self.device} bs{self.batch_size}"
                 + (f" lr{self.learning_rate:g}" if self.learning_rate else "") + f" seed{self.seed}"
-                + (f" [{variant}]" if variant != "fast" else ""))
+                + (f" [{variant}]" if variant != "fast" else "")
+                + (f" ({self.search['role']} {self.search.get('candidate', '')})".replace(" )", ")")
+                   if self.search else ""))
 
 
 def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
@@ -104,6 +116,8 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
 
     dataset = data.load(config.dataset, config.data_dir, config.download)
     splits = data.split(dataset, config.val_size, config.train_subset, test_subset=config.test_subset)
+    if not config.scores_test:  # a search's candidate: the test images are not even in reach
+        splits = replace(splits, test_x=None, test_y=None)
     mean, std = data.NORMALISATION[dataset.name]
     spec = registry.spec(config.model)
     layer_list = registry.layers(config.model, dataset.num_classes)
@@ -154,11 +168,15 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         if best_weights is not None:
             adapter.restore(model, best_weights)  # early stopping's best epoch, chosen on validation
 
-        with SyncedTimer(adapter.synchronize) as test_timer:  # the test set, scored once
-            test_logits = adapter.predict(model, state, splits.test_x)
+        test_scores = inference_rate = None
+        if config.scores_test:
+            with SyncedTimer(adapter.synchronize) as test_timer:  # the test set, scored once
+                test_logits = adapter.predict(model, state, splits.test_x)
+            test_scores = metrics.scores(test_logits, splits.test_y, dataset.class_names)
+            inference_rate = len(splits.test_y) / test_timer.seconds
 
     timing = summarise_epochs(epoch_seconds, len(splits.train_y))
-    timing["inference_images_per_s"] = len(splits.test_y) / test_timer.seconds
+    timing["inference_images_per_s"] = inference_rate
     settings = adapter.settings(model)
     forward_flops = layers.forward_flops(layer_list)
     target = config.target_accuracy or TARGET_ACCURACY[dataset.name]
@@ -175,7 +193,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         "dataset": {"name": dataset.name, "label": dataset.label, "source": dataset.source,
                     "sha256": dataset.sha256, "num_classes": dataset.num_classes,
                     "class_names": list(dataset.class_names), "train_size": len(splits.train_y),
-                    "val_size": len(splits.val_y), "test_size": len(splits.test_y),
+                    "val_size": len(splits.val_y), "test_size": len(splits.test_y) if config.scores_test else 0,
                     "split_seed": data.SPLIT_SEED},
         "model": {"report": spec.REPORT, "description": spec.DESCRIPTION,
                   "params_trainable": trainable, "params_non_trainable": non_trainable,
@@ -190,7 +208,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
                    "peak_rss_measures": "host resident set of the trial process, sampled every 50 ms "
                                         "during training and evaluation",
                    **adapter.peak_device_memory()},
-        "test": metrics.scores(test_logits, splits.test_y, dataset.class_names),
+        "test": test_scores,  # None for a search's candidate
     }
 
 

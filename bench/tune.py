@@ -1,0 +1,206 @@
+"""`python -m bench tune`: a report's search repeated with Optuna, one study per framework.
+
+Every candidate is an ordinary cnnbench trial (own process, raw JSON, resumable) whose config carries
+a `search` block (space, study, candidate number, role, parameters). Candidates train on the training
+split and are judged on validation accuracy alone: their trials never load the test images. A median
+pruner reads each epoch's validation accuracy and stops weak candidates (status `pruned`). Once the
+study holds the requested number of finished candidates, the best one is trained again in a fresh
+trial (role `final`) that scores the test set once.
+
+Storage: by default an Optuna journal file beside the results (`<results>/searches/optuna.journal`),
+which survives a crash and which several processes of one machine can share; `--storage URL` takes
+any database Optuna supports (e.g. postgresql://...) for many machines. Re-running the same command
+continues the study: recorded candidates are told to Optuna from their result files, interrupted ones
+are run again under their own number, and only the missing ones are drawn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from bench import registry, runner, store
+from bench.errors import BenchError
+from bench.searches import Choice, SearchSpace
+from bench.trial import TrialConfig
+
+JOURNAL = Path("searches") / "optuna.journal"
+PRUNER_STARTUP_CANDIDATES = 2  # the median pruner waits for this many finished candidates
+PRUNER_WARMUP_EPOCHS = 1  # steps are epochs, from 1: the earliest stop is after a candidate's first epoch
+
+
+def _optuna():
+    try:
+        import optuna
+    except ImportError:
+        raise BenchError("bench tune needs Optuna: pip install 'cnnbench[search]'") from None
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna
+
+
+def distributions(space: SearchSpace) -> dict:
+    """The space as Optuna distributions: a list of choices is categorical, a range continuous."""
+    optuna = _optuna()
+    return {key: (optuna.distributions.CategoricalDistribution(list(value.values)) if isinstance(value, Choice)
+                  else optuna.distributions.FloatDistribution(value.low, value.high, log=value.log,
+                                                                 step=value.step))
+            for key, value in space.parameters.items()}
+
+
+def storage_for(url: str | None, results_dir):
+    """A database URL as given, else the journal file beside the results."""
+    if url and "://" in url:
+        return url
+    optuna = _optuna()
+    path = Path(url) if url else Path(results_dir) / JOURNAL
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+
+
+def objective(record: dict) -> float:
+    """Validation accuracy of the weights the trial ends with (early stopping's restored epoch, else
+    the last): what the final trial would score on the test set."""
+    restored = (record.get("early_stopping") or {}).get("restored_epoch")
+    return record["epochs"][(restored or len(record["epochs"])) - 1]["val_accuracy"]
+
+
+@dataclass
+class Study:
+    """One framework's study: the Optuna study, the trial every candidate derives from, and the trials
+    this process is running (by trial id)."""
+
+    space: SearchSpace
+    base: TrialConfig
+    optuna_study: object
+    running: dict
+
+    @property
+    def name(self) -> str:
+        return self.optuna_study.study_name
+
+    def config(self, number: int, params: dict, role: str = "candidate") -> TrialConfig:
+        model = registry.variant(self.space.model, **self.space.model_parameters(params))
+        search = {"space": self.space.name, "study": self.name, "candidate": number, "role": role,
+                  "parameters": params}
+        return replace(self.base, model=model, batch_size=params["batch_size"],
+                       learning_rate=params["learning_rate"], search=search)
+
+    def trials(self, *states):
+        return self.optuna_study.get_trials(deepcopy=False, states=states)
+
+    def finished(self) -> int:
+        states = _optuna().trial.TrialState
+        return len(self.trials(states.COMPLETE, states.PRUNED, states.FAIL))
+
+    def on_epoch(self, config: TrialConfig, event: dict) -> str | None:
+        """Report the epoch's validation accuracy; a reason to stop when the median pruner says so."""
+        trial = self.running.get(config.trial_id)
+        if trial is None or "val_accuracy" not in event:
+            return None
+        trial.report(event["val_accuracy"], event["epoch"])
+        if event["epoch"] < config.epochs and trial.should_prune():
+            return (f"pruned by the median pruner after epoch {event['epoch']} (validation accuracy "
+                    f"{event['val_accuracy']:.4f})")
+        return None
+
+    def on_record(self, config: TrialConfig, record: dict) -> None:
+        if config.search["role"] == "candidate":
+            self.tell(config.search["candidate"], record)
+            self.running.pop(config.trial_id, None)
+
+    def tell(self, number: int, record: dict) -> None:
+        states = _optuna().trial.TrialState
+        if record["status"] == "ok":
+            self.optuna_study.tell(number, objective(record), skip_if_finished=True)
+        else:
+            self.optuna_study.tell(number, state=states.PRUNED if record["status"] == "pruned" else states.FAIL,
+                                   skip_if_finished=True)
+
+
+def open_study(space: SearchSpace, base: TrialConfig, name: str, storage, seed: int) -> Study:
+    """Create or continue a study; one run with other fixed settings under this name is refused."""
+    optuna = _optuna()
+    study = optuna.create_study(
+        study_name=name, storage=storage, direction="maximize", load_if_exists=True,
+        sampler=optuna.samplers.TPESampler(seed=seed),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_CANDIDATES,
+                                           n_warmup_steps=PRUNER_WARMUP_EPOCHS))
+    fixed = {**{k: v for k, v in base.identity().items() if k not in ("model", "resolved_recipe")},
+             "space": space.describe()}
+    if study.user_attrs.get("fixed", fixed) != fixed:
+        changed = sorted(k for k in fixed.keys() | study.user_attrs["fixed"].keys()
+                         if fixed.get(k) != study.user_attrs["fixed"].get(k))
+        raise BenchError(f"study {name!r} was run with other settings ({', '.join(changed)}); "
+                         f"give another --study or the same settings")
+    study.set_user_attr("fixed", fixed)
+    return Study(space, base, study, {})
+
+
+def _recorded(results_dir) -> dict[str, dict]:
+    return {record["trial_id"]: record for record in store.load(results_dir)}
+
+
+def run_study(study: Study, wanted: int, results_dir, parallel: int, sweep_options: dict) -> dict:
+    """Run candidates until the study holds `wanted` finished ones, then the best one's final trial.
+
+    Returns {"summary": last sweep summary, "final": the final record or None}."""
+    optuna = _optuna()
+    states = optuna.trial.TrialState
+    recorded = _recorded(results_dir)
+    interrupted = []
+    for trial in study.trials(states.RUNNING):  # left by an interrupted run, or running elsewhere
+        config = study.config(trial.number, trial.params)
+        if config.trial_id in recorded:
+            study.tell(trial.number, recorded[config.trial_id])
+        else:
+            # Optuna's own handle on a trial of the storage (what study.ask returns), to report epochs to
+            interrupted.append(optuna.trial.Trial(study.optuna_study, trial._trial_id))
+    summary = runner.SweepSummary()
+    space = distributions(study.space)
+    while study.finished() < wanted:
+        in_flight = len(study.trials(states.RUNNING))
+        batch, interrupted = interrupted[:parallel], interrupted[parallel:]
+        batch += [study.optuna_study.ask(space)
+                  for _ in range(min(parallel - len(batch), wanted - study.finished() - in_flight))]
+        if not batch:
+            break  # every missing candidate is running in another process
+        configs = []
+        for trial in batch:
+            config = study.config(trial.number, trial.params)
+            study.running[config.trial_id] = trial
+            configs.append(config)
+        summary = runner.run_sweep(configs, results_dir, resume=True, on_epoch=study.on_epoch,
+                                   on_record=study.on_record, **sweep_options)
+        if summary.interrupted or summary.skipped_claimed == len(configs):
+            return {"summary": summary, "final": None}
+    complete = study.trials(states.COMPLETE)
+    if study.finished() < wanted or not complete:
+        return {"summary": summary, "final": None}
+    best = max(complete, key=lambda trial: (trial.value, -trial.number))  # ties: the earlier candidate
+    final = study.config(best.number, best.params, role="final")
+    summary = runner.run_sweep([final], results_dir, resume=True, **sweep_options)
+    return {"summary": summary, "final": _recorded(results_dir).get(final.trial_id)}
+
+
+def default_study_name(base: TrialConfig, framework_label: str) -> str:
+    budget = f"e{base.epochs}-n{base.train_subset or 'all'}-v{base.val_size}"
+    return f"{base.model}-{framework_label}-{base.dataset}-{base.device}-{budget}-seed{base.seed}"
+
+
+def result_line(study: Study, wanted: int, outcome: dict) -> str:
+    states = _optuna().trial.TrialState
+    counts = {name: len(study.trials(state)) for name, state in
+              (("completed", states.COMPLETE), ("pruned", states.PRUNED), ("failed", states.FAIL))}
+    head = f"study {study.name}: " + ", ".join(f"{n} {name}" for name, n in counts.items())
+    final = outcome["final"]
+    if final is None:
+        missing = wanted - study.finished()
+        reason = ("interrupted" if outcome["summary"].interrupted else
+                  "no candidate completed" if missing <= 0 else f"{missing} candidates not finished")
+        return f"{head}; no final trial ({reason}; run the same command again to continue)"
+    if final["status"] != "ok":
+        return f"{head}; final trial {final['status']}: {final['error']}"
+    search = final["config"]["search"]
+    return (f"{head}; best candidate {search['candidate']} "
+            f"({', '.join(f'{k}={v:g}' for k, v in search['parameters'].items())}): validation accuracy "
+            f"{objective(final):.4f}, test accuracy {final['test']['accuracy']:.4f}")
