@@ -402,7 +402,8 @@ def command_tune(args) -> int:
              for framework in args.framework]
     if not (args.executor == "ray" and args.ray_address):
         runner.check_devices(bases)
-    train_images = min(len(split.train_y) for split in check_trials(bases, args.data_dir, args.download).values())
+    splits = check_trials([replace(base, batch_size=1) for base in bases], args.data_dir, args.download)
+    train_images = min(len(split.train_y) for split in splits.values())
     largest_batch = max(space.parameters["batch_size"].values)
     if largest_batch > train_images:
         raise BenchError(f"the search's batch sizes reach {largest_batch}, more than the {train_images} training "
