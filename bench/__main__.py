@@ -97,6 +97,9 @@ def _add_trial_options(parser: argparse.ArgumentParser) -> None:
                         "(default: the cores available)")
     parser.add_argument("--trial-timeout", type=positive_int, help="seconds before a trial is stopped")
     parser.add_argument("--results", default="results", help="results directory (default: results)")
+    parser.add_argument("--tensorboard", nargs="?", const="", metavar="DIR",
+                        help="log every trial's epochs and final metrics for TensorBoard in DIR (default: "
+                             "RESULTS/tensorboard)")
     parser.add_argument("--executor", default="local", help="local (default: one trial after another here) or ray "
                         "(trials spread over every GPU of this machine, or a Ray cluster with --ray-address)")
     parser.add_argument("--ray-address", help="a running Ray cluster: auto, or HOST:PORT (default: start Ray here)")
@@ -124,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--lr", nargs="+", type=positive_float,
                      help="one or more learning rates, crossed with batch sizes and seeds (default: the recipe's)")
     run.add_argument("--weights", help="start from a local torchvision-format weights file (e.g. resnet34)")
+    run.add_argument("--weights-dir", help="where the transfer suites find torchvision's weight files "
+                     "(default: torch hub's checkpoints folder, where torchvision saves its downloads)")
     run.add_argument("--amp", choices=AMP, help="mixed precision (default: the suite's, off)")
     run.add_argument("--channels-last", action="store_true", default=None, help="torch channels-last memory format")
     run.add_argument("--compile", choices=COMPILE, help="torch.compile mode / keras jit_compile (default: off)")
@@ -297,6 +302,9 @@ def check_trials(trials, data_dir, download: bool) -> dict:
             raise BenchError(f"--batch-size {trial.batch_size} is larger than the {train_images} training images "
                              f"of {trial.model} (every epoch would be one partial batch)")
         recipe = trial.resolved_recipe()
+        if recipe.pretrained and not trial.weights:
+            raise BenchError(f"recipe {recipe.name} fine-tunes pretrained weights: give --weights PATH (or run a "
+                             f"transfer suite with --weights-dir)")
         if (recipe.plateau or recipe.early_stopping) and not trial.val_size:
             raise BenchError(f"recipe {recipe.name} watches validation figures (plateau or early stopping): "
                              f"--val-size must be > 0")
@@ -337,6 +345,16 @@ def warnings_for(device: str, suite: Suite, trials) -> list[str]:
     return lines
 
 
+def tensorboard_dir(args) -> str | None:
+    """--tensorboard DIR, or RESULTS/tensorboard for a bare --tensorboard (checked before anything runs)."""
+    if args.tensorboard is None:
+        return None
+    from bench.tensorboard_log import check_available
+
+    check_available()
+    return args.tensorboard or os.path.join(args.results, "tensorboard")
+
+
 def command_run(args) -> int:
     from bench import provenance, runner, store
 
@@ -353,13 +371,16 @@ def command_run(args) -> int:
         from bench.pretrained import check_exists
 
         check_exists(args.weights)
+    if args.weights_dir and not os.path.isdir(args.weights_dir):
+        raise BenchError(f"--weights-dir {args.weights_dir} is not a directory")
     trials, skipped = runner.expand(
-        entries, frameworks, args.device, args.batch_size,
+        entries, frameworks, args.device, args.batch_size or list(suite.batch_sizes),
         args.seeds if args.seeds is not None else list(suite.seeds),
-        learning_rates=args.lr, lr_scaling=args.lr_scaling, weights=args.weights, init=args.init,
+        learning_rates=args.lr or list(suite.learning_rates), lr_scaling=args.lr_scaling, weights=args.weights,
+        weights_dir=args.weights_dir, init=args.init,
         threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
     if not trials:
-        raise BenchError("nothing to run: every requested framework is missing")
+        raise BenchError(f"nothing to run: every trial is skipped ({skipped[0] if skipped else 'no trials'})")
     if not (args.executor == "ray" and args.ray_address):  # a cluster's GPUs are checked when Ray connects
         runner.check_devices(trials)
     splits = check_trials(trials, args.data_dir, args.download)
@@ -371,7 +392,8 @@ def command_run(args) -> int:
         dry_run(trials, splits, runner.calibrate(trials, None, provenance.collect(sys.argv)))
         return 0
     summary = runner.run_sweep(trials, args.results, args.resume, args.trial_timeout,
-                               provenance.collect(sys.argv), calibration=not args.no_calibration, executor=executor)
+                               provenance.collect(sys.argv), calibration=not args.no_calibration, executor=executor,
+                               tensorboard_dir=tensorboard_dir(args))
     print(summary.line(), file=sys.stderr)
     return 130 if summary.interrupted else 0
 
@@ -409,7 +431,8 @@ def command_tune(args) -> int:
         raise BenchError(f"the search's batch sizes reach {largest_batch}, more than the {train_images} training "
                          f"images: raise --train-subset")
     storage = tune.storage_for(args.storage, args.results)
-    options = {"trial_timeout": args.trial_timeout, "provenance": provenance.collect(sys.argv), "executor": executor}
+    options = {"trial_timeout": args.trial_timeout, "provenance": provenance.collect(sys.argv), "executor": executor,
+               "tensorboard_dir": tensorboard_dir(args)}
     interrupted = False
     for base in bases:
         label = f"keras[{base.keras_backend}]" if base.keras_backend else base.framework

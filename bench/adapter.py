@@ -63,6 +63,7 @@ class Adapter(Protocol):
     def load_weights(self, model, layers: list, weights: dict) -> None: ...  # torch-format, by spec name
     def initialise(self, model, scheme: str, seed: int) -> None: ...  # "torch" | "keras" initialisation
     def count_params(self, model) -> tuple[int, int]: ...  # (trainable, non-trainable)
+    def freeze(self, model, state, names: set[str]) -> None: ...  # fine-tuning: these layers frozen, others not
     def prepare(self, model, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarray,
                 mean: tuple, std: tuple, seed: int, class_weights: list[float] | None = None) -> Any: ...
     def train_epoch(self, model, state, order: np.ndarray, learning_rates: np.ndarray) -> EpochStats: ...
@@ -71,6 +72,7 @@ class Adapter(Protocol):
     def predict(self, model, state, images: np.ndarray) -> np.ndarray: ...  # logits
     def synchronize(self) -> None: ...
     def settings(self, model) -> dict: ...  # versions and speed/numerics settings in force
+    def peak_device_memory(self) -> dict: ...  # peak_device_bytes and what it measures (None on a CPU)
 
 
 def get_adapter(framework: str) -> Adapter:

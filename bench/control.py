@@ -1,5 +1,6 @@
 """Epoch-level training decisions shared by both frameworks: the learning rate of every step
-(schedule x ReduceLROnPlateau), and early stopping on a validation metric.
+(schedule x ReduceLROnPlateau x fine-tuning's rate after the frozen phase), and early stopping on a
+validation metric.
 
 Both are decided here, from numbers the harness computed itself, so a torch and a keras trial of
 the same recipe change their learning rate and stop at the same rules (the frameworks' own
@@ -25,9 +26,11 @@ class TrainingControl:
     def learning_rates(self, epoch_index: int) -> np.ndarray:
         """The learning rate of each optimizer step of epoch `epoch_index` (from 0)."""
         first = epoch_index * self.steps_per_epoch
+        unfrozen = self.recipe.freeze_epochs and epoch_index >= self.recipe.freeze_epochs
         return np.array([learning_rate_at(self.recipe, first + i, epoch_index, self.plateau_scale,
                                           self.steps_per_epoch)
-                         for i in range(self.steps_per_epoch)], dtype=np.float64)
+                         for i in range(self.steps_per_epoch)], dtype=np.float64) * \
+            (self.recipe.unfrozen_lr_scale if unfrozen else 1.0)
 
     def after_epoch(self, epoch: int, val_loss: float | None, val_accuracy: float | None) -> tuple[bool, bool]:
         """Update plateau and early stopping from this epoch's validation figures.

@@ -79,6 +79,23 @@ class GlobalAvgPool:
 
 
 @dataclass(frozen=True)
+class AdaptiveAvgPool:
+    """Average-pool to size x size (torchvision's VGG head). Supported where one side is a whole multiple of
+    the other: 32x32 inputs leave VGG's features at 1x1 (then every output cell is that one value), 224x224
+    at 7x7 (then it changes nothing)."""
+
+    size: int
+
+
+@dataclass(frozen=True)
+class Resize:
+    """Bilinear resize of the input images to size x size (half-pixel centres, no antialiasing: torch's
+    align_corners=False), batched on the device: fine-tuning ImageNet weights at their resolution."""
+
+    size: int
+
+
+@dataclass(frozen=True)
 class Dropout:
     rate: float
 
@@ -137,6 +154,13 @@ def output_shape(layer, shape: Shape) -> Shape:
         return (layer.output(shape[0]), layer.output(shape[1]), shape[2])
     if isinstance(layer, GlobalAvgPool):
         return (1, 1, shape[-1]) if layer.keepdims else (shape[-1],)
+    if isinstance(layer, AdaptiveAvgPool):
+        if any(layer.size % n and n % layer.size for n in shape[:2]):
+            raise ValueError(f"adaptive average pool to {layer.size}x{layer.size} from {shape[0]}x{shape[1]}: one "
+                             f"side must be a whole multiple of the other (resize the input, e.g. to 32 or 224)")
+        return (layer.size, layer.size, shape[-1])
+    if isinstance(layer, Resize):
+        return (layer.size, layer.size, shape[-1])
     if isinstance(layer, Flatten):
         size = 1
         for n in shape:

@@ -24,11 +24,11 @@ from bench.report import report_records  # noqa: E402
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: reproducible bytes
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()
 
 
-def _save(figure, path: Path) -> Path:
+def save(figure, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
     figure.savefig(path, dpi=100, metadata=PNG_METADATA)
@@ -70,7 +70,7 @@ def learning_curves(records: list[dict], directory: Path) -> list[Path]:
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         if axis.get_legend_handles_labels()[0]:
             axis.legend(fontsize=7)
-        paths.append(_save(figure, directory / f"curves-{_slug(model)}-{_slug(recipe)}-{epochs}ep-{images}img.png"))
+        paths.append(save(figure, directory / f"curves-{slug(model)}-{slug(recipe)}-{epochs}ep-{images}img.png"))
     return paths
 
 
@@ -95,16 +95,16 @@ def confusion_matrices(records: list[dict], directory: Path) -> list[Path]:
         axis.set(title=f"{model} ({framework}): test confusion, % of each true class",
                  xlabel="predicted", ylabel="true")
         figure.colorbar(image, ax=axis, label="% of the true class")
-        paths.append(_save(figure, directory / f"confusion-{_slug(model)}-{_slug(framework)}-{_slug(dataset)}.png"))
+        paths.append(save(figure, directory / f"confusion-{slug(model)}-{slug(framework)}-{slug(dataset)}.png"))
     return paths
 
 
 def pareto_name(hardware: str, epochs: int, images: int) -> str:
-    return f"pareto-{_slug(hardware)}-{epochs}ep-{int(images)}img.png"
+    return f"pareto-{slug(hardware)}-{epochs}ep-{int(images)}img.png"
 
 
 def batch_name(model: str, hardware: str, recipe: str, epochs: int, images: int) -> str:
-    return f"batch-{_slug(model)}-{_slug(hardware)}-{_slug(recipe)}-{epochs}ep-{int(images)}img.png"
+    return f"batch-{slug(model)}-{slug(hardware)}-{slug(recipe)}-{epochs}ep-{int(images)}img.png"
 
 
 def pareto_front(points: pd.DataFrame) -> list:
@@ -148,7 +148,7 @@ def pareto(table: pd.DataFrame, directory: Path) -> list[Path]:
                        "marker and colour: framework; labelled: the Pareto front",
                  xlabel="median epoch time (s, log scale)", ylabel="test accuracy (%, mean over seeds)")
         axis.legend(fontsize=7)
-        paths.append(_save(figure, directory / pareto_name(hardware, epochs, images)))
+        paths.append(save(figure, directory / pareto_name(hardware, epochs, images)))
     return paths
 
 
@@ -171,5 +171,30 @@ def batch_sizes(trials: pd.DataFrame, directory: Path) -> list[Path]:
             axis.legend(fontsize=7)
         figure.suptitle(f"{model} on {hardware}, recipe {recipe}, {epochs} epochs on {int(images)} images: "
                         "batch-size trade-off", fontsize=9)
-        paths.append(_save(figure, directory / batch_name(model, hardware, recipe, epochs, images)))
+        paths.append(save(figure, directory / batch_name(model, hardware, recipe, epochs, images)))
     return paths
+
+
+def grids(configs: pd.DataFrame, directory: Path) -> list[Path]:
+    """A heatmap of mean test accuracy by learning rate x batch size per grid (r4's search), one per framework."""
+    from bench.report import GRID_KEYS, grid_configs, grid_plot_name
+
+    paths = []
+    for key, group in grid_configs(configs).groupby(GRID_KEYS, sort=True):
+        table = group.assign(rate=group["lr"].astype(float)).pivot_table(
+            index="rate", columns="batch_size", values="acc_mean", aggfunc="first").sort_index()
+        figure, axis = plt.subplots(figsize=(1.4 * len(table.columns) + 2.5, 0.6 * len(table) + 2))
+        image = axis.imshow(100 * table.to_numpy(), cmap="viridis", aspect="auto")
+        for (row, column), value in np.ndenumerate(table.to_numpy()):
+            if not np.isnan(value):
+                axis.text(column, row, f"{100 * value:.1f}", ha="center", va="center", color="white")
+        axis.set_xticks(range(len(table.columns)), [str(b) for b in table.columns])
+        axis.set_yticks(range(len(table)), [f"{r:g}" for r in table.index])
+        dataset, hardware, model, framework, variant, recipe, epochs, train, test = key
+        axis.set(xlabel="batch size", ylabel="learning rate",
+                 title=f"{model} {framework}: test accuracy %\n{hardware}, {epochs} epochs on {int(train)} images")
+        axis.title.set_fontsize(9)
+        figure.colorbar(image, ax=axis)
+        paths.append(save(figure, directory / grid_plot_name(*key)))
+    return paths
+

@@ -10,11 +10,18 @@ initialisation, as in fine-tuning.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
 
 from bench.errors import BenchError
+
+
+# Where torchvision keeps the files it downloads (torch.hub's checkpoints folder): a machine that once ran
+# `torchvision.models.resnet50(weights="IMAGENET1K_V1")` has them there.
+DEFAULT_WEIGHTS_DIR = Path(os.environ.get("TORCH_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or
+                                                                 Path.home() / ".cache") / "torch") / "hub" / "checkpoints"
 
 
 def file_sha256(path: str) -> str:

@@ -76,6 +76,12 @@ class Recipe:
     crop_padding: int = 4  # pixels of zero padding on each side before the random 32x32 crop
     jitter: float = 0.0  # colour jitter: brightness, contrast, saturation factors uniform in [1 - j, 1 + j]
     rotation: float = 0.0  # random rotation, degrees, uniform in [-r, r], bilinear, zero fill
+    # Fine-tuning pretrained weights (--weights, torchvision's files): inputs normalised with ImageNet's
+    # statistics, optionally resized on the device, the loaded layers frozen for the first epochs.
+    pretrained: bool = False  # needs --weights
+    resize: int | None = None  # bilinear resize of the input to resize x resize pixels; None: as given (32)
+    freeze_epochs: int = 0  # epochs in which only the layers the weights file did not fill (the head) train
+    unfrozen_lr_scale: float = 1.0  # after those epochs every layer trains at the schedule's rate x this
     report: str | None = None  # the report (r0..r4) whose recipe this is
     deviations: tuple[str, ...] = ()  # where this recipe knowingly differs from the report's
 
@@ -186,7 +192,25 @@ RECIPES = {
     "r4_pretrained": Recipe(
         name="r4_pretrained", report="r4", optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=5e-4,
         batch_size=64, epochs=100, schedule=Schedule("cosine"), label_smoothing=0.1, clip_norm=1.0,
-        mixup_alpha=0.2, deviations=("mixup alpha not stated: 0.2",),
+        mixup_alpha=0.2, pretrained=True, deviations=("mixup alpha not stated: 0.2",),
+    ),
+    # r1 fine-tuned ImageNet ResNet50, VGG16 and SqueezeNet on its 32x32 inputs with its own training setup.
+    "r1_transfer": Recipe(
+        name="r1_transfer", report="r1", batch_size=128, epochs=50, crop_padding=2,
+        loss="focal", focal_gamma=2.0, focal_alpha=0.25, class_weights=(("cat", 2.0), ("dog", 2.0)),
+        plateau=Plateau(factor=0.1, patience=10, min_lr=0.0), early_stopping=EarlyStopping("val_accuracy", patience=5),
+        pretrained=True, freeze_epochs=3, unfrozen_lr_scale=0.1,
+        deviations=("RandomTranslation(0.05) is done as a random crop with 2-pixel zero padding",
+                    "epochs not stated: 50", "fine-tuning schedule not stated: 3 epochs with the backbone "
+                    "frozen, then every layer at a tenth of the rate"),
+    ),
+    # r2's pretrained EfficientNet (>90 %): its common recipe on ImageNet-sized inputs.
+    "r2_pretrained": Recipe(
+        name="r2_pretrained", report="r2", batch_size=64, epochs=50,
+        plateau=Plateau(factor=0.1, patience=10, min_lr=0.0),
+        pretrained=True, resize=224, freeze_epochs=1, unfrozen_lr_scale=0.1,
+        deviations=("batch size not stated: 64", "input size and fine-tuning schedule not stated: inputs "
+                    "resized to 224x224, 1 epoch with the backbone frozen, then every layer at a tenth of the rate"),
     ),
 }
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import registry, store
+from bench import registry, search_report, store
 from bench.answers import DID_NOT_LEARN_MARGIN, answer_lines, hardware_order, widest_sweep
 from bench.errors import BenchError
 from bench.labels import framework_label, hardware_label, variant_label
@@ -281,6 +281,42 @@ def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+GRID_KEYS = ["dataset", "hardware", "model", "framework", "variant", "recipe", "epochs", "train_size", "test_size"]
+
+
+def grid_configs(table: pd.DataFrame) -> pd.DataFrame:
+    """Configurations of learning-rate x batch-size grids (r4's search): explicit learning rates, at least two
+    of them and two batch sizes within one model, framework, hardware and budget."""
+    if table.empty:
+        return table
+    explicit = table[table["lr"] != RECIPE_LR]
+    sizes = explicit.groupby(GRID_KEYS)[["lr", "batch_size"]].transform("nunique")
+    return explicit[(sizes["lr"] > 1) & (sizes["batch_size"] > 1)]
+
+
+def grid_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy per learning rate (rows) x batch size (columns), one block per grid."""
+    grids = grid_configs(table)
+    if grids.empty:
+        return pd.DataFrame()
+    rows = []
+    for key, group in grids.groupby(GRID_KEYS, sort=True):
+        for rate, line in group.groupby("lr", sort=False):
+            row = dict(zip(GRID_KEYS, key), lr=rate)
+            for _, cell in line.iterrows():
+                row[f"batch {cell['batch_size']}"] = accuracy_cell(cell["acc_mean"], 0 if pd.isna(cell["acc_std"])
+                                                                   else cell["acc_std"], cell["n"], cell["repeats"],
+                                                                   cell["learned"])
+            rows.append(row)
+    frame = pd.DataFrame(rows).fillna("-")
+    frame["lr"] = frame["lr"].astype(float)
+    frame = frame.sort_values(GRID_KEYS + ["lr"])
+    frame["lr"] = frame["lr"].map("{:g}".format)
+    batches = sorted((c for c in frame.columns if c.startswith("batch ")), key=lambda c: int(c.split()[1]))
+    frame = frame[GRID_KEYS + ["lr"] + batches]
+    return frame.rename(columns={"train_size": "train images", "test_size": "test images"})
+
+
 def speedup_table(trials: pd.DataFrame) -> pd.DataFrame:
     """The fast path against the naive loop: same model, framework, hardware and batch size."""
     ok = trials[trials["status"] == "ok"]
@@ -348,11 +384,19 @@ def _at_recipe_batch(config: dict) -> bool:
         return True
 
 
+def _at_recipe_learning_rate(config: dict) -> bool:
+    try:
+        return config.get("learning_rate") in (None, get_recipe(config["recipe"]).learning_rate)
+    except BenchError:
+        return True
+
+
 def report_records(records: list[dict]) -> list[dict]:
     """The successful trials of a report's recipe that stand beside its published figures: those at the
     recipe's own batch size, or every batch size where a model has none there (a batch sweep's other
-    rows stand in the Batch size table)."""
-    runs = [r for r in records if r["status"] == "ok" and (r.get("recipe") or {}).get("report")]
+    rows stand in the Batch size table); never a grid's other learning rates."""
+    runs = [r for r in records if r["status"] == "ok" and (r.get("recipe") or {}).get("report")
+            and _at_recipe_learning_rate(r["config"])]
     with_own = {r["config"]["model"] for r in runs if _at_recipe_batch(r["config"])}
     return [r for r in runs if _at_recipe_batch(r["config"]) or r["config"]["model"] not in with_own]
 
@@ -538,10 +582,14 @@ def _section(title: str, intro: str, table: pd.DataFrame, lift: tuple[str, ...] 
 
 
 def _derived(records: list[dict]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
-    """The configurations and every table of the leaderboard by name, each computed once."""
+    """The configurations and every table of the leaderboard by name, each computed once. A search's trials
+    (bench.tune) make the Searches table only: candidates vary the model and are never scored on test."""
+    searched = [r for r in records if search_report.is_search(r)]
+    records = [r for r in records if not search_report.is_search(r)]
     trials = trial_frame(records)
     configs = configurations(trials)
     return configs, {
+        "searches": search_report.searches_table(searched), "grid": grid_table(configs),
         "results": leaderboard_table(configs), "architectures": architectures_table(configs),
         "reported_vs_reproduced": reported_table(trials),
         "frameworks": framework_pairs(configs), "per_class": per_class_table(records),
@@ -557,6 +605,46 @@ def tables(records: list[dict]) -> dict[str, pd.DataFrame]:
 
 def render(records: list[dict], plot_files: list[str] = ()) -> str:
     return _markdown(*_derived(records), plot_files) if records else NO_RESULTS
+
+
+def searches_markdown(named: dict[str, pd.DataFrame], plot_files: list[str]) -> list[str]:
+    """The Searches section: Optuna studies of `bench tune`, then learning-rate x batch-size grids."""
+    studies, grid = named["searches"], named["grid"]
+    if studies.empty and grid.empty:
+        return []
+    lines = ["## Searches", ""]
+    if not studies.empty:
+        lines += ["Optuna studies of `python -m bench tune`, one per framework: each candidate is a trial of its own, "
+                  "chosen by TPE (fixed seed) and stopped early by a median pruner on validation accuracy; the best "
+                  "candidate by validation accuracy is trained again in a final trial, the only one that sees the "
+                  "test set. Searched spaces:", "", *search_report.space_lines(), "",
+                  studies.drop(columns=["study"]).to_markdown(index=False), ""]
+        lines += [f"![{name.removesuffix('.png')}](plots/{name})" for name in plot_files
+                  if name in {search_report.plot_name(study, hardware)
+                              for study, hardware in zip(studies["study"], studies["hardware"])}]
+        lines.append("")
+    if not grid.empty:
+        lines += ["### Learning rate x batch size grids", "",
+                  "Test accuracy per learning rate (rows) and batch size (columns), as report r4's grid search; "
+                  "one block per model, framework and budget.", ""]
+        keys = ["dataset", "hardware", "model", "framework", "variant", "recipe", "epochs", "train images",
+                "test images"]
+        for values, block in grid.groupby(keys, sort=False):
+            heading = ", ".join(str(v) for v in values[:5]) + f", recipe {values[5]}, {values[6]} epochs on " \
+                      f"{int(values[7]):,} images, {int(values[8]):,} test images"
+            lines += [f"#### {heading}", "", block.drop(columns=keys).dropna(axis=1, how="all")
+                      .loc[:, lambda b: (b != "-").any()].to_markdown(index=False), ""]
+            name = grid_plot_name(*values)
+            if name in plot_files:
+                lines += [f"![{name.removesuffix('.png')}](plots/{name})", ""]
+    return lines
+
+
+def grid_plot_name(dataset, hardware, model, framework, variant, recipe, epochs, train, test) -> str:
+    from bench.plots import slug  # plots imports this module
+
+    return (f"grid-{slug(model)}-{slug(framework)}-{slug(hardware)}-{slug(recipe)}-{slug(variant)}-{epochs}ep-"
+            f"{int(train)}img-{slug(dataset)}.png")
 
 
 HEADER = ["# cnnbench leaderboard", "",
@@ -608,6 +696,7 @@ def _markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], plot_files:
                       "(r0, on its CPU) and the row uses the report's recipe, the report's figures stand beside "
                       "ours; compare the shapes (time relative to the smallest batch), not the absolute "
                       "times.", named["batch_size"], lift=("hardware", "recipe"))
+    lines += searches_markdown(named, plot_files)
     lines += _section("Fast path vs naive loop", "Median steady epoch time of the fast path (data on the device, "
                       "batched augmentation, and the variant's precision, memory format and compilation) "
                       "against the reports' loop (DataLoader over per-image transforms, float32, eager), "
@@ -680,12 +769,13 @@ def write_leaderboard(results_dir) -> Path:
     from bench import plots
 
     root = Path(results_dir)
-    records = store.load(results_dir)
+    all_records = store.load(results_dir)
+    records = [r for r in all_records if not search_report.is_search(r)]
     path = root / "leaderboard.md"
-    if not records:
+    if not all_records:
         path.write_text(NO_RESULTS)
         return path
-    configs, named = _derived(records)
+    configs, named = _derived(all_records)
     (root / "tables").mkdir(exist_ok=True)
     for name, table in named.items():
         table.to_csv(root / "tables" / f"{name}.csv", index=False)
@@ -696,8 +786,9 @@ def write_leaderboard(results_dir) -> Path:
     trials = named["trials"]
     drawn = (plots.learning_curves(records, plot_dir) + plots.confusion_matrices(records, plot_dir)
              + plots.pareto(_architecture_configs(configs), plot_dir)
-             + plots.batch_sizes(trials, plot_dir))
+             + plots.batch_sizes(trials, plot_dir) + plots.grids(configs, plot_dir)
+             + search_report.plots(all_records, plot_dir))
     path.write_text(_markdown(configs, named, sorted(p.name for p in drawn)))
     (root / "details.md").write_text(render_details(named["results"]))
-    (root / "README.md").write_text(commands_readme(records))
+    (root / "README.md").write_text(commands_readme(all_records))
     return path

@@ -25,7 +25,7 @@ from pathlib import Path
 import psutil
 from tqdm import tqdm
 
-from bench import data, store
+from bench import data, pretrained, store
 from bench.errors import BenchError
 from bench.paths import PROJECT_ROOT, portable
 from bench.recipes import get_recipe
@@ -53,17 +53,23 @@ class SweepSummary:
         return f"{head}: " + (", ".join(parts) or "no trials run")
 
 
-def expand(entries, frameworks, device, batch_sizes, seeds, learning_rates=None,
+def expand(entries, frameworks, device, batch_sizes, seeds, learning_rates=None, weights_dir=None,
            **common) -> tuple[list[TrialConfig], list[str]]:
     """Suite entries x frameworks x batch sizes x learning rates x seeds (a grid, as r4's search); a batch
-    size, learning rate or budget left unset is the recipe's. Trials of frameworks missing here are
-    skipped with a reason."""
+    size, learning rate or budget left unset is the recipe's. Trials of frameworks missing here, or of
+    entries whose weights file is not in `weights_dir`, are skipped with a reason."""
     trials, skipped = [], []
     grid = [(batch, rate) for batch in (batch_sizes or [None]) for rate in (learning_rates or [None])]
     for framework in frameworks:
         reason = missing_framework(framework, device)
         for entry in entries:
             recipe = get_recipe(entry.recipe)
+            weights, missing_weights = common.get("weights"), None
+            if entry.weights and not weights:
+                weights = str(Path(weights_dir or pretrained.DEFAULT_WEIGHTS_DIR) / entry.weights)
+                if not Path(weights).is_file():
+                    missing_weights = f"needs weights file {entry.weights} in {portable(Path(weights).parent)} " \
+                                      f"(--weights-dir; see README, Transfer learning)"
             for (batch, learning_rate), seed in ((point, seed) for point in grid for seed in seeds):
                 batch_size = batch or entry.batch_size or recipe.batch_size
                 config = TrialConfig(
@@ -73,9 +79,10 @@ def expand(entries, frameworks, device, batch_sizes, seeds, learning_rates=None,
                     val_size=entry.val_size, learning_rate=learning_rate,
                     keras_backend=keras_backend(device) if framework == "keras" else None, note=entry.note,
                     amp=entry.amp, channels_last=entry.channels_last, compile=entry.compile,
-                    loader=entry.loader, target_accuracy=entry.target_accuracy, **common)
-                why = reason or ("the naive loader is torch-only"
-                                 if framework != "torch" and entry.loader != "fast" else None)
+                    loader=entry.loader, target_accuracy=entry.target_accuracy,
+                    **{**common, "weights": weights})
+                why = reason or missing_weights or ("the naive loader is torch-only"
+                                                    if framework != "torch" and entry.loader != "fast" else None)
                 if why:
                     skipped.append(f"skipped {config.label()}: {why}")
                 else:
@@ -237,12 +244,14 @@ def calibrate(trials: list[TrialConfig], results_dir, provenance: dict) -> dict[
 
 def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
               trial_timeout: float | None = None, provenance: dict | None = None,
-              calibration: bool = False, executor=None, on_epoch=None, on_record=None) -> SweepSummary:
+              calibration: bool = False, executor=None, on_epoch=None, on_record=None,
+              tensorboard_dir=None) -> SweepSummary:
     """Run every trial not already finished (with `resume`) on `executor` (default: local subprocesses),
     writing one result file each; only this process writes the results directory.
 
     Hooks of a search (bench.tune): `on_epoch(config, event)` may return a reason to stop the trial
-    (see run_trial); `on_record(config, record)` sees each record once it is written.
+    (see run_trial); `on_record(config, record)` sees each record once it is written. With
+    `tensorboard_dir`, every trial's epochs and final metrics are logged there (bench.tensorboard_log).
 
     Each trial is claimed in the results directory while it runs, so concurrent sweeps into one
     directory run it once: a trial another live sweep holds is left to it.
@@ -276,8 +285,16 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
         bar.update(config.epochs)
         return False
 
+    logs = None
+    if tensorboard_dir:
+        from bench.tensorboard_log import TrialLogs
+
+        logs = TrialLogs(tensorboard_dir)
+
     def epoch_done(config: TrialConfig, event: dict) -> str | None:
         bar.update(1)
+        if logs:
+            logs.epoch(config, event)
         return on_epoch(config, event) if on_epoch else None
 
     try:
@@ -290,12 +307,16 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
             summary.counts[record["status"]] += 1  # right after the write: Ctrl-C may come at any moment
             store.release(claims.pop(config.trial_id))
             bar.write(_trial_line(record, path))
+            if logs:
+                logs.finish(config, record)
             if on_record:
                 on_record(config, record)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
         bar.close()
+        if logs:
+            logs.close()
         for claimed in claims.values():
             store.release(claimed)
     return summary

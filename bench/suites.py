@@ -30,6 +30,7 @@ class Entry:
     compile: str = "off"
     loader: str = "fast"
     target_accuracy: float | None = None  # validation accuracy for time to accuracy; None: per dataset
+    weights: str | None = None  # a torchvision weights file this entry starts from, looked up in --weights-dir
     note: str = ""  # how and why this entry departs from the report (budget, data)
 
 
@@ -40,6 +41,8 @@ class Suite:
     entries: tuple[Entry, ...]
     frameworks: tuple[str, ...] = ("torch", "keras")
     seeds: tuple[int, ...] = (0,)
+    batch_sizes: tuple[int, ...] = ()  # a grid crossed with the learning rates (--batch-size overrides)
+    learning_rates: tuple[float, ...] = ()  # (--lr overrides)
 
 
 SKELETON_MODELS = ("r2_vanilla_cnn", "r3_deep_cnn")
@@ -144,6 +147,38 @@ def _reports_gpu() -> tuple[Entry, ...]:
     return tuple(entries)
 
 
+# r4's grid search: learning rate {0.01, 0.1, 0.5} x batch size {32, 64, 128}. The report does not say on
+# which model; its SGD rates fit its ResNet-34 recipe (SGD 0.01, cosine), so the full grid is ResNet-34
+# (ImageNet stem, as reported) on CIFAR-100. The quick variant is a CPU stand-in: r4's SimpleCNN under the
+# same SGD recipe, 1,000 CIFAR-10 images, 2 epochs.
+R4_GRID = dict(batch_sizes=(32, 64, 128), learning_rates=(0.01, 0.1, 0.5))
+R4_GRID_QUICK = Entry("r4_simple_cnn", "r4_resnet", "cifar10", epochs=2, train_subset=1000, val_size=1000,
+                      test_subset=2000,
+                      note="CPU stand-in for r4's grid: SimpleCNN under r4's ResNet-34 recipe (SGD, cosine), 1,000 "
+                           "class-balanced CIFAR-10 images (no CIFAR-100 copy), 2 epochs, 2,000 test images")
+
+# Transfer learning from torchvision's ImageNet weights (files, never downloaded here; see the README):
+# r1's three fine-tuned models on 32x32 inputs, r2's pretrained EfficientNet, r4's pretrained ResNet-34.
+# (model, recipe, dataset, torchvision's file name: IMAGENET1K_V1 weights)
+TRANSFER_PARTS = (
+    ("resnet50", "r1_transfer", "cifar10", "resnet50-0676ba61.pth"),
+    ("vgg16", "r1_transfer", "cifar10", "vgg16-397923af.pth"),
+    ("r2_squeezenet1_1", "r1_transfer", "cifar10", "squeezenet1_1-b8a52dc0.pth"),
+    ("r2_efficientnet_b0:stem=imagenet", "r2_pretrained", "cifar10", "efficientnet_b0_rwightman-7f5810bc.pth"),
+    ("r4_resnet34", "r4_pretrained", "cifar100", "resnet34-b627a593.pth"),
+)
+TRANSFER_MODELS = ("resnet50", "vgg16", "resnet18:stem=imagenet", "r2_efficientnet_b0:stem=imagenet")
+
+
+def _transfer_quick(model: str, recipe: str, dataset: str, weights: str) -> Entry:
+    """Both fine-tuning phases (frozen, then all layers) on a few hundred images: does it run, and learn?"""
+    epochs = get_recipe(recipe).freeze_epochs + 1
+    data_note = "; CIFAR-10 instead of CIFAR-100 (no offline copy)" if dataset == "cifar100" else ""
+    return Entry(model, recipe, "cifar10", epochs=epochs, train_subset=500, val_size=500, test_subset=500,
+                 weights=weights, note=f"budget scaled for a 2-core CPU: 500 class-balanced training images, {epochs} "
+                                       f"epochs (every fine-tuning phase), 500 validation and test images{data_note}")
+
+
 SUITES = {
     "default": Suite("default", "quick CPU check: both skeleton models, both frameworks, 2 epochs on a "
                      "5,000-image class-balanced subset",
@@ -165,6 +200,17 @@ SUITES = {
                         "512, fast path)", COMMON_GPU),
     "common": Suite("common", "every model under the common recipe and budget (30 epochs, cosine)",
                     tuple(Entry(m, "common") for m in ALL_MODELS)),
+    "r4-grid": Suite("r4-grid", "report r4's grid: ResNet-34 (its recipe, CIFAR-100) at learning rate "
+                     "{0.01, 0.1, 0.5} x batch size {32, 64, 128} (meant for a GPU)",
+                     (Entry("r4_resnet34", "r4_resnet", "cifar100"),), **R4_GRID),
+    "r4-grid-quick": Suite("r4-grid-quick", "r4's grid on a 2-core CPU: SimpleCNN under r4's SGD recipe, 1,000 "
+                           "images, 2 epochs, the same 3 x 3 learning rates x batch sizes", (R4_GRID_QUICK,),
+                           **R4_GRID),
+    "transfer": Suite("transfer", "fine-tuning torchvision's ImageNet weights as r1, r2 and r4 did, full budgets "
+                      "(needs the weight files, see --weights-dir; meant for a GPU)",
+                      tuple(Entry(m, r, d, weights=w) for m, r, d, w in TRANSFER_PARTS)),
+    "transfer-quick": Suite("transfer-quick", "the transfer suite on a 2-core CPU: 500 images, every fine-tuning "
+                            "phase once", tuple(_transfer_quick(*part) for part in TRANSFER_PARTS)),
     "common-quick": Suite("common-quick", "every model under the common recipe at one budget a 2-core CPU "
                           "affords (2,000 images, 3 epochs)", COMMON_QUICK),
 }

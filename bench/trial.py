@@ -114,23 +114,27 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     adapter = get_adapter(config.framework)
     adapter.setup(config.device, config.threads, config.seed, config.execution())
 
+    if recipe.pretrained and not config.weights:
+        raise BenchError(f"recipe {recipe.name} fine-tunes pretrained weights: give --weights")
     dataset = data.load(config.dataset, config.data_dir, config.download)
     splits = data.split(dataset, config.val_size, config.train_subset, test_subset=config.test_subset)
     if not config.scores_test:  # a search's candidate: the test images are not even in reach
         splits = replace(splits, test_x=None, test_y=None)
-    mean, std = data.NORMALISATION[dataset.name]
+    mean, std = data.IMAGENET_NORMALISATION if recipe.pretrained else data.NORMALISATION[dataset.name]
     spec = registry.spec(config.model)
-    layer_list = registry.layers(config.model, dataset.num_classes)
+    layer_list = ([layers.Resize(recipe.resize)] if recipe.resize else []) + \
+        registry.layers(config.model, dataset.num_classes)
 
     model = adapter.build(layer_list, config.model)
     if config.init != "native":
         adapter.initialise(model, config.init, config.seed)
-    pretrained = None
+    pretrained, backbone = None, set()
     if config.weights:
         weights, skipped = read_torchvision(config.weights, layers.torch_tensor_shapes(layer_list))
         adapter.load_weights(model, layer_list, weights)
+        backbone = set(weights)
         pretrained = {"path": portable(config.weights), "sha256": file_sha256(config.weights),
-                      "layers_loaded": len(weights), "layers_left_initialised": skipped}
+                      "layers_loaded": len(weights), "layers_left_initialised": skipped, "phases": []}
     trainable, non_trainable = adapter.count_params(model)
     state = adapter.prepare(model, recipe, splits.train_x, splits.train_y, mean, std, config.seed,
                             recipe.class_weight_vector(dataset.class_names))
@@ -142,6 +146,12 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     epochs, epoch_seconds, best_weights = [], [], None
     with PeakRSS() as rss:
         for epoch in range(1, recipe.epochs + 1):
+            if pretrained and recipe.freeze_epochs and epoch in (1, recipe.freeze_epochs + 1):
+                frozen = backbone if epoch == 1 else set()  # the loaded layers, then none
+                adapter.freeze(model, state, frozen)
+                pretrained["phases"].append({"from_epoch": epoch, "frozen_layers": len(frozen),
+                                             "params_trainable": adapter.count_params(model)[0],
+                                             "learning_rate_scale": 1.0 if frozen else recipe.unfrozen_lr_scale})
             order = order_rng.permutation(len(splits.train_y))
             learning_rates = control.learning_rates(epoch - 1)
             with SyncedTimer(adapter.synchronize) as train_timer:
@@ -149,7 +159,8 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
             if not math.isfinite(stats.loss):
                 raise Diverged(f"training loss is {stats.loss} in epoch {epoch}")
             record = {"epoch": epoch, "train_loss": stats.loss, "train_accuracy": stats.accuracy,
-                      "learning_rate": stats.learning_rate, "epoch_time_s": train_timer.seconds}
+                      "learning_rate": stats.learning_rate, "epoch_time_s": train_timer.seconds,
+                      "images_per_s": len(splits.train_y) / train_timer.seconds}
             if len(splits.val_y):
                 with SyncedTimer(adapter.synchronize) as eval_timer:
                     val_logits = adapter.predict(model, state, splits.val_x)

@@ -125,8 +125,8 @@ def open_study(space: SearchSpace, base: TrialConfig, name: str, storage, seed: 
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_CANDIDATES,
                                            n_warmup_steps=PRUNER_WARMUP_EPOCHS))
-    fixed = {**{k: v for k, v in base.identity().items() if k not in ("model", "resolved_recipe")},
-             "space": space.describe()}
+    searched = ("model", "resolved_recipe", "batch_size", "learning_rate")
+    fixed = {**{k: v for k, v in base.identity().items() if k not in searched}, "space": space.describe()}
     if study.user_attrs.get("fixed", fixed) != fixed:
         changed = sorted(k for k in fixed.keys() | study.user_attrs["fixed"].keys()
                          if fixed.get(k) != study.user_attrs["fixed"].get(k))

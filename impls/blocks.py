@@ -30,14 +30,29 @@ STEMS = {
 }
 
 
-def resnet(blocks_per_stage: tuple[int, ...], num_classes: int, stem: str) -> list:
-    """A basic-block ResNet (18: 2,2,2,2; 34: 3,4,6,3) with torchvision's layer names."""
+def bottleneck_block(name: str, channels_in: int, channels: int, stride: int) -> Residual:
+    """ResNet's bottleneck block as torchvision builds it (v1.5: the stride on the 3x3 conv), 4x expansion."""
+    width = channels // 4
+    body = [Conv(f"{name}_conv1", width, 1, 1, 0, bias=False), BatchNorm(f"{name}_bn1"), ReLU(),
+            Conv(f"{name}_conv2", width, 3, stride, 1, bias=False), BatchNorm(f"{name}_bn2"), ReLU(),
+            Conv(f"{name}_conv3", channels, 1, 1, 0, bias=False), BatchNorm(f"{name}_bn3")]
+    shortcut = []
+    if stride != 1 or channels_in != channels:
+        shortcut = [Conv(f"{name}_downsample_0", channels, 1, stride, 0, bias=False),
+                    BatchNorm(f"{name}_downsample_1")]
+    return Residual(name, body, shortcut, activation="relu")
+
+
+def resnet(blocks_per_stage: tuple[int, ...], num_classes: int, stem: str, bottleneck: bool = False) -> list:
+    """A ResNet with torchvision's layer names: basic blocks (18: 2,2,2,2; 34: 3,4,6,3) or bottlenecks
+    (50: 3,4,6,3)."""
     layers = list(STEMS[stem])
-    channels_in = 64
+    channels_in, expansion = 64, 4 if bottleneck else 1
+    block = bottleneck_block if bottleneck else basic_block
     for stage, blocks in enumerate(blocks_per_stage, 1):
-        channels = 64 * 2 ** (stage - 1)
+        channels = 64 * 2 ** (stage - 1) * expansion
         for index in range(blocks):
             stride = 2 if stage > 1 and index == 0 else 1
-            layers.append(basic_block(f"layer{stage}_{index}", channels_in, channels, stride))
+            layers.append(block(f"layer{stage}_{index}", channels_in, channels, stride))
             channels_in = channels
     return layers + [GlobalAvgPool(), Dense("fc", num_classes)]

@@ -175,13 +175,15 @@ def torch_flops(framework: str, model: str, num_classes: int) -> int:
     return counter.get_total_flops()
 
 
-def pretrained_logits(framework: str, model: str, path: str, num_classes: int, images: np.ndarray) -> dict:
-    """Inference logits of `model` after loading a torchvision weights file, and what was skipped."""
+def pretrained_logits(framework: str, model: str, path: str, num_classes: int, images: np.ndarray,
+                      resize: int | None = None) -> dict:
+    """Inference logits of `model` (after an optional input resize) once a torchvision weights file is
+    loaded, and what was skipped."""
     from bench import layers
     from bench.pretrained import read_torchvision
 
     adapter = _adapter(framework)
-    layer_list = registry.layers(model, num_classes)
+    layer_list = ([layers.Resize(resize)] if resize else []) + registry.layers(model, num_classes)
     built = adapter.build(layer_list, model)
     weights, skipped = read_torchvision(path, layers.torch_tensor_shapes(layer_list))
     adapter.load_weights(built, layer_list, weights)
@@ -198,20 +200,61 @@ def pretrained_logits(framework: str, model: str, path: str, num_classes: int, i
     return {"logits": logits, "skipped": skipped}
 
 
-def torchvision_resnet34(framework: str, path: str, images: np.ndarray) -> np.ndarray:
-    """Write a randomly initialised torchvision ResNet-34 state dict to `path`; return its logits."""
+def torchvision_reference(framework: str, architecture: str, path: str, images: np.ndarray,
+                          num_classes: int = 1000, resize: int | None = None) -> np.ndarray:
+    """Write a randomly initialised torchvision network's state dict (BatchNorm statistics randomised
+    too) to `path`; return its logits for `images` (resized first, bilinear, when asked)."""
     import torch
     import torchvision
 
     torch.manual_seed(0)
-    reference = torchvision.models.resnet34(weights=None).eval()
+    reference = getattr(torchvision.models, architecture)(weights=None, num_classes=num_classes).eval()
     with torch.no_grad():
         for module in reference.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
                 module.running_mean.normal_(0, 0.1)
                 module.running_var.uniform_(0.5, 1.5)
         torch.save(reference.state_dict(), path)
-        return reference(torch.from_numpy(images).permute(0, 3, 1, 2)).numpy()
+        inputs = torch.from_numpy(images).permute(0, 3, 1, 2)
+        if resize:
+            inputs = torch.nn.functional.interpolate(inputs, size=(resize, resize), mode="bilinear",
+                                                     align_corners=False)
+        return reference(inputs).numpy()
+
+
+def _weights_by_layer(framework: str, model) -> dict[str, list[np.ndarray]]:
+    if framework == "torch":
+        from bench.frameworks.torch_backend import export_weights
+
+        return {name: list(tensors.values()) for name, tensors in export_weights(model).items()}
+    return {layer.name: [np.array(w) for w in layer.weights] for layer in model.layers if layer.weights}
+
+
+def fine_tuning_phases(framework: str, model: str, path: str, num_classes: int) -> dict:
+    """Train one epoch with the loaded layers frozen, then one with every layer free; which layers changed
+    in each, and the trainable parameter counts."""
+    from bench import layers
+    from bench.pretrained import read_torchvision
+
+    adapter = _adapter(framework)
+    layer_list = registry.layers(model, num_classes)
+    built = adapter.build(layer_list, model)
+    weights, _ = read_torchvision(path, layers.torch_tensor_shapes(layer_list))
+    adapter.load_weights(built, layer_list, weights)
+    dataset = data.synthetic(num_classes=num_classes, train=64, test=8, seed=1)
+    recipe = get_recipe("r4_pretrained").with_overrides(batch_size=32)
+    mean, std = data.IMAGENET_NORMALISATION
+    state = adapter.prepare(built, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
+    result = {"backbone": sorted(weights)}
+    for phase, frozen in (("frozen", set(weights)), ("free", set())):
+        adapter.freeze(built, state, frozen)
+        before = _weights_by_layer(framework, built)
+        adapter.train_epoch(built, state, np.arange(64), constant_rates(64, recipe))
+        after = _weights_by_layer(framework, built)
+        result[phase] = {"changed": sorted(name for name in before if any(
+            not np.array_equal(a, b) for a, b in zip(before[name], after[name]))),
+            "trainable": adapter.count_params(built)[0]}
+    return result
 
 
 def recipe_loss_value(framework: str, recipe, logits: np.ndarray, targets: np.ndarray,

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from bench import registry, report, runner, store
-from bench.suites import get_suite
+from bench.suites import ALL_MODELS, TRANSFER_MODELS, get_suite
 from tests.conftest import REPO_ROOT
 from tests.test_end_to_end import synthetic_trial
 
@@ -61,7 +61,9 @@ def test_gpu_suite_has_fast_and_naive_twins_for_every_model():
     entries = get_suite("gpu").entries
     fast = {e.model for e in entries if e.loader == "fast" and e.amp == "bf16" and e.compile != "off"}
     naive = {e.model for e in entries if e.loader == "naive" and e.amp == "off" and e.compile == "off"}
-    assert fast == naive == set(registry.model_names())
+    assert fast == naive == set(ALL_MODELS)
+    # every registered model is either trained from scratch here or a transfer-learning layout
+    assert set(ALL_MODELS) | set(TRANSFER_MODELS) == set(registry.model_names())
     assert any(e.model == "resnet18" and e.recipe == "onecycle" and e.target_accuracy == 0.93 for e in entries)
 
 

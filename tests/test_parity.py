@@ -14,7 +14,10 @@ from bench import layers, registry
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS
 
-MODELS = registry.model_names()
+# Numeric model options (a search's knobs) are not listed as models: a few non-default settings of each.
+SEARCHED_VARIANTS = ["r2_tuned_cnn:filters1=16,filters2=48,kernel=5,dense=100,dropout=0.2",
+                     "r2_tuned_cnn:kernel=1,dense=64"]
+MODELS = registry.model_names() + SEARCHED_VARIANTS
 BATCH = 16  # BatchNorm1d statistics of fewer samples amplify float32 round-off past 1e-4
 both_frameworks = pytest.mark.skipif(any(registry.missing_framework(fw) for fw in registry.FRAMEWORKS),
                                      reason="PARITY SKIPPED: needs both torch and keras installed")

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from bench import plots, report
+from bench.labels import hardware_label
 from tests.conftest import REPO_ROOT
 
 TEMPLATE = json.loads(next(iter(sorted((REPO_ROOT / "results" / "raw").glob("r2_vanilla_cnn_torch_*.json"))))
@@ -223,8 +224,8 @@ def test_first_screen_answers_the_three_questions_for_each_hardware():
 
     committed = REPO_ROOT / "results"
     first_screen = (committed / "leaderboard.md").read_text().splitlines()[:40]
-    hardware = {r["settings"]["device_name"] or "" for r in store.load(committed) if r["config"]["device"] == "cuda"
-                and r["status"] == "ok"} | {"AMD EPYC, 2 threads"}
+    hardware = {hardware_label(r) for r in store.load(committed) if r["status"] == "ok" and not r["config"].get("search")}
+    assert {"NVIDIA H200", "AMD EPYC, 2 threads"} <= hardware
     for name in hardware:
         assert f"**{name}**" in first_screen, name
     for question in ("Which CNN", "Which framework", "Which batch size"):
@@ -285,3 +286,61 @@ def test_the_same_trial_on_two_machines_is_not_a_repeat():
     there["provenance"]["cpu"] = "another CPU"  # same trial id, other hardware
     configs = configs_of([here, there])
     assert len(configs) == 2 and list(configs["n"]) == [1, 1] and list(configs["repeats"]) == [0, 0]
+
+
+def test_a_learning_rate_by_batch_size_grid_is_a_table_and_a_heatmap(tmp_path):
+    records = []
+    for rate in (0.01, 0.1):
+        for batch in (32, 64):
+            record = record_like(batch_size=batch, accuracy=0.3 + rate + batch / 1000)
+            record["config"]["learning_rate"] = rate
+            record["_file"] = record["trial_id"] = f"{rate}-{batch}.json"
+            records.append(record)
+    configs = configs_of(records)
+    grid = report.grid_table(configs)
+    assert list(grid["lr"]) == ["0.01", "0.1"]
+    assert list(grid["batch 32"]) == ["34.20 (n=1)", "43.20 (n=1)"]
+    assert list(grid["batch 64"]) == ["37.40 (n=1)", "46.40 (n=1)"]
+    (heatmap,) = plots.grids(configs, tmp_path)
+    markdown = report.render(records, [heatmap.name])
+    assert "### Learning rate x batch size grids" in markdown and f"(plots/{heatmap.name})" in markdown
+    assert report.grid_table(configs_of(records[:1])).empty  # one point is no grid
+
+
+def search_record(number, accuracy, role="candidate", status="ok", test=None, **parameters):
+    """A search's trial: candidates carry validation accuracy only; the final trial a test score."""
+    values = {"filters1": 32, "filters2": 64, "kernel": 3, "dense": 256, "dropout": 0.5, "learning_rate": 1e-3,
+              "batch_size": 64, **parameters}
+    record = record_like(model="r2_tuned_cnn", recipe="r2", batch_size=values["batch_size"])
+    record["config"]["search"] = {"space": "r2", "study": "s-torch", "candidate": number, "role": role,
+                                  "parameters": values}
+    record["status"] = status
+    record["epochs"][-1]["val_accuracy"] = accuracy
+    record["test"] = {**record["test"], "accuracy": test} if test is not None else None
+    record["_file"] = record["trial_id"] = f"{role}-{number}.json"
+    return record
+
+
+def test_searches_pick_on_validation_and_show_the_final_test_score(tmp_path):
+    candidates = [search_record(0, 0.40, dense=128), search_record(1, 0.55, dense=512),
+                  search_record(2, 0.30, status="pruned"), search_record(3, 0.45, dropout=0.3)]
+    final = search_record(1, 0.54, role="final", test=0.52, dense=512)
+    records = [*candidates, final, record_like()]
+    (row,) = report.tables(records)["searches"].to_dict("records")
+    assert row["candidates"] == "4 (3 completed, 1 pruned, 0 failed)"
+    assert row["best candidate"].startswith("#1: ") and "dense 512" in row["best candidate"]
+    assert row["val acc % (best)"] == "55.0" and row["test acc % (final)"] == "52.0 (n=1)"
+    assert list(report.tables(records)["trials"]["model"]) == ["r2_vanilla_cnn"]  # searches stay apart
+    (plot,) = report.search_report.plots(records, tmp_path)
+    assert report.search_report.importances(candidates)  # three completed candidates: importances drawn
+    markdown = report.render(records, [plot.name])
+    assert "## Searches" in markdown and f"(plots/{plot.name})" in markdown
+
+
+def test_committed_leaderboard_shows_the_searches_and_the_grid_heatmaps():
+    leaderboard = (REPO_ROOT / "results" / "leaderboard.md").read_text()
+    searches = leaderboard.split("## Searches")[1].split("\n## ")[0]
+    assert "r2_tuned_cnn" in searches and "### Learning rate x batch size grids" in searches
+    images = [line.split("](")[1].rstrip(")") for line in searches.splitlines() if line.startswith("![")]
+    assert sum("/grid-" in image for image in images) >= 2 and sum("/search-" in image for image in images) >= 2
+    assert all((REPO_ROOT / "results" / image).exists() for image in images)

@@ -82,6 +82,15 @@ def _leaf(layer, shape: L.Shape) -> list:
         return padding + [keras.layers.MaxPooling2D(layer.size, stride, padding="valid")]
     if isinstance(layer, L.GlobalAvgPool):
         return [keras.layers.GlobalAveragePooling2D(keepdims=layer.keepdims)]
+    if isinstance(layer, L.AdaptiveAvgPool):
+        height = shape[0]
+        if height == layer.size:
+            return []
+        if height < layer.size:  # every output cell averages exactly one input cell
+            return [keras.layers.UpSampling2D(layer.size // height, interpolation="nearest")]
+        return [keras.layers.AveragePooling2D(height // layer.size)]
+    if isinstance(layer, L.Resize):
+        return [keras.layers.Resizing(layer.size, layer.size, interpolation="bilinear")]
     if isinstance(layer, L.Dropout):
         return [keras.layers.Dropout(layer.rate)]
     if isinstance(layer, L.Flatten):
@@ -335,6 +344,7 @@ class TrainState:
     seed: keras.random.SeedGenerator
     schedule: StepTable
     num_classes: int
+    class_weights: list[float] | None
 
 
 class Adapter:
@@ -407,17 +417,30 @@ class Adapter:
     def prepare(self, model, recipe: Recipe, train_x, train_y, mean, std, seed: int,
                 class_weights: list[float] | None = None) -> TrainState:
         steps = math.ceil(len(train_y) / recipe.batch_size)
-        schedule = StepTable(steps)
-        model.compile(optimizer=make_optimizer(recipe, schedule),
-                      loss=recipe_loss(recipe, class_weights),
+        # Backend tensors, never numpy arrays: a torch tensor minus a numpy array is computed by numpy,
+        # which copies the tensor to the host (and fails for a tensor on a GPU).
+        state = TrainState(train_x, train_y, ops.convert_to_tensor(np.array(mean, "float32")),
+                           ops.convert_to_tensor(np.array(std, "float32")),
+                           recipe, keras.random.SeedGenerator(seed), StepTable(steps), model.output_shape[-1],
+                           class_weights)
+        self._compile(model, state)
+        return state
+
+    def _compile(self, model: keras.Model, state: TrainState) -> None:
+        """The training step with a fresh optimizer: at the start, and when a fine-tuning phase begins."""
+        model.compile(optimizer=make_optimizer(state.recipe, state.schedule),
+                      loss=recipe_loss(state.recipe, state.class_weights),
                       metrics=["categorical_accuracy"],
                       # Never "auto" (XLA on GPUs only): compiled exactly when torch is.
                       jit_compile=self.execution.compile != "off")
-        # Backend tensors, never numpy arrays: a torch tensor minus a numpy array is computed by numpy,
-        # which copies the tensor to the host (and fails for a tensor on a GPU).
-        return TrainState(train_x, train_y, ops.convert_to_tensor(np.array(mean, "float32")),
-                          ops.convert_to_tensor(np.array(std, "float32")),
-                          recipe, keras.random.SeedGenerator(seed), schedule, model.output_shape[-1])
+
+    def freeze(self, model: keras.Model, state: TrainState, names: set[str]) -> None:
+        """Freeze the layers named (a frozen BatchNorm runs on its running statistics) and unfreeze the
+        others, with a fresh optimizer for the new phase."""
+        for layer in model.layers:
+            if layer.weights:
+                layer.trainable = layer.name not in names
+        self._compile(model, state)
 
     def _to_input(self, images, state: TrainState, train: bool = False):
         pixels = ops.cast(images, "float32") / 255.0

@@ -7,7 +7,7 @@ the `naive` loader (DataLoader over per-image PIL transforms) that the reports u
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -76,6 +76,10 @@ def _leaf(layer, shape: L.Shape) -> nn.Module:
         return nn.MaxPool2d(layer.size, layer.stride or layer.size, layer.padding, ceil_mode=layer.ceil)
     if isinstance(layer, L.GlobalAvgPool):
         return GlobalAvgPool(layer.keepdims)
+    if isinstance(layer, L.AdaptiveAvgPool):
+        return nn.AdaptiveAvgPool2d(layer.size)
+    if isinstance(layer, L.Resize):
+        return nn.Upsample(size=(layer.size, layer.size), mode="bilinear", align_corners=False)
     if isinstance(layer, L.Dropout):
         return nn.Dropout(layer.rate)
     if isinstance(layer, L.Flatten):
@@ -293,6 +297,7 @@ class TrainState:
     scaler: torch.amp.GradScaler | None  # fp16 loss scaling
     host_x: np.ndarray  # uint8 NHWC on the host, for the naive loader
     host_y: np.ndarray
+    frozen_norms: list = field(default_factory=list)  # BatchNorm layers kept on their running statistics
 
 
 class Adapter:
@@ -334,6 +339,17 @@ class Adapter:
                     nn.init.xavier_uniform_(module.weight)
                     if module.bias is not None:
                         nn.init.zeros_(module.bias)
+
+    def freeze(self, model: nn.Module, state: TrainState, names: set[str]) -> None:
+        """Freeze the layers named (no gradients; BatchNorm on its running statistics, as keras does for a
+        frozen BatchNorm) and unfreeze the others, with a fresh optimizer for the new phase."""
+        state.frozen_norms = []
+        for module in model.modules():
+            if hasattr(module, "ir_name"):
+                module.requires_grad_(module.ir_name not in names)
+                if module.ir_name in names and isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    state.frozen_norms.append(module)
+        state.optimizer = make_optimizer(model, state.recipe)
 
     def count_params(self, model: nn.Module) -> tuple[int, int]:
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -388,6 +404,8 @@ class Adapter:
 
     def train_epoch(self, model, state: TrainState, order: np.ndarray, learning_rates: np.ndarray) -> EpochStats:
         model.train()
+        for norm in state.frozen_norms:
+            norm.eval()
         recipe = state.recipe
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)

@@ -2,7 +2,8 @@
 
 Conv 64 (3x3, stride 2) -> ReLU -> max-pool 3/2 (ceil) -> Fire x2 -> pool -> Fire x2 -> pool
 -> Fire x4 -> dropout 0.5 -> conv 1x1 to classes -> ReLU -> global average pool.
-A Fire module squeezes with a 1x1 conv, then concatenates 1x1 and 3x3 expansions.
+A Fire module squeezes with a 1x1 conv, then concatenates 1x1 and 3x3 expansions. Layer names are
+torchvision's (features.3.squeeze -> features_3_squeeze), so its weights file loads as it is.
 """
 
 from bench.layers import Concat, Conv, Dropout, GlobalAvgPool, MaxPool, ReLU
@@ -14,7 +15,8 @@ INTERPRETATION = ("torchvision's layout unchanged for 32x32 inputs (spatial 32 -
 REPORTED = {"test_accuracy": 0.56, "framework": "PyTorch Lightning", "epochs": 50}
 
 
-def fire(name: str, squeeze: int, expand: int) -> list:
+def fire(index: int, squeeze: int, expand: int) -> list:
+    name = f"features_{index}"
     return [Conv(f"{name}_squeeze", squeeze, 1), ReLU(),
             Concat(name, [[Conv(f"{name}_expand1x1", expand, 1), ReLU()],
                           [Conv(f"{name}_expand3x3", expand, 3), ReLU()]])]
@@ -23,9 +25,9 @@ def fire(name: str, squeeze: int, expand: int) -> list:
 def layers(num_classes: int):
     pool = MaxPool(3, 2, ceil=True)
     return [
-        Conv("conv1", 64, 3, 2, 0), ReLU(), pool,
-        *fire("fire1", 16, 64), *fire("fire2", 16, 64), pool,
-        *fire("fire3", 32, 128), *fire("fire4", 32, 128), pool,
-        *fire("fire5", 48, 192), *fire("fire6", 48, 192), *fire("fire7", 64, 256), *fire("fire8", 64, 256),
-        Dropout(0.5), Conv("classifier", num_classes, 1), ReLU(), GlobalAvgPool(),
+        Conv("features_0", 64, 3, 2, 0), ReLU(), pool,
+        *fire(3, 16, 64), *fire(4, 16, 64), pool,
+        *fire(6, 32, 128), *fire(7, 32, 128), pool,
+        *fire(9, 48, 192), *fire(10, 48, 192), *fire(11, 64, 256), *fire(12, 64, 256),
+        Dropout(0.5), Conv("classifier_1", num_classes, 1), ReLU(), GlobalAvgPool(),
     ]

@@ -1,15 +1,18 @@
-"""ResNet-18 with the CIFAR stem: the field's reference point (~93-95 % on CIFAR-10 in 200 epochs).
+"""ResNet-18: the field's reference point (~93-95 % on CIFAR-10 in 200 epochs with the CIFAR stem).
 
-Basic blocks (2, 2, 2, 2), 3x3 stride-1 stem without max-pool, torchvision's layer names.
+Basic blocks (2, 2, 2, 2), torchvision's layer names. `stem=cifar` (the default): 3x3 stride-1 conv
+without max-pool; `stem=imagenet`: torchvision's own resnet18 (7x7 stride-2 conv and max-pool), whose
+ImageNet weights file loads as it is.
 """
 
 from impls.blocks import resnet
 
 REPORT = "reference"
-DESCRIPTION = "ResNet-18, CIFAR stem (reference point)"
-INTERPRETATION = "torchvision layer layout with the CIFAR stem (3x3 stride 1, no max-pool)"
+DESCRIPTION = "ResNet-18 (reference point)"
+INTERPRETATION = "torchvision layer layout; the CIFAR stem (3x3 stride 1, no max-pool) by default"
 REPORTED = {"test_accuracy": 0.93, "epochs": 200, "source": "literature, outside the five reports"}
+OPTIONS = {"stem": ("cifar", "imagenet")}
 
 
-def layers(num_classes: int):
-    return resnet((2, 2, 2, 2), num_classes, "cifar")
+def layers(num_classes: int, stem: str = "cifar"):
+    return resnet((2, 2, 2, 2), num_classes, stem)
