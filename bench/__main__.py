@@ -88,6 +88,8 @@ def _add_trial_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=positive_int, help="training epochs per trial")
     parser.add_argument("--train-subset", type=positive_int,
                         help="train on a class-balanced, seeded subset of N images")
+    parser.add_argument("--test-subset", type=positive_int,
+                        help="score a class-balanced, seeded subset of N test images (default: the suite's, or all)")
     parser.add_argument("--val-size", type=non_negative_int,
                         help=f"validation images held out of the training set (default {data.DEFAULT_VAL_SIZE})")
     parser.add_argument("--dataset", help=f"one of {', '.join(data.DATASETS)} (default: the suite's, cifar10)")
@@ -269,7 +271,8 @@ def resolve_suite(args) -> tuple[Suite, list[Entry]]:
     else:
         entries = list(suite.entries)
     overrides = {"recipe": args.recipe, "dataset": args.dataset, "epochs": args.epochs,
-                 "train_subset": args.train_subset, "val_size": args.val_size, "amp": args.amp,
+                 "train_subset": args.train_subset, "test_subset": args.test_subset, "val_size": args.val_size,
+                 "amp": args.amp,
                  "channels_last": args.channels_last, "compile": args.compile, "loader": args.loader,
                  "target_accuracy": args.target_accuracy}
     entries = [replace(entry, **{k: v for k, v in overrides.items() if v is not None}) for entry in entries]
@@ -418,7 +421,8 @@ def command_tune(args) -> int:
     bases = [TrialConfig(model=space.model, framework=framework, device=args.device, batch_size=recipe.batch_size,
                          seed=args.seed, epochs=args.epochs or recipe.epochs, recipe=space.recipe,
                          dataset=args.dataset or "cifar10", val_size=args.val_size or data.DEFAULT_VAL_SIZE,
-                         train_subset=args.train_subset, threads=args.threads or len(os.sched_getaffinity(0)),
+                         train_subset=args.train_subset, test_subset=args.test_subset,
+                         threads=args.threads or len(os.sched_getaffinity(0)),
                          keras_backend=registry.keras_backend(args.device) if framework == "keras" else None,
                          data_dir=args.data_dir, download=args.download)
              for framework in args.framework]

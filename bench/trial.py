@@ -186,7 +186,13 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
             test_scores = metrics.scores(test_logits, splits.test_y, dataset.class_names)
             inference_rate = len(splits.test_y) / test_timer.seconds
 
-    timing = summarise_epochs(epoch_seconds, len(splits.train_y))
+    # Fine-tuning: each phase is its own workload (and keras re-traces at its start); the row's timing is the
+    # last phase's, where every layer trains; each phase keeps its own epoch times.
+    phase_starts = [phase["from_epoch"] for phase in (pretrained or {}).get("phases", [])]
+    for phase, end in zip((pretrained or {}).get("phases", []), phase_starts[1:] + [len(epoch_seconds) + 1]):
+        phase["epoch_times_s"] = epoch_seconds[phase["from_epoch"] - 1:end - 1]
+    timing = summarise_epochs(epoch_seconds[phase_starts[-1] - 1:] if phase_starts else epoch_seconds,
+                              len(splits.train_y))
     timing["inference_images_per_s"] = inference_rate
     settings = adapter.settings(model)
     forward_flops = layers.forward_flops(layer_list)
