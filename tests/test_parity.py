@@ -60,7 +60,7 @@ def test_same_network_after_copying_weights(model, framework_processes):
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("model", MODELS)
-@pytest.mark.parametrize("num_classes", [10, 100])
+@pytest.mark.parametrize("num_classes", [100])  # 10 classes: the parity test above and every training test
 def test_one_step_on_8_images_stays_finite(in_framework, model, num_classes):
     result = in_framework(jobs.one_step, model, num_classes)
     assert tuple(result["shape"]) == (8, num_classes)
