@@ -15,11 +15,14 @@ def basic_block(name: str, channels_in: int, channels: int, stride: int) -> Resi
     """ResNet's basic block; names follow torchvision's (layer1.0.conv1 -> layer1_0_conv1)."""
     body = [Conv(f"{name}_conv1", channels, 3, stride, 1, bias=False), BatchNorm(f"{name}_bn1"), ReLU(),
             Conv(f"{name}_conv2", channels, 3, 1, 1, bias=False), BatchNorm(f"{name}_bn2")]
-    shortcut = []
-    if stride != 1 or channels_in != channels:
-        shortcut = [Conv(f"{name}_downsample_0", channels, 1, stride, 0, bias=False),
-                    BatchNorm(f"{name}_downsample_1")]
-    return Residual(name, body, shortcut, activation="relu")
+    return Residual(name, body, _shortcut(name, channels_in, channels, stride), activation="relu")
+
+
+def _shortcut(name: str, channels_in: int, channels: int, stride: int) -> list:
+    """The identity, or torchvision's `downsample`: a strided 1x1 conv and BatchNorm where the shape changes."""
+    if stride == 1 and channels_in == channels:
+        return []
+    return [Conv(f"{name}_downsample_0", channels, 1, stride, 0, bias=False), BatchNorm(f"{name}_downsample_1")]
 
 
 STEMS = {
@@ -36,11 +39,7 @@ def bottleneck_block(name: str, channels_in: int, channels: int, stride: int) ->
     body = [Conv(f"{name}_conv1", width, 1, 1, 0, bias=False), BatchNorm(f"{name}_bn1"), ReLU(),
             Conv(f"{name}_conv2", width, 3, stride, 1, bias=False), BatchNorm(f"{name}_bn2"), ReLU(),
             Conv(f"{name}_conv3", channels, 1, 1, 0, bias=False), BatchNorm(f"{name}_bn3")]
-    shortcut = []
-    if stride != 1 or channels_in != channels:
-        shortcut = [Conv(f"{name}_downsample_0", channels, 1, stride, 0, bias=False),
-                    BatchNorm(f"{name}_downsample_1")]
-    return Residual(name, body, shortcut, activation="relu")
+    return Residual(name, body, _shortcut(name, channels_in, channels, stride), activation="relu")
 
 
 def resnet(blocks_per_stage: tuple[int, ...], num_classes: int, stem: str, bottleneck: bool = False) -> list:
