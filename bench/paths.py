@@ -38,5 +38,8 @@ def portable_command(argv: list[str]) -> str:
 def _portable_word(word: str) -> str:
     option, equals, value = word.partition("=")
     if equals and option.startswith("--"):
-        return f"{option}={portable(value)}"
+        return f"{option}={_portable_word(value)}"
+    scheme, separator, path = word.partition(":///")
+    if separator and path.startswith("/"):  # a database file URL, e.g. sqlite:////home/me/studies.db
+        return f"{scheme}:///{portable(path)}"
     return portable(word)

@@ -122,3 +122,14 @@ def test_a_study_refuses_other_settings_under_its_name(tmp_path):
 ])
 def test_bad_tune_input_is_one_line(tmp_path, args, message):
     assert_one_line_error(bench("tune", "--dataset", "synthetic", "--results", str(tmp_path), *args), message)
+
+
+def test_a_database_url_holds_the_study_and_stays_out_of_the_record(tmp_path):
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    result = bench(*TUNE, "--framework", "torch", "--trials", "2", "--epochs", "1", "--results", str(tmp_path / "out"),
+                   "--storage", url)
+    assert result.returncode == 0, result.stderr
+    (summary,) = optuna.get_all_study_summaries(url)
+    assert summary.n_trials == 2 and not (tmp_path / "out" / "searches").exists()
+    command = store.load(tmp_path / "out")[0]["provenance"]["command"]
+    assert "--storage sqlite:///" in command and str(tmp_path) not in command
