@@ -24,8 +24,8 @@ def _samples(records: list[dict]) -> dict[tuple, dict]:
     test accuracy per trial identity (a repeat of a trial is no new evidence about accuracy)."""
     groups: dict[tuple, dict] = {}
     for record in records:
-        if record["status"] != "ok":
-            continue
+        if record["status"] != "ok" or (record["config"].get("search") or {}).get("role") == "candidate":
+            continue  # a search's candidates are no configuration of their own
         config = record["config"]
         key = (config["model"], config["framework"], config.get("keras_backend") or "-", config["device"],
                config["batch_size"], config["recipe"], config["epochs"], record["dataset"]["train_size"],
@@ -36,8 +36,7 @@ def _samples(records: list[dict]) -> dict[tuple, dict]:
         group["machines"].add(machine)
         group["times"] += times[1:] or times
         group["runs"] += 1
-        if record["test"]:  # a search's candidate is never scored on the test set
-            group["accuracies"].setdefault(record["trial_id"], record["test"]["accuracy"])
+        group["accuracies"].setdefault(record["trial_id"], record["test"]["accuracy"])
     return groups
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,4 +43,7 @@ def _portable_word(word: str) -> str:
     scheme, separator, path = word.partition(":///")
     if separator and path.startswith("/"):  # a database file URL, e.g. sqlite:////home/me/studies.db
         return f"{scheme}:///{portable(path)}"
+    address = urlsplit(word)
+    if address.password:  # postgresql://user:secret@host/db: never record a password
+        return address._replace(netloc=address.netloc.replace(f":{address.password}@", ":***@")).geturl()
     return portable(word)

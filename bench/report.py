@@ -586,6 +586,9 @@ def _derived(records: list[dict]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]
     (bench.tune) make the Searches table only: candidates vary the model and are never scored on test."""
     searched = [r for r in records if search_report.is_search(r)]
     records = [r for r in records if not search_report.is_search(r)]
+    if not records:  # only searches so far
+        return pd.DataFrame(), {"searches": search_report.searches_table(searched), "grid": pd.DataFrame(),
+                                "environment": environment_table(searched), "trials": pd.DataFrame()}
     trials = trial_frame(records)
     configs = configurations(trials)
     return configs, {
@@ -644,7 +647,7 @@ def grid_plot_name(dataset, hardware, model, framework, variant, recipe, epochs,
     from bench.plots import slug  # plots imports this module
 
     return (f"grid-{slug(model)}-{slug(framework)}-{slug(hardware)}-{slug(recipe)}-{slug(variant)}-{epochs}ep-"
-            f"{int(train)}img-{slug(dataset)}.png")
+            f"{int(train)}img-{int(test)}test-{slug(dataset)}.png")
 
 
 HEADER = ["# cnnbench leaderboard", "",
@@ -674,6 +677,9 @@ def _inline_plots(configs: pd.DataFrame, trials: pd.DataFrame, plot_files: list[
 def _markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], plot_files: list[str]) -> str:
     lines = list(HEADER)
     trials = named["trials"]
+    if trials.empty:
+        return "\n".join(lines + searches_markdown(named, plot_files)
+                         + ["## Environment", "", named["environment"].to_markdown(index=False), ""])
     if not configs.empty:
         lines += ["## Answers", "",
                   "Which CNN, which framework, which batch size, per hardware (GPUs first). CPU budgets here are "
@@ -784,11 +790,12 @@ def write_leaderboard(results_dir) -> Path:
     for old in plot_dir.glob("*.png"):
         old.unlink()  # derived files: a plot whose results are gone must go too
     trials = named["trials"]
-    drawn = (plots.learning_curves(records, plot_dir) + plots.confusion_matrices(records, plot_dir)
-             + plots.pareto(_architecture_configs(configs), plot_dir)
-             + plots.batch_sizes(trials, plot_dir) + plots.grids(configs, plot_dir)
-             + search_report.plots(all_records, plot_dir))
+    drawn = search_report.plots(all_records, plot_dir)
+    if records:
+        drawn += (plots.learning_curves(records, plot_dir) + plots.confusion_matrices(records, plot_dir)
+                  + plots.pareto(_architecture_configs(configs), plot_dir)
+                  + plots.batch_sizes(trials, plot_dir) + plots.grids(configs, plot_dir))
     path.write_text(_markdown(configs, named, sorted(p.name for p in drawn)))
-    (root / "details.md").write_text(render_details(named["results"]))
+    (root / "details.md").write_text(render_details(named.get("results", pd.DataFrame())))
     (root / "README.md").write_text(commands_readme(all_records))
     return path

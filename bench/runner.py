@@ -301,7 +301,8 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
         for config, outcome in executor.run(trials, admit, trial_timeout, epoch_done):
             record = {"schema_version": store.SCHEMA_VERSION, "trial_id": config.trial_id,
                       "config": {**asdict(config), **config.identity(),
-                                 "data_dir": config.data_dir and portable(config.data_dir)},
+                                 "data_dir": config.data_dir and portable(config.data_dir),
+                                 "weights": config.weights and portable(config.weights)},
                       "provenance": provenance or {}, "executor": executor.name, **outcome}
             path = store.write(results_dir, record)
             summary.counts[record["status"]] += 1  # right after the write: Ctrl-C may come at any moment

@@ -15,21 +15,13 @@ import pandas as pd
 
 from bench import registry
 from bench.labels import framework_label, hardware_label
-from bench.searches import SEARCHES
+from bench.searches import SEARCHES, objective
 
 MIN_COMPLETED_FOR_IMPORTANCES = 3
 
 
 def is_search(record: dict) -> bool:
     return bool(record["config"].get("search"))
-
-
-def objective(record: dict) -> float | None:
-    """A finished trial's selection figure (bench.tune.objective), without importing Optuna."""
-    if record["status"] != "ok":
-        return None
-    restored = (record.get("early_stopping") or {}).get("restored_epoch")
-    return record["epochs"][(restored or len(record["epochs"])) - 1]["val_accuracy"]
 
 
 def studies(records: list[dict]) -> dict[tuple[str, str], dict[str, list[dict]]]:
@@ -60,7 +52,9 @@ def searches_table(records: list[dict]) -> pd.DataFrame:
         statuses = [r["status"] for r in candidates]
         completed = [r for r in candidates if r["status"] == "ok"]
         best = max(completed, key=lambda r: (objective(r), -r["config"]["search"]["candidate"]), default=None)
-        scored = [r for r in finals if r["status"] == "ok"]
+        # a final trial of an earlier, smaller study may have scored another candidate: only the best's count
+        scored = [r for r in finals if r["status"] == "ok" and best is not None
+                  and r["config"]["search"]["candidate"] == best["config"]["search"]["candidate"]]
         first = (candidates or finals)[0]
         config = (best or first)["config"]
         space = SEARCHES.get(config["model"].partition(":")[0])

@@ -72,3 +72,13 @@ def search_for(model: str) -> SearchSpace:
     if model not in SEARCHES:
         raise BenchError(f"no search space for model {model!r}; searches exist for {', '.join(SEARCHES)}")
     return SEARCHES[model]
+
+
+def objective(record: dict) -> float | None:
+    """What a search selects on: the validation accuracy of the weights a finished trial ends with (early
+    stopping's restored epoch, else the last), i.e. what its test score would be of; None unless it finished."""
+    if record["status"] != "ok":
+        return None
+    restored = (record.get("early_stopping") or {}).get("restored_epoch")
+    return record["epochs"][(restored or len(record["epochs"])) - 1].get("val_accuracy")
+

@@ -119,8 +119,7 @@ def claim(results_dir, trial_id: str) -> Path | None:
     directory = Path(results_dir) / CLAIMS_DIR
     directory.mkdir(parents=True, exist_ok=True)
     final = directory / f"{trial_id}.claim"
-    holder = {"pid": os.getpid(), "created": psutil.Process().create_time(), "host": socket.gethostname(),
-              "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    holder = {**this_process(), "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     handle, partial = tempfile.mkstemp(dir=directory, prefix=".partial-")
     with os.fdopen(handle, "w") as out:
         json.dump(holder, out)
@@ -149,8 +148,19 @@ def _is_stale(claim_file: Path) -> bool:
         holder = json.loads(claim_file.read_text())
     except (OSError, json.JSONDecodeError):
         return True
+    return process_is_gone(holder)
+
+
+def this_process() -> dict:
+    """Who holds a claim or runs a search's candidate: host, pid and the pid's start time."""
+    return {"pid": os.getpid(), "created": psutil.Process().create_time(), "host": socket.gethostname()}
+
+
+def process_is_gone(holder: dict) -> bool:
+    """Whether the process `this_process()` described is gone (its pid dead or reused); a process of another
+    machine cannot be checked from here and counts as alive."""
     if holder.get("host") != socket.gethostname():
-        return False  # another machine's process: it cannot be checked from here
+        return False
     try:
         started = psutil.Process(holder.get("pid", -1)).create_time()
     except (psutil.NoSuchProcess, ValueError):

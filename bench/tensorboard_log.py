@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.searches import objective
 
 EPOCH_SCALARS = {"train/loss": "train_loss", "train/accuracy": "train_accuracy", "val/loss": "val_loss",
                  "val/accuracy": "val_accuracy", "learning_rate": "learning_rate", "epoch_time_s": "epoch_time_s",
@@ -65,7 +66,7 @@ class TrialLogs:
         """The configuration as hyperparameters, and the final metrics (test accuracy when scored)."""
         from tensorboard.compat.proto.event_pb2 import Event
 
-        metrics = {"final/val_accuracy": (record.get("epochs") or [{}])[-1].get("val_accuracy"),
+        metrics = {"final/val_accuracy": objective(record),
                    "final/test_accuracy": (record.get("test") or {}).get("accuracy"),
                    "final/epoch_median_s": (record.get("timing") or {}).get("epoch_median_s")}
         metrics = {tag: value for tag, value in metrics.items() if value is not None}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Callable
 
@@ -79,6 +80,8 @@ class TrialConfig:
         whose default keeps the old behaviour does not change existing trials' ids."""
         values = {f.name: getattr(self, f.name) for f in fields(self)
                   if f.compare and (f.default is MISSING or getattr(self, f.name) != f.default)}
+        if self.weights:  # the file, not where this machine keeps it (its sha256 is in the record)
+            values["weights"] = os.path.basename(self.weights)
         values["resolved_recipe"] = self.resolved_recipe().changed_fields()
         return values
 
@@ -118,7 +121,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         raise BenchError(f"recipe {recipe.name} fine-tunes pretrained weights: give --weights")
     dataset = data.load(config.dataset, config.data_dir, config.download)
     splits = data.split(dataset, config.val_size, config.train_subset, test_subset=config.test_subset)
-    if not config.scores_test:  # a search's candidate: the test images are not even in reach
+    if not config.scores_test:  # a search's candidate: the test split is dropped before the model exists
         splits = replace(splits, test_x=None, test_y=None)
     mean, std = data.IMAGENET_NORMALISATION if recipe.pretrained else data.NORMALISATION[dataset.name]
     spec = registry.spec(config.model)

@@ -2,8 +2,9 @@
 
 Every candidate is an ordinary cnnbench trial (own process, raw JSON, resumable) whose config carries
 a `search` block (space, study, candidate number, role, parameters). Candidates train on the training
-split and are judged on validation accuracy alone: their trials never load the test images. A median
-pruner reads each epoch's validation accuracy and stops weak candidates (status `pruned`). Once the
+split and are judged on validation accuracy alone: their trials drop the test split before the model
+is built, so nothing in a candidate can score it. A median pruner reads each epoch's validation
+accuracy and stops weak candidates (status `pruned`). Once the
 study holds the requested number of finished candidates, the best one is trained again in a fresh
 trial (role `final`) that scores the test set once.
 
@@ -11,7 +12,9 @@ Storage: by default an Optuna journal file beside the results (`<results>/search
 which survives a crash and which several processes of one machine can share; `--storage URL` takes
 any database Optuna supports (e.g. postgresql://...) for many machines. Re-running the same command
 continues the study: recorded candidates are told to Optuna from their result files, interrupted ones
-are run again under their own number, and only the missing ones are drawn.
+(their process on this machine is gone) are run again under their own number, candidates another
+process or machine is running are left to it, and only the missing ones are drawn, by a sampler
+seeded with the seed plus the study's size (never the first draws again).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 from bench import registry, runner, store
 from bench.errors import BenchError
-from bench.searches import Choice, SearchSpace
+from bench.searches import Choice, SearchSpace, objective
 from bench.trial import TrialConfig
 
 JOURNAL = Path("searches") / "optuna.journal"
@@ -55,13 +58,6 @@ def storage_for(url: str | None, results_dir):
     path = Path(url) if url else Path(results_dir) / JOURNAL
     path.parent.mkdir(parents=True, exist_ok=True)
     return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
-
-
-def objective(record: dict) -> float:
-    """Validation accuracy of the weights the trial ends with (early stopping's restored epoch, else
-    the last): what the final trial would score on the test set."""
-    restored = (record.get("early_stopping") or {}).get("restored_epoch")
-    return record["epochs"][(restored or len(record["epochs"])) - 1]["val_accuracy"]
 
 
 @dataclass
@@ -122,18 +118,23 @@ def open_study(space: SearchSpace, base: TrialConfig, name: str, storage, seed: 
     optuna = _optuna()
     study = optuna.create_study(
         study_name=name, storage=storage, direction="maximize", load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_CANDIDATES,
                                            n_warmup_steps=PRUNER_WARMUP_EPOCHS))
-    searched = ("model", "resolved_recipe", "batch_size", "learning_rate")
-    fixed = {**{k: v for k, v in base.identity().items() if k not in searched}, "space": space.describe()}
-    if study.user_attrs.get("fixed", fixed) != fixed:
-        changed = sorted(k for k in fixed.keys() | study.user_attrs["fixed"].keys()
-                         if fixed.get(k) != study.user_attrs["fixed"].get(k))
+    # Seeded by the study's progress: a continued study must not draw its first candidates' parameters again.
+    study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
+    fixed = {k: v for k, v in base.identity().items() if k not in NOT_FIXED} | {"space": space.describe()}
+    stored = {k: v for k, v in study.user_attrs.get("fixed", fixed).items() if k not in NOT_FIXED}
+    if stored != fixed:
+        changed = sorted(k for k in fixed.keys() | stored.keys() if fixed.get(k) != stored.get(k))
         raise BenchError(f"study {name!r} was run with other settings ({', '.join(changed)}); "
                          f"give another --study or the same settings")
     study.set_user_attr("fixed", fixed)
     return Study(space, base, study, {})
+
+
+# What may differ between the processes and machines of one study: what the search varies, and the threads
+# (they change speed, not what is trained).
+NOT_FIXED = ("model", "resolved_recipe", "batch_size", "learning_rate", "threads")
 
 
 def _recorded(results_dir) -> dict[str, dict]:
@@ -152,7 +153,7 @@ def run_study(study: Study, wanted: int, results_dir, parallel: int, sweep_optio
         config = study.config(trial.number, trial.params)
         if config.trial_id in recorded:
             study.tell(trial.number, recorded[config.trial_id])
-        else:
+        elif "owner" not in trial.user_attrs or store.process_is_gone(trial.user_attrs["owner"]):  # owner died
             # Optuna's own handle on a trial of the storage (what study.ask returns), to report epochs to
             interrupted.append(optuna.trial.Trial(study.optuna_study, trial._trial_id))
     summary = runner.SweepSummary()
@@ -166,12 +167,13 @@ def run_study(study: Study, wanted: int, results_dir, parallel: int, sweep_optio
             break  # every missing candidate is running in another process
         configs = []
         for trial in batch:
+            trial.set_user_attr("owner", store.this_process())
             config = study.config(trial.number, trial.params)
             study.running[config.trial_id] = trial
             configs.append(config)
         summary = runner.run_sweep(configs, results_dir, resume=True, on_epoch=study.on_epoch,
                                    on_record=study.on_record, **sweep_options)
-        if summary.interrupted or summary.skipped_claimed == len(configs):
+        if summary.interrupted:
             return {"summary": summary, "final": None}
     complete = study.trials(states.COMPLETE)
     if study.finished() < wanted or not complete:
@@ -195,9 +197,13 @@ def result_line(study: Study, wanted: int, outcome: dict) -> str:
     final = outcome["final"]
     if final is None:
         missing = wanted - study.finished()
-        reason = ("interrupted" if outcome["summary"].interrupted else
-                  "no candidate completed" if missing <= 0 else f"{missing} candidates not finished")
-        return f"{head}; no final trial ({reason}; run the same command again to continue)"
+        if outcome["summary"].interrupted:
+            reason = "interrupted; run the same command again to continue"
+        elif missing <= 0:
+            reason = "no candidate completed; raise --trials to draw more"
+        else:
+            reason = f"{missing} candidates still running in another process; run the command again once they finish"
+        return f"{head}; no final trial ({reason})"
     if final["status"] != "ok":
         return f"{head}; final trial {final['status']}: {final['error']}"
     search = final["config"]["search"]

@@ -3,6 +3,7 @@ a killed search without repeating candidates, and no test score before the final
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -89,6 +90,8 @@ def test_a_killed_search_continues_without_repeating_candidates_and_scores_test_
     assert resumed.returncode == 0, resumed.stderr
     candidates, finals = candidates_and_finals(tmp_path)
     assert [r["config"]["search"]["candidate"] for r in candidates] == [0, 1, 2]  # none twice
+    drawn = [json.dumps(r["config"]["search"]["parameters"], sort_keys=True) for r in candidates]
+    assert len(set(drawn)) == 3  # a continued study draws new parameters, not its first ones again
     assert first.read_bytes() == content
     # Candidates never saw the test set; the final trial scored it once, after every candidate.
     assert all(r.get("test") is None for r in candidates)
@@ -133,3 +136,20 @@ def test_a_database_url_holds_the_study_and_stays_out_of_the_record(tmp_path):
     assert summary.n_trials == 2 and not (tmp_path / "out" / "searches").exists()
     command = store.load(tmp_path / "out")[0]["provenance"]["command"]
     assert "--storage sqlite:///" in command and str(tmp_path) not in command
+
+
+def test_a_database_password_is_never_recorded():
+    from bench.paths import portable_command
+
+    assert portable_command(["python", "--storage", "postgresql://me:secret@db/studies"]) == \
+        "python --storage postgresql://me:***@db/studies"
+
+
+def test_report_of_a_results_directory_with_searches_only(tmp_path):
+    from bench import report
+    from tests.test_report import search_record
+
+    for record in (search_record(0, 0.4), search_record(1, 0.5), search_record(1, 0.5, role="final", test=0.45)):
+        store.write(tmp_path, {k: v for k, v in record.items() if k != "_file"})
+    path = report.write_leaderboard(tmp_path)
+    assert "## Searches" in path.read_text() and "45.0 (n=1)" in path.read_text()
