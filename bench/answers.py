@@ -70,6 +70,7 @@ def which_framework(pairs: list[dict]) -> str:
 
 
 SWEEP_KEYS = ["model", "framework", "dataset", "recipe", "epochs", "train_size", "lr", "lr_rule", "variant"]
+RECIPE_LR = "recipe's"  # the lr column of a trial that ran at its recipe's learning rate
 
 
 def widest_sweep(trials: pd.DataFrame) -> tuple[tuple, pd.DataFrame] | None:
@@ -87,7 +88,7 @@ def which_batch_size(trials: pd.DataFrame) -> str:
     sweep = widest_sweep(trials)
     if sweep is None:
         return "no batch-size sweep on this hardware yet"
-    (model, framework, _, recipe, epochs, images, _, rule, _), group = sweep
+    (model, framework, _, recipe, epochs, images, rate, rule, _), group = sweep
     group = group.drop_duplicates("trial_id")  # a repeated trial is no new evidence about accuracy
     learned = group.groupby("batch_size")["test_accuracy"].transform("mean") > group["chance"] + DID_NOT_LEARN_MARGIN
     group = group[learned]
@@ -105,7 +106,9 @@ def which_batch_size(trials: pd.DataFrame) -> str:
              "accuracy within the seed noise across batch sizes" if n > 1 else "one seed: no noise estimate")
     return (f"**{model}** ({framework}): batch {smallest} → {largest} gives {speed:.1f}x the images/s; test "
             f"accuracy {100 * np.mean(accuracy[smallest]):.1f} → {100 * np.mean(accuracy[largest]):.1f} % "
-            f"(best at {best}, n={n}), {trend}; learning-rate rule `{rule}`, recipe `{recipe}`, {epochs} epochs "
+            f"(best at {best}, n={n}), {trend}; "
+            + (f"learning-rate rule `{rule}`" if rate == RECIPE_LR else f"learning rate {rate} at every batch size")
+            + f", recipe `{recipe}`, {epochs} epochs "
             f"on {int(images):,} images ([batch size](#batch-size))")
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bench import registry, search_report, store
-from bench.answers import DID_NOT_LEARN_MARGIN, answer_lines, hardware_order, widest_sweep
+from bench.answers import DID_NOT_LEARN_MARGIN, RECIPE_LR, answer_lines, hardware_order, widest_sweep
 from bench.errors import BenchError
 from bench.labels import framework_label, hardware_label, variant_label
 from bench.recipes import get_recipe
@@ -19,7 +19,6 @@ from bench.statistics import NO_ESTIMATE, WITHIN, accuracy_verdict_from_summary,
 
 GROUP_KEYS = ["dataset", "hardware", "model", "framework", "variant", "batch_size", "lr", "recipe", "epochs",
               "train_size", "test_size"]
-RECIPE_LR = "recipe's"  # the lr column of a trial that ran at its recipe's learning rate
 
 
 def _megabytes(value) -> float | None:

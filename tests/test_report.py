@@ -344,3 +344,14 @@ def test_committed_leaderboard_shows_the_searches_and_the_grid_heatmaps():
     images = [line.split("](")[1].rstrip(")") for line in searches.splitlines() if line.startswith("![")]
     assert sum("/grid-" in image for image in images) >= 2 and sum("/search-" in image for image in images) >= 2
     assert all((REPO_ROOT / "results" / image).exists() for image in images)
+
+
+def test_a_batch_sweep_at_a_set_learning_rate_names_it_in_the_answer():
+    from bench.answers import which_batch_size
+
+    records = [record_like(batch_size=batch, seed=seed, accuracy=0.4 + seed / 100)
+               for batch in (32, 64) for seed in (0, 1)]
+    for record in records:
+        record["config"]["learning_rate"] = 0.1
+    answer = which_batch_size(report.trial_frame(records))
+    assert "learning rate 0.1 at every batch size" in answer and "rule" not in answer
