@@ -11,13 +11,15 @@ import json
 from dataclasses import replace
 import os
 import sys
+import tempfile
 import warnings
+from pathlib import Path
 
 from tabulate import tabulate
 
 from bench import data, layers, registry
 from bench.errors import BenchError
-from bench.adapter import AMP, COMPILE, INITS, LOADERS
+from bench.adapter import AMP, COMPILE, EXECUTION_OPTIONS, INITS, LOADERS
 from bench.recipes import LR_SCALING, RECIPES, get_recipe
 from bench.suites import SUITES, Entry, Suite, get_suite
 
@@ -135,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--channels-last", action="store_true", default=None, help="torch channels-last memory format")
     run.add_argument("--compile", choices=COMPILE, help="torch.compile mode / keras jit_compile (default: off)")
     run.add_argument("--loader", choices=LOADERS, help="fast (data on the device) or naive (torch DataLoader)")
+    run.add_argument("--fused-optimizer", action="store_true", default=None,
+                     help="torch: the optimizer's fused kernel, one launch per step (numerics differ slightly)")
+    run.add_argument("--cudnn-benchmark", action="store_true", default=None,
+                     help="torch: let cuDNN autotune its convolution algorithms (recorded; off by default)")
+    run.add_argument("--steps-per-execution", type=positive_int,
+                     help="keras: training steps per call of the compiled step (default: 1)")
     run.add_argument("--init", choices=INITS, default="native",
                      help="weight initialisation: each framework's own (native), or torch's or keras's on both")
     run.add_argument("--lr-scaling", default="none", choices=LR_SCALING,
@@ -168,6 +176,12 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--threshold", type=positive_float, default=1.10,
                          help="epoch-time ratio that counts as a change, when beyond noise (default 1.10)")
     compare.add_argument("--json", action="store_true", help="machine-readable output (one object per row)")
+    yardstick = commands.add_parser("yardstick", help="run the airbench package's airbench94 as it runs itself "
+                                    "(CUDA only; pip install 'cnnbench[yardstick]'), one record per seed")
+    yardstick.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2, 3, 4],
+                           help="one run per seed (default: 0 1 2 3 4)")
+    yardstick.add_argument("--data-dir", help="where CIFAR-10 is (default: the usual lookup, see README)")
+    yardstick.add_argument("--results", default="results", help="results directory (default: results)")
     report = commands.add_parser("report", help="write DIR/leaderboard.md from DIR/raw/*.json")
     report.add_argument("--results", default="results", help="results directory (default: results)")
     importing = commands.add_parser("import", help="copy another run's raw and calibration files (a results "
@@ -272,8 +286,7 @@ def resolve_suite(args) -> tuple[Suite, list[Entry]]:
         entries = list(suite.entries)
     overrides = {"recipe": args.recipe, "dataset": args.dataset, "epochs": args.epochs,
                  "train_subset": args.train_subset, "test_subset": args.test_subset, "val_size": args.val_size,
-                 "amp": args.amp,
-                 "channels_last": args.channels_last, "compile": args.compile, "loader": args.loader,
+                 **{option: getattr(args, option) for option in EXECUTION_OPTIONS},
                  "target_accuracy": args.target_accuracy}
     entries = [replace(entry, **{k: v for k, v in overrides.items() if v is not None}) for entry in entries]
     if args.full_train:
@@ -284,7 +297,7 @@ def resolve_suite(args) -> tuple[Suite, list[Entry]]:
     return suite, entries
 
 
-GPU_SUITES = ("gpu", "gpu-smoke", "common-gpu", "reports-gpu", "reports", "common")
+GPU_SUITES = ("gpu", "gpu-smoke", "common-gpu", "reports-gpu", "reports", "common", "yardstick", "gpu-speed")
 
 
 def check_trials(trials, data_dir, download: bool) -> dict:
@@ -340,8 +353,8 @@ def warnings_for(device: str, suite: Suite, trials) -> list[str]:
     lines = []
     if device == "cpu" and suite.name in GPU_SUITES:
         lines.append(f"suite {suite.name} is meant for a GPU; on this CPU it will take very long")
-    speed = sorted({t.execution().label() for t in trials if t.amp != "off" or t.compile != "off"
-                    or t.channels_last})
+    speed = sorted({t.execution().label() for t in trials
+                    if t.amp != "off" or t.compile != "off" or t.channels_last or t.cudnn_benchmark})
     if device == "cpu" and speed:
         lines.append(f"speed options {', '.join(speed)} are for GPUs; on a CPU they are usually slower "
                      f"than the plain fast path")
@@ -484,6 +497,16 @@ def command_compare(args) -> int:
     return 0
 
 
+def command_yardstick(args) -> int:
+    from bench import yardstick
+
+    yardstick.check_available()
+    with tempfile.TemporaryDirectory(prefix="cnnbench-airbench-") as scratch:
+        for record in yardstick.run(args.data_dir, args.results, args.seeds, Path(scratch)):
+            print(yardstick.result_line(record))
+    return 0
+
+
 def command_import(args) -> int:
     from bench import store
 
@@ -497,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return {"list": command_list, "run": command_run, "tune": command_tune, "report": command_report,
-                "compare": command_compare, "import": command_import}[args.command](args)
+                "compare": command_compare, "import": command_import, "yardstick": command_yardstick}[args.command](args)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -13,8 +13,7 @@ def framework_label(record: dict) -> str:
 
 def variant_label(config: dict) -> str:
     """The speed options of a trial, e.g. 'fast+bf16+channels-last+compile=default' or 'naive'."""
-    return Execution(config.get("amp", "off"), config.get("channels_last", False), config.get("compile", "off"),
-                     config.get("loader", "fast")).label()
+    return Execution.of(config).label()
 
 
 def hardware_label(record: dict) -> str:

@@ -50,11 +50,22 @@ class BatchNorm:
 
 @dataclass(frozen=True)
 class Activation:
-    kind: str  # relu | silu | sigmoid
+    kind: str  # relu | silu | sigmoid | gelu (exact, erf-based: torch's nn.GELU and keras's gelu default)
 
 
 def ReLU() -> Activation:  # noqa: N802  (reads like a layer in the specs)
     return Activation("relu")
+
+
+def GELU() -> Activation:  # noqa: N802
+    return Activation("gelu")
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Multiply by a constant (airbench's logit scale): no weights."""
+
+    factor: float
 
 
 @dataclass(frozen=True)
@@ -168,7 +179,7 @@ def output_shape(layer, shape: Shape) -> Shape:
         return (size,)
     if isinstance(layer, Dense):
         return (layer.units,)
-    return shape  # BatchNorm, Activation, Dropout
+    return shape  # BatchNorm, Activation, Dropout, Scale
 
 
 def walk(layers: list, shape: Shape) -> Iterator[tuple[object, Shape, Shape]]:

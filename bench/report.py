@@ -10,11 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import registry, search_report, store
+from bench import registry, search_report, store, yardstick
 from bench.answers import DID_NOT_LEARN_MARGIN, RECIPE_LR, answer_lines, hardware_order, widest_sweep
 from bench.errors import BenchError
 from bench.labels import framework_label, hardware_label, variant_label
 from bench.recipes import get_recipe
+from bench.suites import YARDSTICK_MODELS
 from bench.statistics import NO_ESTIMATE, WITHIN, accuracy_verdict_from_summary, confidence_95
 
 GROUP_KEYS = ["dataset", "hardware", "model", "framework", "variant", "batch_size", "lr", "recipe", "epochs",
@@ -565,6 +566,46 @@ def per_class_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+YARDSTICK_TARGET = 0.94  # airbench94's claim: 94 % test accuracy
+
+
+def yardstick_table(package_runs: list[dict], records: list[dict]) -> pd.DataFrame:
+    """The airbench package's own runs (bench.yardstick) beside the harness's airbench94 trials, per GPU: test
+    accuracy over seeds, and the time to 94 %. The package reaches it at its end, so its time is its whole run;
+    a harness trial's is to 94 % validation accuracy, as measured (its first epoch holds compilation) and
+    steady (the epochs it took at the median steady epoch time), then as a ratio of the package's time."""
+    package_seconds, rows = {}, []
+    for device, runs in pd.DataFrame(package_runs).groupby("device_name", sort=True) if package_runs else []:
+        package_seconds[device] = runs["train_seconds"].median()
+        rows.append({"hardware": device, "run": f"airbench package {runs['airbench_version'].iloc[0]} (its own protocol)",
+                     "test accuracy %": accuracy_cell(runs["test_accuracy"].mean(), runs["test_accuracy"].std(ddof=1),
+                                                      len(runs)),
+                     "time to 94 % s": f"{package_seconds[device]:.2f} (whole run, median)",
+                     "steady time to 94 % s": "-", "vs package": "1.00x"})
+    trials = [r for r in records if r["config"]["model"] in YARDSTICK_MODELS and r["status"] == "ok"]
+    keyed = {}
+    for record in trials:
+        keyed.setdefault((hardware_label(record), framework_label(record), variant_label(record["config"])),
+                         []).append(record)
+    for (hardware, framework, variant), runs in sorted(keyed.items()):
+        accuracy = [r["test"]["accuracy"] for r in runs]
+        reached = [r for r in runs if r["time_to_accuracy"]["epoch"] is not None]
+        measured = np.median([r["time_to_accuracy"]["train_seconds"] for r in reached]) if reached else None
+        steady = np.median([r["time_to_accuracy"]["epoch"] * r["timing"]["epoch_median_s"] for r in reached]) \
+            if reached else None
+        target = runs[0]["time_to_accuracy"]["target"]
+        package = package_seconds.get(hardware)
+        rows.append({"hardware": hardware, "run": f"harness: {runs[0]['config']['model']}, {framework}, {variant}",
+                     "test accuracy %": accuracy_cell(np.mean(accuracy), np.std(accuracy, ddof=1) if len(runs) > 1
+                                                      else 0.0, len(runs)),
+                     "time to 94 % s": (f"{measured:.2f} ({len(reached)}/{len(runs)} reached "
+                                        f"{100 * target:.0f} % validation)" if reached else
+                                        f"not reached (0/{len(runs)})"),
+                     "steady time to 94 % s": f"{steady:.2f}" if reached else "-",
+                     "vs package": f"{steady / package:.2f}x" if reached and package else "-"})
+    return pd.DataFrame(rows)
+
+
 def _section(title: str, intro: str, table: pd.DataFrame, lift: tuple[str, ...] = ()) -> list[str]:
     """A leaderboard section's lines, or none when its table is empty. Columns in `lift` are constant within
     each of its sub-tables and go into that sub-table's heading, so the tables stay narrow."""
@@ -580,9 +621,10 @@ def _section(title: str, intro: str, table: pd.DataFrame, lift: tuple[str, ...] 
     return lines
 
 
-def _derived(records: list[dict]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+def _derived(records: list[dict], package_runs: list[dict] = ()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The configurations and every table of the leaderboard by name, each computed once. A search's trials
-    (bench.tune) make the Searches table only: candidates vary the model and are never scored on test."""
+    (bench.tune) make the Searches table only: candidates vary the model and are never scored on test.
+    `package_runs`: the airbench package's own runs (bench.yardstick), for the Yardstick table."""
     searched = [r for r in records if search_report.is_search(r)]
     records = [r for r in records if not search_report.is_search(r)]
     if not records:  # only searches so far
@@ -591,6 +633,7 @@ def _derived(records: list[dict]) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]
     trials = trial_frame(records)
     configs = configurations(trials)
     return configs, {
+        "yardstick": yardstick_table(list(package_runs), records),
         "searches": search_report.searches_table(searched), "grid": grid_table(configs),
         "results": leaderboard_table(configs), "architectures": architectures_table(configs),
         "reported_vs_reproduced": reported_table(trials),
@@ -605,8 +648,8 @@ def tables(records: list[dict]) -> dict[str, pd.DataFrame]:
     return _derived(records)[1]
 
 
-def render(records: list[dict], plot_files: list[str] = ()) -> str:
-    return _markdown(*_derived(records), plot_files) if records else NO_RESULTS
+def render(records: list[dict], plot_files: list[str] = (), package_runs: list[dict] = ()) -> str:
+    return _markdown(*_derived(records, package_runs), plot_files) if records else NO_RESULTS
 
 
 def searches_markdown(named: dict[str, pd.DataFrame], plot_files: list[str]) -> list[str]:
@@ -688,6 +731,14 @@ def _markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], plot_files:
                   *_inline_plots(configs, trials, plot_files), ""]
         lines += ["## Summary", "", *summary_lines(configs), ""]
     lines += architectures_markdown(configs, hardware_order(trials))
+    lines += _section("Yardstick", "The fastest known CIFAR-10 trainer, airbench94, for every GPU row to be read "
+                      "against: the airbench package run as it runs itself (`python -m bench yardstick`: all "
+                      "50,000 training images, test-time augmentation, timed after a warm-up), and its network "
+                      "and hyperparameters in this harness (suite `yardstick`: 45,000 training images, no "
+                      "test-time augmentation, the deviations in recipe airbench94). Time to 94 %: the package's "
+                      "whole run; a harness trial's training time until 94 % validation accuracy, as measured "
+                      "(compilation in its first epoch) and steady (epochs to 94 % x its median epoch).",
+                      named["yardstick"], lift=("hardware",))
     lines += _section("Frameworks", "The same model, settings, data and budget in PyTorch and Keras: test "
                       "accuracy difference with Welch's 95 % interval over seeds, and ratios of median epoch "
                       "time and peak host memory.", named["frameworks"],
@@ -775,12 +826,13 @@ def write_leaderboard(results_dir) -> Path:
 
     root = Path(results_dir)
     all_records = store.load(results_dir)
+    package_runs = yardstick.load(results_dir)
     records = [r for r in all_records if not search_report.is_search(r)]
     path = root / "leaderboard.md"
     if not all_records:
         path.write_text(NO_RESULTS)
         return path
-    configs, named = _derived(all_records)
+    configs, named = _derived(all_records, package_runs)
     (root / "tables").mkdir(exist_ok=True)
     for name, table in named.items():
         table.to_csv(root / "tables" / f"{name}.csv", index=False)

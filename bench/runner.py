@@ -26,7 +26,9 @@ import psutil
 from tqdm import tqdm
 
 from bench import data, pretrained, store
+from bench.adapter import EXECUTION_OPTIONS
 from bench.errors import BenchError
+from bench.frameworks import unsupported
 from bench.paths import PROJECT_ROOT, portable
 from bench.recipes import get_recipe
 from bench.registry import keras_backend, missing_framework
@@ -78,11 +80,10 @@ def expand(entries, frameworks, device, batch_sizes, seeds, learning_rates=None,
                     dataset=entry.dataset, train_subset=entry.train_subset, test_subset=entry.test_subset,
                     val_size=entry.val_size, learning_rate=learning_rate,
                     keras_backend=keras_backend(device) if framework == "keras" else None, note=entry.note,
-                    amp=entry.amp, channels_last=entry.channels_last, compile=entry.compile,
-                    loader=entry.loader, target_accuracy=entry.target_accuracy,
+                    target_accuracy=entry.target_accuracy,
+                    **{option: getattr(entry, option) for option in EXECUTION_OPTIONS},
                     **{**common, "weights": weights})
-                why = reason or missing_weights or ("the naive loader is torch-only"
-                                                    if framework != "torch" and entry.loader != "fast" else None)
+                why = reason or missing_weights or unsupported(framework, config.execution())
                 if why:
                     skipped.append(f"skipped {config.label()}: {why}")
                 else:

@@ -42,7 +42,7 @@ def ensure_writable(results_dir: str | os.PathLike) -> Path:
     return path
 
 
-def _stamp() -> str:
+def stamp() -> str:
     return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}_{uuid.uuid4().hex[:6]}"
 
 
@@ -76,7 +76,7 @@ def write(results_dir, record: dict) -> Path:
     config = record["config"]
     model = re.sub(r"[^A-Za-z0-9_.-]", "-", config["model"])  # r4_resnet34:stem=cifar -> r4_resnet34-stem-cifar
     name = (f"{model}_{config['framework']}_{config['device']}_bs{config['batch_size']}"
-            f"_seed{config['seed']}_{record['trial_id'][:10]}_{_stamp()}.json")
+            f"_seed{config['seed']}_{record['trial_id'][:10]}_{stamp()}.json")
     return write_json(raw_dir(results_dir), name, record)
 
 
@@ -179,11 +179,12 @@ def finished_trial_ids(results_dir) -> set[str]:
 
 
 CALIBRATION_DIR = "calibration"
+YARDSTICK_DIR = "yardstick"  # external reference runs (bench.yardstick), never read as trials
 
 
 def write_calibration(results_dir, record: dict) -> Path:
     """Store one framework's calibration timings beside the raw results (never read as a trial)."""
-    name = f"{record['framework']}_{record['device']}_{_stamp()}.json"
+    name = f"{record['framework']}_{record['device']}_{stamp()}.json"
     return write_json(Path(results_dir) / CALIBRATION_DIR, name, record)
 
 
@@ -211,7 +212,7 @@ def _extract_safely(archive: tarfile.TarFile, target: str) -> None:
 
 
 def import_results(source: str | os.PathLike, results_dir) -> tuple[list[str], list[str]]:
-    """Copy the result and calibration files of another run (a results directory, or a .tar/.tar.gz
+    """Copy the result, calibration and yardstick files of another run (a results directory, or a .tar/.tar.gz
     archive holding one, e.g. what .ci/gpu-run packs) into `results_dir`, byte for byte.
 
     Files already there under the same name are left alone, so importing twice adds nothing.
@@ -230,9 +231,11 @@ def import_results(source: str | os.PathLike, results_dir) -> tuple[list[str], l
             except (tarfile.TarError, OSError) as err:
                 raise BenchError(f"cannot read archive {source}: {str(err).splitlines()[0].rstrip(':')}") from None
             root = Path(scratch)
-        found = sorted(root.rglob(f"{RAW_DIR}/*.json")) + sorted(root.rglob(f"{CALIBRATION_DIR}/*.json"))
+        found = [path for folder in (RAW_DIR, CALIBRATION_DIR, YARDSTICK_DIR)
+                 for path in sorted(root.rglob(f"{folder}/*.json"))]
         if not found:
-            raise BenchError(f"{source} holds no {RAW_DIR}/*.json or {CALIBRATION_DIR}/*.json files")
+            raise BenchError(f"{source} holds no {RAW_DIR}/*.json, {CALIBRATION_DIR}/*.json or "
+                             f"{YARDSTICK_DIR}/*.json files")
         imported, present = [], []
         for path in found:
             try:

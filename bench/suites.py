@@ -29,6 +29,9 @@ class Entry:
     channels_last: bool = False
     compile: str = "off"
     loader: str = "fast"
+    fused_optimizer: bool = False
+    cudnn_benchmark: bool = False
+    steps_per_execution: int = 1
     target_accuracy: float | None = None  # validation accuracy for time to accuracy; None: per dataset
     weights: str | None = None  # a torchvision weights file this entry starts from, looked up in --weights-dir
     note: str = ""  # how and why this entry departs from the report (budget, data)
@@ -100,6 +103,17 @@ GPU_SUITE = tuple(
     + [Entry(m, "baseline", epochs=2, batch_size=512, loader="naive") for m in ALL_MODELS]
     + [RESNET18_TO_93]
 )
+# The yardstick: airbench94's network under its own recipe (see recipe airbench94 for what differs from
+# airbench itself), every speed option on, 5 seeds; the airbench package's own run is `bench yardstick`.
+YARDSTICK_MODELS = ("airbench94",)
+GPU_FASTEST = dict(GPU_FAST, fused_optimizer=True, cudnn_benchmark=True)
+YARDSTICK = tuple(Entry(m, "airbench94", target_accuracy=0.94, **GPU_FASTEST,
+                        note="airbench94's network and hyperparameters under this harness's protocol: 45,000 "
+                             "training images, no test-time augmentation") for m in YARDSTICK_MODELS)
+# gpu-speed: the per-step overhead against the batch size, for the models the speed targets name; run with
+# --lr-scaling linear (the learning rate follows the batch size).
+GPU_SPEED = tuple(Entry(m, "baseline", epochs=2, **GPU_FASTEST) for m in ("r2_vanilla_cnn", "resnet18"))
+
 # gpu-smoke: does every model run in every framework and backend on this GPU? One short epoch each, eager
 # (compilation is what the gpu suite times), so a crash shows within minutes.
 GPU_SMOKE_BUDGET = dict(epochs=1, batch_size=512, train_subset=2048, val_size=1000, test_subset=2000)
@@ -198,6 +212,10 @@ SUITES = {
                          "for both frameworks", _reports_gpu()),
     "common-gpu": Suite("common-gpu", "every model under the common recipe at a GPU budget (10 epochs, batch "
                         "512, fast path)", COMMON_GPU),
+    "yardstick": Suite("yardstick", "for one GPU: airbench94's network and recipe, every speed option, 5 seeds "
+                       "(the reference every GPU row is read against)", YARDSTICK, seeds=(0, 1, 2, 3, 4)),
+    "gpu-speed": Suite("gpu-speed", "for one GPU: r2_vanilla_cnn and resnet18 with every speed option at batch "
+                       "512, 1024 and 2048 (use --lr-scaling linear)", GPU_SPEED, batch_sizes=(512, 1024, 2048)),
     "common": Suite("common", "every model under the common recipe and budget (30 epochs, cosine)",
                     tuple(Entry(m, "common") for m in ALL_MODELS)),
     "r4-grid": Suite("r4-grid", "report r4's grid: ResNet-34 (its recipe, CIFAR-100) at learning rate "

@@ -58,6 +58,9 @@ class TrialConfig:
     channels_last: bool = False
     compile: str = "off"
     loader: str = "fast"
+    fused_optimizer: bool = False
+    cudnn_benchmark: bool = False
+    steps_per_execution: int = 1
     init: str = "native"  # native | torch | keras: weight initialisation, the same on both sides if not native
     keras_backend: str | None = None  # set for keras trials only
     # A search's trial (bench.tune): {"space", "study", "candidate", "role", "parameters"}. A "candidate"
@@ -99,7 +102,7 @@ class TrialConfig:
                                      learning_rate=base_lr * factor)
 
     def execution(self) -> Execution:
-        return Execution(self.amp, self.channels_last, self.compile, self.loader)
+        return Execution.of(self)
 
     def label(self) -> str:
         framework = f"keras[{self.keras_backend}]" if self.keras_backend else self.framework

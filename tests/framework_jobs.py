@@ -10,13 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from bench import data, registry
-from bench.adapter import get_adapter
+from bench.adapter import Execution, get_adapter
 from bench.recipes import get_recipe
 
 
-def _adapter(framework: str, seed: int = 0):
+def _adapter(framework: str, seed: int = 0, device: str = "cpu", execution: Execution = Execution()):
     adapter = get_adapter(framework)
-    adapter.setup("cpu", threads=2, seed=seed)
+    adapter.setup(device, threads=2, seed=seed, execution=execution)
     return adapter
 
 
@@ -41,6 +41,54 @@ def first_epoch_loss(framework: str, seed: int) -> float:
     return adapter.train_epoch(model, state, order, constant_rates(256, recipe)).loss
 
 
+def host_reads_in_an_epoch(framework: str, steps: int) -> int:
+    """How often the adapter's code reads a value back from the device (a host sync on a GPU) in the training
+    thread during one epoch of `steps` steps: torch tensors read by item/bool/float/int/tolist/numpy/cpu,
+    keras tensors by convert_to_numpy."""
+    import sys
+    import threading
+    from unittest import mock
+
+    training_thread, reads = threading.get_ident(), []
+
+    def counted(original):
+        def read(*args, **kwargs):
+            caller = sys._getframe(1).f_globals.get("__name__", "")
+            # torch's optimizers read their step counters, which stay on the host beside GPU weights; keras
+            # converts its batch logs in the training thread only on TensorFlow, whose backend it deems not
+            # thread-safe (on JAX and torch a second thread does it): keras's own cost, as in a plain fit.
+            ours = not caller.startswith(("torch.optim", "keras.src.utils.python_utils"))
+            if threading.get_ident() == training_thread and ours:
+                reads.append(f"{caller}: {original.__name__}")
+            return original(*args, **kwargs)
+        return read
+
+    adapter = _adapter(framework)
+    model = adapter.build(registry.layers("r2_vanilla_cnn", 10), "r2_vanilla_cnn")
+    dataset = data.synthetic(train=8 * steps, test=8)
+    recipe = get_recipe("baseline").with_overrides(batch_size=8)
+    mean, std = data.NORMALISATION["cifar10"]
+    state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
+    if framework == "torch":
+        import torch
+
+        names = ("item", "__bool__", "__float__", "__int__", "tolist", "numpy", "cpu")
+        patches = [mock.patch.object(torch.Tensor, name, counted(getattr(torch.Tensor, name))) for name in names]
+    else:
+        import keras.src.backend
+
+        patches = [mock.patch.object(keras.src.backend, "convert_to_numpy",
+                                     counted(keras.src.backend.convert_to_numpy))]
+    for patch in patches:
+        patch.start()
+    try:
+        adapter.train_epoch(model, state, np.arange(8 * steps), constant_rates(8 * steps, recipe))
+    finally:
+        for patch in patches:
+            patch.stop()
+    return len(reads)
+
+
 def augment(framework: str, images: np.ndarray, padding: int, flip: bool) -> np.ndarray:
     if framework == "torch":
         import torch
@@ -60,20 +108,26 @@ def augment(framework: str, images: np.ndarray, padding: int, flip: bool) -> np.
 _EPOCHS: dict[str, tuple] = {}  # model -> (adapter, model, state, images), kept in this process between calls
 
 
-def prepare_epoch(framework: str, model: str, images: int, batch_size: int) -> dict:
+def prepare_epoch(framework: str, model: str, images: int, batch_size: int, device: str = "cpu",
+                  execution: Execution = Execution()) -> dict:
     """Build `model` and its optimizer on an `images`-image slice of CIFAR-10 (synthetic when absent)."""
-    adapter = _adapter(framework)
+    adapter = _adapter(framework, device=device, execution=execution)
     built = adapter.build(registry.layers(model, 10), model)
-    try:
-        dataset = data.load("cifar10")
-    except Exception:
-        dataset = data.synthetic()
-    splits = data.split(dataset, val_size=0, train_subset=images)
+    splits = _training_slice(images)
     recipe = get_recipe("baseline").with_overrides(batch_size=batch_size)
     mean, std = data.NORMALISATION["cifar10"]
     state = adapter.prepare(built, recipe, splits.train_x, splits.train_y, mean, std, 0)
     _EPOCHS[model] = (adapter, built, state, images)
-    return {"dataset": dataset.label, **{k: v for k, v in adapter.settings(built).items() if v is not None}}
+    return {"dataset": splits.dataset.label, **{k: v for k, v in adapter.settings(built).items() if v is not None}}
+
+
+def _training_slice(images: int) -> data.Splits:
+    """The first `images` class-balanced training images of CIFAR-10 (synthetic where no copy is found)."""
+    try:
+        dataset = data.load("cifar10")
+    except Exception:
+        dataset = data.synthetic()
+    return data.split(dataset, val_size=0, train_subset=images)
 
 
 def train_one_epoch(framework: str, model: str) -> float:
@@ -355,3 +409,69 @@ def initialised_weights(framework: str, scheme: str) -> dict:
     return {layer.name: (float(np.abs(layer.get_weights()[0]).max()), float(np.abs(layer.get_weights()[1]).max()),
                          float(layer.get_weights()[0].std()))
             for layer in built.layers if layer.get_weights()}
+
+
+def yardstick_with_a_stand_in_airbench(framework: str, results: str, work: str) -> dict:
+    """bench.yardstick.run against a stand-in for the airbench package on a pretend GPU: what it hands the
+    package (whose CifarLoader reads the files as airbench's does) and the records it writes."""
+    import sys
+    import types
+    from dataclasses import replace
+    from unittest import mock
+
+    import torch
+
+    from bench import yardstick
+
+    calls = []
+
+    class CifarLoader:  # airbench.utils.CifarLoader's reading of the files
+        def __init__(self, path, train=True, batch_size=500, aug=None, altflip=False, **_):
+            stored = torch.load(f"{path}/{'train.pt' if train else 'test.pt'}", map_location="cpu")
+            self.images, self.labels, self.classes = stored["images"], stored["labels"], stored["classes"]
+            calls.append(("loader", train, batch_size, aug, altflip, tuple(self.images.shape),
+                          str(self.images.dtype), str(self.labels.dtype)))
+
+    def train94(loader, run=0, verbose=True):
+        calls.append(("train94", run, verbose, torch.initial_seed()))
+        return "model"
+
+    def evaluate(model, loader, tta_level=0):
+        return {0: 0.935, 2: 0.941}[tta_level]
+
+    stand_in = types.SimpleNamespace(CifarLoader=CifarLoader, train94=train94, evaluate=evaluate)
+    cifar = replace(data.synthetic(train=50_000, test=200), name="cifar10", label="CIFAR-10 (stand-in)")
+    with mock.patch.dict(sys.modules, {"airbench": stand_in}), \
+            mock.patch("importlib.metadata.version", lambda name: "0.1.8"), \
+            mock.patch.object(torch.cuda, "is_available", lambda: True), \
+            mock.patch.object(torch.cuda, "synchronize", lambda: None), \
+            mock.patch.object(torch.cuda, "get_device_name", lambda: "Stand-in GPU"), \
+            mock.patch.object(yardstick.data, "load", lambda name, data_dir=None: cifar):
+        records = yardstick.run(None, results, [3, 4], __import__("pathlib").Path(work))
+    return {"calls": calls, "records": records, "loaded": yardstick.load(results)}
+
+
+def prepare_plain_fit(framework: str, model: str, images: int, batch_size: int) -> None:
+    """What a Keras user writes without the harness: the same network with the same augmentation as keras
+    layers (zero padding 4, random 32x32 crop, random flip) in front, float inputs normalised in numpy,
+    `model.compile(Adam, categorical cross-entropy)` and `model.fit` over in-memory arrays."""
+    import keras
+
+    _adapter(framework)
+    splits = _training_slice(images)
+    mean, std = data.NORMALISATION["cifar10"]
+    inputs = ((splits.train_x / 255.0 - np.array(mean)) / np.array(std)).astype("float32")
+    targets = np.eye(10, dtype="float32")[splits.train_y]
+    augment = keras.Sequential([keras.layers.ZeroPadding2D(4), keras.layers.RandomCrop(32, 32, seed=0),
+                                keras.layers.RandomFlip("horizontal", seed=0)])
+    network = get_adapter(framework).build(registry.layers(model, 10), model)
+    plain = keras.Sequential([keras.Input((32, 32, 3)), augment, network])
+    plain.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+                  metrics=["categorical_accuracy"], jit_compile=False)
+    _EPOCHS[f"plain {model}"] = (plain, inputs, targets, batch_size)
+
+
+def plain_fit_epoch(framework: str, model: str) -> float:
+    plain, inputs, targets, batch_size = _EPOCHS[f"plain {model}"]
+    history = plain.fit(inputs, targets, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+    return float(history.history["loss"][-1])

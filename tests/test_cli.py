@@ -160,7 +160,7 @@ def test_list_measured_counts_equal_the_spec_in_every_framework():
     result = bench("list", "--json", "--measured")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert len(rows) == 15  # the reports' models (ResNet-34 with both stems), resnet18 and the transfer layouts
+    assert len(rows) == 16  # the reports' models (ResNet-34 with both stems), resnet18, the transfer layouts, airbench94
     for row in rows:
         for framework, counts in row["params_measured"].items():
             if counts is not None:

@@ -26,6 +26,14 @@ def test_same_seed_same_first_epoch_loss(in_framework):
     assert first != other
 
 
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_an_epoch_reads_from_the_device_a_fixed_number_of_times_whatever_its_steps(in_framework):
+    # On a GPU every read is a host sync that stalls the queue: none may happen per step (the NaN check
+    # reads the epoch's loss once, at its end).
+    short, long = (in_framework(jobs.host_reads_in_an_epoch, steps) for steps in (2, 6))
+    assert short == long, (short, long)
+
+
 def column_coded_images(count: int) -> np.ndarray:
     """Images whose red value encodes the source column (1..32; 0 is padding)."""
     images = np.zeros((count, 32, 32, 3), np.uint8)

@@ -11,8 +11,10 @@ import sys
 import pytest
 
 from bench import registry, report, runner, store
-from bench.suites import ALL_MODELS, TRANSFER_MODELS, get_suite
+from bench.labels import variant_label
+from bench.suites import ALL_MODELS, TRANSFER_MODELS, YARDSTICK_MODELS, get_suite
 from tests.conftest import REPO_ROOT
+from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
 
 needs_torch = pytest.mark.skipif(bool(registry.missing_framework("torch")), reason="GPU PATH SKIPPED: no torch")
@@ -22,8 +24,9 @@ needs_keras = pytest.mark.skipif(bool(registry.missing_framework("keras")), reas
 @needs_torch
 @needs_keras
 def test_speed_options_run_and_are_recorded_in_both_frameworks(tmp_path):
-    trials = [synthetic_trial(framework=fw, keras_backend="tensorflow" if fw == "keras" else None,
-                              amp=amp, channels_last=True, epochs=2)
+    own_options = {"torch": dict(fused_optimizer=True, cudnn_benchmark=True),
+                   "keras": dict(keras_backend="tensorflow", steps_per_execution=3)}
+    trials = [synthetic_trial(framework=fw, amp=amp, channels_last=True, epochs=2, **own_options[fw])
               for fw in ("torch", "keras") for amp in ("bf16", "fp16")]
     summary = runner.run_sweep(trials, tmp_path)
     assert summary.counts["ok"] == 4, [r.get("error") for r in store.load(tmp_path)]
@@ -33,6 +36,11 @@ def test_speed_options_run_and_are_recorded_in_both_frameworks(tmp_path):
         assert settings["loader"] == "fast"
         if record["config"]["framework"] == "torch":
             assert settings["memory_format"] == "channels_last"
+            assert settings["fused_optimizer"] is True and settings["cudnn_benchmark"] is True
+            assert variant_label(record["config"]).endswith("+fused-optimizer+cudnn-benchmark")
+        else:
+            assert settings["steps_per_execution"] == 3
+            assert variant_label(record["config"]).endswith("+steps-per-execution=3")
 
 
 @needs_torch
@@ -57,13 +65,22 @@ def test_compiled_torch_trial_keeps_compilation_in_its_first_epoch(tmp_path):
     assert record["timing"]["first_epoch_s"] > record["timing"]["epoch_median_s"]
 
 
+def test_each_framework_refuses_the_options_it_does_not_have_before_anything_runs(tmp_path):
+    for flag, reason in [("--fused-optimizer", "--fused-optimizer is torch-only"),
+                         ("--steps-per-execution=2", "--steps-per-execution is keras-only")]:
+        framework = "keras" if "fused" in flag else "torch"
+        assert_one_line_error(bench("run", "--dataset", "synthetic", "--model", "r2_vanilla_cnn", "--framework",
+                                    framework, flag, "--results", str(tmp_path)), reason)
+    assert not list(tmp_path.rglob("*.json"))
+
+
 def test_gpu_suite_has_fast_and_naive_twins_for_every_model():
     entries = get_suite("gpu").entries
     fast = {e.model for e in entries if e.loader == "fast" and e.amp == "bf16" and e.compile != "off"}
     naive = {e.model for e in entries if e.loader == "naive" and e.amp == "off" and e.compile == "off"}
     assert fast == naive == set(ALL_MODELS)
-    # every registered model is either trained from scratch here or a transfer-learning layout
-    assert set(ALL_MODELS) | set(TRANSFER_MODELS) == set(registry.model_names())
+    # every registered model is trained from scratch here, a transfer-learning layout or the yardstick
+    assert set(ALL_MODELS) | set(TRANSFER_MODELS) | set(YARDSTICK_MODELS) == set(registry.model_names())
     assert any(e.model == "resnet18" and e.recipe == "onecycle" and e.target_accuracy == 0.93 for e in entries)
 
 

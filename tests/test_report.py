@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from bench import plots, report
+from bench import plots, report, store
 from bench.labels import hardware_label
+from tests import framework_jobs as jobs
 from tests.conftest import REPO_ROOT
 
 TEMPLATE = json.loads(next(iter(sorted((REPO_ROOT / "results" / "raw").glob("r2_vanilla_cnn_torch_*.json"))))
@@ -355,3 +356,43 @@ def test_a_batch_sweep_at_a_set_learning_rate_names_it_in_the_answer():
         record["config"]["learning_rate"] = 0.1
     answer = which_batch_size(report.trial_frame(records))
     assert "learning rate 0.1 at every batch size" in answer and "rule" not in answer
+
+
+def test_the_yardstick_runs_the_airbench_package_as_it_runs_itself(tmp_path, framework_processes):
+    pytest.importorskip("torch")
+    result = framework_processes["torch"].submit(jobs.yardstick_with_a_stand_in_airbench, "torch",
+                                                 str(tmp_path / "results"), str(tmp_path / "work")).result()
+    loaders = [call for call in result["calls"] if call[0] == "loader"]
+    # airbench's files: all 50,000 training images, uint8 NHWC, int64 labels; its batch, augmentation and flips
+    assert ("loader", True, 1024, {"flip": True, "translate": 2}, True, (50000, 32, 32, 3), "torch.uint8",
+            "torch.int64") in loaders
+    assert any(call[1] is False and call[5] == (200, 32, 32, 3) for call in loaders)
+    trains = [call for call in result["calls"] if call[0] == "train94"]
+    assert trains[0][1] == -1 and [call[3] for call in trains[1:]] == [3, 4]  # a warm-up, then one run per seed
+    assert [r["seed"] for r in result["loaded"]] == [3, 4] and result["loaded"] == result["records"]
+    record = result["loaded"][0]
+    assert record["test_accuracy"] == 0.941 and record["test_accuracy_without_tta"] == 0.935
+    assert record["device_name"] == "Stand-in GPU" and "50,000 training images" in record["protocol"]
+    assert record["train_seconds"] >= 0 and record["schema_version"] == store.SCHEMA_VERSION
+
+
+def _yardstick_trial(seed: int, accuracy: float, reached_epoch, epoch_s: float) -> dict:
+    return {"config": {"model": "airbench94", "framework": "torch", "device": "cuda", "threads": 1,
+                       "amp": "bf16", "compile": "default"},
+            "status": "ok", "settings": {"device_name": "Stand-in GPU"}, "test": {"accuracy": accuracy},
+            "timing": {"epoch_median_s": epoch_s},
+            "time_to_accuracy": {"target": 0.94, "epoch": reached_epoch,
+                                 "train_seconds": None if reached_epoch is None else reached_epoch * epoch_s + 5}}
+
+
+def test_the_yardstick_table_sets_the_harness_beside_the_package_on_the_same_gpu():
+    package = [{"device_name": "Stand-in GPU", "airbench_version": "0.1.8", "test_accuracy": accuracy,
+                "train_seconds": seconds} for accuracy, seconds in ((0.940, 3.0), (0.942, 4.0), (0.938, 5.0))]
+    trials = [_yardstick_trial(0, 0.941, 8, 0.5), _yardstick_trial(1, 0.939, None, 0.5),
+              _yardstick_trial(2, 0.943, 6, 0.5)]
+    table = report.yardstick_table(package, trials)
+    package_row, harness_row = table.to_dict("records")
+    assert package_row["test accuracy %"] == "94.00 ± 0.20 (n=3)" and package_row["time to 94 % s"].startswith("4.00")
+    assert harness_row["test accuracy %"] == "94.10 ± 0.20 (n=3)"
+    assert harness_row["time to 94 % s"] == "8.50 (2/3 reached 94 % validation)"  # median of 9 and 8 s
+    assert harness_row["steady time to 94 % s"] == "3.50" and harness_row["vs package"] == "0.88x"

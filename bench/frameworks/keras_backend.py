@@ -17,7 +17,8 @@ import keras
 from keras import ops
 
 from bench import layers as L
-from bench.adapter import EVAL_BATCH_SIZE, NAN_CHECK_EVERY_ON_GPU, EpochStats, Execution
+from bench.adapter import EVAL_BATCH_SIZE, EpochStats, Execution
+from bench.frameworks import unsupported
 from bench.errors import BenchError
 from bench.recipes import Recipe
 
@@ -93,6 +94,8 @@ def _leaf(layer, shape: L.Shape) -> list:
         return [keras.layers.Resizing(layer.size, layer.size, interpolation="bilinear")]
     if isinstance(layer, L.Dropout):
         return [keras.layers.Dropout(layer.rate)]
+    if isinstance(layer, L.Scale):
+        return [keras.layers.Rescaling(layer.factor)]
     if isinstance(layer, L.Flatten):
         return [keras.layers.Flatten()]
     raise TypeError(f"no keras layer for {layer!r}")
@@ -313,27 +316,6 @@ def mixup(inputs, targets, alpha: float, batch_size: int, seed: keras.random.See
     return mix(inputs, ops.reshape(weights, (-1, 1, 1, 1))), mix(targets, ops.reshape(weights, (-1, 1)))
 
 
-class StopOnNonFiniteLoss(keras.callbacks.Callback):
-    """keras's TerminateOnNaN, safe on a GPU: that one reads the loss with numpy, which fails for a torch
-    tensor on a GPU. Reading the loss syncs with the device, so on a GPU it is read every few batches."""
-
-    def __init__(self, every: int):
-        super().__init__()
-        self.every = every
-
-    def on_train_batch_end(self, batch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is not None and batch % self.every == 0 and not math.isfinite(float(ops.convert_to_numpy(loss))):
-            self.model.stop_training = True
-
-
-def fit_one_epoch(model: keras.Model, inputs, targets, batch_size: int, check_every: int):
-    """`model.fit` over the prepared epoch, in order, its data left on the device; a non-finite loss,
-    read every `check_every` batches, ends the epoch."""
-    options = dict(epochs=1, shuffle=False, verbose=0, callbacks=[StopOnNonFiniteLoss(check_every)])
-    return model.fit(inputs, targets, batch_size=batch_size, **options)
-
-
 @dataclass
 class TrainState:
     train_x: np.ndarray  # uint8 NHWC
@@ -351,8 +333,8 @@ class Adapter:
     name = "keras"
 
     def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None:
-        if execution.loader != "fast":
-            raise ValueError(f"the {execution.loader} loader is torch-only")
+        if reason := unsupported(self.name, execution):
+            raise BenchError(reason)
         self.check_device(device)
         self.device = device  # the runner hides GPUs from a cpu trial (CUDA_VISIBLE_DEVICES)
         self.execution = execution
@@ -432,7 +414,8 @@ class Adapter:
                       loss=recipe_loss(state.recipe, state.class_weights),
                       metrics=["categorical_accuracy"],
                       # Never "auto" (XLA on GPUs only): compiled exactly when torch is.
-                      jit_compile=self.execution.compile != "off")
+                      jit_compile=self.execution.compile != "off",
+                      steps_per_execution=self.execution.steps_per_execution)
 
     def freeze(self, model: keras.Model, state: TrainState, names: set[str]) -> None:
         """Freeze the layers named (a frozen BatchNorm runs on its running statistics) and unfreeze the
@@ -459,8 +442,9 @@ class Adapter:
         targets = ops.convert_to_tensor(np.eye(state.num_classes, dtype="float32")[state.train_y[order]])
         if recipe.mixup_alpha:
             inputs, targets = mixup(inputs, targets, recipe.mixup_alpha, recipe.batch_size, state.seed)
-        history = fit_one_epoch(model, inputs, targets, recipe.batch_size,
-                                check_every=1 if self.device == "cpu" else NAN_CHECK_EVERY_ON_GPU)
+        # No batch-level callback: each would read the loss from the device (a host sync) after every step.
+        # The trial reads the epoch's loss once at its end, and a NaN/inf there marks it diverged.
+        history = model.fit(inputs, targets, batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0)
         last_step = int(ops.convert_to_numpy(model.optimizer.iterations)) - 1
         return EpochStats(loss=float(history.history["loss"][-1]),
                           accuracy=float(history.history["categorical_accuracy"][-1]),
@@ -488,6 +472,7 @@ class Adapter:
             "tf32_matmul": self._tf32(),
             "cudnn_benchmark": None,
             "compile": f"jit_compile={model.jit_compile}",
+            "steps_per_execution": self.execution.steps_per_execution,
             "precision": keras.config.dtype_policy().compute_dtype,  # float32 | bfloat16 | float16
             "memory_format": "channels_last",
             "loader": self.execution.loader,

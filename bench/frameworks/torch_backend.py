@@ -16,11 +16,21 @@ import torch.nn.functional as F
 
 from bench import layers as L
 from bench.errors import BenchError
-from bench.adapter import EVAL_BATCH_SIZE, NAN_CHECK_EVERY_ON_GPU, EpochStats, Execution
+from bench.adapter import EVAL_BATCH_SIZE, EpochStats, Execution
+from bench.frameworks import unsupported
 from bench.recipes import Recipe
 
 
-ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid}
+ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
+
+
+class Scale(nn.Module):
+    def __init__(self, factor: float):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
 
 
 class Residual(nn.Module):
@@ -82,6 +92,8 @@ def _leaf(layer, shape: L.Shape) -> nn.Module:
         return nn.Upsample(size=(layer.size, layer.size), mode="bilinear", align_corners=False)
     if isinstance(layer, L.Dropout):
         return nn.Dropout(layer.rate)
+    if isinstance(layer, L.Scale):
+        return Scale(layer.factor)
     if isinstance(layer, L.Flatten):
         return nn.Flatten()
     raise TypeError(f"no torch layer for {layer!r}")
@@ -244,14 +256,16 @@ def naive_loader(images: np.ndarray, labels: np.ndarray, order: np.ndarray, reci
 NAIVE_WORKERS = 2  # DataLoader worker processes of the naive loader, as tutorials set it
 
 
-def make_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
-    """The recipe's optimizer; the learning rate is set before every step from the shared schedule."""
+def make_optimizer(model: nn.Module, recipe: Recipe, fused: bool = False) -> torch.optim.Optimizer:
+    """The recipe's optimizer; the learning rate is set before every step from the shared schedule.
+    `fused`: one kernel updates every tensor (torch's default is a foreach loop over them)."""
+    kernel = {"fused": True} if fused else {}
     if recipe.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=recipe.learning_rate, eps=recipe.adam_epsilon,
-                                weight_decay=recipe.weight_decay)
+                                weight_decay=recipe.weight_decay, **kernel)
     if recipe.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=recipe.learning_rate, momentum=recipe.momentum,
-                               nesterov=recipe.nesterov, weight_decay=recipe.weight_decay)
+                               nesterov=recipe.nesterov, weight_decay=recipe.weight_decay, **kernel)
     raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
 
 
@@ -309,6 +323,8 @@ class Adapter:
                              "(pip install 'cnnbench[gpu]') and check the NVIDIA driver (nvidia-smi)")
 
     def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None:
+        if reason := unsupported(self.name, execution):
+            raise BenchError(reason)
         self.check_device(device)
         set_torch_threads(threads)
         torch.manual_seed(seed)
@@ -316,7 +332,7 @@ class Adapter:
         self.execution = execution
         self.autocast_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(execution.amp)
         strict_float32()
-        torch.backends.cudnn.benchmark = False  # no autotuning, as on the keras side
+        torch.backends.cudnn.benchmark = execution.cudnn_benchmark  # off: no autotuning, as on the keras side
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
 
@@ -349,7 +365,7 @@ class Adapter:
                 module.requires_grad_(module.ir_name not in names)
                 if module.ir_name in names and isinstance(module, nn.modules.batchnorm._BatchNorm):
                     state.frozen_norms.append(module)
-        state.optimizer = make_optimizer(model, state.recipe)
+        state.optimizer = make_optimizer(model, state.recipe, self.execution.fused_optimizer)
 
     def count_params(self, model: nn.Module) -> tuple[int, int]:
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -367,7 +383,7 @@ class Adapter:
         compiled = model if self.execution.compile == "off" else torch.compile(model, mode=self.execution.compile,
                                                                                   dynamic=False)
         scaler = torch.amp.GradScaler(self.device.type) if self.execution.amp == "fp16" else None
-        return TrainState(make_optimizer(model, recipe), torch.from_numpy(train_x).to(self.device),
+        return TrainState(make_optimizer(model, recipe, self.execution.fused_optimizer), torch.from_numpy(train_x).to(self.device),
                           torch.from_numpy(train_y).to(self.device),
                           torch.tensor(mean, device=self.device), torch.tensor(std, device=self.device),
                           recipe, generator, kernel_penalties(model), weights, output_classes(model),
@@ -409,8 +425,8 @@ class Adapter:
         recipe = state.recipe
         loss_sum = torch.zeros((), device=self.device)
         correct = torch.zeros((), device=self.device, dtype=torch.long)
-        # A NaN/inf loss ends the epoch at once; on a GPU the check (a sync) runs every few steps.
-        check_every = 1 if self.device.type == "cpu" else NAN_CHECK_EVERY_ON_GPU
+        # The loss and accuracy add up on the device: nothing inside the epoch waits for the device (a host
+        # sync). The trial reads the epoch's loss once at its end, and a NaN/inf there marks it diverged.
         batches = self._naive_batches if self.execution.loader == "naive" else self._fast_batches
         for step, (inputs, labels) in enumerate(batches(state, order)):
             targets = F.one_hot(labels, state.num_classes).float()
@@ -428,8 +444,6 @@ class Adapter:
             self._backward_and_step(model, state, loss)
             loss_sum += loss.detach() * len(labels)
             correct += (logits.argmax(1) == labels).sum()
-            if step % check_every == 0 and not torch.isfinite(loss_sum):
-                break
         return EpochStats(loss=loss_sum.item() / len(order), accuracy=correct.item() / len(order),
                           learning_rate=state.optimizer.param_groups[0]["lr"])
 
@@ -479,6 +493,7 @@ class Adapter:
             "threads_inter_op": torch.get_num_interop_threads(),
             "tf32_matmul": tf32_allowed(),
             "cudnn_benchmark": torch.backends.cudnn.benchmark,
+            "fused_optimizer": self.execution.fused_optimizer,
             "compile": self.execution.compile if self.execution.compile == "off" else f"{self.execution.compile}, dynamic=False",
             "precision": {"bf16": "bfloat16", "fp16": "float16"}.get(self.execution.amp, "float32"),
             "memory_format": "channels_last" if self.execution.channels_last else "channels_first",
