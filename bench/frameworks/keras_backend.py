@@ -306,7 +306,7 @@ def photometric(pixels, jitter: float, degrees: float, seed: keras.random.SeedGe
 def mixup(inputs, targets, alpha: float, batch_size: int, seed: keras.random.SeedGenerator):
     """Mixup of a whole epoch at once, batch by batch as fit will see it: each batch is mixed with a
     random permutation of itself, with one lambda ~ Beta(alpha, alpha) per batch."""
-    count = ops.shape(inputs)[0]
+    inputs, count = ops.cast(inputs, "float32"), ops.shape(inputs)[0]
     batch = ops.arange(count) // batch_size
     # Sorting random keys offset by batch index permutes within each batch only.
     keys = keras.random.uniform((count,), seed=seed) + ops.cast(batch, "float32") * 2.0
@@ -316,12 +316,21 @@ def mixup(inputs, targets, alpha: float, batch_size: int, seed: keras.random.See
     return mix(inputs, ops.reshape(weights, (-1, 1, 1, 1))), mix(targets, ops.reshape(weights, (-1, 1)))
 
 
+def with_input_normalisation(model: keras.Model, mean, std) -> keras.Model:
+    """`model` behind the input normalisation, (pixel / 255 - mean) / std as one multiply-add in float32: pixel
+    values (0-255) in, logits out. It runs inside the compiled step, a batch at a time, rather than as passes
+    over the epoch's float images before `fit`. The weights are `model`'s own."""
+    mean, std = np.array(mean, "float32"), np.array(std, "float32")
+    inputs = keras.Input(L.INPUT_SHAPE)
+    normalised = keras.layers.Rescaling(1 / (255 * std), -mean / std, dtype="float32", name="normalise")(inputs)
+    return keras.Model(inputs, model(normalised), name=f"{model.name}_normalised")
+
+
 @dataclass
 class TrainState:
     train_x: np.ndarray  # uint8 NHWC
     train_y: np.ndarray
-    mean: object  # backend tensors, float32, per channel
-    std: object
+    trainer: keras.Model  # the model behind the input normalisation: what fit and predict run
     recipe: Recipe
     seed: keras.random.SeedGenerator
     schedule: StepTable
@@ -399,18 +408,14 @@ class Adapter:
     def prepare(self, model, recipe: Recipe, train_x, train_y, mean, std, seed: int,
                 class_weights: list[float] | None = None) -> TrainState:
         steps = math.ceil(len(train_y) / recipe.batch_size)
-        # Backend tensors, never numpy arrays: a torch tensor minus a numpy array is computed by numpy,
-        # which copies the tensor to the host (and fails for a tensor on a GPU).
-        state = TrainState(train_x, train_y, ops.convert_to_tensor(np.array(mean, "float32")),
-                           ops.convert_to_tensor(np.array(std, "float32")),
-                           recipe, keras.random.SeedGenerator(seed), StepTable(steps), model.output_shape[-1],
-                           class_weights)
-        self._compile(model, state)
+        state = TrainState(train_x, train_y, with_input_normalisation(model, mean, std), recipe,
+                           keras.random.SeedGenerator(seed), StepTable(steps), model.output_shape[-1], class_weights)
+        self._compile(state)
         return state
 
-    def _compile(self, model: keras.Model, state: TrainState) -> None:
+    def _compile(self, state: TrainState) -> None:
         """The training step with a fresh optimizer: at the start, and when a fine-tuning phase begins."""
-        model.compile(optimizer=make_optimizer(state.recipe, state.schedule),
+        state.trainer.compile(optimizer=make_optimizer(state.recipe, state.schedule),
                       loss=recipe_loss(state.recipe, state.class_weights),
                       metrics=["categorical_accuracy"],
                       # Never "auto" (XLA on GPUs only): compiled exactly when torch is.
@@ -423,13 +428,14 @@ class Adapter:
         for layer in model.layers:
             if layer.weights:
                 layer.trainable = layer.name not in names
-        self._compile(model, state)
+        self._compile(state)
 
     def _to_input(self, images, state: TrainState, train: bool = False):
+        """Pixel values (0-255) for the trainer; uint8 as they are unless a photometric augmentation applies."""
+        if not (train and (state.recipe.jitter or state.recipe.rotation)):
+            return images
         pixels = ops.cast(images, "float32") / 255.0
-        if train:
-            pixels = photometric(pixels, state.recipe.jitter, state.recipe.rotation, state.seed)
-        return (pixels - state.mean) / state.std
+        return photometric(pixels, state.recipe.jitter, state.recipe.rotation, state.seed) * 255.0
 
     def train_epoch(self, model, state: TrainState, order: np.ndarray, learning_rates: np.ndarray) -> EpochStats:
         recipe = state.recipe
@@ -437,15 +443,15 @@ class Adapter:
         if recipe.augment:
             padding = recipe.crop_padding if "crop" in recipe.augment else 0
             images = augment(ops.convert_to_tensor(images), padding, "flip" in recipe.augment, state.seed)
-        state.schedule.set_epoch(learning_rates, int(ops.convert_to_numpy(model.optimizer.iterations)))
+        state.schedule.set_epoch(learning_rates, int(ops.convert_to_numpy(state.trainer.optimizer.iterations)))
         inputs = self._to_input(images, state, train=True)
         targets = ops.convert_to_tensor(np.eye(state.num_classes, dtype="float32")[state.train_y[order]])
         if recipe.mixup_alpha:
             inputs, targets = mixup(inputs, targets, recipe.mixup_alpha, recipe.batch_size, state.seed)
         # No batch-level callback: each would read the loss from the device (a host sync) after every step.
         # The trial reads the epoch's loss once at its end, and a NaN/inf there marks it diverged.
-        history = model.fit(inputs, targets, batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0)
-        last_step = int(ops.convert_to_numpy(model.optimizer.iterations)) - 1
+        history = state.trainer.fit(inputs, targets, batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0)
+        last_step = int(ops.convert_to_numpy(state.trainer.optimizer.iterations)) - 1
         return EpochStats(loss=float(history.history["loss"][-1]),
                           accuracy=float(history.history["categorical_accuracy"][-1]),
                           learning_rate=float(ops.convert_to_numpy(state.schedule(last_step))))
@@ -457,7 +463,7 @@ class Adapter:
         model.set_weights(snapshot)
 
     def predict(self, model, state: TrainState, images: np.ndarray) -> np.ndarray:
-        logits = model.predict(self._to_input(images, state), batch_size=EVAL_BATCH_SIZE, verbose=0)
+        logits = state.trainer.predict(self._to_input(images, state), batch_size=EVAL_BATCH_SIZE, verbose=0)
         return np.asarray(logits, dtype=np.float32)
 
     def synchronize(self) -> None:
@@ -471,7 +477,7 @@ class Adapter:
             **self._threads_in_force(),
             "tf32_matmul": self._tf32(),
             "cudnn_benchmark": None,
-            "compile": f"jit_compile={model.jit_compile}",
+            "compile": f"jit_compile={self.execution.compile != 'off'}",
             "steps_per_execution": self.execution.steps_per_execution,
             "precision": keras.config.dtype_policy().compute_dtype,  # float32 | bfloat16 | float16
             "memory_format": "channels_last",
