@@ -22,9 +22,9 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.paths import PROJECT_ROOT, portable
+from bench.recipes import DEFAULT_VAL_SIZE
 
 SPLIT_SEED = 42  # fixes the train/val split and the train subset for every trial and framework
-DEFAULT_VAL_SIZE = 5000
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
                    "dog", "frog", "horse", "ship", "truck")

@@ -19,7 +19,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.labels import framework_label, variant_label  # noqa: E402
-from bench.report import report_records  # noqa: E402
 
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: reproducible bytes
 
@@ -75,10 +74,10 @@ def learning_curves(records: list[dict], directory: Path) -> list[Path]:
 
 
 def confusion_matrices(records: list[dict], directory: Path) -> list[Path]:
-    """Test-set confusion matrix (row-normalised, summed over seeds) per report model and framework, of the
-    trials that stand beside the report's figures (`report.report_records`)."""
+    """Test-set confusion matrix (row-normalised, summed over seeds) per model and framework of `records` (the
+    leaderboard passes the trials that stand beside the reports' figures)."""
     sums: dict[tuple, tuple[np.ndarray, list[str]]] = {}
-    for record in report_records(records):
+    for record in records:
         key = (record["config"]["model"], framework_label(record), record["dataset"]["label"])
         matrix = np.array(record["test"]["confusion_matrix"])
         previous = sums.get(key, (0, record["dataset"]["class_names"]))[0]
@@ -175,12 +174,17 @@ def batch_sizes(trials: pd.DataFrame, directory: Path) -> list[Path]:
     return paths
 
 
-def grids(configs: pd.DataFrame, directory: Path) -> list[Path]:
-    """A heatmap of mean test accuracy by learning rate x batch size per grid (r4's search), one per framework."""
-    from bench.report import GRID_KEYS, grid_configs, grid_plot_name
+def grid_plot_name(dataset, hardware, model, framework, variant, recipe, epochs, train, test) -> str:
+    return (f"grid-{slug(model)}-{slug(framework)}-{slug(hardware)}-{slug(recipe)}-{slug(variant)}-{epochs}ep-"
+            f"{int(train)}img-{int(test)}test-{slug(dataset)}.png")
 
+
+def grids(grouped, directory: Path) -> list[Path]:
+    """A heatmap of mean test accuracy by learning rate x batch size per grid (r4's search), one per framework;
+    `grouped`: the grid configurations grouped by (dataset, hardware, model, framework, variant, recipe,
+    epochs, train size, test size)."""
     paths = []
-    for key, group in grid_configs(configs).groupby(GRID_KEYS, sort=True):
+    for key, group in grouped:
         table = group.assign(rate=group["lr"].astype(float)).pivot_table(
             index="rate", columns="batch_size", values="acc_mean", aggfunc="first").sort_index()
         figure, axis = plt.subplots(figsize=(1.4 * len(table.columns) + 2.5, 0.6 * len(table) + 2))

@@ -15,6 +15,7 @@ from bench.errors import BenchError
 AUGMENTATIONS = ("crop", "flip")
 LR_SCALING = ("none", "linear", "sqrt")  # how --lr-scaling adapts the learning rate to the batch size
 SCHEDULES = ("constant", "exponential", "step", "cosine", "onecycle")
+DEFAULT_VAL_SIZE = 5000  # validation images held out of the training set, for every recipe unless a trial says
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import registry, search_report, store, yardstick
+from bench import plots, registry, search_report, store, yardstick
 from bench.answers import DID_NOT_LEARN_MARGIN, RECIPE_LR, answer_lines, hardware_order, widest_sweep
 from bench.errors import BenchError
 from bench.labels import framework_label, hardware_label, variant_label
@@ -292,6 +292,11 @@ def grid_configs(table: pd.DataFrame) -> pd.DataFrame:
     explicit = table[table["lr"] != RECIPE_LR]
     sizes = explicit.groupby(GRID_KEYS)[["lr", "batch_size"]].transform("nunique")
     return explicit[(sizes["lr"] > 1) & (sizes["batch_size"] > 1)]
+
+
+def grid_groups(table: pd.DataFrame):
+    """Each grid's configurations, keyed by GRID_KEYS, in order."""
+    return grid_configs(table).groupby(GRID_KEYS, sort=True)
 
 
 def grid_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -679,17 +684,10 @@ def searches_markdown(named: dict[str, pd.DataFrame], plot_files: list[str]) -> 
                       f"{int(values[7]):,} images, {int(values[8]):,} test images"
             lines += [f"#### {heading}", "", block.drop(columns=keys).dropna(axis=1, how="all")
                       .loc[:, lambda b: (b != "-").any()].to_markdown(index=False), ""]
-            name = grid_plot_name(*values)
+            name = plots.grid_plot_name(*values)
             if name in plot_files:
                 lines += [f"![{name.removesuffix('.png')}](plots/{name})", ""]
     return lines
-
-
-def grid_plot_name(dataset, hardware, model, framework, variant, recipe, epochs, train, test) -> str:
-    from bench.plots import slug  # plots imports this module
-
-    return (f"grid-{slug(model)}-{slug(framework)}-{slug(hardware)}-{slug(recipe)}-{slug(variant)}-{epochs}ep-"
-            f"{int(train)}img-{int(test)}test-{slug(dataset)}.png")
 
 
 HEADER = ["# cnnbench leaderboard", "",
@@ -822,8 +820,6 @@ def commands_readme(records: list[dict]) -> str:
 
 def write_leaderboard(results_dir) -> Path:
     """Write leaderboard.md, tables/*.csv and *.json, and plots/*.png, all from raw/ alone."""
-    from bench import plots
-
     root = Path(results_dir)
     all_records = store.load(results_dir)
     package_runs = yardstick.load(results_dir)
@@ -843,9 +839,10 @@ def write_leaderboard(results_dir) -> Path:
     trials = named["trials"]
     drawn = search_report.plots(all_records, plot_dir)
     if records:
-        drawn += (plots.learning_curves(records, plot_dir) + plots.confusion_matrices(records, plot_dir)
-                  + plots.pareto(_architecture_configs(configs), plot_dir)
-                  + plots.batch_sizes(trials, plot_dir) + plots.grids(configs, plot_dir))
+        drawn += (plots.learning_curves(records, plot_dir)
+                  + plots.confusion_matrices(report_records(records), plot_dir)
+                  + plots.pareto(_architecture_configs(configs), plot_dir) + plots.batch_sizes(trials, plot_dir)
+                  + plots.grids(grid_groups(configs), plot_dir))
     path.write_text(_markdown(configs, named, sorted(p.name for p in drawn)))
     (root / "details.md").write_text(render_details(named.get("results", pd.DataFrame())))
     (root / "README.md").write_text(commands_readme(all_records))

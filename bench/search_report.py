@@ -15,6 +15,7 @@ import pandas as pd
 
 from bench import registry
 from bench.labels import framework_label, hardware_label
+from bench.plots import save, slug
 from bench.searches import SEARCHES, objective
 
 MIN_COMPLETED_FOR_IMPORTANCES = 3
@@ -110,16 +111,12 @@ def importances(candidates: list[dict]) -> dict[str, float]:
 
 
 def plot_name(study: str, hardware: str) -> str:
-    from bench.plots import slug  # plots imports the report, which imports this module
-
     return f"search-{slug(study)}-{slug(hardware)}.png"
 
 
 def plots(records: list[dict], directory: Path) -> list[Path]:
     """Per study: validation accuracy of each candidate in order with the best so far, and importances."""
     import matplotlib.pyplot as plt
-
-    from bench.plots import save
 
     paths = []
     for (study, hardware), found in studies(records).items():

@@ -10,9 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bench.data import DEFAULT_VAL_SIZE
 from bench.errors import BenchError
-from bench.recipes import get_recipe
+from bench.recipes import DEFAULT_VAL_SIZE, get_recipe
 
 
 @dataclass(frozen=True)

@@ -302,7 +302,7 @@ def test_a_learning_rate_by_batch_size_grid_is_a_table_and_a_heatmap(tmp_path):
     assert list(grid["lr"]) == ["0.01", "0.1"]
     assert list(grid["batch 32"]) == ["34.20 (n=1)", "43.20 (n=1)"]
     assert list(grid["batch 64"]) == ["37.40 (n=1)", "46.40 (n=1)"]
-    (heatmap,) = plots.grids(configs, tmp_path)
+    (heatmap,) = plots.grids(report.grid_groups(configs), tmp_path)
     markdown = report.render(records, [heatmap.name])
     assert "### Learning rate x batch size grids" in markdown and f"(plots/{heatmap.name})" in markdown
     assert report.grid_table(configs_of(records[:1])).empty  # one point is no grid

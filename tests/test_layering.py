@@ -1,0 +1,19 @@
+"""The direction of imports in bench/ (pyproject's [tool.importlinter] contracts), checked by import-linter:
+spec <- data <- frameworks <- measure <- results <- run <- report <- cli, and no framework imported outside
+bench.frameworks but for the few listed exceptions."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO_ROOT
+
+
+def test_no_module_imports_from_a_layer_above_its_own_and_frameworks_stay_behind_the_adapters():
+    lint = Path(sys.executable).parent / "lint-imports"
+    completed = subprocess.run([str(lint), "--no-cache"], cwd=REPO_ROOT, capture_output=True, text=True,
+                               timeout=300)
+    assert completed.returncode == 0, completed.stdout[-3000:]
+    assert "Contracts: 3 kept, 0 broken." in completed.stdout
