@@ -18,6 +18,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from bench import data, layers, registry
+from bench.frameworks import FRAMEWORKS, keras_backend, missing_framework
 from bench.errors import BenchError
 from bench.adapter import AMP, COMPILE, EXECUTION_OPTIONS, INITS, LOADERS
 from bench.recipes import LR_SCALING, RECIPES, get_recipe
@@ -161,7 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     tune = commands.add_parser("tune", help="repeat a report's search with Optuna, one study per framework")
     tune.add_argument("--model", required=True, help="the searched model (r2_tuned_cnn: report r2's search)")
-    tune.add_argument("--framework", nargs="+", default=list(registry.FRAMEWORKS), help="torch and/or keras")
+    tune.add_argument("--framework", nargs="+", default=list(FRAMEWORKS), help="torch and/or keras")
     tune.add_argument("--trials", type=positive_int, required=True,
                       help="finished candidates per study (completed, pruned or failed); a re-run continues")
     tune.add_argument("--storage", help="Optuna storage: a database URL (e.g. postgresql://...) or a journal "
@@ -210,10 +211,10 @@ def command_list(args) -> int:
                      "params_trainable": trainable, "params_non_trainable": frozen,
                      "forward_mflops": round(layers.forward_flops(registry.layers(name, 10)) / 1e6, 2),
                      "classes": [10, 100],
-                     "frameworks": {fw: registry.missing_framework(fw) or "available"
-                                    for fw in registry.FRAMEWORKS}})
+                     "frameworks": {fw: missing_framework(fw) or "available"
+                                    for fw in FRAMEWORKS}})
     if args.measured:
-        for framework in registry.FRAMEWORKS:
+        for framework in FRAMEWORKS:
             counts = _measured_counts(framework)
             for row in rows:
                 row.setdefault("params_measured", {})[framework] = counts.get(row["model"]) if counts else None
@@ -238,7 +239,7 @@ def _measured_counts(framework: str) -> dict | None:
     """Parameter counts as `framework` builds the models (in a subprocess), or None if it is missing."""
     import subprocess
 
-    if registry.missing_framework(framework):
+    if missing_framework(framework):
         return None
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
     completed = subprocess.run([sys.executable, "-m", "bench.inspect_models", framework],
@@ -378,7 +379,7 @@ def command_run(args) -> int:
     frameworks = args.framework or list(suite.frameworks)
     _check_device(args.device)
     for framework in frameworks:
-        registry.missing_framework(framework, args.device)
+        missing_framework(framework, args.device)
     from bench.executors import make_executor
 
     executor = make_executor(args.executor, args.ray_address, args.max_parallel)
@@ -423,7 +424,7 @@ def command_tune(args) -> int:
     space = search_for(args.model)
     _check_device(args.device)
     for framework in args.framework:
-        reason = registry.missing_framework(framework, args.device)
+        reason = missing_framework(framework, args.device)
         if reason:
             raise BenchError(f"cannot tune in {framework}: {reason}")
     if args.val_size == 0:
@@ -436,7 +437,7 @@ def command_tune(args) -> int:
                          dataset=args.dataset or "cifar10", val_size=args.val_size or data.DEFAULT_VAL_SIZE,
                          train_subset=args.train_subset, test_subset=args.test_subset,
                          threads=args.threads or len(os.sched_getaffinity(0)),
-                         keras_backend=registry.keras_backend(args.device) if framework == "keras" else None,
+                         keras_backend=keras_backend(args.device) if framework == "keras" else None,
                          data_dir=args.data_dir, download=args.download)
              for framework in args.framework]
     if not (args.executor == "ray" and args.ray_address):

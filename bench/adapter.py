@@ -7,12 +7,14 @@ The trial loop, timing and every metric stay framework-neutral, in `bench.trial`
 
 from __future__ import annotations
 
+import abc
 import importlib
 from dataclasses import dataclass, fields
-from typing import Any, Protocol
+from typing import Any, ClassVar
 
 import numpy as np
 
+from bench.frameworks import ADAPTER_MODULES, unsupported
 from bench.recipes import Recipe
 
 EVAL_BATCH_SIZE = 1000  # images per inference batch; does not change any result
@@ -69,28 +71,110 @@ class EpochStats:
     learning_rate: float  # at the end of the epoch
 
 
-class Adapter(Protocol):
-    name: str
+class Adapter(abc.ABC):
+    """The contract between the framework-neutral harness (bench.trial) and one framework: everything the
+    harness calls. A subclass in bench/frameworks/ registers itself with `@register`;
+    tests/test_adapter_conformance.py runs the same checks against every registered adapter."""
 
-    def check_device(self, device: str) -> None: ...  # BenchError naming the fix when `device` is unusable
-    def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None: ...
-    def build(self, layers: list, name: str) -> Any: ...  # from a bench.layers list
-    def load_weights(self, model, layers: list, weights: dict) -> None: ...  # torch-format, by spec name
-    def initialise(self, model, scheme: str, seed: int) -> None: ...  # "torch" | "keras" initialisation
-    def count_params(self, model) -> tuple[int, int]: ...  # (trainable, non-trainable)
-    def freeze(self, model, state, names: set[str]) -> None: ...  # fine-tuning: these layers frozen, others not
-    def prepare(self, model, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarray,
-                mean: tuple, std: tuple, seed: int, class_weights: list[float] | None = None) -> Any: ...
-    def train_epoch(self, model, state, order: np.ndarray, learning_rates: np.ndarray) -> EpochStats: ...
-    def snapshot(self, model) -> Any: ...  # a copy of every weight, for early stopping's best epoch
-    def restore(self, model, snapshot) -> None: ...
-    def predict(self, model, state, images: np.ndarray) -> np.ndarray: ...  # logits
-    def synchronize(self) -> None: ...
-    def settings(self, model) -> dict: ...  # versions and speed/numerics settings in force
-    def peak_device_memory(self) -> dict: ...  # peak_device_bytes and what it measures (None on a CPU)
+    name: ClassVar[str]  # the framework's name, as in bench.frameworks.FRAMEWORKS
+
+    def supports(self, execution: Execution) -> str | None:
+        """Why this framework cannot run with these execution options, or None (bench.frameworks.HONOURED)."""
+        return unsupported(self.name, execution)
+
+    @abc.abstractmethod
+    def check_device(self, device: str) -> None:
+        """Raise BenchError naming the fix when `device` is unusable."""
+
+    @abc.abstractmethod
+    def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None:
+        """Threads, seeds, numerics; refuses (BenchError) options it does not support."""
+
+    @abc.abstractmethod
+    def build(self, layers: list, name: str) -> Any:
+        """The model of a bench.layers list."""
+
+    @abc.abstractmethod
+    def load_weights(self, model, layers: list, weights: dict) -> None:
+        """Weights in torch's layout, by spec layer name; layers absent keep their initialisation."""
+
+    @abc.abstractmethod
+    def export_weights(self, model, layers: list) -> dict[str, dict[str, np.ndarray]]:
+        """Every weighted layer's tensors in torch's layout by spec layer name (what load_weights reads):
+        weight, bias, running_mean, running_var."""
+
+    @abc.abstractmethod
+    def logits(self, model, inputs: np.ndarray) -> np.ndarray:
+        """Inference-mode logits of float NHWC inputs taken as they are (no normalisation)."""
+
+    @abc.abstractmethod
+    def initialise(self, model, scheme: str, seed: int) -> None:
+        """Re-initialise as "torch" or "keras" does ("native" changes nothing)."""
+
+    @abc.abstractmethod
+    def count_params(self, model) -> tuple[int, int]:
+        """(trainable, non-trainable) parameter counts, as bench.layers.count_params counts them."""
+
+    @abc.abstractmethod
+    def freeze(self, model, state, names: set[str]) -> None:
+        """Fine-tuning: the layers named frozen (BatchNorm on its running statistics), the others trainable,
+        with a fresh optimizer."""
+
+    @abc.abstractmethod
+    def prepare(self, model, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarray, mean: tuple, std: tuple,
+                seed: int, class_weights: list[float] | None = None) -> Any:
+        """The training state: data on the device, optimizer, loss; returned to every later call."""
+
+    @abc.abstractmethod
+    def train_epoch(self, model, state, order: np.ndarray, learning_rates: np.ndarray) -> EpochStats:
+        """One epoch over the training images in `order`, step i at learning_rates[i]; reads nothing back from
+        the device before the epoch ends."""
+
+    @abc.abstractmethod
+    def snapshot(self, model) -> Any:
+        """A copy of every weight, for early stopping's best epoch."""
+
+    @abc.abstractmethod
+    def restore(self, model, snapshot) -> None:
+        """Put a snapshot's weights back."""
+
+    @abc.abstractmethod
+    def predict(self, model, state, images: np.ndarray) -> np.ndarray:
+        """Logits (float32) of uint8 NHWC images, in inference mode, normalised as in training."""
+
+    @abc.abstractmethod
+    def synchronize(self) -> None:
+        """Wait for the device's queued work (before the clock is read)."""
+
+    @abc.abstractmethod
+    def settings(self, model) -> dict:
+        """The speed and numerics settings in force: the keys of SETTINGS, None where not applicable."""
+
+    @abc.abstractmethod
+    def peak_device_memory(self) -> dict:
+        """{"peak_device_bytes", "peak_device_measures"}: the device's peak and what it measures (None on a CPU)."""
+
+    @abc.abstractmethod
+    def is_oom(self, error: BaseException) -> bool:
+        """Whether `error` is this framework's out-of-memory error, by its type."""
+
+
+# What every adapter's settings() reports (the leaderboard's fairness manifest reads them).
+SETTINGS = ("backend", "device_name", "cuda_version", "threads_intra_op", "threads_inter_op", "tf32_matmul",
+            "cudnn_benchmark", "compile", "precision", "memory_format", "loader", "fused_optimizer",
+            "steps_per_execution")
+
+_REGISTERED: dict[str, type[Adapter]] = {}
+
+
+def register(adapter: type[Adapter]) -> type[Adapter]:
+    """Class decorator: make `adapter` the one get_adapter returns for its framework's name."""
+    _REGISTERED[adapter.name] = adapter
+    return adapter
 
 
 def get_adapter(framework: str) -> Adapter:
-    """Import one framework's adapter module (and the framework) only when asked."""
-    module = importlib.import_module(f"bench.frameworks.{framework}_backend")
-    return module.Adapter()
+    """Import one framework's adapter module (and the framework) only when asked; it registers itself."""
+    if framework not in _REGISTERED:
+        importlib.import_module(ADAPTER_MODULES[framework])
+    return _REGISTERED[framework]()

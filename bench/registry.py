@@ -14,15 +14,12 @@ Listing names imports no framework; both framework builders read the same layer 
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import os
 from pathlib import Path
 from types import ModuleType
 
 from bench.errors import BenchError
 
 IMPLS_DIR = Path(__file__).resolve().parents[1] / "impls"
-FRAMEWORKS = ("torch", "keras")
 
 
 def base_names() -> list[str]:
@@ -112,28 +109,3 @@ def spec(name: str) -> ModuleType:
 def layers(name: str, num_classes: int) -> list:
     base, options = parse(name)
     return _import_spec(base).layers(num_classes, **options)
-
-
-def missing_framework(framework: str, device: str = "cpu") -> str | None:
-    """Why `framework` cannot run here (a sentence), or None when it can; imports nothing."""
-    if framework not in FRAMEWORKS:
-        raise BenchError(f"unknown framework {framework!r}; choose from {', '.join(FRAMEWORKS)}")
-    if framework == "torch" and importlib.util.find_spec("torch") is None:
-        return "torch is not installed (pip install 'cnnbench[torch]')"
-    if framework == "keras":
-        if importlib.util.find_spec("keras") is None:
-            return "keras is not installed (pip install 'cnnbench[keras]')"
-        backend = keras_backend(device)
-        if importlib.util.find_spec(backend) is None:
-            return f"keras backend {backend!r} (KERAS_BACKEND) is not installed"
-    return None
-
-
-DEFAULT_KERAS_BACKEND = {"cpu": "tensorflow", "cuda": "jax"}
-
-
-def keras_backend(device: str = "cpu") -> str:
-    """The keras backend a trial will use: $KERAS_BACKEND, else the device's default: keras's own,
-    TensorFlow, on a CPU; JAX on a GPU (the GPU extra installs jax[cuda12]; on the H200, keras on JAX
-    ran where keras on torch crashed, and TensorFlow's CUDA build is not in the lent machines' images)."""
-    return os.environ.get("KERAS_BACKEND", DEFAULT_KERAS_BACKEND.get(device, "tensorflow"))

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bench import plots, registry, search_report, store, yardstick
+from bench.frameworks import DEFAULT_KERAS_BACKEND
 from bench.answers import DID_NOT_LEARN_MARGIN, RECIPE_LR, answer_lines, hardware_order, widest_sweep
 from bench.errors import BenchError
 from bench.labels import framework_label, hardware_label, variant_label
@@ -799,7 +800,7 @@ def commands_readme(records: list[dict]) -> str:
     for record in sorted(records, key=lambda r: r.get("started_at") or ""):
         command = (record.get("provenance") or {}).get("command") or "(not recorded)"
         backend, device = record["config"].get("keras_backend"), record["config"]["device"]
-        if backend and backend != registry.DEFAULT_KERAS_BACKEND.get(device):
+        if backend and backend != DEFAULT_KERAS_BACKEND.get(device):
             command = f"KERAS_BACKEND={backend} {command}"
         run = runs.setdefault(command, {"trials": 0, "hardware": set(), "commits": set(), "first": None})
         run["trials"] += 1

@@ -28,10 +28,9 @@ from tqdm import tqdm
 from bench import data, pretrained, store
 from bench.adapter import EXECUTION_OPTIONS
 from bench.errors import BenchError
-from bench.frameworks import unsupported
+from bench.frameworks import keras_backend, missing_framework, unsupported
 from bench.paths import PROJECT_ROOT, portable
 from bench.recipes import get_recipe
-from bench.registry import keras_backend, missing_framework
 from bench.trial import TrialConfig
 from bench.worker import EVENT_PREFIX
 

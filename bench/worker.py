@@ -18,16 +18,18 @@ def emit(event: dict) -> None:
     sys.stdout.flush()
 
 
-def classify(error: BaseException) -> str:
-    """The status of a trial that raised `error`: diverged, oom or crashed."""
+def classify(error: BaseException, framework: str) -> str:
+    """The status of a trial that raised `error`: diverged, oom (by the framework's error types) or crashed."""
+    from bench.adapter import get_adapter
     from bench.trial import Diverged
 
     if isinstance(error, Diverged):
         return "diverged"
-    text = f"{type(error).__name__}: {error}".lower()
-    if isinstance(error, MemoryError) or "out of memory" in text or "resourceexhausted" in text:
-        return "oom"
-    return "crashed"
+    try:
+        out_of_memory = get_adapter(framework).is_oom(error)
+    except ImportError:  # the framework itself failed to load: that was the error
+        out_of_memory = False
+    return "oom" if out_of_memory else "crashed"
 
 
 def main() -> int:
@@ -39,7 +41,7 @@ def main() -> int:
     except Exception as error:  # every failure becomes a result row
         traceback.print_exc()
         last_line = f"{type(error).__name__}: {error}".strip().splitlines()[-1]
-        emit({"event": "error", "status": classify(error), "error": last_line})
+        emit({"event": "error", "status": classify(error, config.framework), "error": last_line})
         return 1
     emit({"event": "result", "body": body})
     return 0

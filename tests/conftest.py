@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import data, registry
+from bench import data
+from bench import frameworks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_ARCHIVE = REPO_ROOT.parent / "shared" / "datasets" / data.JPEG_ARCHIVE
@@ -104,9 +105,9 @@ def isolated_cache(tmp_path, monkeypatch, request):
 
 
 FRAMEWORKS = [
-    pytest.param(fw, marks=pytest.mark.skipif(bool(registry.missing_framework(fw)),
-                                              reason=f"FRAMEWORK SKIPPED: {registry.missing_framework(fw)}"))
-    for fw in registry.FRAMEWORKS
+    pytest.param(fw, marks=pytest.mark.skipif(bool(frameworks.missing_framework(fw)),
+                                              reason=f"FRAMEWORK SKIPPED: {frameworks.missing_framework(fw)}"))
+    for fw in frameworks.FRAMEWORKS
 ]
 
 
@@ -114,7 +115,7 @@ FRAMEWORKS = [
 def framework_processes():
     """One spawned process per framework, reused by every test (see tests/framework_jobs.py)."""
     context = multiprocessing.get_context("spawn")
-    pools = {fw: ProcessPoolExecutor(max_workers=1, mp_context=context) for fw in registry.FRAMEWORKS}
+    pools = {fw: ProcessPoolExecutor(max_workers=1, mp_context=context) for fw in frameworks.FRAMEWORKS}
     yield pools
     for pool in pools.values():
         pool.shutdown(cancel_futures=True)

@@ -204,18 +204,16 @@ def keras_replay(framework: str, model: str, weights: dict, images: np.ndarray, 
 def one_step(framework: str, model: str, num_classes: int) -> dict:
     """One optimisation step on 8 images: loss, output shape and whether every weight stayed finite."""
     adapter = _adapter(framework)
-    built = adapter.build(registry.layers(model, num_classes), model)
+    layer_list = registry.layers(model, num_classes)
+    built = adapter.build(layer_list, model)
     dataset = data.synthetic(num_classes=num_classes, train=8, test=8)
     recipe = get_recipe("baseline").with_overrides(batch_size=8)
     mean, std = data.NORMALISATION["cifar10"]
     state = adapter.prepare(built, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
     loss = adapter.train_epoch(built, state, np.arange(8), constant_rates(8, recipe)).loss
     logits = adapter.predict(built, state, dataset.test_x)
-    if framework == "torch":
-        finite = all(bool(p.isfinite().all()) for p in built.parameters())
-    else:
-        finite = all(bool(np.isfinite(w.numpy() if hasattr(w, "numpy") else np.asarray(w)).all())
-                     for w in built.weights)
+    finite = all(np.isfinite(tensor).all() for tensors in adapter.export_weights(built, layer_list).values()
+                 for tensor in tensors.values())
     return {"loss": loss, "shape": logits.shape, "finite": finite}
 
 
@@ -241,17 +239,7 @@ def pretrained_logits(framework: str, model: str, path: str, num_classes: int, i
     built = adapter.build(layer_list, model)
     weights, skipped = read_torchvision(path, layers.torch_tensor_shapes(layer_list))
     adapter.load_weights(built, layer_list, weights)
-    if framework == "torch":
-        import torch
-
-        built.eval()
-        with torch.no_grad():
-            logits = built(torch.from_numpy(images).permute(0, 3, 1, 2)).numpy()
-    else:
-        import keras
-
-        logits = keras.ops.convert_to_numpy(built(images, training=False))
-    return {"logits": logits, "skipped": skipped}
+    return {"logits": adapter.logits(built, images), "skipped": skipped}
 
 
 def torchvision_reference(framework: str, architecture: str, path: str, images: np.ndarray,
@@ -276,14 +264,6 @@ def torchvision_reference(framework: str, architecture: str, path: str, images: 
         return reference(inputs).numpy()
 
 
-def _weights_by_layer(framework: str, model) -> dict[str, list[np.ndarray]]:
-    if framework == "torch":
-        from bench.frameworks.torch_backend import export_weights
-
-        return {name: list(tensors.values()) for name, tensors in export_weights(model).items()}
-    return {layer.name: [np.array(w) for w in layer.weights] for layer in model.layers if layer.weights}
-
-
 def fine_tuning_phases(framework: str, model: str, path: str, num_classes: int) -> dict:
     """Train one epoch with the loaded layers frozen, then one with every layer free; which layers changed
     in each, and the trainable parameter counts."""
@@ -302,11 +282,11 @@ def fine_tuning_phases(framework: str, model: str, path: str, num_classes: int) 
     result = {"backbone": sorted(weights)}
     for phase, frozen in (("frozen", set(weights)), ("free", set())):
         adapter.freeze(built, state, frozen)
-        before = _weights_by_layer(framework, built)
+        before = adapter.export_weights(built, layer_list)
         adapter.train_epoch(built, state, np.arange(64), constant_rates(64, recipe))
-        after = _weights_by_layer(framework, built)
+        after = adapter.export_weights(built, layer_list)
         result[phase] = {"changed": sorted(name for name in before if any(
-            not np.array_equal(a, b) for a, b in zip(before[name], after[name]))),
+            not np.array_equal(before[name][tensor], after[name][tensor]) for tensor in before[name])),
             "trainable": adapter.count_params(built)[0]}
     return result
 
@@ -348,12 +328,8 @@ def train_steps(framework: str, model: str, recipe, weights: dict | None, images
         rates = control.learning_rates(epoch)
         stats = adapter.train_epoch(built, state, np.arange(len(labels)), rates)
         reported.append((stats.learning_rate, float(rates[-1])))
-    result = {"logits": adapter.predict(built, state, probe), "rates": reported}
-    if framework == "torch":
-        from bench.frameworks.torch_backend import export_weights
-
-        result["weights"] = export_weights(built)
-    return result
+    return {"logits": adapter.predict(built, state, probe), "rates": reported,
+            "weights": adapter.export_weights(built, layer_list)}
 
 
 def mix_indexed_epoch(framework: str, count: int, batch_size: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -401,14 +377,8 @@ def initialised_weights(framework: str, scheme: str) -> dict:
     layer_list = registry.layers("r2_vanilla_cnn", 10)
     built = adapter.build(layer_list, "r2_vanilla_cnn")
     adapter.initialise(built, scheme, 0)
-    if framework == "torch":
-        import torch
-
-        return {name: (float(m.weight.abs().max()), float(m.bias.abs().max()), float(m.weight.std()))
-                for name, m in built.named_modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))}
-    return {layer.name: (float(np.abs(layer.get_weights()[0]).max()), float(np.abs(layer.get_weights()[1]).max()),
-                         float(layer.get_weights()[0].std()))
-            for layer in built.layers if layer.get_weights()}
+    return {name: (float(np.abs(tensors["weight"]).max()), float(np.abs(tensors["bias"]).max()),
+                   float(tensors["weight"].std())) for name, tensors in adapter.export_weights(built, layer_list).items()}
 
 
 def yardstick_with_a_stand_in_airbench(framework: str, results: str, work: str) -> dict:
@@ -475,3 +445,87 @@ def plain_fit_epoch(framework: str, model: str) -> float:
     plain, inputs, targets, batch_size = _EPOCHS[f"plain {model}"]
     history = plain.fit(inputs, targets, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
     return float(history.history["loss"][-1])
+
+
+def _typed_out_of_memory(framework: str) -> BaseException:
+    """The out-of-memory error this framework (and keras's backend) raises, constructed as it would be."""
+    if framework == "torch":
+        import torch
+
+        return torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
+    if backend == "torch":
+        import torch
+
+        return torch.OutOfMemoryError("CUDA out of memory")
+    return type("XlaRuntimeError", (RuntimeError,), {})("RESOURCE_EXHAUSTED: Out of memory allocating")
+
+
+def conformance_facts(framework: str) -> dict:
+    """What the adapter contract (bench.adapter.Adapter) promises, observed for one framework on the CPU."""
+    from dataclasses import fields
+
+    from bench import adapter as base, layers
+    from bench.errors import BenchError
+    from bench.frameworks import HONOURED
+
+    facts = {"class": type(get_adapter(framework)).__mro__[1].__qualname__,
+             "registered_as": get_adapter(framework).name}
+    refused = {}
+    for option in fields(Execution):
+        if option.name in HONOURED[framework]:
+            continue
+        value = "naive" if option.name == "loader" else (2 if option.type in ("int", int) else True)
+        execution = Execution(**{option.name: value})
+        try:
+            get_adapter(framework).setup("cpu", 1, 0, execution)
+            refused[option.name] = None
+        except BenchError as error:
+            refused[option.name] = (str(error), get_adapter(framework).supports(execution))
+    facts["refused"] = refused
+    try:
+        get_adapter(framework).check_device("cuda")
+        facts["cuda_refusal"] = None
+    except BenchError as error:
+        facts["cuda_refusal"] = str(error)
+
+    adapter = _adapter(framework)
+    layer_list = registry.layers("airbench94", 10)
+    model = adapter.build(layer_list, "airbench94")
+    facts["counts"] = (adapter.count_params(model), layers.count_params(layer_list))
+    dataset = data.synthetic(train=64, test=16, seed=5)
+    recipe = get_recipe("baseline").with_overrides(batch_size=32)
+    mean, std = data.NORMALISATION["cifar10"]
+    state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
+    rates = np.array([1e-3, 5e-4])
+    stats = adapter.train_epoch(model, state, np.arange(64), rates)
+    facts["epoch"] = (stats.loss, stats.accuracy, stats.learning_rate)
+    before = adapter.predict(model, state, dataset.test_x)
+    snapshot = adapter.snapshot(model)
+    adapter.train_epoch(model, state, np.arange(64), rates)
+    trained = adapter.predict(model, state, dataset.test_x)
+    adapter.restore(model, snapshot)
+    facts["predict"] = (before.shape, str(before.dtype), before, trained, adapter.predict(model, state, dataset.test_x))
+    exported = adapter.export_weights(model, layer_list)
+    twin = adapter.build(layer_list, "airbench94")
+    adapter.load_weights(twin, layer_list, exported)
+    inputs = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
+    facts["export_roundtrip"] = (adapter.logits(model, inputs), adapter.logits(twin, inputs),
+                                 {name: {k: v.shape for k, v in tensors.items()} for name, tensors in exported.items()},
+                                 layers.torch_tensor_shapes(layer_list))
+    backbone = {leaf.name for leaf, _ in layers.weighted_leaves(layer_list)} - {"head"}
+    adapter.freeze(model, state, backbone)
+    frozen = adapter.count_params(model)[0]
+    adapter.freeze(model, state, set())
+    facts["freeze"] = (frozen, adapter.count_params(model)[0])
+    facts["settings"] = (sorted(adapter.settings(model)), list(base.SETTINGS))
+    facts["memory"] = adapter.peak_device_memory()
+    facts["oom"] = (adapter.is_oom(_typed_out_of_memory(framework)), adapter.is_oom(MemoryError()),
+                    adapter.is_oom(RuntimeError("out of memory")), adapter.is_oom(ValueError("bad shape")))
+    return facts

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from bench import registry
+from bench.frameworks import missing_framework
 from tests.conftest import REPO_ROOT, requires_shared_cifar10, write_jpeg_archive
 
 
@@ -110,8 +110,8 @@ def test_cuda_without_a_gpu_is_refused(tmp_path):
 
 
 def test_cuda_keras_whose_backend_sees_no_gpu_is_refused_before_the_sweep(tmp_path):
-    if registry.missing_framework("keras", "cuda"):
-        pytest.skip(f"FRAMEWORK SKIPPED: {registry.missing_framework('keras', 'cuda')}")
+    if missing_framework("keras", "cuda"):
+        pytest.skip(f"FRAMEWORK SKIPPED: {missing_framework('keras', 'cuda')}")
     result = bench("run", "--device", "cuda", "--framework", "keras", "--results", str(tmp_path))
     assert_one_line_error(result, "keras's jax backend sees no GPU", "cnnbench[gpu]")
     assert not list((tmp_path / "raw").glob("*.json"))

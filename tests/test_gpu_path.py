@@ -11,14 +11,15 @@ import sys
 import pytest
 
 from bench import registry, report, runner, store
+from bench.frameworks import missing_framework
 from bench.labels import variant_label
 from bench.suites import ALL_MODELS, TRANSFER_MODELS, YARDSTICK_MODELS, get_suite
 from tests.conftest import REPO_ROOT
 from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
 
-needs_torch = pytest.mark.skipif(bool(registry.missing_framework("torch")), reason="GPU PATH SKIPPED: no torch")
-needs_keras = pytest.mark.skipif(bool(registry.missing_framework("keras")), reason="GPU PATH SKIPPED: no keras")
+needs_torch = pytest.mark.skipif(bool(missing_framework("torch")), reason="GPU PATH SKIPPED: no torch")
+needs_keras = pytest.mark.skipif(bool(missing_framework("keras")), reason="GPU PATH SKIPPED: no keras")
 
 
 @needs_torch

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bench import layers, registry
+from bench.frameworks import FRAMEWORKS as FRAMEWORK_NAMES, missing_framework
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS
 
@@ -19,7 +20,7 @@ SEARCHED_VARIANTS = ["r2_tuned_cnn:filters1=16,filters2=48,kernel=5,dense=100,dr
                      "r2_tuned_cnn:kernel=1,dense=64"]
 MODELS = registry.model_names() + SEARCHED_VARIANTS
 BATCH = 16  # BatchNorm1d statistics of fewer samples amplify float32 round-off past 1e-4
-both_frameworks = pytest.mark.skipif(any(registry.missing_framework(fw) for fw in registry.FRAMEWORKS),
+both_frameworks = pytest.mark.skipif(any(missing_framework(fw) for fw in FRAMEWORK_NAMES),
                                      reason="PARITY SKIPPED: needs both torch and keras installed")
 
 

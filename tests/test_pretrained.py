@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import registry, store
+from bench import store
+from bench.frameworks import FRAMEWORKS, missing_framework
 from bench.suites import TRANSFER_PARTS, get_suite
 from tests import framework_jobs as jobs
 from tests.test_cli import assert_one_line_error, bench
 
-needs_both = pytest.mark.skipif(any(registry.missing_framework(fw) for fw in registry.FRAMEWORKS),
+needs_both = pytest.mark.skipif(any(missing_framework(fw) for fw in FRAMEWORKS),
                                 reason="PRETRAINED SKIPPED: needs both torch and keras installed")
 
 # torchvision's constructor -> the model here that loads its weights file as it is
@@ -33,7 +34,7 @@ def test_a_torchvision_file_gives_torchvisions_logits_in_both_frameworks(archite
     images = np.random.default_rng(0).normal(size=(2, 32, 32, 3)).astype(np.float32)
     expected = framework_processes["torch"].submit(
         jobs.torchvision_reference, "torch", architecture, path, images, 10).result()
-    for framework in registry.FRAMEWORKS:
+    for framework in FRAMEWORKS:
         result = framework_processes[framework].submit(
             jobs.pretrained_logits, framework, TORCHVISION_MODELS[architecture], path, 10, images).result()
         assert_same_logits(result, expected, framework)
@@ -46,7 +47,7 @@ def test_the_input_resize_is_torchs_bilinear_in_both_frameworks(tmp_path, framew
     images = np.random.default_rng(1).normal(size=(2, 32, 32, 3)).astype(np.float32)
     expected = framework_processes["torch"].submit(
         jobs.torchvision_reference, "torch", "squeezenet1_1", path, images, 10, 64).result()
-    for framework in registry.FRAMEWORKS:
+    for framework in FRAMEWORKS:
         result = framework_processes[framework].submit(
             jobs.pretrained_logits, framework, "r2_squeezenet1_1", path, 10, images, 64).result()
         assert_same_logits(result, expected, framework)
@@ -70,7 +71,7 @@ def test_a_frozen_phase_changes_no_backbone_weight_in_either_framework(tmp_path,
     framework_processes["torch"].submit(jobs.torchvision_reference, "torch", "resnet18", path,
                                         np.zeros((1, 32, 32, 3), np.float32)).result()
     counts = {}
-    for framework in registry.FRAMEWORKS:
+    for framework in FRAMEWORKS:
         phases = framework_processes[framework].submit(
             jobs.fine_tuning_phases, framework, "resnet18:stem=imagenet", path, 10).result()
         assert "fc" not in phases["backbone"] and len(phases["backbone"]) == 40

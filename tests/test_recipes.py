@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from bench import registry
+from bench.frameworks import FRAMEWORKS, missing_framework
 from bench.control import TrainingControl
 from bench.recipes import EarlyStopping, Plateau, Recipe, Schedule, learning_rate_at
 from tests import framework_jobs as jobs
 
-both_frameworks = pytest.mark.skipif(any(registry.missing_framework(fw) for fw in registry.FRAMEWORKS),
+both_frameworks = pytest.mark.skipif(any(missing_framework(fw) for fw in FRAMEWORKS),
                                      reason="RECIPE EQUIVALENCE SKIPPED: needs both torch and keras installed")
 
 
@@ -67,7 +68,7 @@ def test_losses_are_equal_on_the_same_logits(recipe, framework_processes):
     targets = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 32)]
     weights = recipe.class_weight_vector(registry_classes())
     values = {fw: framework_processes[fw].submit(jobs.recipe_loss_value, fw, recipe, logits, targets,
-                                                 weights).result() for fw in registry.FRAMEWORKS}
+                                                 weights).result() for fw in FRAMEWORKS}
     assert values["torch"] == pytest.approx(values["keras"], rel=1e-5)
     reference = reference_loss(recipe, logits, targets, weights)
     assert values["torch"] == pytest.approx(reference, rel=1e-5)
@@ -120,7 +121,7 @@ def test_twenty_steps_from_equal_weights_give_equal_models(recipe, framework_pro
         probe).result()["weights"]
     results = {fw: framework_processes[fw].submit(jobs.train_steps, fw, "r2_vanilla_cnn", replace(recipe, epochs=3),
                                                   start, images, labels, 3, probe).result()
-               for fw in registry.FRAMEWORKS}
+               for fw in FRAMEWORKS}
     for framework, result in results.items():
         for reported, scheduled in result["rates"]:
             assert math.isclose(reported, scheduled, rel_tol=1e-6), framework
@@ -144,7 +145,7 @@ def test_a_clipped_step_is_the_same_step(framework_processes):
                                                 images, labels, 0, images).result()["weights"]
     clipped = {fw: framework_processes[fw].submit(jobs.train_steps, fw, "r2_vanilla_cnn", recipe, start,
                                                   images, labels, 1, images).result()
-               for fw in registry.FRAMEWORKS}
+               for fw in FRAMEWORKS}
     unclipped = framework_processes["torch"].submit(jobs.train_steps, "torch", "r2_vanilla_cnn",
                                                     replace(recipe, clip_norm=None), start, images, labels, 1,
                                                     images).result()

@@ -1,13 +1,23 @@
-"""The framework adapters, one module each, and which execution options each one honours.
+"""The frameworks cnnbench trains in: where each adapter lives, what each needs installed, and which execution
+options each honours.
 
-This module imports no framework: the driver asks it whether a trial can run before any process starts.
+This module imports no framework: the driver asks it what can run before any trial process starts. Adding a
+framework is a module here whose adapter subclasses bench.adapter.Adapter and registers itself
+(`@register`), plus its line in each table below.
 """
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from dataclasses import fields
 
-from bench.adapter import Execution
+from bench.errors import BenchError
+
+ADAPTER_MODULES = {"torch": "bench.frameworks.torch_backend", "keras": "bench.frameworks.keras_backend"}
+FRAMEWORKS = tuple(ADAPTER_MODULES)
+# What each framework's adapter needs installed: (module, extra that installs it).
+REQUIRES = {"torch": ("torch", "cnnbench[torch]"), "keras": ("keras", "cnnbench[keras]")}
 
 # The execution options each framework honours when set away from their default (see bench.adapter.Execution).
 # Keras models are channels-last already, so the option is accepted and changes nothing there.
@@ -16,10 +26,12 @@ HONOURED = {
     "keras": {"amp", "channels_last", "compile", "steps_per_execution"},
 }
 
+DEFAULT_KERAS_BACKEND = {"cpu": "tensorflow", "cuda": "jax"}
 
-def unsupported(framework: str, execution: Execution) -> str | None:
-    """Why `framework` cannot run with these options (naming the option and who has it), or None."""
-    for option in fields(Execution):
+
+def unsupported(framework: str, execution) -> str | None:
+    """Why `framework` cannot run with these execution options (naming the option and who has it), or None."""
+    for option in fields(execution):
         value = getattr(execution, option.name)
         if value != option.default and option.name not in HONOURED[framework]:
             others = sorted(name for name, honoured in HONOURED.items() if option.name in honoured)
@@ -27,3 +39,24 @@ def unsupported(framework: str, execution: Execution) -> str | None:
             setting = f"the {value} loader" if option.name == "loader" else f"--{shown}"
             return f"{setting} is {'/'.join(others)}-only" if others else f"--{shown} is not supported"
     return None
+
+
+def missing_framework(framework: str, device: str = "cpu") -> str | None:
+    """Why `framework` cannot run here (a sentence), or None when it can; imports nothing."""
+    if framework not in FRAMEWORKS:
+        raise BenchError(f"unknown framework {framework!r}; choose from {', '.join(FRAMEWORKS)}")
+    module, extra = REQUIRES[framework]
+    if importlib.util.find_spec(module) is None:
+        return f"{framework} is not installed (pip install '{extra}')"
+    if framework == "keras":
+        backend = keras_backend(device)
+        if importlib.util.find_spec(backend) is None:
+            return f"keras backend {backend!r} (KERAS_BACKEND) is not installed"
+    return None
+
+
+def keras_backend(device: str = "cpu") -> str:
+    """The keras backend a trial will use: $KERAS_BACKEND, else the device's default: keras's own,
+    TensorFlow, on a CPU; JAX on a GPU (the GPU extra installs jax[cuda12]; on the H200, keras on JAX
+    ran where keras on torch crashed, and TensorFlow's CUDA build is not in the lent machines' images)."""
+    return os.environ.get("KERAS_BACKEND", DEFAULT_KERAS_BACKEND.get(device, "tensorflow"))

@@ -17,8 +17,8 @@ import keras
 from keras import ops
 
 from bench import layers as L
+from bench import adapter as base
 from bench.adapter import EVAL_BATCH_SIZE, EpochStats, Execution
-from bench.frameworks import unsupported
 from bench.errors import BenchError
 from bench.recipes import Recipe
 
@@ -150,6 +150,28 @@ def load_torch_weights(model: keras.Model, layer_list: list, weights: dict[str, 
         else:
             values = [tensors["weight"], tensors["bias"], tensors["running_mean"], tensors["running_var"]]
         target.set_weights(values)
+
+
+def export_torch_weights(model: keras.Model, layer_list: list) -> dict[str, dict[str, np.ndarray]]:
+    """The inverse of load_torch_weights: every weighted layer's tensors in torch's layout, by name."""
+    flattened = L.flattened_from(layer_list)
+    exported = {}
+    for layer, _ in L.weighted_leaves(layer_list):
+        values = [np.array(w) for w in model.get_layer(layer.name).get_weights()]
+        if isinstance(layer, L.Conv):
+            tensors = {"weight": values[0].transpose(2, 3, 0, 1) if layer.depthwise else values[0].transpose(3, 2, 0, 1)}
+        elif isinstance(layer, L.Dense):
+            matrix = values[0].T
+            if layer.name in flattened:
+                height, width, channels = flattened[layer.name]
+                matrix = matrix.reshape(-1, height, width, channels).transpose(0, 3, 1, 2).reshape(len(matrix), -1)
+            tensors = {"weight": matrix}
+        else:
+            tensors = dict(zip(("weight", "bias", "running_mean", "running_var"), values))
+        if isinstance(layer, (L.Conv, L.Dense)) and layer.bias:
+            tensors["bias"] = values[1]
+        exported[layer.name] = {name: np.ascontiguousarray(value) for name, value in tensors.items()}
+    return exported
 
 
 def augment(images, padding: int, flip: bool, seed: keras.random.SeedGenerator):
@@ -338,11 +360,12 @@ class TrainState:
     class_weights: list[float] | None
 
 
-class Adapter:
+@base.register
+class Adapter(base.Adapter):
     name = "keras"
 
     def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None:
-        if reason := unsupported(self.name, execution):
+        if reason := self.supports(execution):
             raise BenchError(reason)
         self.check_device(device)
         self.device = device  # the runner hides GPUs from a cpu trial (CUDA_VISIBLE_DEVICES)
@@ -383,6 +406,12 @@ class Adapter:
 
     def load_weights(self, model, layer_list: list, weights: dict) -> None:
         load_torch_weights(model, layer_list, weights)
+
+    def export_weights(self, model, layer_list: list) -> dict:
+        return export_torch_weights(model, layer_list)
+
+    def logits(self, model: keras.Model, inputs: np.ndarray) -> np.ndarray:
+        return np.asarray(ops.convert_to_numpy(model(inputs, training=False)), dtype=np.float32)
 
     def initialise(self, model: keras.Model, scheme: str, seed: int) -> None:
         """Re-initialise convolutions and dense layers: 'torch' = torch's defaults, weights and biases
@@ -479,6 +508,7 @@ class Adapter:
             "cudnn_benchmark": None,
             "compile": f"jit_compile={self.execution.compile != 'off'}",
             "steps_per_execution": self.execution.steps_per_execution,
+            "fused_optimizer": None,
             "precision": keras.config.dtype_policy().compute_dtype,  # float32 | bfloat16 | float16
             "memory_format": "channels_last",
             "loader": self.execution.loader,
@@ -532,6 +562,24 @@ class Adapter:
 
             return jax.config.jax_default_matmul_precision not in ("highest", "float32")
         return None
+
+    def is_oom(self, error: BaseException) -> bool:
+        """By type: TensorFlow's ResourceExhaustedError, torch's OutOfMemoryError. JAX raises one type,
+        XlaRuntimeError, for every runtime failure and names the status in its message, RESOURCE_EXHAUSTED."""
+        if isinstance(error, MemoryError):
+            return True
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return isinstance(error, tf.errors.ResourceExhaustedError)
+        if backend == "torch":
+            import torch
+
+            return isinstance(error, torch.OutOfMemoryError)
+        if backend == "jax":
+            return type(error).__name__ == "XlaRuntimeError" and str(error).startswith("RESOURCE_EXHAUSTED")
+        return False
 
     def peak_device_memory(self) -> dict:
         none = {"peak_device_bytes": None, "peak_device_measures": None}

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 
 from bench import layers as L
 from bench.errors import BenchError
+from bench import adapter as base
 from bench.adapter import EVAL_BATCH_SIZE, EpochStats, Execution
-from bench.frameworks import unsupported
 from bench.recipes import Recipe
 
 
@@ -314,7 +314,8 @@ class TrainState:
     frozen_norms: list = field(default_factory=list)  # BatchNorm layers kept on their running statistics
 
 
-class Adapter:
+@base.register
+class Adapter(base.Adapter):
     name = "torch"
 
     def check_device(self, device: str) -> None:
@@ -323,7 +324,7 @@ class Adapter:
                              "(pip install 'cnnbench[gpu]') and check the NVIDIA driver (nvidia-smi)")
 
     def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None:
-        if reason := unsupported(self.name, execution):
+        if reason := self.supports(execution):
             raise BenchError(reason)
         self.check_device(device)
         set_torch_threads(threads)
@@ -342,6 +343,14 @@ class Adapter:
 
     def load_weights(self, model, layer_list: list, weights: dict) -> None:
         import_weights(model, weights)
+
+    def export_weights(self, model, layer_list: list) -> dict:
+        return export_weights(model)
+
+    @torch.no_grad()
+    def logits(self, model: nn.Module, inputs: np.ndarray) -> np.ndarray:
+        model.eval()
+        return model(self._layout(torch.from_numpy(inputs).to(self.device).permute(0, 3, 1, 2))).float().cpu().numpy()
 
     def initialise(self, model: nn.Module, scheme: str, seed: int) -> None:
         """Re-initialise convolutions and dense layers: 'keras' = glorot-uniform weights, zero biases
@@ -494,11 +503,15 @@ class Adapter:
             "tf32_matmul": tf32_allowed(),
             "cudnn_benchmark": torch.backends.cudnn.benchmark,
             "fused_optimizer": self.execution.fused_optimizer,
+            "steps_per_execution": None,
             "compile": self.execution.compile if self.execution.compile == "off" else f"{self.execution.compile}, dynamic=False",
             "precision": {"bf16": "bfloat16", "fp16": "float16"}.get(self.execution.amp, "float32"),
             "memory_format": "channels_last" if self.execution.channels_last else "channels_first",
             "loader": self.execution.loader,
         }
+
+    def is_oom(self, error: BaseException) -> bool:
+        return isinstance(error, (MemoryError, torch.OutOfMemoryError))
 
     def peak_device_memory(self) -> dict:
         if self.device.type != "cuda":
