@@ -83,6 +83,10 @@ class Recipe:
     resize: int | None = None  # bilinear resize of the input to resize x resize pixels; None: as given (32)
     freeze_epochs: int = 0  # epochs in which only the layers the weights file did not fill (the head) train
     unfrozen_lr_scale: float = 1.0  # after those epochs every layer trains at the schedule's rate x this
+    # airbench94's own tricks: the first conv's filters whiten the training images' patches and stay frozen
+    # (bench.whitening); the test logits are averaged over mirrored and shifted views (bench.tta).
+    whiten_first_conv: bool = False
+    test_time_augmentation: str = "none"  # none | flip | flip-translate
     report: str | None = None  # the report (r0..r4) whose recipe this is
     deviations: tuple[str, ...] = ()  # where this recipe knowingly differs from the report's
 
@@ -152,11 +156,11 @@ ONECYCLE = Recipe(
 AIRBENCH94 = Recipe(
     name="airbench94", optimizer="sgd", learning_rate=1.5, momentum=0.85, nesterov=True,
     weight_decay=0.0153 / (1 + 1 / 0.15) / 1.5, label_smoothing=0.2, batch_size=1024, epochs=10, crop_padding=2,
-    schedule=Schedule("onecycle", warmup_epochs=2.3),
-    deviations=("the harness's protocol, not airbench's: no whitening initialisation of the first conv (its "
-                "weights train from the framework's initialisation), no lookahead, no test-time augmentation, "
-                "no 64x learning rate for BatchNorm biases, BatchNorm with the harness's epsilon and momentum and "
-                "a trained scale, the first conv's bias trained throughout",
+    schedule=Schedule("onecycle", warmup_epochs=2.3), whiten_first_conv=True, test_time_augmentation="flip-translate",
+    deviations=("the harness's protocol, not airbench's: 45,000 training images (5,000 held out for validation), "
+                "no lookahead, no 64x learning rate for BatchNorm biases, BatchNorm with the harness's epsilon and "
+                "momentum and a trained scale, the whitening conv's bias kept at zero (airbench trains it for 3 "
+                "epochs), the convolutions' framework initialisation (airbench: partly identity, Dirac)",
                 "translation by 2 px over zero padding (airbench: reflect padding) and a random flip per image "
                 "(airbench: every other epoch), 10 epochs (airbench: 9.9)",
                 "learning rate rises linearly from 0 to its peak at 23 % of the steps and falls to 0 "

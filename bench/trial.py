@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from bench import data, failpoints, hardware, layers, metrics, registry
+from bench import data, failpoints, hardware, layers, metrics, registry, tta, whitening
 from bench.adapter import Execution, get_adapter
 from bench.control import TrainingControl
 from bench.errors import BenchError
@@ -141,9 +141,17 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         backbone = set(weights)
         pretrained = {"path": portable(config.weights), "sha256": file_sha256(config.weights),
                       "layers_loaded": len(weights), "layers_left_initialised": skipped, "phases": []}
+    kept_frozen, initialisation = set(), None
+    if recipe.whiten_first_conv:  # airbench's whitening: computed from the training images, then frozen
+        first = whitening.first_conv(layer_list)
+        adapter.load_weights(model, layer_list, {first.name: whitening.whitening_weights(first, splits.train_x,
+                                                                                         mean, std)})
+        kept_frozen, initialisation = {first.name}, {"whitened": first.name, "frozen": [first.name]}
     trainable, non_trainable = adapter.count_params(model)
     state = adapter.prepare(model, recipe, splits.train_x, splits.train_y, mean, std, config.seed,
                             recipe.class_weight_vector(dataset.class_names))
+    if kept_frozen:
+        adapter.freeze(model, state, kept_frozen)
 
     if (recipe.plateau or recipe.early_stopping) and not len(splits.val_y):
         raise BenchError(f"recipe {recipe.name} watches validation figures: --val-size must be > 0")
@@ -153,7 +161,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     with PeakRSS() as rss:
         for epoch in range(1, recipe.epochs + 1):
             if pretrained and recipe.freeze_epochs and epoch in (1, recipe.freeze_epochs + 1):
-                frozen = backbone if epoch == 1 else set()  # the loaded layers, then none
+                frozen = (backbone if epoch == 1 else set()) | kept_frozen  # the loaded layers, then none
                 adapter.freeze(model, state, frozen)
                 pretrained["phases"].append({"from_epoch": epoch, "frozen_layers": len(frozen),
                                              "params_trainable": adapter.count_params(model)[0],
@@ -188,7 +196,8 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         test_scores = inference_rate = None
         if config.scores_test:
             with SyncedTimer(adapter.synchronize) as test_timer:  # the test set, scored once
-                test_logits = adapter.predict(model, state, splits.test_x)
+                test_logits = tta.predict(lambda view: adapter.predict(model, state, view), splits.test_x,
+                                          recipe.test_time_augmentation)
             test_scores = metrics.scores(test_logits, splits.test_y, dataset.class_names)
             inference_rate = len(splits.test_y) / test_timer.seconds
 
@@ -222,6 +231,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
                   "params_trainable": trainable, "params_non_trainable": non_trainable,
                   "forward_flops_per_image": forward_flops},
         "pretrained": pretrained,
+        "initialisation": initialisation,  # a data-dependent initialisation (whitening), if the recipe has one
         "settings": settings,
         "epochs": epochs,
         "timing": timing,
