@@ -17,12 +17,13 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from bench import data, layers, registry
+from bench.data import cifar
+from bench.spec import layers, registry
 from bench.frameworks import FRAMEWORKS, keras_backend, missing_framework
 from bench.errors import BenchError
-from bench.adapter import AMP, COMPILE, EXECUTION_OPTIONS, INITS, LOADERS
-from bench.recipes import LR_SCALING, RECIPES, get_recipe
-from bench.suites import SUITES, Entry, Suite, get_suite
+from bench.frameworks.base import AMP, COMPILE, EXECUTION_OPTIONS, INITS, LOADERS
+from bench.spec.recipes import LR_SCALING, RECIPES, get_recipe
+from bench.spec.suites import SUITES, Entry, Suite, get_suite
 
 DEVICES = ("cpu", "cuda")
 
@@ -94,8 +95,8 @@ def _add_trial_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--test-subset", type=positive_int,
                         help="score a class-balanced, seeded subset of N test images (default: the suite's, or all)")
     parser.add_argument("--val-size", type=non_negative_int,
-                        help=f"validation images held out of the training set (default {data.DEFAULT_VAL_SIZE})")
-    parser.add_argument("--dataset", help=f"one of {', '.join(data.DATASETS)} (default: the suite's, cifar10)")
+                        help=f"validation images held out of the training set (default {cifar.DEFAULT_VAL_SIZE})")
+    parser.add_argument("--dataset", help=f"one of {', '.join(cifar.DATASETS)} (default: the suite's, cifar10)")
     parser.add_argument("--data-dir", help="where to look for the dataset first")
     parser.add_argument("--download", action="store_true", help="download the dataset if none is found")
     parser.add_argument("--threads", type=positive_int, help="intra- and inter-op threads, both frameworks "
@@ -242,7 +243,7 @@ def _measured_counts(framework: str) -> dict | None:
     if missing_framework(framework):
         return None
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    completed = subprocess.run([sys.executable, "-m", "bench.inspect_models", framework],
+    completed = subprocess.run([sys.executable, "-m", "bench.measure.inspect_models", framework],
                                capture_output=True, text=True, env=env, timeout=900)
     if completed.returncode != 0:
         raise BenchError(f"building the models in {framework} failed: {completed.stderr.strip().splitlines()[-1]}")
@@ -308,10 +309,10 @@ def check_trials(trials, data_dir, download: bool) -> dict:
     datasets, splits, of_trial = {}, {}, {}
     for trial in trials:
         if trial.dataset not in datasets:
-            datasets[trial.dataset] = data.load(trial.dataset, data_dir, download)
+            datasets[trial.dataset] = cifar.load(trial.dataset, data_dir, download)
         key = (trial.dataset, trial.val_size, trial.train_subset, trial.test_subset)
         if key not in splits:
-            splits[key] = data.split(datasets[trial.dataset], trial.val_size, trial.train_subset,
+            splits[key] = cifar.split(datasets[trial.dataset], trial.val_size, trial.train_subset,
                                      test_subset=trial.test_subset)
         of_trial[trial] = splits[key]
         train_images = len(splits[key].train_y)
@@ -330,7 +331,7 @@ def check_trials(trials, data_dir, download: bool) -> dict:
 
 def dry_run(trials, splits: dict, calibrations: dict) -> None:
     """What a sweep would run and roughly how long it would take on this machine (see calibration)."""
-    from bench.calibration import TRIAL_OVERHEAD_S, estimate_seconds
+    from bench.measure.calibration import TRIAL_OVERHEAD_S, estimate_seconds
 
     rows, total = [], 0.0
     for trial in trials:
@@ -366,26 +367,28 @@ def tensorboard_dir(args) -> str | None:
     """--tensorboard DIR, or RESULTS/tensorboard for a bare --tensorboard (checked before anything runs)."""
     if args.tensorboard is None:
         return None
-    from bench.tensorboard_log import check_available
+    from bench.run.tensorboard_log import check_available
 
     check_available()
     return args.tensorboard or os.path.join(args.results, "tensorboard")
 
 
 def command_run(args) -> int:
-    from bench import provenance, runner, store
+    from bench.measure import provenance
+    from bench.results import store
+    from bench.run import runner
 
     suite, entries = resolve_suite(args)
     frameworks = args.framework or list(suite.frameworks)
     _check_device(args.device)
     for framework in frameworks:
         missing_framework(framework, args.device)
-    from bench.executors import make_executor
+    from bench.run.executors import make_executor
 
     executor = make_executor(args.executor, args.ray_address, args.max_parallel)
     store.ensure_writable(args.results)
     if args.weights:
-        from bench.pretrained import check_exists
+        from bench.data.pretrained import check_exists
 
         check_exists(args.weights)
     if args.weights_dir and not os.path.isdir(args.weights_dir):
@@ -416,10 +419,12 @@ def command_run(args) -> int:
 
 
 def command_tune(args) -> int:
-    from bench import provenance, runner, store, tune
-    from bench.executors import make_executor
-    from bench.searches import search_for
-    from bench.trial import TrialConfig
+    from bench.measure import provenance
+    from bench.results import store
+    from bench.run import runner, tune
+    from bench.run.executors import make_executor
+    from bench.spec.searches import search_for
+    from bench.run.trial import TrialConfig
 
     space = search_for(args.model)
     _check_device(args.device)
@@ -434,7 +439,7 @@ def command_tune(args) -> int:
     recipe = get_recipe(space.recipe)
     bases = [TrialConfig(model=space.model, framework=framework, device=args.device, batch_size=recipe.batch_size,
                          seed=args.seed, epochs=args.epochs or recipe.epochs, recipe=space.recipe,
-                         dataset=args.dataset or "cifar10", val_size=args.val_size or data.DEFAULT_VAL_SIZE,
+                         dataset=args.dataset or "cifar10", val_size=args.val_size or cifar.DEFAULT_VAL_SIZE,
                          train_subset=args.train_subset, test_subset=args.test_subset,
                          threads=args.threads or len(os.sched_getaffinity(0)),
                          keras_backend=keras_backend(args.device) if framework == "keras" else None,
@@ -478,15 +483,15 @@ def _reading_results(directories: list[str], function, *args):
 
 
 def command_report(args) -> int:
-    from bench import report
+    from bench.report import leaderboard
 
-    path = _reading_results([args.results], report.write_leaderboard, args.results)
+    path = _reading_results([args.results], leaderboard.write_leaderboard, args.results)
     print(f"wrote {path}")
     return 0
 
 
 def command_compare(args) -> int:
-    from bench import compare
+    from bench.report import compare
 
     table = _reading_results([args.old, args.new], compare.compare, args.old, args.new, args.threshold)
     if table.empty:
@@ -499,7 +504,7 @@ def command_compare(args) -> int:
 
 
 def command_yardstick(args) -> int:
-    from bench import yardstick
+    from bench.run import yardstick
 
     yardstick.check_available()
     with tempfile.TemporaryDirectory(prefix="cnnbench-airbench-") as scratch:
@@ -509,7 +514,7 @@ def command_yardstick(args) -> int:
 
 
 def command_import(args) -> int:
-    from bench import store
+    from bench.results import store
 
     imported, present = store.import_results(args.source, args.results)
     print(f"imported {len(imported)} files into {args.results}"

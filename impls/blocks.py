@@ -1,8 +1,8 @@
-"""Building blocks shared by several model specs (plain data: lists of bench.layers)."""
+"""Building blocks shared by several model specs (plain data: lists of bench.spec.layers)."""
 
 from __future__ import annotations
 
-from bench.layers import BatchNorm, Conv, Dense, GlobalAvgPool, MaxPool, ReLU, Residual
+from bench.spec.layers import BatchNorm, Conv, Dense, GlobalAvgPool, MaxPool, ReLU, Residual
 
 
 def conv_bn_relu_pair(prefix: str, filters: int) -> list:

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench import data
+from bench.data import cifar
 from bench import frameworks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_ARCHIVE = REPO_ROOT.parent / "shared" / "datasets" / data.JPEG_ARCHIVE
+SHARED_ARCHIVE = REPO_ROOT.parent / "shared" / "datasets" / cifar.JPEG_ARCHIVE
 
 requires_shared_cifar10 = pytest.mark.skipif(
     not SHARED_ARCHIVE.exists(),
@@ -27,7 +27,7 @@ requires_shared_cifar10 = pytest.mark.skipif(
 
 def official_files(name: str, per_file: int = 30, seed: int = 0) -> dict[str, bytes]:
     """The files of the official python layout of `name`, tiny, pickled as the originals are."""
-    layout = data.OFFICIAL[name]
+    layout = cifar.OFFICIAL[name]
     rng = np.random.default_rng(seed)
     num_classes = 10 if name == "cifar10" else 100
     files = {}
@@ -37,13 +37,13 @@ def official_files(name: str, per_file: int = 30, seed: int = 0) -> dict[str, by
         if name == "cifar100":
             batch["coarse_labels"] = rng.integers(0, 20, per_file).tolist()
         files[file_name] = pickle.dumps(batch, protocol=2)
-    names = data.CIFAR10_CLASSES if name == "cifar10" else [f"fine_{i}" for i in range(100)]
+    names = cifar.CIFAR10_CLASSES if name == "cifar10" else [f"fine_{i}" for i in range(100)]
     files[layout.meta_file] = pickle.dumps({layout.names_key: list(names)}, protocol=2)
     return files
 
 
 def write_official_dir(root: Path, name: str, **kwargs) -> Path:
-    folder = root / data.OFFICIAL[name].folder
+    folder = root / cifar.OFFICIAL[name].folder
     folder.mkdir(parents=True)
     for file_name, payload in official_files(name, **kwargs).items():
         (folder / file_name).write_bytes(payload)
@@ -61,7 +61,7 @@ def write_code_running_batch(folder: Path, file_name: str, marker: Path) -> None
 
 
 def write_official_archive(root: Path, name: str, **kwargs) -> Path:
-    layout = data.OFFICIAL[name]
+    layout = cifar.OFFICIAL[name]
     root.mkdir(parents=True, exist_ok=True)
     path = root / layout.archive
     with tarfile.open(path, "w:gz") as archive:
@@ -77,10 +77,10 @@ def write_jpeg_archive(root: Path, per_class: int = 3, sidecar: bool = True) -> 
     from PIL import Image
 
     rng = np.random.default_rng(1)
-    path = root / data.JPEG_ARCHIVE
+    path = root / cifar.JPEG_ARCHIVE
     with tarfile.open(path, "w:gz") as archive:
         for split in ("test", "train"):
-            for class_name in data.CIFAR10_CLASSES:
+            for class_name in cifar.CIFAR10_CLASSES:
                 for i in range(per_class):
                     buffer = io.BytesIO()
                     pixels = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
@@ -133,7 +133,7 @@ def in_framework(framework, framework_processes):
 def local_ray():
     """One local Ray instance for the whole session (Ray cannot start again in a process once shut down)."""
     ray = pytest.importorskip("ray", reason="RAY SKIPPED: ray is not installed")
-    from bench.ray_executor import TIMED_CPU
+    from bench.run.ray_executor import TIMED_CPU
 
     ray.init(num_cpus=2, resources={TIMED_CPU: 1}, include_dashboard=False, log_to_driver=False)
     yield ray

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench import data, registry
-from bench.adapter import Execution, get_adapter
-from bench.recipes import get_recipe
+from bench.data import cifar
+from bench.spec import registry
+from bench.frameworks.base import Execution, get_adapter
+from bench.spec.recipes import get_recipe
 
 
 def _adapter(framework: str, seed: int = 0, device: str = "cpu", execution: Execution = Execution()):
@@ -33,9 +34,9 @@ def parameter_counts(framework: str, model: str, num_classes: int) -> tuple[int,
 def first_epoch_loss(framework: str, seed: int) -> float:
     adapter = _adapter(framework, seed)
     model = adapter.build(registry.layers("r2_vanilla_cnn", 10), "r2_vanilla_cnn")
-    dataset = data.synthetic(train=256, test=8, seed=3)
+    dataset = cifar.synthetic(train=256, test=8, seed=3)
     recipe = get_recipe("baseline").with_overrides(batch_size=64)
-    mean, std = data.NORMALISATION["cifar10"]
+    mean, std = cifar.NORMALISATION["cifar10"]
     state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, seed)
     order = np.random.default_rng(seed).permutation(256)
     return adapter.train_epoch(model, state, order, constant_rates(256, recipe)).loss
@@ -65,9 +66,9 @@ def host_reads_in_an_epoch(framework: str, steps: int) -> int:
 
     adapter = _adapter(framework)
     model = adapter.build(registry.layers("r2_vanilla_cnn", 10), "r2_vanilla_cnn")
-    dataset = data.synthetic(train=8 * steps, test=8)
+    dataset = cifar.synthetic(train=8 * steps, test=8)
     recipe = get_recipe("baseline").with_overrides(batch_size=8)
-    mean, std = data.NORMALISATION["cifar10"]
+    mean, std = cifar.NORMALISATION["cifar10"]
     state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
     if framework == "torch":
         import torch
@@ -115,19 +116,19 @@ def prepare_epoch(framework: str, model: str, images: int, batch_size: int, devi
     built = adapter.build(registry.layers(model, 10), model)
     splits = _training_slice(images)
     recipe = get_recipe("baseline").with_overrides(batch_size=batch_size)
-    mean, std = data.NORMALISATION["cifar10"]
+    mean, std = cifar.NORMALISATION["cifar10"]
     state = adapter.prepare(built, recipe, splits.train_x, splits.train_y, mean, std, 0)
     _EPOCHS[model] = (adapter, built, state, images)
     return {"dataset": splits.dataset.label, **{k: v for k, v in adapter.settings(built).items() if v is not None}}
 
 
-def _training_slice(images: int) -> data.Splits:
+def _training_slice(images: int) -> cifar.Splits:
     """The first `images` class-balanced training images of CIFAR-10 (synthetic where no copy is found)."""
     try:
-        dataset = data.load("cifar10")
+        dataset = cifar.load("cifar10")
     except Exception:
-        dataset = data.synthetic()
-    return data.split(dataset, val_size=0, train_subset=images)
+        dataset = cifar.synthetic()
+    return cifar.split(dataset, val_size=0, train_subset=images)
 
 
 def train_one_epoch(framework: str, model: str) -> float:
@@ -206,9 +207,9 @@ def one_step(framework: str, model: str, num_classes: int) -> dict:
     adapter = _adapter(framework)
     layer_list = registry.layers(model, num_classes)
     built = adapter.build(layer_list, model)
-    dataset = data.synthetic(num_classes=num_classes, train=8, test=8)
+    dataset = cifar.synthetic(num_classes=num_classes, train=8, test=8)
     recipe = get_recipe("baseline").with_overrides(batch_size=8)
-    mean, std = data.NORMALISATION["cifar10"]
+    mean, std = cifar.NORMALISATION["cifar10"]
     state = adapter.prepare(built, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
     loss = adapter.train_epoch(built, state, np.arange(8), constant_rates(8, recipe)).loss
     logits = adapter.predict(built, state, dataset.test_x)
@@ -231,8 +232,8 @@ def pretrained_logits(framework: str, model: str, path: str, num_classes: int, i
                       resize: int | None = None) -> dict:
     """Inference logits of `model` (after an optional input resize) once a torchvision weights file is
     loaded, and what was skipped."""
-    from bench import layers
-    from bench.pretrained import read_torchvision
+    from bench.spec import layers
+    from bench.data.pretrained import read_torchvision
 
     adapter = _adapter(framework)
     layer_list = ([layers.Resize(resize)] if resize else []) + registry.layers(model, num_classes)
@@ -267,17 +268,17 @@ def torchvision_reference(framework: str, architecture: str, path: str, images: 
 def fine_tuning_phases(framework: str, model: str, path: str, num_classes: int) -> dict:
     """Train one epoch with the loaded layers frozen, then one with every layer free; which layers changed
     in each, and the trainable parameter counts."""
-    from bench import layers
-    from bench.pretrained import read_torchvision
+    from bench.spec import layers
+    from bench.data.pretrained import read_torchvision
 
     adapter = _adapter(framework)
     layer_list = registry.layers(model, num_classes)
     built = adapter.build(layer_list, model)
     weights, _ = read_torchvision(path, layers.torch_tensor_shapes(layer_list))
     adapter.load_weights(built, layer_list, weights)
-    dataset = data.synthetic(num_classes=num_classes, train=64, test=8, seed=1)
+    dataset = cifar.synthetic(num_classes=num_classes, train=64, test=8, seed=1)
     recipe = get_recipe("r4_pretrained").with_overrides(batch_size=32)
-    mean, std = data.IMAGENET_NORMALISATION
+    mean, std = cifar.IMAGENET_NORMALISATION
     state = adapter.prepare(built, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
     result = {"backbone": sorted(weights)}
     for phase, frozen in (("frozen", set(weights)), ("free", set())):
@@ -312,16 +313,16 @@ def train_steps(framework: str, model: str, recipe, weights: dict | None, images
                 labels: np.ndarray, epochs: int, probe: np.ndarray) -> dict:
     """Train from `weights` (torch layout; None: this framework's own init) on fixed batches in a
     fixed order, with the shared schedule; return the final logits on `probe` and the weights."""
-    from bench.control import TrainingControl
+    from bench.run.control import TrainingControl
 
     adapter = _adapter(framework)
     layer_list = registry.layers(model, 10)
     built = adapter.build(layer_list, model)
     if weights is not None:
         adapter.load_weights(built, layer_list, weights)
-    mean, std = data.NORMALISATION["cifar10"]
+    mean, std = cifar.NORMALISATION["cifar10"]
     state = adapter.prepare(built, recipe, images, labels, mean, std, 0,
-                            recipe.class_weight_vector(data.CIFAR10_CLASSES))
+                            recipe.class_weight_vector(cifar.CIFAR10_CLASSES))
     control = TrainingControl(recipe, -(-len(labels) // recipe.batch_size))
     reported = []
     for epoch in range(epochs):
@@ -382,7 +383,7 @@ def initialised_weights(framework: str, scheme: str) -> dict:
 
 
 def yardstick_with_a_stand_in_airbench(framework: str, results: str, work: str) -> dict:
-    """bench.yardstick.run against a stand-in for the airbench package on a pretend GPU: what it hands the
+    """bench.run.yardstick.run against a stand-in for the airbench package on a pretend GPU: what it hands the
     package (whose CifarLoader reads the files as airbench's does) and the records it writes."""
     import sys
     import types
@@ -391,7 +392,7 @@ def yardstick_with_a_stand_in_airbench(framework: str, results: str, work: str) 
 
     import torch
 
-    from bench import yardstick
+    from bench.run import yardstick
 
     calls = []
 
@@ -410,13 +411,13 @@ def yardstick_with_a_stand_in_airbench(framework: str, results: str, work: str) 
         return {0: 0.935, 2: 0.941}[tta_level]
 
     stand_in = types.SimpleNamespace(CifarLoader=CifarLoader, train94=train94, evaluate=evaluate)
-    cifar = replace(data.synthetic(train=50_000, test=200), name="cifar10", label="CIFAR-10 (stand-in)")
+    stand_in_cifar = replace(cifar.synthetic(train=50_000, test=200), name="cifar10", label="CIFAR-10 (stand-in)")
     with mock.patch.dict(sys.modules, {"airbench": stand_in}), \
             mock.patch("importlib.metadata.version", lambda name: "0.1.8"), \
             mock.patch.object(torch.cuda, "is_available", lambda: True), \
             mock.patch.object(torch.cuda, "synchronize", lambda: None), \
             mock.patch.object(torch.cuda, "get_device_name", lambda: "Stand-in GPU"), \
-            mock.patch.object(yardstick.data, "load", lambda name, data_dir=None: cifar):
+            mock.patch.object(yardstick.cifar, "load", lambda name, data_dir=None: stand_in_cifar):
         records = yardstick.run(None, results, [3, 4], __import__("pathlib").Path(work))
     return {"calls": calls, "records": records, "loaded": yardstick.load(results)}
 
@@ -429,7 +430,7 @@ def prepare_plain_fit(framework: str, model: str, images: int, batch_size: int) 
 
     _adapter(framework)
     splits = _training_slice(images)
-    mean, std = data.NORMALISATION["cifar10"]
+    mean, std = cifar.NORMALISATION["cifar10"]
     inputs = ((splits.train_x / 255.0 - np.array(mean)) / np.array(std)).astype("float32")
     targets = np.eye(10, dtype="float32")[splits.train_y]
     augment = keras.Sequential([keras.layers.ZeroPadding2D(4), keras.layers.RandomCrop(32, 32, seed=0),
@@ -468,10 +469,11 @@ def _typed_out_of_memory(framework: str) -> BaseException:
 
 
 def conformance_facts(framework: str) -> dict:
-    """What the adapter contract (bench.adapter.Adapter) promises, observed for one framework on the CPU."""
+    """What the adapter contract (bench.frameworks.base.Adapter) promises, observed for one framework on the CPU."""
     from dataclasses import fields
 
-    from bench import adapter as base, layers
+    from bench.frameworks import base as base
+    from bench.spec import layers
     from bench.errors import BenchError
     from bench.frameworks import HONOURED
 
@@ -499,9 +501,9 @@ def conformance_facts(framework: str) -> dict:
     layer_list = registry.layers("airbench94", 10)
     model = adapter.build(layer_list, "airbench94")
     facts["counts"] = (adapter.count_params(model), layers.count_params(layer_list))
-    dataset = data.synthetic(train=64, test=16, seed=5)
+    dataset = cifar.synthetic(train=64, test=16, seed=5)
     recipe = get_recipe("baseline").with_overrides(batch_size=32)
-    mean, std = data.NORMALISATION["cifar10"]
+    mean, std = cifar.NORMALISATION["cifar10"]
     state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
     rates = np.array([1e-3, 5e-4])
     stats = adapter.train_epoch(model, state, np.arange(64), rates)

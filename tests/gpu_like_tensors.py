@@ -38,17 +38,18 @@ def _gpu_like(name: str):
 def main() -> None:
     for name in NUMPY_READS:
         setattr(torch.Tensor, name, _gpu_like(name))
-    from bench import data, registry
-    from bench.adapter import get_adapter
-    from bench.recipes import get_recipe
+    from bench.data import cifar
+    from bench.spec import registry
+    from bench.frameworks.base import get_adapter
+    from bench.spec.recipes import get_recipe
 
     adapter = get_adapter("keras")
     adapter.setup("cpu", threads=2, seed=0)
     model = adapter.build(registry.layers("r2_vanilla_cnn", 10), "r2_vanilla_cnn")
-    dataset = data.synthetic(train=300, test=8, seed=3)
+    dataset = cifar.synthetic(train=300, test=8, seed=3)
     # Every input path of the adapter: augmentation, jitter and rotation, mixup, class weights.
     recipe = get_recipe("baseline").with_overrides(batch_size=64, mixup_alpha=0.2, jitter=0.2, rotation=10.0)
-    mean, std = data.NORMALISATION["cifar10"]
+    mean, std = cifar.NORMALISATION["cifar10"]
     state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, 0, [1.0] * 3 + [2.0] + [1.0] * 6)
     stats = adapter.train_epoch(model, state, np.arange(300), np.full(5, 1e-3))
     logits = adapter.predict(model, state, dataset.train_x)

@@ -1,4 +1,4 @@
-"""The adapter contract (bench.adapter.Adapter), checked the same way for every registered framework: what the
+"""The adapter contract (bench.frameworks.base.Adapter), checked the same way for every registered framework: what the
 harness calls, it may rely on. Each framework's facts are gathered once, in its own process."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import layers, registry
+from bench.spec import layers, registry
 from bench.frameworks import HONOURED
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS

@@ -6,16 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import data, registry, runner, store, tta, whitening
+from bench.data import cifar
+from bench.results import store
+from bench.run import runner, tta, whitening
+from bench.spec import registry
 from bench.errors import BenchError
 from tests.test_end_to_end import synthetic_trial
 
 
 def test_whitening_filters_decorrelate_the_patches_they_were_estimated_from():
-    dataset = data.synthetic(train=300, seed=2)
+    dataset = cifar.synthetic(train=300, seed=2)
     images = dataset.train_x.copy()
     images[..., 1] = images[..., 0] // 2 + images[..., 1] // 2  # correlated channels, as real images have
-    mean, std = data.NORMALISATION["cifar10"]
+    mean, std = cifar.NORMALISATION["cifar10"]
     layer = whitening.first_conv(registry.layers("airbench94", 10))
     weights = whitening.whitening_weights(layer, images, mean, std)
     assert weights["weight"].shape == (24, 3, 2, 2) and not weights["bias"].any()

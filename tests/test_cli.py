@@ -62,7 +62,7 @@ def test_an_explicit_data_dir_without_the_dataset_is_refused_not_replaced(tmp_pa
 
 def test_legal_but_odd_runs_get_a_warning():
     from bench.__main__ import warnings_for
-    from bench.suites import get_suite
+    from bench.spec.suites import get_suite
     from tests.test_end_to_end import synthetic_trial
 
     plain, compiled = synthetic_trial(), synthetic_trial(amp="bf16", compile="default")
@@ -203,7 +203,7 @@ def test_dry_run_lists_trials_and_an_estimate_and_runs_nothing(tmp_path):
 
 
 def test_learning_rates_are_crossed_with_batch_sizes_and_seeds_as_r4s_grid():
-    from bench import runner
+    from bench.run import runner
 
     entries = entries_for("--model", "r4_simple_cnn", "--recipe", "r4_simple")
     trials, _ = runner.expand(entries, ["torch"], "cpu", [32, 64], [0, 1], learning_rates=[0.01, 0.1, 0.5])

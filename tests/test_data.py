@@ -11,7 +11,7 @@ import threading
 import numpy as np
 import pytest
 
-from bench import data
+from bench.data import cifar
 from bench.errors import BenchError
 from tests.conftest import (SHARED_ARCHIVE, official_files, requires_shared_cifar10, write_code_running_batch,
                             write_jpeg_archive, write_official_archive, write_official_dir)
@@ -20,7 +20,7 @@ from tests.conftest import (SHARED_ARCHIVE, official_files, requires_shared_cifa
 @pytest.fixture
 def nowhere(tmp_path, monkeypatch):
     """No shared dataset folder: lookups see only what a test puts in place."""
-    monkeypatch.setattr(data, "PROJECT_ROOT", tmp_path / "project")
+    monkeypatch.setattr(cifar, "PROJECT_ROOT", tmp_path / "project")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -29,8 +29,8 @@ def nowhere(tmp_path, monkeypatch):
 @pytest.mark.parametrize("writer", [write_official_dir, write_official_archive])
 def test_official_layout_loads_as_uint8_nhwc(nowhere, name, writer):
     writer(nowhere, name, per_file=7)
-    dataset = data.load(name, data_dir=nowhere)
-    layout = data.OFFICIAL[name]
+    dataset = cifar.load(name, data_dir=nowhere)
+    layout = cifar.OFFICIAL[name]
     assert dataset.train_x.shape == (7 * len(layout.train_files), 32, 32, 3)
     assert dataset.train_x.dtype == np.uint8 and dataset.test_x.shape == (7, 32, 32, 3)
     assert dataset.num_classes == (10 if name == "cifar10" else 100)
@@ -43,7 +43,7 @@ def test_official_layout_loads_as_uint8_nhwc(nowhere, name, writer):
 
 def test_cifar100_keeps_fine_labels_and_names(nowhere):
     write_official_dir(nowhere, "cifar100", per_file=5)
-    dataset = data.load("cifar100", data_dir=nowhere)
+    dataset = cifar.load("cifar100", data_dir=nowhere)
     assert dataset.class_names[:2] == ("fine_0", "fine_1")
     assert dataset.train_y.max() < 100
 
@@ -53,22 +53,22 @@ def test_pickle_that_runs_code_is_refused_never_executed(nowhere):
     marker = nowhere / "pwned"
     write_code_running_batch(folder, "data_batch_1", marker)
     with pytest.raises(BenchError, match="refused"):
-        data.load("cifar10", data_dir=nowhere)
+        cifar.load("cifar10", data_dir=nowhere)
     assert not marker.exists()
 
 
 def test_jpeg_archive_is_verified_decoded_and_cached(nowhere, monkeypatch):
     archive = write_jpeg_archive(nowhere, per_class=2)
-    dataset = data.load("cifar10", data_dir=nowhere)
+    dataset = cifar.load("cifar10", data_dir=nowhere)
     assert dataset.label == "CIFAR-10 (JPEG q75 copy)"
     assert dataset.train_x.shape == (20, 32, 32, 3) and dataset.test_x.shape == (20, 32, 32, 3)
     assert list(dataset.train_y) == sorted(list(range(10)) * 2)
     assert dataset.sha256 == hashlib.sha256(archive.read_bytes()).hexdigest()
-    cached = list(data.cache_dir().glob("cifar10-jpeg-*.npz"))
+    cached = list(cifar.cache_dir().glob("cifar10-jpeg-*.npz"))
     assert len(cached) == 1
     # The second load reads the cache: prove it by breaking the decoder.
-    monkeypatch.setattr(data, "_decode_jpeg_archive", None)
-    again = data.load("cifar10", data_dir=nowhere)
+    monkeypatch.setattr(cifar, "_decode_jpeg_archive", None)
+    again = cifar.load("cifar10", data_dir=nowhere)
     np.testing.assert_array_equal(again.train_x, dataset.train_x)
 
 
@@ -76,14 +76,14 @@ def test_jpeg_archive_with_wrong_checksum_is_refused(nowhere):
     archive = write_jpeg_archive(nowhere)
     archive.with_name(archive.name + ".sha256").write_text("0" * 64 + "  x\n")
     with pytest.raises(BenchError, match="corrupt"):
-        data.load("cifar10", data_dir=nowhere)
+        cifar.load("cifar10", data_dir=nowhere)
 
 
 def test_truncated_archive_is_refused(nowhere):
     archive = write_jpeg_archive(nowhere, sidecar=False)
     archive.write_bytes(archive.read_bytes()[:2000])
     with pytest.raises(BenchError, match="corrupt|unreadable"):
-        data.load("cifar10", data_dir=nowhere)
+        cifar.load("cifar10", data_dir=nowhere)
 
 
 def test_lookup_order_data_dir_then_env(nowhere, monkeypatch):
@@ -91,14 +91,14 @@ def test_lookup_order_data_dir_then_env(nowhere, monkeypatch):
     write_official_dir(first, "cifar10", per_file=2)
     write_official_dir(second, "cifar10", per_file=3)
     monkeypatch.setenv("CNNBENCH_DATA", str(second))
-    assert data.find_source("cifar10", first)[1].parent == first
-    assert data.find_source("cifar10", None)[1].parent == second
+    assert cifar.find_source("cifar10", first)[1].parent == first
+    assert cifar.find_source("cifar10", None)[1].parent == second
 
 
 def test_missing_dataset_error_names_every_place(nowhere, monkeypatch):
     monkeypatch.setenv("CNNBENCH_DATA", str(nowhere / "env"))
     with pytest.raises(BenchError) as error:
-        data.load("cifar10")
+        cifar.load("cifar10")
     message = str(error.value)
     for origin in ("$CNNBENCH_DATA", "../shared/datasets", "download cache", "keras cache", "--data-dir"):
         assert origin in message
@@ -110,10 +110,10 @@ def test_an_explicit_data_dir_is_the_only_place_looked(nowhere, monkeypatch):
     monkeypatch.setenv("CNNBENCH_DATA", str(nowhere / "env"))  # a copy that must not stand in
     (nowhere / "flag").mkdir()
     with pytest.raises(BenchError, match="--data-dir .*flag holds no CIFAR-10"):
-        data.load("cifar10", data_dir=nowhere / "flag")
+        cifar.load("cifar10", data_dir=nowhere / "flag")
     with pytest.raises(BenchError, match="is not a directory"):
-        data.load("cifar10", data_dir=nowhere / "absent")
-    assert data.load("cifar10").train_x.shape[0] > 0  # without --data-dir the other copy is found
+        cifar.load("cifar10", data_dir=nowhere / "absent")
+    assert cifar.load("cifar10").train_x.shape[0] > 0  # without --data-dir the other copy is found
 
 
 @pytest.fixture
@@ -138,18 +138,18 @@ def test_download_goes_through_torchvision(nowhere, monkeypatch, http_server):
     monkeypatch.setattr(torchvision_datasets.CIFAR10, "url", f"{address}/{source.name}")
     monkeypatch.setattr(torchvision_datasets.CIFAR10, "tgz_md5", md5)
     with pytest.raises(BenchError, match="--download"):
-        data.load("cifar10")
-    dataset = data.load("cifar10", download=True)
+        cifar.load("cifar10")
+    dataset = cifar.load("cifar10", download=True)
     assert dataset.train_x.shape == (20, 32, 32, 3)
-    assert (data.cache_dir() / "downloads" / source.name).exists()
+    assert (cifar.cache_dir() / "downloads" / source.name).exists()
     # Next time the download cache is found without --download.
-    assert data.find_source("cifar10")[0] == "official-tar"
+    assert cifar.find_source("cifar10")[0] == "official-tar"
 
 
 def test_split_is_fixed_disjoint_and_class_balanced():
-    dataset = data.synthetic(train=2000, test=10)
-    first = data.split(dataset, val_size=500)
-    second = data.split(dataset, val_size=500)
+    dataset = cifar.synthetic(train=2000, test=10)
+    first = cifar.split(dataset, val_size=500)
+    second = cifar.split(dataset, val_size=500)
     np.testing.assert_array_equal(first.val_x, second.val_x)
     assert len(first.train_y) == 1500 and len(first.val_y) == 500
     train_rows = {row.tobytes() for row in first.train_x}
@@ -158,20 +158,20 @@ def test_split_is_fixed_disjoint_and_class_balanced():
 
 
 def test_train_subset_is_balanced_seeded_and_bounded():
-    dataset = data.synthetic(train=3000, test=10)
-    subset = data.split(dataset, val_size=300, train_subset=200)
+    dataset = cifar.synthetic(train=3000, test=10)
+    subset = cifar.split(dataset, val_size=300, train_subset=200)
     assert len(subset.train_y) == 200
     assert np.bincount(subset.train_y, minlength=10).tolist() == [20] * 10
-    np.testing.assert_array_equal(subset.train_x, data.split(dataset, 300, 200).train_x)
+    np.testing.assert_array_equal(subset.train_x, cifar.split(dataset, 300, 200).train_x)
     with pytest.raises(BenchError, match="larger than the training split"):
-        data.split(dataset, val_size=300, train_subset=2701)
+        cifar.split(dataset, val_size=300, train_subset=2701)
 
 
 @requires_shared_cifar10
 @pytest.mark.real_data
 def test_shared_cifar10_copy_loads_in_full():
-    dataset = data.load("cifar10", data_dir=SHARED_ARCHIVE.parent)
+    dataset = cifar.load("cifar10", data_dir=SHARED_ARCHIVE.parent)
     assert dataset.train_x.shape == (50000, 32, 32, 3) and dataset.test_x.shape == (10000, 32, 32, 3)
     assert np.bincount(dataset.train_y).tolist() == [5000] * 10
-    splits = data.split(dataset)
+    splits = cifar.split(dataset)
     assert len(splits.train_y) == 45000 and np.bincount(splits.val_y).tolist() == [500] * 10

@@ -14,7 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench import runner, store
+from bench.results import store
+from bench.run import runner
 from bench.__main__ import build_parser
 from bench.errors import BenchError
 from tests.conftest import FRAMEWORKS, REPO_ROOT, write_code_running_batch, write_official_dir

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import layers, registry
+from bench.spec import layers, registry
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import report, store
+from bench.report import leaderboard
+from bench.results import store
 from bench.errors import BenchError
 from tests.conftest import REPO_ROOT
 from tests.test_cli import assert_one_line_error, bench
@@ -25,9 +26,9 @@ def test_the_committed_h200_rows_are_there_and_failed_gpu_rows_name_the_gpu():
     records = store.load(REPO_ROOT / "results")
     gpu = [r for r in records if r["config"]["device"] == "cuda"]
     assert len(gpu) == 13 and {r["status"] for r in gpu} == {"ok", "crashed", "timeout"}
-    failed = report.failure_table(report.trial_frame(gpu))
+    failed = leaderboard.failure_table(leaderboard.trial_frame(gpu))
     assert len(failed) == 4 and set(failed["hardware"]) == {"NVIDIA H200"}
-    assert "cuda" not in set(report.environment_table(gpu)["hardware"])
+    assert "cuda" not in set(leaderboard.environment_table(gpu)["hardware"])
 
 
 def test_import_of_an_archive_copies_raw_and_calibration_files_byte_for_byte_once(tmp_path):

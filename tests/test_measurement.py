@@ -6,9 +6,10 @@ import math
 
 import pytest
 
-from bench import hardware, statistics
-from bench.timing import summarise_epochs
-from bench.trial import TrialConfig, compute, time_to_accuracy
+from bench.measure import peak_flops
+from bench.report import statistics
+from bench.measure.timing import summarise_epochs
+from bench.run.trial import TrialConfig, compute, time_to_accuracy
 
 
 def test_first_epoch_is_kept_apart_from_the_steady_median():
@@ -39,7 +40,7 @@ def test_compute_share_of_peak_only_for_known_devices():
     assert known["share_of_peak"] == pytest.approx(3e8 / 989e12)
     unknown = compute(1_000_000, 100, 1.0, {"device_name": None, "precision": "float32"})
     assert unknown["share_of_peak"] is None and unknown["achieved_tflops"] == pytest.approx(3e-4)
-    assert hardware.peak_tflops("NVIDIA A100-SXM4-40GB", "tf32") == 156.0
+    assert peak_flops.peak_tflops("NVIDIA A100-SXM4-40GB", "tf32") == 156.0
 
 
 @pytest.mark.parametrize("rule, factor", [("none", 1.0), ("linear", 4.0), ("sqrt", 2.0)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import layers, registry
+from bench.spec import layers, registry
 from bench.frameworks import FRAMEWORKS as FRAMEWORK_NAMES, missing_framework
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import store
+from bench.results import store
 from bench.frameworks import FRAMEWORKS, missing_framework
-from bench.suites import TRANSFER_PARTS, get_suite
+from bench.spec.suites import TRANSFER_PARTS, get_suite
 from tests import framework_jobs as jobs
 from tests.test_cli import assert_one_line_error, bench
 

@@ -7,7 +7,8 @@ import importlib.util
 
 import pytest
 
-from bench import runner, store
+from bench.results import store
+from bench.run import runner
 from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
 
@@ -17,7 +18,7 @@ needs_torch = pytest.mark.skipif(importlib.util.find_spec("torch") is None, reas
 
 @pytest.fixture
 def ray_executor(local_ray):
-    from bench.ray_executor import RayExecutor
+    from bench.run.ray_executor import RayExecutor
 
     return RayExecutor()
 

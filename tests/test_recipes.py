@@ -8,10 +8,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bench import registry
+from bench.spec import registry
 from bench.frameworks import FRAMEWORKS, missing_framework
-from bench.control import TrainingControl
-from bench.recipes import EarlyStopping, Plateau, Recipe, Schedule, learning_rate_at
+from bench.run.control import TrainingControl
+from bench.spec.recipes import EarlyStopping, Plateau, Recipe, Schedule, learning_rate_at
 from tests import framework_jobs as jobs
 
 both_frameworks = pytest.mark.skipif(any(missing_framework(fw) for fw in FRAMEWORKS),
@@ -75,7 +75,7 @@ def test_losses_are_equal_on_the_same_logits(recipe, framework_processes):
 
 
 def registry_classes():
-    from bench.data import CIFAR10_CLASSES
+    from bench.data.cifar import CIFAR10_CLASSES
 
     return CIFAR10_CLASSES
 
@@ -154,7 +154,7 @@ def test_a_clipped_step_is_the_same_step(framework_processes):
 
 
 def test_reports_quick_covers_every_report_part_with_an_explained_budget():
-    from bench.suites import REPORT_PARTS, get_suite
+    from bench.spec.suites import REPORT_PARTS, get_suite
 
     quick = get_suite("reports-quick")
     assert [(e.model, e.recipe) for e in quick.entries] == [(m, r) for m, r, _ in REPORT_PARTS]
@@ -167,8 +167,8 @@ def test_reports_quick_covers_every_report_part_with_an_explained_budget():
 
 
 def test_reports_gpu_fits_its_estimated_eight_minutes():
-    from bench.recipes import get_recipe
-    from bench.suites import (GPU_BUDGET_S, GPU_TRIAL_START_S, KERAS_TIME_FACTOR, REPORT_PARTS,
+    from bench.spec.recipes import get_recipe
+    from bench.spec.suites import (GPU_BUDGET_S, GPU_TRIAL_START_S, KERAS_TIME_FACTOR, REPORT_PARTS,
                               estimated_gpu_epoch_s, get_suite)
 
     entries = get_suite("reports-gpu").entries
@@ -182,6 +182,6 @@ def test_reports_gpu_fits_its_estimated_eight_minutes():
 
 
 def get_recipe_report(name: str) -> str:
-    from bench.recipes import get_recipe
+    from bench.spec.recipes import get_recipe
 
     return get_recipe(name).report

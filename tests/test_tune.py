@@ -12,9 +12,11 @@ import sys
 import optuna
 import pytest
 
-from bench import registry, runner, store, tune
+from bench.results import store
+from bench.run import runner, tune
+from bench.spec import registry
 from bench.errors import BenchError
-from bench.searches import R2_TUNED_CNN
+from bench.spec.searches import R2_TUNED_CNN
 from tests.conftest import REPO_ROOT
 from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
@@ -146,10 +148,10 @@ def test_a_database_password_is_never_recorded():
 
 
 def test_report_of_a_results_directory_with_searches_only(tmp_path):
-    from bench import report
+    from bench.report import leaderboard
     from tests.test_report import search_record
 
     for record in (search_record(0, 0.4), search_record(1, 0.5), search_record(1, 0.5, role="final", test=0.45)):
         store.write(tmp_path, {k: v for k, v in record.items() if k != "_file"})
-    path = report.write_leaderboard(tmp_path)
+    path = leaderboard.write_leaderboard(tmp_path)
     assert "## Searches" in path.read_text() and "45.0 (n=1)" in path.read_text()

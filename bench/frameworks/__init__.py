@@ -2,7 +2,7 @@
 options each honours.
 
 This module imports no framework: the driver asks it what can run before any trial process starts. Adding a
-framework is a module here whose adapter subclasses bench.adapter.Adapter and registers itself
+framework is a module here whose adapter subclasses bench.frameworks.base.Adapter and registers itself
 (`@register`), plus its line in each table below.
 """
 
@@ -19,7 +19,7 @@ FRAMEWORKS = tuple(ADAPTER_MODULES)
 # What each framework's adapter needs installed: (module, extra that installs it).
 REQUIRES = {"torch": ("torch", "cnnbench[torch]"), "keras": ("keras", "cnnbench[keras]")}
 
-# The execution options each framework honours when set away from their default (see bench.adapter.Execution).
+# The execution options each framework honours when set away from their default (see bench.frameworks.base.Execution).
 # Keras models are channels-last already, so the option is accepted and changes nothing there.
 HONOURED = {
     "torch": {"amp", "channels_last", "compile", "loader", "fused_optimizer", "cudnn_benchmark"},

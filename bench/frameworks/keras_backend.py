@@ -16,11 +16,11 @@ import numpy as np
 import keras
 from keras import ops
 
-from bench import layers as L
-from bench import adapter as base
-from bench.adapter import EVAL_BATCH_SIZE, EpochStats, Execution
+from bench.spec import layers as L
+from bench.frameworks import base as base
+from bench.frameworks.base import EVAL_BATCH_SIZE, EpochStats, Execution
 from bench.errors import BenchError
-from bench.recipes import Recipe
+from bench.spec.recipes import Recipe
 
 # What makes each keras backend see a GPU, named when a cuda trial's backend sees none.
 GPU_FIX = {
@@ -195,7 +195,7 @@ def augment(images, padding: int, flip: bool, seed: keras.random.SeedGenerator):
 
 class StepTable(keras.optimizers.schedules.LearningRateSchedule):
     """The learning rate of every step of the current epoch, as the harness computed it
-    (bench.control), so keras follows the same schedule as torch step by step."""
+    (bench.run.control), so keras follows the same schedule as torch step by step."""
 
     def __init__(self, steps_per_epoch: int):
         self.steps_per_epoch = steps_per_epoch

@@ -14,11 +14,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from bench import layers as L
+from bench.spec import layers as L
 from bench.errors import BenchError
-from bench import adapter as base
-from bench.adapter import EVAL_BATCH_SIZE, EpochStats, Execution
-from bench.recipes import Recipe
+from bench.frameworks import base as base
+from bench.frameworks.base import EVAL_BATCH_SIZE, EpochStats, Execution
+from bench.spec.recipes import Recipe
 
 
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}

@@ -6,7 +6,7 @@ whiten conv 2x2 (24 filters, no padding, bias) -> GELU -> three groups of [conv 
 -> Flatten -> FC num_classes (no bias) -> x 1/9. Outputs logits.
 """
 
-from bench.layers import GELU, BatchNorm, Conv, Dense, Flatten, MaxPool, Scale
+from bench.spec.layers import GELU, BatchNorm, Conv, Dense, Flatten, MaxPool, Scale
 
 REPORT = "reference"
 DESCRIPTION = "airbench94 network (speed yardstick)"

@@ -5,7 +5,7 @@ dropout 0.25 per block, widths 32, 64, 256; Flatten -> Dense 512 -> Dense 256 ->
 BatchNorm after the hidden dense layers, dropout 0.5. L2 0.001 on every kernel.
 """
 
-from bench.layers import BatchNorm, Conv, Dense, Dropout, Flatten, MaxPool, ReLU
+from bench.spec.layers import BatchNorm, Conv, Dense, Dropout, Flatten, MaxPool, ReLU
 
 REPORT = "r0"
 DESCRIPTION = "deep CNN 32-64-256, BN + dropout + L2 1e-3"

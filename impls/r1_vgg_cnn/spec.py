@@ -5,7 +5,7 @@ max-pool per block, dropout 0.1 / 0.2 / 0.5; Flatten -> Dense 128 (L2 0.005) -> 
 ReLU -> dropout 0.4 -> Dense classes.
 """
 
-from bench.layers import BatchNorm, Dense, Dropout, Flatten, MaxPool, ReLU
+from bench.spec.layers import BatchNorm, Dense, Dropout, Flatten, MaxPool, ReLU
 from impls.blocks import conv_bn_relu_pair
 
 REPORT = "r1"

@@ -8,7 +8,7 @@ stem conv has stride 1 instead of 2, so the five stride-2 stages take 32x32 down
 module paths (features.2.0.block.1.0 -> features_2_0_block_1_0), so its weights file loads as it is.
 """
 
-from bench.layers import Activation, BatchNorm, Conv, Dense, Dropout, Gate, GlobalAvgPool, Residual
+from bench.spec.layers import Activation, BatchNorm, Conv, Dense, Dropout, Gate, GlobalAvgPool, Residual
 
 REPORT = "r2"
 DESCRIPTION = "EfficientNet-B0 (torchvision layout)"

@@ -6,7 +6,7 @@ A Fire module squeezes with a 1x1 conv, then concatenates 1x1 and 3x3 expansions
 torchvision's (features.3.squeeze -> features_3_squeeze), so its weights file loads as it is.
 """
 
-from bench.layers import Concat, Conv, Dropout, GlobalAvgPool, MaxPool, ReLU
+from bench.spec.layers import Concat, Conv, Dropout, GlobalAvgPool, MaxPool, ReLU
 
 REPORT = "r2"
 DESCRIPTION = "SqueezeNet 1.1 (torchvision layout)"

@@ -3,11 +3,11 @@
 conv 32 -> BN -> ReLU -> pool -> conv 64 -> BN -> ReLU -> pool -> Flatten -> dropout 0.5 ->
 FC 256 -> ReLU -> dropout 0.5 -> FC classes. The report's Optuna search varied the filters, the
 kernel sizes, the dense units and the dropout: they are this model's PARAMETERS (defaults: the
-report's values), e.g. `r2_tuned_cnn:filters1=64,kernel=5,dropout=0.3`; bench.searches holds the
+report's values), e.g. `r2_tuned_cnn:filters1=64,kernel=5,dropout=0.3`; bench.spec.searches holds the
 ranges the search draws from.
 """
 
-from bench.layers import BatchNorm, Conv, Dense, Dropout, Flatten, MaxPool, ReLU
+from bench.spec.layers import BatchNorm, Conv, Dense, Dropout, Flatten, MaxPool, ReLU
 
 REPORT = "r2"
 DESCRIPTION = "tuned CNN: 2 convs (32, 64) + BN, dropout, FC 256"

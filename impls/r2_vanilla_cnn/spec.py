@@ -4,7 +4,7 @@ conv 32 (3x3, pad 1) -> ReLU -> pool 2 -> conv 64 -> ReLU -> pool 2 -> Flatten (
 -> FC 512 -> ReLU -> FC num_classes. Outputs logits; the loss applies the softmax.
 """
 
-from bench.layers import Conv, Dense, Flatten, MaxPool, ReLU
+from bench.spec.layers import Conv, Dense, Flatten, MaxPool, ReLU
 
 REPORT = "r2"
 DESCRIPTION = "vanilla CNN: 2 convs (32, 64) + FC 512"

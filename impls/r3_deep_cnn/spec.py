@@ -5,7 +5,7 @@ Interpretation (REPORTS.md): convs 3->16->32 | 64->128 | 256->512, ReLU after ea
 FC 512*4*4 -> 256 -> num_classes. Outputs logits.
 """
 
-from bench.layers import BatchNorm, Conv, Dense, Flatten, MaxPool, ReLU
+from bench.spec.layers import BatchNorm, Conv, Dense, Flatten, MaxPool, ReLU
 
 REPORT = "r3"
 DESCRIPTION = "deep CNN, widths 16..512 doubling, BN after pools, FC 256"

@@ -4,7 +4,7 @@ Widths 64 -> 128 -> 256, 2x2 max-pool per block (32 -> 16 -> 8 -> 4), Flatten 25
 FC 512 -> ReLU -> dropout 0.5 -> FC classes.
 """
 
-from bench.layers import Dense, Dropout, Flatten, MaxPool, ReLU
+from bench.spec.layers import Dense, Dropout, Flatten, MaxPool, ReLU
 from impls.blocks import conv_bn_relu_pair
 
 REPORT = "r4"

@@ -5,7 +5,7 @@ each group, an adaptive average pool to 7x7, then dense 4096 -> 4096 -> classes 
 0.5. Layer names are torchvision's module indices (features.28 -> features_28).
 """
 
-from bench.layers import AdaptiveAvgPool, Conv, Dense, Dropout, Flatten, MaxPool, ReLU
+from bench.spec.layers import AdaptiveAvgPool, Conv, Dense, Dropout, Flatten, MaxPool, ReLU
 
 REPORT = "r1"
 DESCRIPTION = "VGG-16 (torchvision layout, no BN, for ImageNet weights)"

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import provenance, registry
+from bench.measure import provenance
+from bench.spec import registry
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS
 

@@ -12,14 +12,15 @@ import importlib.util
 
 import pytest
 
-from bench import runner, store
+from bench.results import store
+from bench.run import runner
 from tests.test_end_to_end import synthetic_trial
 
 TRIALS = 4
 
 
 def executor_for(name: str):
-    from bench.executors import make_executor
+    from bench.run.executors import make_executor
 
     return make_executor(name)
 

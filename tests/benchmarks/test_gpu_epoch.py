@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import provenance
-from bench.adapter import Execution
+from bench.measure import provenance
+from bench.frameworks.base import Execution
 from bench.frameworks import unsupported
-from bench.suites import ALL_MODELS, GPU_FASTEST, YARDSTICK_MODELS
+from bench.spec.suites import ALL_MODELS, GPU_FASTEST, YARDSTICK_MODELS
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS
 

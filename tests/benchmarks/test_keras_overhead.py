@@ -9,17 +9,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench import provenance
+from bench.measure import provenance
 from tests import framework_jobs as jobs
+from tests.conftest import FRAMEWORKS
 
 MODEL, IMAGES, BATCH_SIZE = "r2_vanilla_cnn", 2048, 128
 SMOKE_IMAGES = 256
 
 
-@pytest.mark.parametrize("framework", [pytest.param("keras")])
+# Keras is never imported here: TensorFlow and torch in one process can crash it (tests/framework_jobs.py).
+@pytest.mark.parametrize("framework", [param for param in FRAMEWORKS if param.values == ("keras",)])
 @pytest.mark.parametrize("loop", ["harness", "plain-fit"])
 def test_keras_epoch_harness_against_plain_fit(benchmark, in_framework, framework, loop):
-    pytest.importorskip("keras", reason="BENCHMARK SKIPPED: no keras")
     images = SMOKE_IMAGES if benchmark.disabled else IMAGES
     if loop == "harness":
         prepare, epoch = (jobs.prepare_epoch, MODEL, images, BATCH_SIZE), (jobs.train_one_epoch, MODEL)

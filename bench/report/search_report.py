@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench import registry
-from bench.labels import framework_label, hardware_label
-from bench.plots import save, slug
-from bench.searches import SEARCHES, objective
+from bench.spec import registry
+from bench.report.labels import framework_label, hardware_label
+from bench.report.plots import save, slug
+from bench.spec.searches import SEARCHES, objective
 
 MIN_COMPLETED_FOR_IMPORTANCES = 3
 
@@ -86,7 +86,7 @@ def _rebuilt_study(candidates: list[dict]):
     """An in-memory Optuna study holding the recorded candidates (for the importance evaluator)."""
     import optuna
 
-    from bench.tune import distributions
+    from bench.run.tune import distributions
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = SEARCHES[candidates[0]["config"]["model"].partition(":")[0]]

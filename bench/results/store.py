@@ -179,7 +179,7 @@ def finished_trial_ids(results_dir) -> set[str]:
 
 
 CALIBRATION_DIR = "calibration"
-YARDSTICK_DIR = "yardstick"  # external reference runs (bench.yardstick), never read as trials
+YARDSTICK_DIR = "yardstick"  # external reference runs (bench.run.yardstick), never read as trials
 
 
 def write_calibration(results_dir, record: dict) -> Path:

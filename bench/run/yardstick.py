@@ -16,7 +16,9 @@ import json
 import time
 from pathlib import Path
 
-from bench import data, provenance, store
+from bench.data import cifar
+from bench.measure import provenance
+from bench.results import store
 from bench.errors import BenchError
 
 AIRBENCH_FOLDER = "cifar10"  # airbench's train() opens CifarLoader('cifar10', train=False) in the working directory
@@ -26,7 +28,7 @@ PROTOCOL = ("the airbench package's own protocol: all 50,000 training images, 9.
             "the test set)")
 
 
-def write_airbench_data(dataset: data.Cifar, root: Path) -> Path:
+def write_airbench_data(dataset: cifar.Cifar, root: Path) -> Path:
     """Write `dataset` as airbench's loader reads it: root/cifar10/{train,test}.pt. Returns that folder."""
     import torch
 
@@ -53,7 +55,7 @@ def check_available() -> None:
 def run(data_dir, results_dir, seeds: list[int], work_dir: Path) -> list[dict]:
     """Write the data, warm up once, then train and score airbench94 once per seed; one record each."""
     check_available()
-    dataset = data.load("cifar10", data_dir)
+    dataset = cifar.load("cifar10", data_dir)
     if dataset.name != "cifar10" or len(dataset.train_y) != 50_000:
         raise BenchError("the yardstick needs the whole CIFAR-10 training set (50,000 images)")
     import airbench

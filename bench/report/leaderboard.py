@@ -10,14 +10,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bench import plots, registry, search_report, store, yardstick
+from bench.report import plots, search_report
+from bench.results import store
+from bench.run import yardstick
+from bench.spec import registry
 from bench.frameworks import DEFAULT_KERAS_BACKEND
-from bench.answers import DID_NOT_LEARN_MARGIN, RECIPE_LR, answer_lines, hardware_order, widest_sweep
+from bench.report.answers import DID_NOT_LEARN_MARGIN, RECIPE_LR, answer_lines, hardware_order, widest_sweep
 from bench.errors import BenchError
-from bench.labels import framework_label, hardware_label, variant_label
-from bench.recipes import get_recipe
-from bench.suites import YARDSTICK_MODELS
-from bench.statistics import NO_ESTIMATE, WITHIN, accuracy_verdict_from_summary, confidence_95
+from bench.report.labels import framework_label, hardware_label, variant_label
+from bench.spec.recipes import get_recipe
+from bench.spec.suites import YARDSTICK_MODELS
+from bench.report.statistics import NO_ESTIMATE, WITHIN, accuracy_verdict_from_summary, confidence_95
 
 GROUP_KEYS = ["dataset", "hardware", "model", "framework", "variant", "batch_size", "lr", "recipe", "epochs",
               "train_size", "test_size"]
@@ -576,7 +579,7 @@ YARDSTICK_TARGET = 0.94  # airbench94's claim: 94 % test accuracy
 
 
 def yardstick_table(package_runs: list[dict], records: list[dict]) -> pd.DataFrame:
-    """The airbench package's own runs (bench.yardstick) beside the harness's airbench94 trials, per GPU: test
+    """The airbench package's own runs (bench.run.yardstick) beside the harness's airbench94 trials, per GPU: test
     accuracy over seeds, and the time to 94 %. The package reaches it at its end, so its time is its whole run;
     a harness trial's is to 94 % validation accuracy, as measured (its first epoch holds compilation) and
     steady (the epochs it took at the median steady epoch time), then as a ratio of the package's time."""
@@ -629,8 +632,8 @@ def _section(title: str, intro: str, table: pd.DataFrame, lift: tuple[str, ...] 
 
 def _derived(records: list[dict], package_runs: list[dict] = ()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The configurations and every table of the leaderboard by name, each computed once. A search's trials
-    (bench.tune) make the Searches table only: candidates vary the model and are never scored on test.
-    `package_runs`: the airbench package's own runs (bench.yardstick), for the Yardstick table."""
+    (bench.run.tune) make the Searches table only: candidates vary the model and are never scored on test.
+    `package_runs`: the airbench package's own runs (bench.run.yardstick), for the Yardstick table."""
     searched = [r for r in records if search_report.is_search(r)]
     records = [r for r in records if not search_report.is_search(r)]
     if not records:  # only searches so far
@@ -699,7 +702,7 @@ NO_RESULTS = "\n".join(HEADER + ["No results yet: run `python -m bench run`.", "
 def _inline_plots(configs: pd.DataFrame, trials: pd.DataFrame, plot_files: list[str]) -> list[str]:
     """The two plots of the first screen: accuracy against epoch time for the widest Architectures ranking,
     and the batch-size trade-off of the widest sweep (GPUs first), where they were drawn."""
-    from bench.plots import batch_name, pareto_name  # plots imports this module
+    from bench.report.plots import batch_name, pareto_name  # plots imports this module
 
     chosen = []
     common = _architecture_configs(configs)

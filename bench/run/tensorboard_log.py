@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.searches import objective
+from bench.spec.searches import objective
 
 EPOCH_SCALARS = {"train/loss": "train_loss", "train/accuracy": "train_accuracy", "val/loss": "val_loss",
                  "val/accuracy": "val_accuracy", "learning_rate": "learning_rate", "epoch_time_s": "epoch_time_s",

@@ -2,7 +2,7 @@
 
 A trial that raises, diverges, runs out of memory, times out or dies by a signal becomes a
 result row with that status; the sweep goes on. Ctrl-C keeps every finished trial, discards
-the running one, and exits 130. Executors (bench.executors: local, ray) decide where trials run;
+the running one, and exits 130. Executors (bench.run.executors: local, ray) decide where trials run;
 this module alone writes their results, claims and calibrations.
 """
 
@@ -25,14 +25,15 @@ from pathlib import Path
 import psutil
 from tqdm import tqdm
 
-from bench import data, pretrained, store
-from bench.adapter import EXECUTION_OPTIONS
+from bench.data import cifar, pretrained
+from bench.results import store
+from bench.frameworks.base import EXECUTION_OPTIONS
 from bench.errors import BenchError
 from bench.frameworks import keras_backend, missing_framework, unsupported
 from bench.paths import PROJECT_ROOT, portable
-from bench.recipes import get_recipe
-from bench.trial import TrialConfig
-from bench.worker import EVENT_PREFIX
+from bench.spec.recipes import get_recipe
+from bench.run.trial import TrialConfig
+from bench.run.worker import EVENT_PREFIX
 
 STATUSES = ("ok", "diverged", "oom", "timeout", "crashed", "pruned")  # pruned: stopped by a search
 
@@ -111,7 +112,7 @@ def _other_trials_on_this_machine(own_pid: int) -> int:
     count = 0
     for process in psutil.process_iter(["pid", "cmdline"]):
         command = process.info["cmdline"] or []
-        count += process.info["pid"] != own_pid and command[-2:] == ["-m", "bench.worker"]
+        count += process.info["pid"] != own_pid and command[-2:] == ["-m", "bench.run.worker"]
     return count
 
 
@@ -125,7 +126,7 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
     with tempfile.TemporaryDirectory(prefix="cnnbench-") as scratch:
         stderr_path = Path(scratch) / "stderr.txt"
         with open(stderr_path, "w") as stderr:
-            process = subprocess.Popen([sys.executable, "-m", "bench.worker"], stdin=subprocess.PIPE,
+            process = subprocess.Popen([sys.executable, "-m", "bench.run.worker"], stdin=subprocess.PIPE,
                                        stdout=subprocess.PIPE, stderr=stderr, text=True,
                                        env=_worker_env(config))
         events: queue.Queue = queue.Queue()
@@ -179,7 +180,7 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
             "machine": {"hostname": platform.node(), "other_trials_max": sharing}}
 
 
-DEVICE_PROBE = "from bench.adapter import get_adapter; get_adapter({framework!r}).check_device({device!r})"
+DEVICE_PROBE = "from bench.frameworks.base import get_adapter; get_adapter({framework!r}).check_device({device!r})"
 
 
 def check_devices(trials: list[TrialConfig]) -> None:
@@ -211,7 +212,7 @@ def calibrate(trials: list[TrialConfig], results_dir, provenance: dict) -> dict[
     (`~/.cache/cnnbench/calibration/`); written beside the results when `results_dir` is given and it
     holds no calibration of this key yet.
     """
-    cache = data.cache_dir() / "calibration"
+    cache = cifar.cache_dir() / "calibration"
     have = {record.get("calibration_key") for record in store.load_calibrations(results_dir)} if results_dir else set()
     found = {}
     for config in {(t.framework, t.keras_backend, t.device, t.threads): t for t in trials}.values():
@@ -224,7 +225,7 @@ def calibrate(trials: list[TrialConfig], results_dir, provenance: dict) -> dict[
         if record is None:
             try:
                 completed = subprocess.run(
-                    [sys.executable, "-m", "bench.calibration", config.framework, config.device, str(config.threads)],
+                    [sys.executable, "-m", "bench.measure.calibration", config.framework, config.device, str(config.threads)],
                     capture_output=True, text=True, env=_worker_env(config), timeout=600)
             except subprocess.TimeoutExpired:
                 print(f"warning: calibration of {config.framework} took over 600 s; skipped", file=sys.stderr)
@@ -249,14 +250,14 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
     """Run every trial not already finished (with `resume`) on `executor` (default: local subprocesses),
     writing one result file each; only this process writes the results directory.
 
-    Hooks of a search (bench.tune): `on_epoch(config, event)` may return a reason to stop the trial
+    Hooks of a search (bench.run.tune): `on_epoch(config, event)` may return a reason to stop the trial
     (see run_trial); `on_record(config, record)` sees each record once it is written. With
-    `tensorboard_dir`, every trial's epochs and final metrics are logged there (bench.tensorboard_log).
+    `tensorboard_dir`, every trial's epochs and final metrics are logged there (bench.run.tensorboard_log).
 
     Each trial is claimed in the results directory while it runs, so concurrent sweeps into one
     directory run it once: a trial another live sweep holds is left to it.
     """
-    from bench.executors import LocalExecutor
+    from bench.run.executors import LocalExecutor
 
     executor = executor or LocalExecutor()
     summary = SweepSummary(counts={status: 0 for status in STATUSES})
@@ -287,7 +288,7 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
 
     logs = None
     if tensorboard_dir:
-        from bench.tensorboard_log import TrialLogs
+        from bench.run.tensorboard_log import TrialLogs
 
         logs = TrialLogs(tensorboard_dir)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.recipes import Recipe, learning_rate_at
+from bench.spec.recipes import Recipe, learning_rate_at
 
 
 class TrainingControl:

@@ -1,5 +1,5 @@
 """Counts every registered model's parameters as built by one framework:
-`python -m bench.inspect_models FRAMEWORK` prints {model: [trainable, non_trainable]} as JSON.
+`python -m bench.measure.inspect_models FRAMEWORK` prints {model: [trainable, non_trainable]} as JSON.
 
 `python -m bench list --measured` runs it once per installed framework (each in its own process,
 as trials do), so the listing shows counts the frameworks report, not only the spec's arithmetic.
@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import sys
 
-from bench import registry
-from bench.adapter import get_adapter
+from bench.spec import registry
+from bench.frameworks.base import get_adapter
 
 
 def measured_counts(framework: str, num_classes: int = 10) -> dict[str, list[int]]:

@@ -2,7 +2,7 @@
 
 Configurations are matched on what was trained (model, framework and backend, device, batch
 size, recipe, epochs, training images, dataset), not on the machine, so two machines can be
-compared too. Verdicts follow the project's one noise model (bench.statistics): accuracy by
+compared too. Verdicts follow the project's one noise model (bench.report.statistics): accuracy by
 Welch's interval over seeds (and at least 1 point), epoch time by a Mann-Whitney U test over
 steady epochs (and at least the threshold); a side with one seed or one run gets "no noise
 estimate", never a regression.
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench import statistics, store
+from bench.report import statistics
+from bench.results import store
 
 MATCH_KEYS = ["model", "framework", "backend", "device", "batch_size", "recipe", "epochs",
               "train_size", "dataset"]

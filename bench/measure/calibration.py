@@ -1,7 +1,7 @@
 """A fixed small workload timed in each framework before a sweep, so `compare` can normalise
 results from two different machines by how fast each ran the same matmul and convolution.
 
-Run as `python -m bench.calibration FRAMEWORK DEVICE THREADS` (one process per framework, like a
+Run as `python -m bench.measure.calibration FRAMEWORK DEVICE THREADS` (one process per framework, like a
 trial); prints one JSON object. Each figure is the median of repeated, synchronised runs.
 """
 
@@ -42,7 +42,7 @@ def _median_seconds(run, synchronize) -> float:
 
 
 def measure(framework: str, device: str, threads: int) -> dict:
-    from bench.adapter import get_adapter
+    from bench.frameworks.base import get_adapter
 
     adapter = get_adapter(framework)
     adapter.setup(device, threads, seed=0)

@@ -20,8 +20,8 @@ def emit(event: dict) -> None:
 
 def classify(error: BaseException, framework: str) -> str:
     """The status of a trial that raised `error`: diverged, oom (by the framework's error types) or crashed."""
-    from bench.adapter import get_adapter
-    from bench.trial import Diverged
+    from bench.frameworks.base import get_adapter
+    from bench.run.trial import Diverged
 
     if isinstance(error, Diverged):
         return "diverged"
@@ -33,7 +33,7 @@ def classify(error: BaseException, framework: str) -> str:
 
 
 def main() -> int:
-    from bench.trial import TrialConfig, run
+    from bench.run.trial import TrialConfig, run
 
     config = TrialConfig(**json.loads(sys.stdin.read()))
     try:

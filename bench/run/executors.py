@@ -7,15 +7,15 @@ to the driver, which alone writes the results directory: resume, report and comp
 the executor.
 
 - `local`: one trial after another on this machine.
-- `ray`: trials as Ray tasks over every GPU of a machine or a cluster (bench.ray_executor).
+- `ray`: trials as Ray tasks over every GPU of a machine or a cluster (bench.run.ray_executor).
 """
 
 from __future__ import annotations
 
 from typing import Callable, Iterator, Protocol
 
-from bench.runner import run_trial
-from bench.trial import TrialConfig
+from bench.run.runner import run_trial
+from bench.run.trial import TrialConfig
 
 EXECUTORS = ("local", "ray")
 
@@ -43,7 +43,7 @@ def make_executor(name: str, ray_address: str | None = None, max_parallel: int |
     if name == "local":
         return LocalExecutor()
     if name == "ray":
-        from bench.ray_executor import RayExecutor
+        from bench.run.ray_executor import RayExecutor
 
         return RayExecutor(ray_address, max_parallel)
     from bench.errors import BenchError

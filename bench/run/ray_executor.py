@@ -16,16 +16,16 @@ from __future__ import annotations
 import os
 from dataclasses import asdict
 
-from bench import failpoints
+from bench.run import failpoints
 from bench.errors import BenchError
-from bench.trial import TrialConfig
+from bench.run.trial import TrialConfig
 
 TIMED_CPU = "cnnbench_timed_cpu"  # a custom resource, one per node: one timed CPU trial at a time
 RETRIES = 1  # of a task whose worker process or node was lost
 
 
 def _run_one(config: dict, timeout: float | None) -> dict:
-    from bench.runner import run_trial
+    from bench.run.runner import run_trial
 
     return run_trial(TrialConfig(**config), timeout, lambda event: None)
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass
 
 from bench.errors import BenchError
-from bench.recipes import DEFAULT_VAL_SIZE, get_recipe
+from bench.spec.recipes import DEFAULT_VAL_SIZE, get_recipe
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Entry:
     train_subset: int | None = None  # None: the whole training split
     val_size: int = DEFAULT_VAL_SIZE  # validation images held out of the training set
     test_subset: int | None = None  # None: the whole test set
-    amp: str = "off"  # speed options, see bench.adapter.Execution
+    amp: str = "off"  # speed options, see bench.frameworks.base.Execution
     channels_last: bool = False
     compile: str = "off"
     loader: str = "fast"
@@ -139,7 +139,7 @@ TRAIN_IMAGES = 45_000
 
 
 def estimated_gpu_epoch_s(model: str, batch_size: int, num_classes: int) -> float:
-    from bench import layers, registry
+    from bench.spec import layers, registry
 
     flops = layers.forward_flops(registry.layers(model, num_classes))
     return math.ceil(TRAIN_IMAGES / batch_size) * (GPU_STEP_OVERHEAD_S + 3 * flops * batch_size / GPU_TRAIN_FLOP_RATE)

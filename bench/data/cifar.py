@@ -22,7 +22,7 @@ import numpy as np
 
 from bench.errors import BenchError
 from bench.paths import PROJECT_ROOT, portable
-from bench.recipes import DEFAULT_VAL_SIZE
+from bench.spec.recipes import DEFAULT_VAL_SIZE
 
 SPLIT_SEED = 42  # fixes the train/val split and the train subset for every trial and framework
 

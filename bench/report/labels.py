@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.adapter import Execution
+from bench.frameworks.base import Execution
 
 
 def framework_label(record: dict) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench import layers as L
+from bench.spec import layers as L
 from bench.errors import BenchError
 
 SAMPLE_IMAGES = 5000  # training images the covariance is estimated from (airbench: the first 5,000)

@@ -18,7 +18,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.labels import framework_label, variant_label  # noqa: E402
+from bench.report.labels import framework_label, variant_label  # noqa: E402
 
 PNG_METADATA = {"Software": None}  # no matplotlib version stamp: reproducible bytes
 

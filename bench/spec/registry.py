@@ -14,12 +14,12 @@ Listing names imports no framework; both framework builders read the same layer 
 from __future__ import annotations
 
 import importlib
-from pathlib import Path
 from types import ModuleType
 
 from bench.errors import BenchError
+from bench.paths import PROJECT_ROOT
 
-IMPLS_DIR = Path(__file__).resolve().parents[1] / "impls"
+IMPLS_DIR = PROJECT_ROOT / "impls"
 
 
 def base_names() -> list[str]:

@@ -84,7 +84,7 @@ class Recipe:
     freeze_epochs: int = 0  # epochs in which only the layers the weights file did not fill (the head) train
     unfrozen_lr_scale: float = 1.0  # after those epochs every layer trains at the schedule's rate x this
     # airbench94's own tricks: the first conv's filters whiten the training images' patches and stay frozen
-    # (bench.whitening); the test logits are averaged over mirrored and shifted views (bench.tta).
+    # (bench.run.whitening); the test logits are averaged over mirrored and shifted views (bench.run.tta).
     whiten_first_conv: bool = False
     test_time_augmentation: str = "none"  # none | flip | flip-translate
     report: str | None = None  # the report (r0..r4) whose recipe this is

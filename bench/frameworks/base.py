@@ -2,7 +2,7 @@
 
 An adapter turns (model builder, recipe, uint8 data, device, seed) into a trained model:
 it owns everything framework-specific (tensors, augmentation, optimizer, device sync).
-The trial loop, timing and every metric stay framework-neutral, in `bench.trial`.
+The trial loop, timing and every metric stay framework-neutral, in `bench.run.trial`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.frameworks import ADAPTER_MODULES, unsupported
-from bench.recipes import Recipe
+from bench.spec.recipes import Recipe
 
 EVAL_BATCH_SIZE = 1000  # images per inference batch; does not change any result
 
@@ -72,7 +72,7 @@ class EpochStats:
 
 
 class Adapter(abc.ABC):
-    """The contract between the framework-neutral harness (bench.trial) and one framework: everything the
+    """The contract between the framework-neutral harness (bench.run.trial) and one framework: everything the
     harness calls. A subclass in bench/frameworks/ registers itself with `@register`;
     tests/test_adapter_conformance.py runs the same checks against every registered adapter."""
 
@@ -92,7 +92,7 @@ class Adapter(abc.ABC):
 
     @abc.abstractmethod
     def build(self, layers: list, name: str) -> Any:
-        """The model of a bench.layers list."""
+        """The model of a bench.spec.layers list."""
 
     @abc.abstractmethod
     def load_weights(self, model, layers: list, weights: dict) -> None:
@@ -113,7 +113,7 @@ class Adapter(abc.ABC):
 
     @abc.abstractmethod
     def count_params(self, model) -> tuple[int, int]:
-        """(trainable, non-trainable) parameter counts, as bench.layers.count_params counts them."""
+        """(trainable, non-trainable) parameter counts, as bench.spec.layers.count_params counts them."""
 
     @abc.abstractmethod
     def freeze(self, model, state, names: set[str]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench import statistics
+from bench.report import statistics
 
 COMPARABLE = ["dataset", "recipe", "epochs", "train_size", "test_size"]
 DID_NOT_LEARN_MARGIN = 0.02  # test accuracy within 2 points of chance: the model did not learn

@@ -16,15 +16,18 @@ from typing import Callable
 
 import numpy as np
 
-from bench import data, failpoints, hardware, layers, metrics, registry, tta, whitening
-from bench.adapter import Execution, get_adapter
-from bench.control import TrainingControl
+from bench.data import cifar
+from bench.measure import peak_flops, metrics
+from bench.run import failpoints, tta, whitening
+from bench.spec import layers, registry
+from bench.frameworks.base import Execution, get_adapter
+from bench.run.control import TrainingControl
 from bench.errors import BenchError
 from bench.paths import portable
-from bench.memory import PeakRSS
-from bench.pretrained import file_sha256, read_torchvision
-from bench.recipes import get_recipe
-from bench.timing import SyncedTimer, summarise_epochs
+from bench.measure.memory import PeakRSS
+from bench.data.pretrained import file_sha256, read_torchvision
+from bench.spec.recipes import get_recipe
+from bench.measure.timing import SyncedTimer, summarise_epochs
 
 
 TARGET_ACCURACY = {"cifar10": 0.60, "cifar100": 0.30, "synthetic": None}  # defaults, validation accuracy
@@ -46,7 +49,7 @@ class TrialConfig:
     epochs: int
     recipe: str = "baseline"
     dataset: str = "cifar10"
-    val_size: int = data.DEFAULT_VAL_SIZE
+    val_size: int = cifar.DEFAULT_VAL_SIZE
     train_subset: int | None = None
     test_subset: int | None = None  # None: the whole test set
     threads: int = 1
@@ -54,7 +57,7 @@ class TrialConfig:
     lr_scaling: str = "none"  # none | linear | sqrt: lr scaled by batch_size / the recipe's batch size
     target_accuracy: float | None = None  # validation accuracy for time-to-accuracy; None: per dataset
     weights: str | None = None  # a local torchvision-format weights file to start from
-    amp: str = "off"  # speed options, see bench.adapter.Execution
+    amp: str = "off"  # speed options, see bench.frameworks.base.Execution
     channels_last: bool = False
     compile: str = "off"
     loader: str = "fast"
@@ -63,7 +66,7 @@ class TrialConfig:
     steps_per_execution: int = 1
     init: str = "native"  # native | torch | keras: weight initialisation, the same on both sides if not native
     keras_backend: str | None = None  # set for keras trials only
-    # A search's trial (bench.tune): {"space", "study", "candidate", "role", "parameters"}. A "candidate"
+    # A search's trial (bench.run.tune): {"space", "study", "candidate", "role", "parameters"}. A "candidate"
     # is selected on validation accuracy and never sees the test set; the "final" trial scores it once.
     search: dict | None = None
     # Where to look for data changes nothing about the trial, so it is not part of the identity.
@@ -122,11 +125,11 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
 
     if recipe.pretrained and not config.weights:
         raise BenchError(f"recipe {recipe.name} fine-tunes pretrained weights: give --weights")
-    dataset = data.load(config.dataset, config.data_dir, config.download)
-    splits = data.split(dataset, config.val_size, config.train_subset, test_subset=config.test_subset)
+    dataset = cifar.load(config.dataset, config.data_dir, config.download)
+    splits = cifar.split(dataset, config.val_size, config.train_subset, test_subset=config.test_subset)
     if not config.scores_test:  # a search's candidate: the test split is dropped before the model exists
         splits = replace(splits, test_x=None, test_y=None)
-    mean, std = data.IMAGENET_NORMALISATION if recipe.pretrained else data.NORMALISATION[dataset.name]
+    mean, std = cifar.IMAGENET_NORMALISATION if recipe.pretrained else cifar.NORMALISATION[dataset.name]
     spec = registry.spec(config.model)
     layer_list = ([layers.Resize(recipe.resize)] if recipe.resize else []) + \
         registry.layers(config.model, dataset.num_classes)
@@ -226,7 +229,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
                     "sha256": dataset.sha256, "num_classes": dataset.num_classes,
                     "class_names": list(dataset.class_names), "train_size": len(splits.train_y),
                     "val_size": len(splits.val_y), "test_size": len(splits.test_y) if config.scores_test else 0,
-                    "split_seed": data.SPLIT_SEED},
+                    "split_seed": cifar.SPLIT_SEED},
         "model": {"report": spec.REPORT, "description": spec.DESCRIPTION,
                   "params_trainable": trainable, "params_non_trainable": non_trainable,
                   "forward_flops_per_image": forward_flops},
@@ -268,7 +271,7 @@ def compute(forward_flops: int, images: int, epoch_seconds: float, settings: dic
     precision = settings.get("precision", "float32")
     if precision == "float32" and settings.get("tf32_matmul"):
         precision = "tf32"
-    peak = hardware.peak_tflops(settings.get("device_name"), precision)
+    peak = peak_flops.peak_tflops(settings.get("device_name"), precision)
     return {"train_flops_per_epoch": train_flops, "achieved_tflops": achieved / 1e12,
             "peak_tflops": peak, "share_of_peak": achieved / (peak * 1e12) if peak else None,
             "precision_for_peak": precision}

@@ -22,10 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bench import registry, runner, store
+from bench.results import store
+from bench.run import runner
+from bench.spec import registry
 from bench.errors import BenchError
-from bench.searches import Choice, SearchSpace, objective
-from bench.trial import TrialConfig
+from bench.spec.searches import Choice, SearchSpace, objective
+from bench.run.trial import TrialConfig
 
 JOURNAL = Path("searches") / "optuna.journal"
 PRUNER_STARTUP_CANDIDATES = 2  # the median pruner waits for this many finished candidates

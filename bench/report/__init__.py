@@ -1,0 +1,1 @@
+"""Derived tables and plots: the leaderboard, comparisons, the noise model, display labels."""

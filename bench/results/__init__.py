@@ -1,0 +1,1 @@
+"""The result records on disk: atomic writes, loading, import of other runs."""

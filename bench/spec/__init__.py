@@ -1,0 +1,1 @@
+"""Framework-neutral descriptions: layers, models, recipes, suites, search spaces. Imports no framework."""
