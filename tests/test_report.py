@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 
 import pytest
@@ -320,7 +321,8 @@ def search_record(number, accuracy, role="candidate", status="ok", test=None, **
     record["status"] = status
     record["epochs"][-1]["val_accuracy"] = accuracy
     record["test"] = {**record["test"], "accuracy": test} if test is not None else None
-    record["_file"] = record["trial_id"] = f"{role}-{number}.json"
+    record["_file"] = f"{role}-{number}.json"
+    record["trial_id"] = hashlib.sha256(record["_file"].encode()).hexdigest()[:16]  # as the schema has it
     return record
 
 

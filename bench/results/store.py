@@ -20,8 +20,8 @@ from pathlib import Path
 import psutil
 
 from bench.errors import BenchError
+from bench.results.schema import SCHEMA_VERSION, InvalidRecord, read, validated
 
-SCHEMA_VERSION = 1
 RAW_DIR = "raw"
 
 
@@ -72,7 +72,9 @@ def write_json(directory: Path, name: str, record: dict) -> Path:
 
 
 def write(results_dir, record: dict) -> Path:
-    """Write one result under a name no other writer can take (a timestamp and a random suffix)."""
+    """Write one result, checked against the schema (bench.results.schema), under a name no other writer
+    can take (a timestamp and a random suffix)."""
+    record = validated(record)
     config = record["config"]
     model = re.sub(r"[^A-Za-z0-9_.-]", "-", config["model"])  # r4_resnet34:stem=cifar -> r4_resnet34-stem-cifar
     name = (f"{model}_{config['framework']}_{config['device']}_bs{config['batch_size']}"
@@ -92,9 +94,10 @@ def load(results_dir) -> list[dict]:
         if not isinstance(record, dict) or "trial_id" not in record or "schema_version" not in record:
             warnings.warn(f"skipping {path}: not a cnnbench result", stacklevel=2)
             continue
-        if record["schema_version"] > SCHEMA_VERSION:
-            warnings.warn(f"skipping {path}: schema version {record['schema_version']} is newer than "
-                          f"{SCHEMA_VERSION}; upgrade cnnbench", stacklevel=2)
+        try:
+            record = read(record)  # any older version read as this one
+        except InvalidRecord as err:
+            warnings.warn(f"skipping {path}: {err}", stacklevel=2)
             continue
         record["_file"] = path.name
         records.append(record)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import asdict
+from datetime import datetime, timezone
 
 from bench.run import failpoints
 from bench.errors import BenchError
@@ -82,7 +83,9 @@ class RayExecutor:
                     cause = (str(error).strip().splitlines() or [""])[0]
                     lost = not isinstance(error, ray.exceptions.RayTaskError)  # a worker or node gone, not a bug
                     error_line = (f"Ray lost the trial after {RETRIES} retry: " if lost else "the Ray task failed: ")
-                    outcome = {"status": "crashed", "epochs": [], "error": f"{error_line}{type(error).__name__}: {cause}"}
+                    outcome = {"status": "crashed", "epochs": [], "error": f"{error_line}{type(error).__name__}: {cause}",
+                               "started_at": None,  # on a worker that is gone; when Ray lost it is now
+                               "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
                 for epoch in outcome["epochs"]:  # after the fact: a pruner learns from them, stops nothing
                     on_epoch(config, {"event": "epoch", **epoch})
                 yield config, outcome

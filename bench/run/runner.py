@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from bench.data import cifar, pretrained
 from bench.results import store
+from bench.results.schema import STATUSES
 from bench.frameworks.base import EXECUTION_OPTIONS
 from bench.errors import BenchError
 from bench.frameworks import keras_backend, missing_framework, unsupported
@@ -35,7 +36,6 @@ from bench.spec.recipes import get_recipe
 from bench.run.trial import TrialConfig
 from bench.run.worker import EVENT_PREFIX
 
-STATUSES = ("ok", "diverged", "oom", "timeout", "crashed", "pruned")  # pruned: stopped by a search
 
 
 @dataclass

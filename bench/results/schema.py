@@ -1,0 +1,88 @@
+"""The result record of one trial, typed: built by the sweep (bench.run.runner), validated when written and
+when read, with a reader for every older schema version.
+
+Version 2 (this one) adds `initialisation` (a data-dependent initialisation such as airbench's whitening). A
+version-1 file is read as version 2 with the fields it lacks set to None, so old results stay usable.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import MISSING, asdict, dataclass, fields
+
+from bench.errors import BenchError
+
+SCHEMA_VERSION = 2
+STATUSES = ("ok", "diverged", "oom", "timeout", "crashed", "pruned")  # pruned: stopped by a search's pruner
+
+
+class InvalidRecord(BenchError):
+    """A record that does not follow the schema (a file by hand, or from another program)."""
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    schema_version: int
+    trial_id: str  # 16 hex digits: the hash of the trial's identity (bench.run.trial.TrialConfig)
+    status: str  # one of STATUSES
+    error: str | None  # the failure, one line; None when ok
+    config: dict  # every TrialConfig field, paths made portable
+    provenance: dict  # versions, machine, git, command of the sweep
+    started_at: str | None
+    finished_at: str | None
+    epochs: list  # one dict per finished epoch
+    executor: str | None = None  # local | ray (None in files written before it was recorded)
+    machine: dict | None = None  # what else ran on the trial's machine while it ran
+    # The trial's body (bench.run.trial.run): present when it ran to its end, None otherwise.
+    recipe: dict | None = None
+    budget: dict | None = None
+    early_stopping: dict | None = None
+    dataset: dict | None = None
+    model: dict | None = None
+    pretrained: dict | None = None
+    initialisation: dict | None = None
+    settings: dict | None = None
+    timing: dict | None = None
+    time_to_accuracy: dict | None = None
+    compute: dict | None = None
+    memory: dict | None = None
+    test: dict | None = None  # None for a search's candidate, which never sees the test set
+
+    def __post_init__(self):
+        typed = {field.name: field.type for field in fields(self)}
+        for name, value in asdict(self).items():
+            expected = {"int": int, "str": str, "dict": dict, "list": list}[typed[name].split(" ")[0]]
+            if value is not None and not isinstance(value, expected) or value is None and "None" not in typed[name]:
+                raise InvalidRecord(f"field {name!r} is {type(value).__name__}, not {typed[name]}")
+        if self.status not in STATUSES:
+            raise InvalidRecord(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
+        if not re.fullmatch(r"[0-9a-f]{16}", self.trial_id):
+            raise InvalidRecord(f"trial_id {self.trial_id!r} is not 16 hex digits")
+        if self.status == "ok":
+            missing = [name for name in ("recipe", "dataset", "model", "settings", "timing", "memory")
+                       if getattr(self, name) is None]
+            if missing:
+                raise InvalidRecord(f"a successful trial's record lacks {', '.join(missing)}")
+
+
+def validated(record: dict) -> dict:
+    """`record` (a dict with this version's fields) checked against the schema, every field present (None
+    where absent and optional); InvalidRecord names the fault."""
+    unknown = sorted(set(record) - {field.name for field in fields(TrialRecord)})
+    if unknown:
+        raise InvalidRecord(f"unknown fields {', '.join(unknown)}")
+    missing = sorted(field.name for field in fields(TrialRecord)
+                     if field.default is MISSING and field.name not in record)
+    if missing:
+        raise InvalidRecord(f"missing fields {', '.join(missing)}")
+    return asdict(TrialRecord(**record))
+
+
+def read(record: dict) -> dict:
+    """A record of any known version as this version's, validated; a newer version is refused."""
+    version = record.get("schema_version")
+    if not isinstance(version, int) or version < 1:
+        raise InvalidRecord("no schema_version")
+    if version > SCHEMA_VERSION:
+        raise InvalidRecord(f"schema version {version} is newer than {SCHEMA_VERSION}; upgrade cnnbench")
+    return validated({**record, "schema_version": SCHEMA_VERSION})

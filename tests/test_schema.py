@@ -1,0 +1,49 @@
+"""The typed result record (bench.results.schema): checked when written and when read, older versions read
+as the current one."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from bench.results import schema, store
+from tests.conftest import REPO_ROOT
+
+
+def committed_records() -> list[dict]:
+    return [json.loads(path.read_text()) for path in sorted((REPO_ROOT / "results" / "raw").glob("*.json"))]
+
+
+def test_every_committed_version_1_file_reads_as_the_current_version():
+    records = committed_records()
+    assert {record["schema_version"] for record in records} == {1}  # written before version 2
+    for record in records:
+        current = schema.read(record)
+        assert current["schema_version"] == schema.SCHEMA_VERSION == 2
+        assert current["initialisation"] is None  # version 2's new field
+        assert {key: value for key, value in current.items() if key in record and key != "schema_version"} == \
+            {key: value for key, value in record.items() if key != "schema_version"}
+
+
+@pytest.mark.parametrize("fault, message", [
+    (lambda r: r.update(surprise=1), "unknown fields surprise"),
+    (lambda r: r.pop("config"), "missing fields config"),
+    (lambda r: r.update(status="fine"), "status 'fine' is not one of"),
+    (lambda r: r.update(trial_id="0123"), "trial_id '0123' is not 16 hex digits"),
+    (lambda r: r.update(timing=None), "a successful trial's record lacks timing"),
+    (lambda r: r.update(epochs={"1": {}}), "field 'epochs' is dict, not list"),
+    (lambda r: r.update(error=3), "field 'error' is int, not str | None"),
+])
+def test_a_record_off_the_schema_is_refused_when_written_and_skipped_when_read(tmp_path, fault, message):
+    record = schema.read(next(r for r in committed_records() if r["status"] == "ok"))
+    broken = copy.deepcopy(record)
+    fault(broken)
+    with pytest.raises(schema.InvalidRecord, match=message):
+        store.write(tmp_path, broken)
+    store.write(tmp_path, record)  # the same record, unbroken, is written
+    (tmp_path / "raw" / "broken.json").write_text(json.dumps(broken))
+    with pytest.warns(UserWarning, match=message):
+        (loaded,) = store.load(tmp_path)
+    assert loaded["trial_id"] == record["trial_id"] and loaded["schema_version"] == 2
