@@ -17,7 +17,7 @@ import keras
 from keras import ops
 
 from bench.spec import layers as L
-from bench.frameworks import base as base
+from bench.frameworks import base, numerics
 from bench.frameworks.base import EVAL_BATCH_SIZE, EpochStats, Execution
 from bench.errors import BenchError
 from bench.spec.recipes import Recipe
@@ -276,42 +276,23 @@ def make_optimizer(recipe: Recipe, schedule: StepTable) -> keras.optimizers.Opti
 
 
 def recipe_loss(recipe: Recipe, class_weights: list[float] | None):
-    """The recipe's loss as keras.ops, term for term the torch adapter's recipe_loss (see there)."""
+    """The recipe's loss (bench.frameworks.numerics.recipe_loss) as a keras loss function, in float32."""
     weights = ops.convert_to_tensor(np.array(class_weights, "float32")) if class_weights else None
 
-    def loss(targets, logits):
-        logits = ops.cast(logits, "float32")  # mixed precision: the loss in float32, as torch's
-        classes = ops.shape(logits)[-1]
-        sample_weights = ops.sum(targets * weights, axis=-1) if weights is not None else None
-        if recipe.label_smoothing:
-            targets = targets * (1 - recipe.label_smoothing) + recipe.label_smoothing / classes
-        log_probs = ops.log_softmax(logits, axis=-1)
-        if recipe.loss == "focal":
-            terms = -recipe.focal_alpha * (1 - ops.exp(log_probs)) ** recipe.focal_gamma * targets * log_probs
-        elif recipe.loss == "cross_entropy":
-            terms = -targets * log_probs
-        else:
-            raise ValueError(f"unknown loss {recipe.loss!r}")
-        per_sample = ops.sum(terms, axis=-1)
-        return per_sample * sample_weights if sample_weights is not None else per_sample
+    def loss(targets, logits):  # mixed precision: the loss in float32, as torch's
+        return numerics.recipe_loss(ops, ops.cast(logits, "float32"), targets, recipe, weights)
 
     return loss
-
-
-GREY = (0.299, 0.587, 0.114)  # luma weights for saturation
 
 
 def photometric(pixels, jitter: float, degrees: float, seed: keras.random.SeedGenerator):
     """Colour jitter (brightness, contrast, saturation) and random rotation of NHWC images in [0, 1],
     the same transformations as the torch adapter's `photometric`."""
     count = ops.shape(pixels)[0]
-    factor = lambda: 1 + (keras.random.uniform((count, 1, 1, 1), seed=seed) * 2 - 1) * jitter  # noqa: E731
     if jitter:
-        pixels = pixels * factor()
-        mean = ops.mean(pixels, axis=(1, 2, 3), keepdims=True)
-        pixels = (pixels - mean) * factor() + mean
-        grey = ops.sum(pixels * ops.convert_to_tensor(np.array(GREY, "float32")), axis=3, keepdims=True)
-        pixels = ops.clip((pixels - grey) * factor() + grey, 0, 1)
+        uniform = lambda: keras.random.uniform((count, 1, 1, 1), seed=seed)  # noqa: E731
+        pixels = numerics.colour_jitter(ops, pixels, jitter, uniform,
+                                        ops.convert_to_tensor(np.array(numerics.GREY, "float32")))
     if degrees:
         angle = (keras.random.uniform((count,), seed=seed) * 2 - 1) * degrees * np.pi / 180
         cos, sin = ops.cos(angle), ops.sin(angle)

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from bench.spec import layers as L
 from bench.errors import BenchError
-from bench.frameworks import base as base
+from bench.frameworks import base, numerics
 from bench.frameworks.base import EVAL_BATCH_SIZE, EpochStats, Execution
 from bench.spec.recipes import Recipe
 
@@ -181,19 +181,13 @@ def tf32_allowed() -> bool:
     return torch.backends.cuda.matmul.allow_tf32 or torch.backends.cudnn.allow_tf32
 
 
-GREY = (0.299, 0.587, 0.114)  # luma weights for saturation
-
-
 def photometric(pixels: torch.Tensor, jitter: float, degrees: float, generator: torch.Generator) -> torch.Tensor:
     """Colour jitter (brightness, contrast, saturation) and random rotation of NHWC images in [0, 1]."""
     count = pixels.shape[0]
-    factor = lambda: 1 + (torch.rand(count, 1, 1, 1, generator=generator, device=pixels.device) * 2 - 1) * jitter  # noqa: E731
     if jitter:
-        pixels = pixels * factor()
-        mean = pixels.mean(dim=(1, 2, 3), keepdim=True)
-        pixels = (pixels - mean) * factor() + mean
-        grey = (pixels * torch.tensor(GREY, device=pixels.device)).sum(dim=3, keepdim=True)
-        pixels = ((pixels - grey) * factor() + grey).clamp(0, 1)
+        uniform = lambda: torch.rand(count, 1, 1, 1, generator=generator, device=pixels.device)  # noqa: E731
+        pixels = numerics.colour_jitter(TORCH_OPS, pixels, jitter, uniform,
+                                        torch.tensor(numerics.GREY, device=pixels.device))
     if degrees:
         angle = (torch.rand(count, generator=generator, device=pixels.device) * 2 - 1) * degrees * torch.pi / 180
         cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
@@ -269,29 +263,18 @@ def make_optimizer(model: nn.Module, recipe: Recipe, fused: bool = False) -> tor
     raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
 
 
+class TORCH_OPS:  # noqa: N801  (a namespace, as keras.ops): the shared numerics' operations in torch
+    sum = staticmethod(lambda x, axis, keepdims=False: x.sum(dim=axis, keepdim=keepdims))
+    mean = staticmethod(lambda x, axis, keepdims=False: x.mean(dim=axis, keepdim=keepdims))
+    exp = staticmethod(torch.exp)
+    log_softmax = staticmethod(lambda x, axis: F.log_softmax(x, dim=axis))
+    clip = staticmethod(torch.clamp)
+
+
 def recipe_loss(logits: torch.Tensor, targets: torch.Tensor, recipe: Recipe,
                 class_weights: torch.Tensor | None) -> torch.Tensor:
-    """The recipe's loss, averaged over the batch; `targets` are class probabilities (one-hot or mixed).
-
-    Label smoothing mixes the targets with the uniform distribution; focal loss weighs each class's
-    term by alpha * (1 - p) ** gamma (keras's categorical focal cross-entropy); a class weight
-    multiplies the loss of the samples of that class (keras's class_weight; not torch's weighted mean).
-    """
-    classes = logits.shape[1]
-    sample_weights = targets @ class_weights if class_weights is not None else None
-    if recipe.label_smoothing:
-        targets = targets * (1 - recipe.label_smoothing) + recipe.label_smoothing / classes
-    log_probs = F.log_softmax(logits, dim=1)
-    if recipe.loss == "focal":
-        terms = -recipe.focal_alpha * (1 - log_probs.exp()) ** recipe.focal_gamma * targets * log_probs
-    elif recipe.loss == "cross_entropy":
-        terms = -targets * log_probs
-    else:
-        raise ValueError(f"unknown loss {recipe.loss!r}")
-    per_sample = terms.sum(dim=1)
-    if sample_weights is not None:
-        per_sample = per_sample * sample_weights
-    return per_sample.mean()
+    """The recipe's loss (bench.frameworks.numerics.recipe_loss), averaged over the batch."""
+    return numerics.recipe_loss(TORCH_OPS, logits, targets, recipe, class_weights).mean()
 
 
 @dataclass
