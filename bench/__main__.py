@@ -209,6 +209,7 @@ def command_list(args) -> int:
         trainable, frozen = layers.count_params(registry.layers(name, 10))
         described = "".join(f", {key}={value}" for key, value in registry.options(name).items())
         rows.append({"model": name, "report": spec.REPORT, "description": spec.DESCRIPTION + described,
+                     "interpretation": spec.INTERPRETATION,
                      "params_trainable": trainable, "params_non_trainable": frozen,
                      "forward_mflops": round(layers.forward_flops(registry.layers(name, 10)) / 1e6, 2),
                      "classes": [10, 100],

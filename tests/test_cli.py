@@ -161,6 +161,7 @@ def test_list_measured_counts_equal_the_spec_in_every_framework():
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert len(rows) == 16  # the reports' models (ResNet-34 with both stems), resnet18, the transfer layouts, airbench94
+    assert all(row["interpretation"] for row in rows)  # what each spec chose where its report was silent
     for row in rows:
         for framework, counts in row["params_measured"].items():
             if counts is not None:

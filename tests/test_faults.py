@@ -85,6 +85,21 @@ def test_ctrl_c_keeps_finished_trials_and_exits_130(tmp_path):
     assert [p.name for p in (tmp_path / "raw").iterdir()] == [first.name]
 
 
+def test_a_worker_that_dies_before_reading_its_trial_is_a_crashed_row_not_a_broken_pipe(monkeypatch):
+    # Ctrl-C can kill a trial's process before it reads its config; writing that config then raised
+    # BrokenPipeError in the driver, which ended the sweep with exit code 0.
+    real_popen = subprocess.Popen
+
+    def dying_worker(args, **kwargs):
+        worker = real_popen([sys.executable, "-c", "import os, sys; os.close(0); sys.exit(3)"], **kwargs)
+        worker.wait()
+        return worker
+
+    monkeypatch.setattr(runner.subprocess, "Popen", dying_worker)
+    outcome = runner.run_trial(synthetic_trial(), None, lambda event: None)
+    assert outcome["status"] == "crashed" and "exit code 3" in outcome["error"]
+
+
 def test_kill_9_then_resume_finishes_exactly_the_rest(tmp_path):
     sweep = start_sweep(tmp_path)
     (first,) = wait_for_results(tmp_path, 1, sweep)

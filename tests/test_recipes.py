@@ -8,6 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from bench.errors import BenchError
 from bench.spec import registry
 from bench.frameworks import FRAMEWORKS, missing_framework
 from bench.run.control import TrainingControl
@@ -31,6 +32,11 @@ def test_schedules_follow_their_definitions():
     assert rates[0] == pytest.approx(1e-3 / 20) and rates[19] == pytest.approx(1e-3) == max(rates)
     assert rates[59] == pytest.approx(1e-3 * 40 / 80) and rates[99] == 0.0
     assert all(a < b for a, b in zip(rates[:19], rates[1:20])) and all(a > b for a, b in zip(rates[19:], rates[20:]))
+
+
+def test_a_recipe_with_an_unknown_augmentation_is_refused():
+    with pytest.raises(BenchError, match="recipe typo: unknown augmentation flipp; choose from crop, flip"):
+        Recipe(name="typo", augment=("crop", "flipp"))
 
 
 def test_plateau_halves_after_patience_flat_epochs_and_respects_the_floor():

@@ -139,8 +139,11 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
 
         reader = threading.Thread(target=read_events, daemon=True)
         reader.start()
-        process.stdin.write(json.dumps(asdict(config)))
-        process.stdin.close()
+        try:
+            process.stdin.write(json.dumps(asdict(config)))
+            process.stdin.close()
+        except BrokenPipeError:  # the worker died before reading its trial (e.g. Ctrl-C): its exit says how
+            pass
         deadline = time.monotonic() + timeout if timeout else None
         epochs, outcome = [], None
         sharing = _other_trials_on_this_machine(process.pid)

@@ -90,6 +90,12 @@ class Recipe:
     report: str | None = None  # the report (r0..r4) whose recipe this is
     deviations: tuple[str, ...] = ()  # where this recipe knowingly differs from the report's
 
+    def __post_init__(self):
+        unknown = sorted(set(self.augment) - set(AUGMENTATIONS))
+        if unknown:
+            raise BenchError(f"recipe {self.name}: unknown augmentation {', '.join(unknown)}; "
+                             f"choose from {', '.join(AUGMENTATIONS)}")
+
     def with_overrides(self, **overrides) -> "Recipe":
         """This recipe with the non-None overrides applied (CLI flags win over the recipe)."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
