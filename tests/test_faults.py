@@ -59,9 +59,11 @@ def test_hung_trial_is_stopped_by_the_timeout(tmp_path, monkeypatch):
 
 
 def start_sweep(results) -> subprocess.Popen:
+    """The sweep as a terminal's foreground job: in a group of its own, Ctrl-C (SIGINT) at its default action
+    even where these tests run as a background job, whose shell ignores SIGINT for everything it starts."""
     return subprocess.Popen([sys.executable, "-m", "bench", *SWEEP, "--results", str(results)],
                             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_results(results, count: int, process: subprocess.Popen) -> list:
