@@ -535,8 +535,12 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `python -m bench list | head -1`: the reader has all it wanted
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        return 1
+        try:
+            sys.stdout.flush()  # fails again only if the broken pipe is stdout's
+        except BrokenPipeError:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            return 1
+        raise  # another pipe broke: a fault, not a reader that has gone
 
 
 if __name__ == "__main__":

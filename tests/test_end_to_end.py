@@ -91,6 +91,19 @@ def test_report_skips_corrupt_and_newer_files_with_a_warning(tmp_path):
         assert name in warned
 
 
+def test_corrupt_calibration_and_yardstick_files_are_skipped_with_a_warning(tmp_path):
+    from bench.run import yardstick
+
+    for folder in (store.CALIBRATION_DIR, store.YARDSTICK_DIR):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a_good.json").write_text(json.dumps({"seed": 0}))
+        (tmp_path / folder / "b_truncated.json").write_text('{"seed": ')
+    with pytest.warns(UserWarning, match="b_truncated.json"):
+        assert store.load_calibrations(tmp_path) == [{"seed": 0}]
+    with pytest.warns(UserWarning, match="b_truncated.json"):
+        assert yardstick.load(tmp_path) == [{"seed": 0}]
+
+
 def test_compare_a_result_set_with_itself_is_within_noise(tmp_path):
     runner.run_sweep([synthetic_trial(seed=0, epochs=3), synthetic_trial(seed=1, epochs=3)], tmp_path)
     result = bench("compare", str(tmp_path), str(tmp_path))

@@ -8,7 +8,7 @@ version-1 file is read as version 2 with the fields it lacks set to None, so old
 from __future__ import annotations
 
 import re
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 
 from bench.errors import BenchError
 
@@ -50,7 +50,8 @@ class TrialRecord:
 
     def __post_init__(self):
         typed = {field.name: field.type for field in fields(self)}
-        for name, value in asdict(self).items():
+        for name in typed:
+            value = getattr(self, name)
             expected = {"int": int, "str": str, "dict": dict, "list": list}[typed[name].split(" ")[0]]
             if value is not None and not isinstance(value, expected) or value is None and "None" not in typed[name]:
                 raise InvalidRecord(f"field {name!r} is {type(value).__name__}, not {typed[name]}")
@@ -75,7 +76,8 @@ def validated(record: dict) -> dict:
                      if field.default is MISSING and field.name not in record)
     if missing:
         raise InvalidRecord(f"missing fields {', '.join(missing)}")
-    return asdict(TrialRecord(**record))
+    TrialRecord(**record)  # raises InvalidRecord on a fault
+    return {field.name: record.get(field.name, field.default) for field in fields(TrialRecord)}
 
 
 def read(record: dict) -> dict:

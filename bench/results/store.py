@@ -82,15 +82,22 @@ def write(results_dir, record: dict) -> Path:
     return write_json(raw_dir(results_dir), name, record)
 
 
+def read_json_folder(folder, what: str = "file") -> list[tuple[Path, object]]:
+    """(path, parsed JSON) of every `*.json` in `folder`, sorted by name; an unreadable file is warned about
+    (naming it as `what`) and skipped, so one bad file never stops a report."""
+    found = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            found.append((path, json.loads(path.read_text())))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            warnings.warn(f"skipping {what} {path}: not readable JSON ({err})", stacklevel=3)
+    return found
+
+
 def load(results_dir) -> list[dict]:
     """Every readable result under `results_dir/raw`, sorted by file name; bad files are warned about."""
     records = []
-    for path in sorted(raw_dir(results_dir).glob("*.json")):
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-            warnings.warn(f"skipping {path}: not readable JSON ({err})", stacklevel=2)
-            continue
+    for path, record in read_json_folder(raw_dir(results_dir), "result"):
         if not isinstance(record, dict) or "trial_id" not in record or "schema_version" not in record:
             warnings.warn(f"skipping {path}: not a cnnbench result", stacklevel=2)
             continue
@@ -192,13 +199,8 @@ def write_calibration(results_dir, record: dict) -> Path:
 
 
 def load_calibrations(results_dir) -> list[dict]:
-    records = []
-    for path in sorted((Path(results_dir) / CALIBRATION_DIR).glob("*.json")):
-        try:
-            records.append(json.loads(path.read_text()))
-        except (OSError, json.JSONDecodeError) as err:
-            warnings.warn(f"skipping calibration file {path}: {err}", stacklevel=2)
-    return records
+    """Every readable calibration record under `results_dir/calibration`, in file-name order."""
+    return [record for _, record in read_json_folder(Path(results_dir) / CALIBRATION_DIR, "calibration file")]
 
 
 def _extract_safely(archive: tarfile.TarFile, target: str) -> None:

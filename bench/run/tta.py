@@ -26,10 +26,10 @@ def views(images: np.ndarray, kind: str) -> list[tuple[float, np.ndarray]]:
     padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
     shifted = [padded[:, :height, :width], padded[:, 2:height + 2, 2:width + 2]]
     return [(weight / 2, view) for weight, view in mirrored] + \
-        [(weight / 4, np.ascontiguousarray(view)) for image in shifted for weight, view in
+        [(weight / 4, view) for image in shifted for weight, view in
          ((0.5, image), (0.5, image[:, :, ::-1]))]
 
 
 def predict(score: Callable[[np.ndarray], np.ndarray], images: np.ndarray, kind: str) -> np.ndarray:
-    """The weighted mean of `score`'s logits over the views of `images`."""
+    """The weighted mean of `score`'s logits over the views of `images` (each made contiguous for `score`)."""
     return sum(weight * score(np.ascontiguousarray(view)) for weight, view in views(images, kind))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import importlib.metadata
 import io
-import json
 import time
 from pathlib import Path
 
@@ -92,7 +91,7 @@ def run(data_dir, results_dir, seeds: list[int], work_dir: Path) -> list[dict]:
 
 def load(results_dir) -> list[dict]:
     """Every yardstick record under RESULTS/yardstick, in file-name order."""
-    return [json.loads(path.read_text()) for path in sorted((Path(results_dir) / store.YARDSTICK_DIR).glob("*.json"))]
+    return [record for _, record in store.read_json_folder(Path(results_dir) / store.YARDSTICK_DIR, "yardstick file")]
 
 
 def result_line(record: dict) -> str:
