@@ -94,13 +94,13 @@ def augment(framework: str, images: np.ndarray, padding: int, flip: bool) -> np.
     if framework == "torch":
         import torch
 
-        from bench.frameworks.torch_backend import augment
+        from bench.frameworks.torch.training import augment
 
         generator = torch.Generator().manual_seed(0)
         return augment(torch.from_numpy(images), padding, flip, generator).numpy()
     import keras
 
-    from bench.frameworks.keras_backend import augment
+    from bench.frameworks.keras.training import augment
 
     out = augment(keras.ops.convert_to_tensor(images), padding, flip, keras.random.SeedGenerator(0))
     return keras.ops.convert_to_numpy(out)
@@ -152,7 +152,7 @@ def torch_reference(framework: str, model: str, images: np.ndarray, batches: lis
     and its BN running statistics after training-mode passes over `batches` (no weight updates)."""
     import torch
 
-    from bench.frameworks.torch_backend import export_weights
+    from bench.frameworks.torch.network import export_weights
 
     adapter = _adapter("torch")
     built = adapter.build(registry.layers(model, 10), model)
@@ -183,7 +183,7 @@ def keras_replay(framework: str, model: str, weights: dict, images: np.ndarray, 
     """The keras twin of torch_reference, from the torch weights copied across by name."""
     import keras
 
-    from bench.frameworks.keras_backend import load_torch_weights
+    from bench.frameworks.keras.network import load_torch_weights
 
     adapter = _adapter("keras")
     layer_list = registry.layers(model, 10)
@@ -298,13 +298,13 @@ def recipe_loss_value(framework: str, recipe, logits: np.ndarray, targets: np.nd
     if framework == "torch":
         import torch
 
-        from bench.frameworks.torch_backend import recipe_loss
+        from bench.frameworks.torch.training import recipe_loss
 
         weights = torch.tensor(class_weights) if class_weights else None
         return float(recipe_loss(torch.from_numpy(logits), torch.from_numpy(targets), recipe, weights))
     import keras
 
-    from bench.frameworks.keras_backend import recipe_loss
+    from bench.frameworks.keras.training import recipe_loss
 
     return float(keras.ops.mean(recipe_loss(recipe, class_weights)(targets, logits)))
 
@@ -341,7 +341,7 @@ def mix_indexed_epoch(framework: str, count: int, batch_size: int, alpha: float)
     if framework == "torch":
         import torch
 
-        from bench.frameworks.torch_backend import mixup
+        from bench.frameworks.torch.training import mixup
 
         generator, rng = torch.Generator().manual_seed(0), np.random.default_rng(0)
         parts = [mixup(torch.from_numpy(inputs[s:s + batch_size]), torch.from_numpy(targets[s:s + batch_size]),
@@ -349,7 +349,7 @@ def mix_indexed_epoch(framework: str, count: int, batch_size: int, alpha: float)
         return (np.concatenate([p[0].numpy() for p in parts]), np.concatenate([p[1].numpy() for p in parts]))
     import keras
 
-    from bench.frameworks.keras_backend import mixup
+    from bench.frameworks.keras.training import mixup
 
     mixed_inputs, mixed_targets = mixup(keras.ops.convert_to_tensor(inputs), keras.ops.convert_to_tensor(targets),
                                         alpha, batch_size, keras.random.SeedGenerator(0))
@@ -361,12 +361,12 @@ def photometric(framework: str, pixels: np.ndarray, jitter: float, degrees: floa
     if framework == "torch":
         import torch
 
-        from bench.frameworks.torch_backend import photometric
+        from bench.frameworks.torch.training import photometric
 
         return photometric(torch.from_numpy(pixels), jitter, degrees, torch.Generator().manual_seed(0)).numpy()
     import keras
 
-    from bench.frameworks.keras_backend import photometric
+    from bench.frameworks.keras.training import photometric
 
     out = photometric(keras.ops.convert_to_tensor(pixels), jitter, degrees, keras.random.SeedGenerator(0))
     return keras.ops.convert_to_numpy(out)

@@ -14,7 +14,7 @@ from dataclasses import fields
 
 from bench.errors import BenchError
 
-ADAPTER_MODULES = {"torch": "bench.frameworks.torch_backend", "keras": "bench.frameworks.keras_backend"}
+ADAPTER_MODULES = {"torch": "bench.frameworks.torch.adapter", "keras": "bench.frameworks.keras.adapter"}
 FRAMEWORKS = tuple(ADAPTER_MODULES)
 # What each framework's adapter needs installed: (module, extra that installs it).
 REQUIRES = {"torch": ("torch", "cnnbench[torch]"), "keras": ("keras", "cnnbench[keras]")}

@@ -1,5 +1,6 @@
 """Numerics both adapters share, written once against a small ops namespace that each binds to its own
-framework (torch_backend.TORCH_OPS, keras.ops): the recipe's loss and colour jitter. Imports no framework.
+framework (bench.frameworks.torch.training.TORCH_OPS, keras.ops): the recipe's loss and colour jitter.
+Imports no framework.
 
 An ops namespace has sum, mean, exp, log_softmax and clip with numpy's keywords (axis, keepdims).
 """
