@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bench.report import leaderboard
+from bench.report import markdown, tables
 from bench.results import store
 from bench.run import runner
 from bench.run.trial import TrialConfig
@@ -40,10 +40,10 @@ def test_real_run_beats_chance_then_reports_and_resumes(tmp_path):
 
     made = bench("report", "--results", str(results))
     assert made.returncode == 0, made.stderr
-    markdown, details = (results / "leaderboard.md").read_text(), (results / "details.md").read_text()
+    text, details = (results / "leaderboard.md").read_text(), (results / "details.md").read_text()
     assert "| r2_vanilla_cnn | torch" in details and "| r2_vanilla_cnn | keras (tensorflow)" in details
-    assert "- Which framework: keras (tensorflow)" in markdown
-    assert markdown == leaderboard.render(store.load(results), sorted(p.name for p in (results / "plots").glob("*.png")))
+    assert "- Which framework: keras (tensorflow)" in text
+    assert text == markdown.render(store.load(results), sorted(p.name for p in (results / "plots").glob("*.png")))
     assert (results / "plots" / "curves-r2-vanilla-cnn-baseline-2ep-2000img.png").exists()
     assert (results / "tables" / "results.csv").read_text().startswith("model,")
 
@@ -67,7 +67,7 @@ def test_a_failing_trial_becomes_a_row_and_the_sweep_goes_on(tmp_path):
     rows = {r["config"]["model"]: r for r in store.load(tmp_path)}
     assert "unknown model 'no_such_model'" in rows["no_such_model"]["error"]
     assert rows["r2_vanilla_cnn"]["status"] == "ok"
-    assert "## Failed trials" in leaderboard.render(store.load(tmp_path))
+    assert "## Failed trials" in markdown.render(store.load(tmp_path))
 
 
 def test_a_trial_past_its_timeout_is_stopped_and_recorded(tmp_path):
@@ -164,8 +164,8 @@ def test_committed_leaderboard_is_regenerated_byte_for_byte():
     committed = REPO_ROOT / "results"
     plot_files = sorted(p.name for p in (committed / "plots").glob("*.png"))
     records = store.load(committed)
-    assert (committed / "leaderboard.md").read_text() == leaderboard.render(records, plot_files)
-    assert (committed / "details.md").read_text() == leaderboard.render_details(leaderboard.tables(records)["results"])
+    assert (committed / "leaderboard.md").read_text() == markdown.render(records, plot_files)
+    assert (committed / "details.md").read_text() == markdown.render_details(tables.named_tables(records)["results"])
 
 
 def test_a_report_recipe_row_stands_beside_the_published_figure(tmp_path):
@@ -174,7 +174,7 @@ def test_a_report_recipe_row_stands_beside_the_published_figure(tmp_path):
     (record,) = store.load(tmp_path)
     assert record["budget"] == {"epochs": 1, "report_epochs": 15, "train_images": 200,
                                 "full_training_set": False, "matches_report": False, "note": "a tiny budget"}
-    markdown = leaderboard.render(store.load(tmp_path))
-    section = markdown.split("## Reported vs reproduced")[1].split("\n## ")[0]
+    text = markdown.render(store.load(tmp_path))
+    section = text.split("## Reported vs reproduced")[1].split("\n## ")[0]
     row = next(line for line in section.splitlines() if line.startswith("| r3 "))
     assert "82.0 % test" in row and "no: a tiny budget" in row and "SYNTHETIC" in row

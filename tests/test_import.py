@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.report import leaderboard
+from bench.report import frame, tables
 from bench.results import store
 from bench.errors import BenchError
 from tests.conftest import REPO_ROOT
@@ -26,9 +26,9 @@ def test_the_committed_h200_rows_are_there_and_failed_gpu_rows_name_the_gpu():
     records = store.load(REPO_ROOT / "results")
     gpu = [r for r in records if r["config"]["device"] == "cuda"]
     assert len(gpu) == 13 and {r["status"] for r in gpu} == {"ok", "crashed", "timeout"}
-    failed = leaderboard.failure_table(leaderboard.trial_frame(gpu))
+    failed = tables.failure_table(frame.trial_frame(gpu))
     assert len(failed) == 4 and set(failed["hardware"]) == {"NVIDIA H200"}
-    assert "cuda" not in set(leaderboard.environment_table(gpu)["hardware"])
+    assert "cuda" not in set(tables.environment_table(gpu)["hardware"])
 
 
 def test_import_of_an_archive_copies_raw_and_calibration_files_byte_for_byte_once(tmp_path):

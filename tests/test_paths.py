@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from bench.paths import PROJECT_ROOT, portable, portable_command
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bench.report import leaderboard, plots
+from bench.report import frame, markdown, plots, search_report, tables
 from bench.results import store
 from bench.frameworks import missing_framework
 from bench.report.labels import hardware_label
@@ -41,7 +41,7 @@ def record_like(model="r2_vanilla_cnn", framework="torch", recipe="common", seed
 
 
 def configs_of(records):
-    return leaderboard.configurations(leaderboard.trial_frame(records))
+    return frame.configurations(frame.trial_frame(records))
 
 
 def test_architectures_rank_common_recipe_models_by_mean_accuracy_over_seeds():
@@ -49,26 +49,26 @@ def test_architectures_rank_common_recipe_models_by_mean_accuracy_over_seeds():
                for s, a, t in ((0, 0.40, 1.0), (1, 0.44, 3.0))]
     records += [record_like("r3_deep_cnn", seed=0, accuracy=0.50, flops=250.4e6)]
     records += [record_like("r1_vgg_cnn", recipe="r1", accuracy=0.90)]  # another recipe: not an architecture row
-    table = leaderboard.architectures_table(configs_of(records))
+    table = tables.architectures_table(configs_of(records))
     assert list(table["model"]) == ["r3_deep_cnn", "r2_vanilla_cnn"]
     assert list(table["test acc % (mean ± std, n)"]) == ["50.00 (n=1)", "42.00 ± 2.83 (n=2)"]
     assert list(table["MFLOPs/image"]) == ["250.4", "15.0"]
     assert list(table["epoch s (median, range over seeds)"]) == ["2.0", "2.0 (1.0-3.0)"]
-    assert "## Architectures" in leaderboard.render(records)
+    assert "## Architectures" in markdown.render(records)
 
 
 def test_no_common_recipe_results_leave_the_architectures_section_out():
     records = [record_like(recipe="baseline"), record_like("r3_deep_cnn", recipe="baseline")]
-    assert leaderboard.architectures_table(configs_of(records)).empty
-    assert "## Architectures" not in leaderboard.render(records)
+    assert tables.architectures_table(configs_of(records)).empty
+    assert "## Architectures" not in markdown.render(records)
 
 
 def test_summary_names_a_best_model_only_where_two_models_compete():
-    alone = leaderboard.summary_lines(configs_of([record_like(seed=s, accuracy=0.4 + s / 100) for s in range(3)]))
+    alone = markdown.summary_lines(configs_of([record_like(seed=s, accuracy=0.4 + s / 100) for s in range(3)]))
     assert not any("best test accuracy" in line for line in alone)
     records = [record_like("r2_vanilla_cnn", accuracy=0.40), record_like("r3_deep_cnn", accuracy=0.55, seed=0),
                record_like("r3_deep_cnn", accuracy=0.45, seed=1)]
-    (line,) = [line for line in leaderboard.summary_lines(configs_of(records)) if "best test accuracy" in line]
+    (line,) = [line for line in markdown.summary_lines(configs_of(records)) if "best test accuracy" in line]
     assert "**r3_deep_cnn** (torch, fast) 50.00 ± 7.07 % (n=2)" in line
     assert "best other model **r2_vanilla_cnn** (torch, fast) 40.00 % (n=1)" in line
     assert line.endswith("lead 10.00 pt, no interval with a single seed.")
@@ -78,7 +78,7 @@ def test_summary_lead_is_judged_against_the_seed_noise():
     def lead_line(spread):
         records = [record_like(m, seed=s, accuracy=base + sign * spread)
                    for m, base in (("r3_deep_cnn", 0.50), ("r2_vanilla_cnn", 0.45)) for s, sign in ((0, 1), (1, -1))]
-        return next(line for line in leaderboard.summary_lines(configs_of(records)) if "best test accuracy" in line)
+        return next(line for line in markdown.summary_lines(configs_of(records)) if "best test accuracy" in line)
     # Welch: both stds 0.14 pt, 1 + 1 degrees of freedom, t = 4.30
     assert "lead 5.00 ± 0.61 pt (95 % CI), beyond the seed noise" in lead_line(0.001)
     assert "within the seed noise" in lead_line(0.05)
@@ -88,13 +88,13 @@ def test_summary_names_the_fastest_to_target_among_those_reaching_it_every_seed(
     records = [record_like("r2_vanilla_cnn", seed=0, seconds_to_target=2.0),
                record_like("r2_vanilla_cnn", seed=1, seconds_to_target=None),  # one seed fell short
                record_like("r3_deep_cnn", seconds_to_target=30.0)]
-    (line,) = [line for line in leaderboard.summary_lines(configs_of(records)) if line.startswith("- Fastest to")]
+    (line,) = [line for line in markdown.summary_lines(configs_of(records)) if line.startswith("- Fastest to")]
     assert "**r3_deep_cnn**" in line and "in 30 s of training" in line and "1 of 2 configurations" in line
 
 
 def test_batch_size_rows_carry_their_learning_rate_and_rule():
     records = [record_like(batch_size=b, lr_scaling="linear", learning_rate=1e-3 * b / 128) for b in (64, 256)]
-    table = leaderboard.batch_size_table(leaderboard.trial_frame(records))
+    table = tables.batch_size_table(frame.trial_frame(records))
     assert list(table["lr (epoch 1), rule"]) == ["0.0005, linear", "0.002, linear"]
 
 
@@ -114,9 +114,9 @@ def test_report_rows_stand_beside_every_published_figure():
     for record in records:
         record["recipe"]["report"] = "r0"
     # one row: batch 64 is r0's own; the batch-size sweep's other rows belong to the Batch size table
-    (row,) = leaderboard.reported_table(leaderboard.trial_frame(records)).to_dict("records")
+    (row,) = tables.reported_table(frame.trial_frame(records)).to_dict("records")
     assert row["batch"] == 64
-    assert len(leaderboard.reported_table(leaderboard.trial_frame(records[1:]))) == 1  # no batch-64 row: batch 256 stands
+    assert len(tables.reported_table(frame.trial_frame(records[1:]))) == 1  # no batch-64 row: batch 256 stands
     assert row["reported accuracy"] == "87.1 % test"  # 87.05 %
     assert row["difference (pt)"] == "-7.1"
     assert row["reported params"] == "2,300,000" and row["reported epoch time"] == "11.4 min (CPU)"
@@ -125,11 +125,11 @@ def test_report_rows_stand_beside_every_published_figure():
 
 def test_r0_batch_rows_carry_the_reports_own_batch_table():
     records = [record_like("r0_deep_cnn", recipe="r0", batch_size=b, epoch_s=t) for b, t in ((32, 8.0), (256, 2.0))]
-    table = leaderboard.batch_size_table(leaderboard.trial_frame(records))
+    table = tables.batch_size_table(frame.trial_frame(records))
     assert list(table["epoch time ÷ smallest batch's"]) == ["1.00", "0.25"]
     assert list(table["reported: min/epoch (÷ smallest), test acc"]) == ["60 (1.00), 84 %", "12 (0.20), 78 %"]
     other_recipe = [record_like("r0_deep_cnn", recipe="common", batch_size=b) for b in (32, 256)]
-    assert set(leaderboard.batch_size_table(leaderboard.trial_frame(other_recipe))[
+    assert set(tables.batch_size_table(frame.trial_frame(other_recipe))[
         "reported: min/epoch (÷ smallest), test acc"]) == {"-"}
 
 
@@ -185,9 +185,9 @@ def test_a_model_at_chance_is_marked_and_wins_nothing(tmp_path):
     records = learned + at_chance
     configs = configs_of(records)
     assert list(configs.set_index("model")["learned"].items()) == [("r2_squeezenet1_1", False), ("r2_vanilla_cnn", True)]
-    cells = leaderboard.architectures_table(configs).set_index("model")["test acc % (mean ± std, n)"]
+    cells = tables.architectures_table(configs).set_index("model")["test acc % (mean ± std, n)"]
     assert cells["r2_squeezenet1_1"].endswith("did not learn") and not cells["r2_vanilla_cnn"].endswith("learn")
-    summary = "\n".join(leaderboard.summary_lines(configs))
+    summary = "\n".join(markdown.summary_lines(configs))
     assert "r2_squeezenet1_1" not in summary and "throughput" in summary
     assert plots.pareto_front(configs[configs["learned"]]) and "r2_squeezenet1_1" not in set(
         configs.loc[plots.pareto_front(configs[configs["learned"]]), "model"])
@@ -200,7 +200,7 @@ def test_a_repeated_trial_counts_once_for_accuracy_and_says_so():
     repeat["_file"] = "repeat.json"  # the same trial id run again: a second file
     (row,) = configs_of([first, repeat, other_seed]).to_dict("records")
     assert row["n"] == 2 and row["repeats"] == 1 and abs(row["acc_mean"] - 0.55) < 1e-9
-    assert leaderboard.accuracy_cell(row["acc_mean"], row["acc_std"], row["n"], row["repeats"]).endswith(
+    assert tables.accuracy_cell(row["acc_mean"], row["acc_std"], row["n"], row["repeats"]).endswith(
         "(n=2, 1 repeat merged)")
 
 
@@ -210,7 +210,7 @@ def test_results_readme_lists_each_command_once_with_its_keras_backend():
     jax_run["config"]["keras_backend"] = "jax"
     for record in torch_runs + [jax_run]:
         record["provenance"]["command"] = "python -m bench run --seeds 0 1"
-    text = leaderboard.commands_readme(torch_runs + [jax_run])
+    text = markdown.commands_readme(torch_runs + [jax_run])
     assert text.count("  python -m bench run --seeds 0 1\n") == 1
     assert "  KERAS_BACKEND=jax python -m bench run --seeds 0 1\n" in text
     assert "2 result files" in text and "1 result file," in text
@@ -220,7 +220,7 @@ def test_committed_results_readme_is_the_generated_one():
     from bench.results import store
 
     committed = REPO_ROOT / "results"
-    assert (committed / "README.md").read_text() == leaderboard.commands_readme(store.load(committed))
+    assert (committed / "README.md").read_text() == markdown.commands_readme(store.load(committed))
 
 
 def test_first_screen_answers_the_three_questions_for_each_hardware():
@@ -256,16 +256,16 @@ def test_answers_recommend_a_learned_model_with_its_noise_and_budget():
     for record in sweep:
         record["test"]["accuracy"] += 0.005 * record["config"]["seed"]
         record["timing"]["train_images_per_s"] = 2000 / record["timing"]["epoch_median_s"]
-    answer = which_batch_size(leaderboard.trial_frame(sweep))
+    answer = which_batch_size(frame.trial_frame(sweep))
     assert "batch 32 → 128 gives 4.0x the images/s" in answer and "falls beyond the seed noise from batch 128" in answer
 
 
 def test_largest_batch_fits_only_where_a_larger_one_ran_out_of_memory():
     runs = [record_like(batch_size=b) for b in (32, 64)]
-    assert set(leaderboard.batch_size_table(leaderboard.trial_frame(runs))["largest"]) == {"", "largest tried"}
+    assert set(tables.batch_size_table(frame.trial_frame(runs))["largest"]) == {"", "largest tried"}
     oom = record_like(batch_size=128)
     oom["status"] = "oom"
-    table = leaderboard.batch_size_table(leaderboard.trial_frame(runs + [oom]))
+    table = tables.batch_size_table(frame.trial_frame(runs + [oom]))
     assert table.set_index("batch").loc[64, "largest"] == "fits (a larger batch ran out of memory)"
     assert table.set_index("batch").loc[64, "test images"] == TEMPLATE["dataset"]["test_size"]
 
@@ -280,9 +280,9 @@ def test_learning_rates_of_a_grid_stay_apart():
 def test_an_epoch_time_measured_beside_another_trial_is_marked():
     alone, shared = record_like(seed=0), record_like(seed=1)
     shared["machine"] = {"hostname": "node-1", "other_trials_max": 1}
-    cells = leaderboard.formatted_columns(configs_of([alone, shared]))[leaderboard.EPOCH_COLUMN]
-    assert len(cells) == 1 and leaderboard.SHARED in cells[0]
-    assert leaderboard.SHARED not in leaderboard.formatted_columns(configs_of([alone]))[leaderboard.EPOCH_COLUMN][0]
+    cells = tables.formatted_columns(configs_of([alone, shared]))[tables.EPOCH_COLUMN]
+    assert len(cells) == 1 and tables.SHARED in cells[0]
+    assert tables.SHARED not in tables.formatted_columns(configs_of([alone]))[tables.EPOCH_COLUMN][0]
 
 
 def test_the_same_trial_on_two_machines_is_not_a_repeat():
@@ -301,14 +301,14 @@ def test_a_learning_rate_by_batch_size_grid_is_a_table_and_a_heatmap(tmp_path):
             record["_file"] = record["trial_id"] = f"{rate}-{batch}.json"
             records.append(record)
     configs = configs_of(records)
-    grid = leaderboard.grid_table(configs)
+    grid = tables.grid_table(configs)
     assert list(grid["lr"]) == ["0.01", "0.1"]
     assert list(grid["batch 32"]) == ["34.20 (n=1)", "43.20 (n=1)"]
     assert list(grid["batch 64"]) == ["37.40 (n=1)", "46.40 (n=1)"]
-    (heatmap,) = plots.grids(leaderboard.grid_groups(configs), tmp_path)
-    markdown = leaderboard.render(records, [heatmap.name])
-    assert "### Learning rate x batch size grids" in markdown and f"(plots/{heatmap.name})" in markdown
-    assert leaderboard.grid_table(configs_of(records[:1])).empty  # one point is no grid
+    (heatmap,) = plots.grids(tables.grid_groups(configs), tmp_path)
+    text = markdown.render(records, [heatmap.name])
+    assert "### Learning rate x batch size grids" in text and f"(plots/{heatmap.name})" in text
+    assert tables.grid_table(configs_of(records[:1])).empty  # one point is no grid
 
 
 def search_record(number, accuracy, role="candidate", status="ok", test=None, **parameters):
@@ -331,15 +331,15 @@ def test_searches_pick_on_validation_and_show_the_final_test_score(tmp_path):
                   search_record(2, 0.30, status="pruned"), search_record(3, 0.45, dropout=0.3)]
     final = search_record(1, 0.54, role="final", test=0.52, dense=512)
     records = [*candidates, final, record_like()]
-    (row,) = leaderboard.tables(records)["searches"].to_dict("records")
+    (row,) = tables.named_tables(records)["searches"].to_dict("records")
     assert row["candidates"] == "4 (3 completed, 1 pruned, 0 failed)"
     assert row["best candidate"].startswith("#1: ") and "dense 512" in row["best candidate"]
     assert row["val acc % (best)"] == "55.0" and row["test acc % (final)"] == "52.0 (n=1)"
-    assert list(leaderboard.tables(records)["trials"]["model"]) == ["r2_vanilla_cnn"]  # searches stay apart
-    (plot,) = leaderboard.search_report.plots(records, tmp_path)
-    assert leaderboard.search_report.importances(candidates)  # three completed candidates: importances drawn
-    markdown = leaderboard.render(records, [plot.name])
-    assert "## Searches" in markdown and f"(plots/{plot.name})" in markdown
+    assert list(tables.named_tables(records)["trials"]["model"]) == ["r2_vanilla_cnn"]  # searches stay apart
+    (plot,) = search_report.plots(records, tmp_path)
+    assert search_report.importances(candidates)  # three completed candidates: importances drawn
+    text = markdown.render(records, [plot.name])
+    assert "## Searches" in text and f"(plots/{plot.name})" in text
 
 
 def test_committed_leaderboard_shows_the_searches_and_the_grid_heatmaps():
@@ -358,7 +358,7 @@ def test_a_batch_sweep_at_a_set_learning_rate_names_it_in_the_answer():
                for batch in (32, 64) for seed in (0, 1)]
     for record in records:
         record["config"]["learning_rate"] = 0.1
-    answer = which_batch_size(leaderboard.trial_frame(records))
+    answer = which_batch_size(frame.trial_frame(records))
     assert "learning rate 0.1 at every batch size" in answer and "rule" not in answer
 
 
@@ -394,7 +394,7 @@ def test_the_yardstick_table_sets_the_harness_beside_the_package_on_the_same_gpu
                 "train_seconds": seconds} for accuracy, seconds in ((0.940, 3.0), (0.942, 4.0), (0.938, 5.0))]
     trials = [_yardstick_trial(0, 0.941, 8, 0.5), _yardstick_trial(1, 0.939, None, 0.5),
               _yardstick_trial(2, 0.943, 6, 0.5)]
-    table = leaderboard.yardstick_table(package, trials)
+    table = tables.yardstick_table(package, trials)
     package_row, harness_row = table.to_dict("records")
     assert package_row["test accuracy %"] == "94.00 ± 0.20 (n=3)" and package_row["time to 94 % s"].startswith("4.00")
     assert harness_row["test accuracy %"] == "94.10 ± 0.20 (n=3)"

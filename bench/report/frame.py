@@ -1,0 +1,152 @@
+"""The trial records as pandas data frames: one row per trial (`trial_frame`), and one per configuration
+with its seeds summarised (`configurations`). Every table of the leaderboard starts here."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bench.spec import registry
+from bench.report.answers import DID_NOT_LEARN_MARGIN, RECIPE_LR
+from bench.errors import BenchError
+from bench.report.labels import framework_label, hardware_label, variant_label
+from bench.spec.recipes import get_recipe
+
+
+GROUP_KEYS = ["dataset", "hardware", "model", "framework", "variant", "batch_size", "lr", "recipe", "epochs",
+              "train_size", "test_size"]
+
+
+def _megabytes(value) -> float | None:
+    return value / 2**20 if value else None
+
+
+def trial_frame(records: list[dict]) -> pd.DataFrame:
+    """One row per trial with the fields tables are made from."""
+    headline_files = {record["_file"] for record in report_records(records)}
+    # A failed trial has no dataset block: it takes the one of a successful trial of the same data and split.
+    split_key = lambda config: (config["dataset"], config.get("val_size"), config.get("train_subset"),  # noqa: E731
+                                config.get("test_subset"))
+    datasets = {split_key(r["config"]): r["dataset"] for r in records if r["status"] == "ok"}
+    rows = []
+    for record in records:
+        config = record["config"]
+        ok = record["status"] == "ok"
+        timing = record.get("timing") or {}
+        dataset = record["dataset"] if ok else datasets.get(split_key(config), {})
+        rows.append({
+            "dataset": dataset.get("label", config["dataset"]),
+            "hardware": hardware_label(record),
+            "device": config["device"],
+            "model": config["model"],
+            "framework": framework_label(record),
+            "variant": variant_label(config),
+            "batch_size": config["batch_size"],
+            "lr": f"{config['learning_rate']:g}" if config.get("learning_rate") else RECIPE_LR,
+            "recipe": config["recipe"],
+            "epochs": config["epochs"],
+            "train_size": dataset.get("train_size", config.get("train_subset")),
+            "seed": config["seed"],
+            "status": record["status"],
+            "error": record.get("error"),
+            "test_accuracy": record["test"]["accuracy"] if ok else None,
+            "chance": 1 / record["dataset"]["num_classes"] if ok else None,
+            "trial_id": record["trial_id"],
+            "epoch_s": timing.get("epoch_median_s"),
+            "first_epoch_s": timing.get("first_epoch_s"),
+            "warmup_in_epoch_time": ok and timing.get("steady_epochs") == 0,
+            "timing_shared": (record.get("machine") or {}).get("other_trials_max", 0) > 0,
+            "images_per_s": timing.get("train_images_per_s"),
+            "peak_rss_mb": (record.get("memory") or {}).get("peak_rss_bytes", 0) / 2**20 if ok else None,
+            "peak_device_mb": _megabytes((record.get("memory") or {}).get("peak_device_bytes")),
+            "tta_s": (record.get("time_to_accuracy") or {}).get("train_seconds"),
+            "tta_target": (record.get("time_to_accuracy") or {}).get("target"),
+            "params": (record["model"]["params_trainable"] + record["model"]["params_non_trainable"]) if ok else None,
+            "mflops": record["model"]["forward_flops_per_image"] / 1e6 if ok else None,
+            "lr_rule": config.get("lr_scaling", "none"),
+            "first_lr": record["epochs"][0]["learning_rate"] if ok and record["epochs"] else None,
+            "report": (record.get("recipe") or {}).get("report"),
+            "headline": record["_file"] in headline_files,
+            "budget_note": (record.get("budget") or {}).get("note", ""),
+            "matches_report": (record.get("budget") or {}).get("matches_report"),
+            "test_size": dataset.get("test_size"),
+            "file": record["_file"],
+        })
+    return pd.DataFrame(rows)
+
+
+def configurations(trials: pd.DataFrame) -> pd.DataFrame:
+    """Successful trials grouped by configuration: accuracy mean and std over seeds, median timings.
+
+    A repeat of a trial (the same identity run again on the same hardware) is no new evidence about accuracy: it counts
+    once there (`repeats` says how many were merged); timing pools every run. A configuration whose
+    mean test accuracy is within 2 points of chance did not learn (`learned` False).
+    """
+    ok = trials[trials["status"] == "ok"].copy()
+    if ok.empty:
+        return pd.DataFrame()
+    repeat = ok.duplicated(["hardware", "trial_id"])  # the same trial on another machine is no repeat
+    ok["repeat"] = repeat
+    ok["test_accuracy"] = ok["test_accuracy"].where(~repeat)
+    grouped = ok.groupby(GROUP_KEYS, dropna=False, sort=True)
+    table = grouped.agg(
+        n=("test_accuracy", "count"),
+        repeats=("repeat", "sum"),
+        chance=("chance", "first"),
+        acc_mean=("test_accuracy", "mean"),
+        acc_std=("test_accuracy", "std"),
+        epoch_s=("epoch_s", "median"),
+        epoch_s_min=("epoch_s", "min"),
+        epoch_s_max=("epoch_s", "max"),
+        first_epoch_s=("first_epoch_s", "median"),
+        warmup=("warmup_in_epoch_time", "any"),
+        shared=("timing_shared", "any"),
+        images_per_s=("images_per_s", "median"),
+        params=("params", "first"),
+        mflops=("mflops", "first"),
+        tta_s=("tta_s", "median"),
+        tta_reached=("tta_s", "count"),
+        tta_target=("tta_target", "first"),
+        peak_rss_mb=("peak_rss_mb", "max"),
+    ).reset_index()
+    table["learned"] = table["acc_mean"] > table["chance"] + DID_NOT_LEARN_MARGIN
+    return table.sort_values(["dataset", "hardware", "model", "framework", "variant", "batch_size"])
+
+
+def published(model: str) -> dict:
+    """A model's figures as its report published them (`REPORTED` in its spec); {} when it has none."""
+    try:
+        return registry.spec(model).REPORTED
+    except BenchError:
+        return {}
+
+
+def _at_recipe_batch(config: dict) -> bool:
+    try:
+        return config["batch_size"] == get_recipe(config["recipe"]).batch_size
+    except BenchError:
+        return True
+
+
+def _at_recipe_learning_rate(config: dict) -> bool:
+    try:
+        return config.get("learning_rate") in (None, get_recipe(config["recipe"]).learning_rate)
+    except BenchError:
+        return True
+
+
+def report_records(records: list[dict]) -> list[dict]:
+    """The successful trials of a report's recipe that stand beside its published figures: those at the
+    recipe's own batch size, or every batch size where a model has none there (a batch sweep's other
+    rows stand in the Batch size table); never a grid's other learning rates."""
+    runs = [r for r in records if r["status"] == "ok" and (r.get("recipe") or {}).get("report")
+            and _at_recipe_learning_rate(r["config"])]
+    with_own = {r["config"]["model"] for r in runs if _at_recipe_batch(r["config"])}
+    return [r for r in runs if _at_recipe_batch(r["config"]) or r["config"]["model"] not in with_own]
+
+
+def is_papers_recipe(model: str, recipe: str) -> bool:
+    """Whether `recipe` is the one the report that published `model` trained it with."""
+    try:
+        return get_recipe(recipe).report == registry.spec(model).REPORT
+    except BenchError:
+        return False

@@ -1,0 +1,426 @@
+"""The leaderboard's tables as data frames, each from the trial frame or the records: results, architectures,
+reported vs reproduced, framework pairs, per class, batch size, grids, speed-ups, failures, yardstick,
+fairness manifest and environment. `derived` computes them all once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from bench.report import search_report
+from bench.report.answers import DID_NOT_LEARN_MARGIN, RECIPE_LR
+from bench.report.labels import framework_label, hardware_label, variant_label
+from bench.spec.suites import YARDSTICK_MODELS
+from bench.report.statistics import accuracy_verdict_from_summary, confidence_95
+from bench.report.frame import is_papers_recipe, configurations, published, report_records, trial_frame
+
+
+EPOCH_COLUMN = "epoch s (median, range over seeds)"
+
+
+SHARED = "†"  # marks an epoch time measured while another trial ran on the same machine
+
+
+DID_NOT_LEARN = "did not learn"
+
+
+def accuracy_cell(mean: float, std: float, n: int, repeats: int = 0, learned: bool = True) -> str:
+    """'71.20 ± 0.85 (n=3)', with the repeats merged into n and a did-not-learn mark where it applies."""
+    cell = f"{100 * mean:.2f} ± {100 * std:.2f} (n={n}" if n > 1 else f"{100 * mean:.2f} (n=1"
+    cell += f", {repeats} repeat{'s' if repeats > 1 else ''} merged)" if repeats else ")"
+    return _marked(cell, learned)
+
+
+def _marked(cell: str, learned: bool) -> str:
+    return cell if learned else f"{cell}, {DID_NOT_LEARN}"
+
+
+def _learned(runs: pd.DataFrame) -> bool:
+    """Whether successful trials of one configuration learned: mean test accuracy beyond chance + 2 points."""
+    return bool(runs["test_accuracy"].mean() > runs["chance"].iloc[0] + DID_NOT_LEARN_MARGIN)
+
+
+def formatted_columns(table: pd.DataFrame) -> dict[str, list]:
+    """The measured figures of configurations as table cells, shared by the Results and Architectures sections."""
+    return {
+        "test acc % (mean ± std, n)": [accuracy_cell(m, s, n, r, learned) for m, s, n, r, learned in
+                                       zip(table["acc_mean"], table["acc_std"].fillna(0), table["n"], table["repeats"],
+                                           table["learned"])],
+        "95% CI (pt)": [f"± {100 * confidence_95(s, n):.2f}" if n > 1 else "-"
+                        for s, n in zip(table["acc_std"].fillna(0), table["n"])],
+        EPOCH_COLUMN: [f"{e:.1f}{'*' if w else ''}{SHARED if shared else ''}"
+                       + (f" ({lo:.1f}-{hi:.1f})" if n > 1 else "")
+                       for e, w, shared, lo, hi, n in zip(table["epoch_s"], table["warmup"], table["shared"],
+                                                          table["epoch_s_min"], table["epoch_s_max"], table["n"])],
+        "first epoch s": [f"{v:.1f}" for v in table["first_epoch_s"]],
+        "train img/s": [f"{v:.0f}" for v in table["images_per_s"]],
+        "params": [f"{int(p):,}" for p in table["params"]],
+        "MFLOPs/image": [f"{v:.1f}" for v in table["mflops"]],
+        "time to val target": [_time_to_target(t, r, n, g) for t, r, n, g in
+                               zip(table["tta_s"], table["tta_reached"], table["n"], table["tta_target"])],
+        "peak RSS MB": [f"{v:.0f}" for v in table["peak_rss_mb"]],
+    }
+
+
+RESULTS_COLUMNS = ["test acc % (mean ± std, n)", "95% CI (pt)", EPOCH_COLUMN, "first epoch s", "train img/s",
+                   "params", "time to val target"]
+
+
+ARCHITECTURE_COLUMNS = ["test acc % (mean ± std, n)", "params", "MFLOPs/image", EPOCH_COLUMN, "train img/s",
+                        "time to val target", "peak RSS MB"]
+
+
+def leaderboard_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The configurations, formatted for the Results section."""
+    if table.empty:
+        return table
+    cells = formatted_columns(table)
+    return pd.DataFrame({
+        "model": table["model"], "framework": table["framework"], "variant": table["variant"],
+        "hardware": table["hardware"], "batch": table["batch_size"], "lr": table["lr"],
+        **{name: cells[name] for name in RESULTS_COLUMNS},
+        "epochs": table["epochs"], "train images": table["train_size"].astype(int),
+        "test images": table["test_size"].astype(int), "recipe": table["recipe"],
+        "dataset": table["dataset"],
+    })
+
+
+ARCHITECTURE_RECIPE = "common"  # the one recipe every model is trained with, to compare architectures
+
+
+def architecture_configs(table: pd.DataFrame) -> pd.DataFrame:
+    return table[table["recipe"] == ARCHITECTURE_RECIPE] if not table.empty else table
+
+
+ARCHITECTURE_KEYS = ["hardware", "dataset", "epochs", "train_size", "test_size", "batch_size", "variant"]
+
+
+def architectures_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Every model under the common recipe: one ranking across frameworks per hardware, budget, batch size
+    and variant, best first (the CSV/JSON table; the leaderboard prints one section per ranking)."""
+    common = architecture_configs(table)
+    if common.empty:
+        return pd.DataFrame()
+    order = common.sort_values(ARCHITECTURE_KEYS + ["acc_mean", "model"],
+                               ascending=[True] * len(ARCHITECTURE_KEYS) + [False, True])
+    cells = formatted_columns(order)
+    return pd.DataFrame({
+        "model": order["model"], "framework": order["framework"],
+        **{name: cells[name] for name in ARCHITECTURE_COLUMNS},
+        "hardware": order["hardware"], "dataset": order["dataset"], "epochs": order["epochs"],
+        "train images": order["train_size"].astype(int), "test images": order["test_size"].astype(int),
+        "batch": order["batch_size"], "variant": order["variant"],
+    })
+
+
+def _time_to_target(seconds, reached: int, n: int, target) -> str:
+    if target is None or pd.isna(target):
+        return "-"
+    if not reached:
+        return f"not reached ({100 * target:.0f}%)"
+    return f"{seconds_cell(seconds)} s to {100 * target:.0f}% ({reached}/{n})"
+
+
+def seconds_cell(value: float) -> str:
+    return f"{value:.1f}" if value < 10 else f"{value:.0f}"
+
+
+def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """r0's trade-off table for every model x framework x hardware run at two or more batch sizes."""
+    keys = ["model", "framework", "hardware", "dataset", "recipe", "epochs", "train_size", "lr", "variant"]
+    rows = []
+    for key, group in trials.groupby(keys, dropna=False, sort=True):
+        if group["batch_size"].nunique() < 2:
+            continue
+        ok_runs = group[group["status"] == "ok"]
+        fits = ok_runs["batch_size"]
+        largest = fits.max() if not fits.empty else None
+        out_of_memory = group[group["status"] == "oom"]["batch_size"]
+        limit = "fits (a larger batch ran out of memory)" if (out_of_memory > (largest or 0)).any() else "largest tried"
+        smallest_s = ok_runs[fits == fits.min()]["epoch_s"].median() if not fits.empty else None
+        reported = published(key[0]).get("batch_sizes", {}) if is_papers_recipe(key[0], key[4]) else {}
+        smallest_reported = reported[min(reported)][0] if reported else None
+        for batch, runs in group.groupby("batch_size", sort=True):
+            ok = runs[runs["status"] == "ok"]
+            rows.append({
+                "model": key[0], "framework": key[1], "hardware": key[2], "recipe": key[4], "batch": batch,
+                "status": "ok" if len(ok) == len(runs) else ", ".join(sorted(set(runs["status"]))),
+                "epoch s": f"{ok['epoch_s'].median():.1f}" if not ok.empty else "-",
+                "img/s": f"{ok['images_per_s'].median():.0f}" if not ok.empty else "-",
+                "peak RSS MB": f"{ok['peak_rss_mb'].max():.0f}" if not ok.empty else "-",
+                "peak device MB": f"{ok['peak_device_mb'].max():.0f}" if ok["peak_device_mb"].notna().any() else "-",
+                "test acc %": _marked(f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})", _learned(ok))
+                              if not ok.empty else "-",
+                "epoch time ÷ smallest batch's": f"{ok['epoch_s'].median() / smallest_s:.2f}" if not ok.empty else "-",
+                "reported: min/epoch (÷ smallest), test acc": (
+                    f"{reported[batch][0]} ({reported[batch][0] / smallest_reported:.2f}), "
+                    f"{100 * reported[batch][1]:.0f} %" if batch in reported else "-"),
+                "lr (epoch 1), rule": f"{ok['first_lr'].iloc[0]:.3g}, {runs['lr_rule'].iloc[0]}" if not ok.empty else
+                                      f"-, {runs['lr_rule'].iloc[0]}",
+                "test images": int(ok["test_size"].iloc[0]) if not ok.empty else "-",
+                "largest": limit if batch == largest else "",
+            })
+    return pd.DataFrame(rows)
+
+
+GRID_KEYS = ["dataset", "hardware", "model", "framework", "variant", "recipe", "epochs", "train_size", "test_size"]
+
+
+def grid_configs(table: pd.DataFrame) -> pd.DataFrame:
+    """Configurations of learning-rate x batch-size grids (r4's search): explicit learning rates, at least two
+    of them and two batch sizes within one model, framework, hardware and budget."""
+    if table.empty:
+        return table
+    explicit = table[table["lr"] != RECIPE_LR]
+    sizes = explicit.groupby(GRID_KEYS)[["lr", "batch_size"]].transform("nunique")
+    return explicit[(sizes["lr"] > 1) & (sizes["batch_size"] > 1)]
+
+
+def grid_groups(table: pd.DataFrame):
+    """Each grid's configurations, keyed by GRID_KEYS, in order."""
+    return grid_configs(table).groupby(GRID_KEYS, sort=True)
+
+
+def grid_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Test accuracy per learning rate (rows) x batch size (columns), one block per grid."""
+    grids = grid_configs(table)
+    if grids.empty:
+        return pd.DataFrame()
+    rows = []
+    for key, group in grids.groupby(GRID_KEYS, sort=True):
+        for rate, line in group.groupby("lr", sort=False):
+            row = dict(zip(GRID_KEYS, key), lr=rate)
+            for _, cell in line.iterrows():
+                row[f"batch {cell['batch_size']}"] = accuracy_cell(cell["acc_mean"], 0 if pd.isna(cell["acc_std"])
+                                                                   else cell["acc_std"], cell["n"], cell["repeats"],
+                                                                   cell["learned"])
+            rows.append(row)
+    frame = pd.DataFrame(rows).fillna("-")
+    frame["lr"] = frame["lr"].astype(float)
+    frame = frame.sort_values(GRID_KEYS + ["lr"])
+    frame["lr"] = frame["lr"].map("{:g}".format)
+    batches = sorted((c for c in frame.columns if c.startswith("batch ")), key=lambda c: int(c.split()[1]))
+    frame = frame[GRID_KEYS + ["lr"] + batches]
+    return frame.rename(columns={"train_size": "train images", "test_size": "test images"})
+
+
+def speedup_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """The fast path against the naive loop: same model, framework, hardware and batch size."""
+    ok = trials[trials["status"] == "ok"]
+    rows = []
+    for (model, framework, hardware, batch), group in ok.groupby(["model", "framework", "hardware", "batch_size"]):
+        naive = group[group["variant"] == "naive"]
+        for variant, fast in group[group["variant"].str.startswith("fast")].groupby("variant"):
+            if naive.empty:
+                continue
+            naive_s, fast_s = naive["epoch_s"].median(), fast["epoch_s"].median()
+            tested = sorted({int(size) for size in pd.concat([fast, naive])["test_size"]})
+            rows.append({"model": model, "framework": framework, "hardware": hardware, "batch": batch,
+                         "fast variant": variant, "fast epoch s": f"{fast_s:.2f}", "naive epoch s": f"{naive_s:.2f}",
+                         "test images": ", ".join(f"{size:,}" for size in tested),
+                         "speed-up": f"{naive_s / fast_s:.1f}x"})
+    return pd.DataFrame(rows)
+
+
+def failure_table(trials: pd.DataFrame) -> pd.DataFrame:
+    failed = trials[trials["status"] != "ok"].sort_values("file")
+    return failed[["model", "framework", "hardware", "batch_size", "seed", "status", "error"]]
+
+
+MANIFEST_FIELDS = ["compile", "precision", "tf32_matmul", "cudnn_benchmark", "memory_format",
+                   "threads_intra_op", "threads_inter_op"]
+
+
+def manifest_table(records: list[dict]) -> pd.DataFrame:
+    """The speed- and numerics-relevant settings in force behind the rows, per framework and hardware."""
+    rows = []
+    for record in records:
+        if record["status"] == "ok":
+            settings = record.get("settings") or {}
+            rows.append({"framework": framework_label(record), "hardware": hardware_label(record),
+                         **{f: str(settings.get(f, "-")) for f in MANIFEST_FIELDS}})
+    return pd.DataFrame(rows).drop_duplicates().sort_values(["hardware", "framework"]) if rows else pd.DataFrame()
+
+
+def environment_table(records: list[dict]) -> pd.DataFrame:
+    """The machines and versions behind the rows."""
+    rows = []
+    for record in records:
+        provenance = record.get("provenance") or {}
+        packages = provenance.get("packages") or {}
+        rows.append({"hardware": hardware_label(record), "python": provenance.get("python"),
+                     **{name: packages.get(name) or "-" for name in ("torch", "keras", "jax", "numpy")},
+                     "tensorflow": packages.get("tensorflow") or packages.get("tensorflow-cpu") or "-",
+                     "platform": provenance.get("platform"),
+                     "commit": ((provenance.get("git") or {}).get("commit") or "-")[:10]})
+    return pd.DataFrame(rows).drop_duplicates().sort_values(["hardware", "commit"])
+
+
+def _published_accuracy(reported: dict) -> tuple[float | None, str]:
+    for key, kind in (("test_accuracy", "test"), ("val_accuracy", "validation")):
+        if key in reported:
+            return reported[key], f"{100 * reported[key]:.1f} % {kind}"
+    return None, "-"
+
+
+def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """Each report's published figures (accuracy, params, epoch time) beside ours for the same model and recipe,
+    at the recipe's batch size (other batch sizes stand in the Batch size table)."""
+    ok = trials[trials["headline"]]
+    rows = []
+    keys = ["report", "model", "recipe", "framework", "hardware", "dataset", "batch_size", "epochs", "train_size",
+            "test_size"]
+    for key, group in ok.groupby(keys, sort=True):
+        values = dict(zip(keys, key))
+        reported = published(values["model"])
+        accuracy, described = _published_accuracy(reported)
+        ours = group["test_accuracy"].mean()
+        context = ", ".join(str(reported[k]) for k in ("framework", "dataset", "stem") if k in reported)
+        rows.append({
+            "report": values["report"], "model": values["model"], "framework": values["framework"],
+            "batch": values["batch_size"],
+            "reported accuracy": described,
+            "reproduced test acc %": _marked(f"{100 * ours:.2f} (n={len(group)})", _learned(group)),
+            "difference (pt)": f"{100 * (ours - accuracy):+.1f}" if accuracy is not None else "-",
+            "reported params": f"{reported['params']:,}" if "params" in reported else "-",
+            "our params": f"{int(group['params'].iloc[0]):,}",
+            "reported epoch time": (f"{reported['epoch_minutes']} min ({reported.get('hardware', '?')})"
+                                    if "epoch_minutes" in reported else "-"),
+            "our epoch s": f"{group['epoch_s'].median():.1f} ({values['hardware']})",
+            "report's setting": f"{context}, {reported['epochs']} epochs" if "epochs" in reported else context,
+            "our data and budget": f"{values['dataset']}, {values['epochs']} epochs, "
+                                   f"{int(values['train_size'])} train / {int(values['test_size'])} test images",
+            "same budget and recipe as the report": "yes" if group["matches_report"].all() else
+                                                    f"no: {group['budget_note'].iloc[0] or 'see recipe deviations'}",
+        })
+    return pd.DataFrame(rows)
+
+
+def framework_pair_values(table: pd.DataFrame) -> list[dict]:
+    """The same configuration in PyTorch and in each Keras backend, as numbers: accuracy difference (keras -
+    torch) with Welch's half-width and verdict, epoch-time and memory ratios."""
+    keys = ["dataset", "hardware", "model", "variant", "batch_size", "lr", "recipe", "epochs", "train_size",
+            "test_size"]
+    pairs = []
+    for key, group in table.groupby(keys, sort=True):
+        torch_rows = group[group["framework"] == "torch"]
+        if torch_rows.empty:
+            continue
+        reference = torch_rows.iloc[0]
+        for _, other in group[group["framework"] != "torch"].iterrows():
+            difference, half, verdict = accuracy_verdict_from_summary(other, reference)
+            pairs.append({**dict(zip(keys, key)), "framework": other["framework"],
+                          "n": f"{other['n']}/{reference['n']}", "difference": difference, "half": half,
+                          "verdict": verdict, "learned": bool(other["learned"] and reference["learned"]),
+                          "time_ratio": other["epoch_s"] / reference["epoch_s"],
+                          "memory_ratio": other["peak_rss_mb"] / reference["peak_rss_mb"]})
+    return pairs
+
+
+def framework_pairs(table: pd.DataFrame) -> pd.DataFrame:
+    """The Frameworks section: framework_pair_values formatted."""
+    return pd.DataFrame([{
+        "model": p["model"], "hardware": p["hardware"], "variant": p["variant"], "batch": p["batch_size"],
+        "recipe": p["recipe"], "epochs": p["epochs"], "train images": int(p["train_size"]),
+        "test images": int(p["test_size"]), "framework": p["framework"], "n keras/torch": p["n"],
+        "test acc difference (pt, keras - torch)": _marked(f"{100 * p['difference']:+.2f}", p["learned"]),
+        "95% CI (pt)": f"± {100 * p['half']:.2f}" if p["half"] == p["half"] else "n/a (needs 2+ seeds each)",
+        "epoch time keras/torch": f"{p['time_ratio']:.2f}",
+        "peak RSS keras/torch": f"{p['memory_ratio']:.2f}"} for p in framework_pair_values(table)])
+
+
+FIRST_CLASSES = ("cat", "dog")  # the reports' hardest classes lead the per-class table
+
+
+def per_class_table(records: list[dict]) -> pd.DataFrame:
+    """Per-class test accuracy of each report's model (mean over seeds) and its most confused pairs."""
+    groups: dict[tuple, list[dict]] = {}
+    for record in report_records(records):
+        config = record["config"]
+        key = (record["recipe"]["report"], config["model"], framework_label(record), hardware_label(record),
+               record["dataset"]["label"], config["epochs"], record["dataset"]["train_size"])
+        groups.setdefault(key, []).append(record)
+    rows = []
+    for (report, model, framework, hardware, dataset, epochs, images), runs in sorted(groups.items()):
+        names = runs[0]["dataset"]["class_names"]
+        matrix = sum(np.array(r["test"]["confusion_matrix"]) for r in runs)
+        rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+        order = [n for n in FIRST_CLASSES if n in names] + [n for n in names if n not in FIRST_CLASSES]
+        row = {"report": report, "model": model, "framework": framework, "hardware": hardware,
+               "budget": f"{epochs} epochs, {images} images", "test images": int(matrix.sum() / len(runs)),
+               "n": len(runs)}
+        if len(names) <= 10:
+            row.update({name: f"{100 * rates[names.index(name), names.index(name)]:.1f}" for name in order})
+        off_diagonal = rates - np.diag(np.diag(rates))
+        worst = np.argsort(off_diagonal, axis=None)[::-1][:3]
+        row["most confused (true→predicted)"] = ", ".join(
+            f"{names[i // len(names)]}→{names[i % len(names)]} {100 * off_diagonal.flat[i]:.0f}%" for i in worst)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+YARDSTICK_TARGET = 0.94  # airbench94's claim: 94 % test accuracy
+
+
+def yardstick_table(package_runs: list[dict], records: list[dict]) -> pd.DataFrame:
+    """The airbench package's own runs (bench.run.yardstick) beside the harness's airbench94 trials, per GPU: test
+    accuracy over seeds, and the time to 94 %. The package reaches it at its end, so its time is its whole run;
+    a harness trial's is to 94 % validation accuracy, as measured (its first epoch holds compilation) and
+    steady (the epochs it took at the median steady epoch time), then as a ratio of the package's time."""
+    package_seconds, rows = {}, []
+    for device, runs in pd.DataFrame(package_runs).groupby("device_name", sort=True) if package_runs else []:
+        package_seconds[device] = runs["train_seconds"].median()
+        rows.append({"hardware": device, "run": f"airbench package {runs['airbench_version'].iloc[0]} (its own protocol)",
+                     "test accuracy %": accuracy_cell(runs["test_accuracy"].mean(), runs["test_accuracy"].std(ddof=1),
+                                                      len(runs)),
+                     "time to 94 % s": f"{package_seconds[device]:.2f} (whole run, median)",
+                     "steady time to 94 % s": "-", "vs package": "1.00x"})
+    trials = [r for r in records if r["config"]["model"] in YARDSTICK_MODELS and r["status"] == "ok"]
+    keyed = {}
+    for record in trials:
+        keyed.setdefault((hardware_label(record), framework_label(record), variant_label(record["config"])),
+                         []).append(record)
+    for (hardware, framework, variant), runs in sorted(keyed.items()):
+        accuracy = [r["test"]["accuracy"] for r in runs]
+        reached = [r for r in runs if r["time_to_accuracy"]["epoch"] is not None]
+        measured = np.median([r["time_to_accuracy"]["train_seconds"] for r in reached]) if reached else None
+        steady = np.median([r["time_to_accuracy"]["epoch"] * r["timing"]["epoch_median_s"] for r in reached]) \
+            if reached else None
+        target = runs[0]["time_to_accuracy"]["target"]
+        package = package_seconds.get(hardware)
+        rows.append({"hardware": hardware, "run": f"harness: {runs[0]['config']['model']}, {framework}, {variant}",
+                     "test accuracy %": accuracy_cell(np.mean(accuracy), np.std(accuracy, ddof=1) if len(runs) > 1
+                                                      else 0.0, len(runs)),
+                     "time to 94 % s": (f"{measured:.2f} ({len(reached)}/{len(runs)} reached "
+                                        f"{100 * target:.0f} % validation)" if reached else
+                                        f"not reached (0/{len(runs)})"),
+                     "steady time to 94 % s": f"{steady:.2f}" if reached else "-",
+                     "vs package": f"{steady / package:.2f}x" if reached and package else "-"})
+    return pd.DataFrame(rows)
+
+
+def derived(records: list[dict], package_runs: list[dict] = ()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The configurations and every table of the leaderboard by name, each computed once. A search's trials
+    (bench.run.tune) make the Searches table only: candidates vary the model and are never scored on test.
+    `package_runs`: the airbench package's own runs (bench.run.yardstick), for the Yardstick table."""
+    searched = [r for r in records if search_report.is_search(r)]
+    records = [r for r in records if not search_report.is_search(r)]
+    if not records:  # only searches so far
+        return pd.DataFrame(), {"searches": search_report.searches_table(searched), "grid": pd.DataFrame(),
+                                "environment": environment_table(searched), "trials": pd.DataFrame()}
+    trials = trial_frame(records)
+    configs = configurations(trials)
+    return configs, {
+        "yardstick": yardstick_table(list(package_runs), records),
+        "searches": search_report.searches_table(searched), "grid": grid_table(configs),
+        "results": leaderboard_table(configs), "architectures": architectures_table(configs),
+        "reported_vs_reproduced": reported_table(trials),
+        "frameworks": framework_pairs(configs), "per_class": per_class_table(records),
+        "fast_vs_naive": speedup_table(trials), "batch_size": batch_size_table(trials),
+        "failed_trials": failure_table(trials), "fairness_manifest": manifest_table(records),
+        "environment": environment_table(records), "trials": trials}
+
+
+def named_tables(records: list[dict]) -> dict[str, pd.DataFrame]:
+    """Every table of the leaderboard by name, for the markdown and for the CSV/JSON files."""
+    return derived(records)[1]
