@@ -208,7 +208,7 @@ def command_list(args) -> int:
         spec = registry.spec(name)
         trainable, frozen = layers.count_params(registry.layers(name, 10))
         described = "".join(f", {key}={value}" for key, value in registry.options(name).items())
-        rows.append({"model": name, "report": spec.REPORT, "description": spec.DESCRIPTION + described,
+        rows.append({"model": name, "paper": spec.PAPER, "description": spec.DESCRIPTION + described,
                      "interpretation": spec.INTERPRETATION,
                      "params_trainable": trainable, "params_non_trainable": frozen,
                      "forward_mflops": round(layers.forward_flops(registry.layers(name, 10)) / 1e6, 2),
@@ -226,12 +226,12 @@ def command_list(args) -> int:
     if args.markdown:
         print(models_markdown(rows))
         return 0
-    table = [(row["model"], row["report"], f"{row['params_trainable'] + row['params_non_trainable']:,}",
+    table = [(row["model"], row["paper"], f"{row['params_trainable'] + row['params_non_trainable']:,}",
               f"{row['forward_mflops']:.1f}",
               ", ".join(fw if state == "available" else f"{fw} (skipped: {state})"
                         for fw, state in row["frameworks"].items()))
              for row in rows]
-    print(tabulate(table, headers=["model", "report", "params", "MFLOPs", "frameworks"], tablefmt="plain",
+    print(tabulate(table, headers=["model", "paper", "params", "MFLOPs", "frameworks"], tablefmt="plain",
                    disable_numparse=True,
                    colalign=("left", "left", "right", "right", "left")))
     return 0
@@ -253,11 +253,11 @@ def _measured_counts(framework: str) -> dict | None:
 
 def models_markdown(rows: list[dict]) -> str:
     """The README's models table, generated from the registry (`python -m bench list --markdown`)."""
-    lines = ["| model | report | description | params (10 classes) | forward MFLOPs/image |",
+    lines = ["| model | paper | description | params (10 classes) | forward MFLOPs/image |",
              "|:--|:--|:--|--:|--:|"]
     for row in rows:
         params = row["params_trainable"] + row["params_non_trainable"]
-        lines.append(f"| `{row['model']}` | {row['report']} | {row['description']} | {params:,} "
+        lines.append(f"| `{row['model']}` | {row['paper']} | {row['description']} | {params:,} "
                      f"| {row['forward_mflops']:.1f} |")
     return "\n".join(lines)
 
@@ -535,12 +535,8 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `python -m bench list | head -1`: the reader has all it wanted
-        try:
-            sys.stdout.flush()  # fails again only if the broken pipe is stdout's
-        except BrokenPipeError:
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-            return 1
-        raise  # another pipe broke: a fault, not a reader that has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 1
 
 
 if __name__ == "__main__":

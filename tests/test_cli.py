@@ -81,17 +81,6 @@ def test_small_things_of_the_command_line():
     assert all(command in helped for command in ("list", "run", "report", "compare", "import"))
 
 
-def test_a_broken_pipe_other_than_stdout_is_a_fault_not_a_reader_gone(monkeypatch):
-    import bench.__main__ as cli
-
-    def broken(args):
-        raise BrokenPipeError("a worker's stdin")
-
-    monkeypatch.setattr(cli, "command_list", broken)
-    with pytest.raises(BrokenPipeError):
-        cli.main(["list"])
-
-
 def test_missing_dataset_names_the_places_looked(tmp_path):
     result = bench("run", "--dataset", "cifar100", "--results", str(tmp_path / "out"),
                    env={"HOME": str(tmp_path), "CNNBENCH_CACHE": str(tmp_path / "cache")})

@@ -172,8 +172,8 @@ def test_a_report_recipe_row_stands_beside_the_published_figure(tmp_path):
     trial = synthetic_trial(model="r3_deep_cnn", recipe="r3", epochs=1, note="a tiny budget")
     runner.run_sweep([trial], tmp_path)
     (record,) = store.load(tmp_path)
-    assert record["budget"] == {"epochs": 1, "report_epochs": 15, "train_images": 200,
-                                "full_training_set": False, "matches_report": False, "note": "a tiny budget"}
+    assert record["budget"] == {"epochs": 1, "paper_epochs": 15, "train_images": 200,
+                                "full_training_set": False, "matches_paper": False, "note": "a tiny budget"}
     text = markdown.render(store.load(tmp_path))
     section = text.split("## Reported vs reproduced")[1].split("\n## ")[0]
     row = next(line for line in section.splitlines() if line.startswith("| r3 "))

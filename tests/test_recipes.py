@@ -160,11 +160,11 @@ def test_a_clipped_step_is_the_same_step(framework_processes):
 
 
 def test_reports_quick_covers_every_report_part_with_an_explained_budget():
-    from bench.spec.suites import REPORT_PARTS, get_suite
+    from bench.spec.suites import PAPER_PARTS, get_suite
 
     quick = get_suite("reports-quick")
-    assert [(e.model, e.recipe) for e in quick.entries] == [(m, r) for m, r, _ in REPORT_PARTS]
-    assert {get_recipe_report(e.recipe) for e in quick.entries} == {"r0", "r1", "r2", "r3", "r4"}
+    assert [(e.model, e.recipe) for e in quick.entries] == [(m, r) for m, r, _ in PAPER_PARTS]
+    assert {get_recipe_paper(e.recipe) for e in quick.entries} == {"r0", "r1", "r2", "r3", "r4"}
     for entry in quick.entries:
         registry.parse(entry.model)
         assert entry.epochs and entry.train_subset and "the report: full sets" in entry.note
@@ -174,11 +174,11 @@ def test_reports_quick_covers_every_report_part_with_an_explained_budget():
 
 def test_reports_gpu_fits_its_estimated_eight_minutes():
     from bench.spec.recipes import get_recipe
-    from bench.spec.suites import (GPU_BUDGET_S, GPU_TRIAL_START_S, KERAS_TIME_FACTOR, REPORT_PARTS,
+    from bench.spec.suites import (GPU_BUDGET_S, GPU_TRIAL_START_S, KERAS_TIME_FACTOR, PAPER_PARTS,
                               estimated_gpu_epoch_s, get_suite)
 
     entries = get_suite("reports-gpu").entries
-    assert [(e.model, e.recipe) for e in entries] == [(m, r) for m, r, _ in REPORT_PARTS]
+    assert [(e.model, e.recipe) for e in entries] == [(m, r) for m, r, _ in PAPER_PARTS]
     total = 0.0
     for entry in entries:
         assert 1 <= entry.epochs <= get_recipe(entry.recipe).epochs and entry.train_subset is None
@@ -187,7 +187,7 @@ def test_reports_gpu_fits_its_estimated_eight_minutes():
     assert total <= GPU_BUDGET_S * 1.25  # the one-epoch floor may overrun a little
 
 
-def get_recipe_report(name: str) -> str:
+def get_recipe_paper(name: str) -> str:
     from bench.spec.recipes import get_recipe
 
-    return get_recipe(name).report
+    return get_recipe(name).paper

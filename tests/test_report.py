@@ -26,7 +26,7 @@ def record_like(model="r2_vanilla_cnn", framework="torch", recipe="common", seed
     record = copy.deepcopy(TEMPLATE)
     record["config"].update(model=model, framework=framework, recipe=recipe, seed=seed, batch_size=batch_size,
                             lr_scaling=lr_scaling, epochs=3, keras_backend="tensorflow" if framework == "keras" else None)
-    record["recipe"]["report"] = None
+    record["recipe"]["paper"] = None
     record["dataset"]["train_size"] = 2000
     record["test"]["accuracy"] = accuracy
     record["timing"]["epoch_median_s"] = epoch_s
@@ -112,7 +112,7 @@ def test_pareto_plot_per_budget_marks_the_front(tmp_path, frameworks):
 def test_report_rows_stand_beside_every_published_figure():
     records = [record_like("r0_deep_cnn", recipe="r0", batch_size=b, accuracy=0.80, epoch_s=30.0) for b in (64, 256)]
     for record in records:
-        record["recipe"]["report"] = "r0"
+        record["recipe"]["paper"] = "r0"
     # one row: batch 64 is r0's own; the batch-size sweep's other rows belong to the Batch size table
     (row,) = tables.reported_table(frame.trial_frame(records)).to_dict("records")
     assert row["batch"] == 64

@@ -21,10 +21,25 @@ def test_every_committed_version_1_file_reads_as_the_current_version():
     assert {record["schema_version"] for record in records} == {1}  # written before version 2
     for record in records:
         current = schema.read(record)
-        assert current["schema_version"] == schema.SCHEMA_VERSION == 2
+        assert current["schema_version"] == schema.SCHEMA_VERSION == 3
         assert current["initialisation"] is None  # version 2's new field
-        assert {key: value for key, value in current.items() if key in record and key != "schema_version"} == \
-            {key: value for key, value in record.items() if key != "schema_version"}
+        unchanged = set(record) - {"schema_version", *schema.RENAMED_IN_3}
+        assert {key: current[key] for key in unchanged} == {key: record[key] for key in unchanged}
+        for part, names in schema.RENAMED_IN_3.items():  # version 3's names for the source papers' fields
+            if record.get(part) is None:
+                assert current[part] is None
+                continue
+            assert current[part] == {names.get(key, key): value for key, value in record[part].items()}
+            assert not set(names) & set(current[part])
+
+
+def test_a_version_2_record_reads_with_the_papers_named_paper():
+    record = next(r for r in committed_records() if r["status"] == "ok" and (r["recipe"] or {}).get("report"))
+    current = schema.read({**record, "schema_version": 2, "initialisation": None})
+    assert current["recipe"]["paper"] == record["recipe"]["report"] and "report" not in current["recipe"]
+    assert current["model"]["paper"] == record["model"]["report"]
+    assert current["budget"]["matches_paper"] == record["budget"]["matches_report"]
+    assert schema.read(current) == current  # a version-3 record reads as itself
 
 
 @pytest.mark.parametrize("fault, message", [
@@ -46,4 +61,4 @@ def test_a_record_off_the_schema_is_refused_when_written_and_skipped_when_read(t
     (tmp_path / "raw" / "broken.json").write_text(json.dumps(broken))
     with pytest.warns(UserWarning, match=message):
         (loaded,) = store.load(tmp_path)
-    assert loaded["trial_id"] == record["trial_id"] and loaded["schema_version"] == 2
+    assert loaded["trial_id"] == record["trial_id"] and loaded["schema_version"] == 3

@@ -22,7 +22,7 @@ def _megabytes(value) -> float | None:
 
 def trial_frame(records: list[dict]) -> pd.DataFrame:
     """One row per trial with the fields tables are made from."""
-    headline_files = {record["_file"] for record in report_records(records)}
+    headline_files = {record["_file"] for record in paper_records(records)}
     # A failed trial has no dataset block: it takes the one of a successful trial of the same data and split.
     split_key = lambda config: (config["dataset"], config.get("val_size"), config.get("train_subset"),  # noqa: E731
                                 config.get("test_subset"))
@@ -64,10 +64,10 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "mflops": record["model"]["forward_flops_per_image"] / 1e6 if ok else None,
             "lr_rule": config.get("lr_scaling", "none"),
             "first_lr": record["epochs"][0]["learning_rate"] if ok and record["epochs"] else None,
-            "report": (record.get("recipe") or {}).get("report"),
+            "paper": (record.get("recipe") or {}).get("paper"),
             "headline": record["_file"] in headline_files,
             "budget_note": (record.get("budget") or {}).get("note", ""),
-            "matches_report": (record.get("budget") or {}).get("matches_report"),
+            "matches_paper": (record.get("budget") or {}).get("matches_paper"),
             "test_size": dataset.get("test_size"),
             "file": record["_file"],
         })
@@ -113,9 +113,9 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def published(model: str) -> dict:
-    """A model's figures as its report published them (`REPORTED` in its spec); {} when it has none."""
+    """A model's figures as its report published them (`PUBLISHED` in its spec); {} when it has none."""
     try:
-        return registry.spec(model).REPORTED
+        return registry.spec(model).PUBLISHED
     except BenchError:
         return {}
 
@@ -134,11 +134,11 @@ def _at_recipe_learning_rate(config: dict) -> bool:
         return True
 
 
-def report_records(records: list[dict]) -> list[dict]:
+def paper_records(records: list[dict]) -> list[dict]:
     """The successful trials of a report's recipe that stand beside its published figures: those at the
     recipe's own batch size, or every batch size where a model has none there (a batch sweep's other
     rows stand in the Batch size table); never a grid's other learning rates."""
-    runs = [r for r in records if r["status"] == "ok" and (r.get("recipe") or {}).get("report")
+    runs = [r for r in records if r["status"] == "ok" and (r.get("recipe") or {}).get("paper")
             and _at_recipe_learning_rate(r["config"])]
     with_own = {r["config"]["model"] for r in runs if _at_recipe_batch(r["config"])}
     return [r for r in runs if _at_recipe_batch(r["config"]) or r["config"]["model"] not in with_own]
@@ -147,6 +147,6 @@ def report_records(records: list[dict]) -> list[dict]:
 def is_papers_recipe(model: str, recipe: str) -> bool:
     """Whether `recipe` is the one the report that published `model` trained it with."""
     try:
-        return get_recipe(recipe).report == registry.spec(model).REPORT
+        return get_recipe(recipe).paper == registry.spec(model).PAPER
     except BenchError:
         return False

@@ -149,18 +149,16 @@ NO_RESULTS = "\n".join(HEADER + ["No results yet: run `python -m bench run`.", "
 def _inline_plots(configs: pd.DataFrame, trials: pd.DataFrame, plot_files: list[str]) -> list[str]:
     """The two plots of the first screen: accuracy against epoch time for the widest Architectures ranking,
     and the batch-size trade-off of the widest sweep (GPUs first), where they were drawn."""
-    from bench.report.plots import batch_name, pareto_name  # plots imports this module
-
     chosen = []
     common = architecture_configs(configs)
     if not common.empty:
         hardware, epochs, images = common.groupby(["hardware", "epochs", "train_size"]).size().idxmax()
-        chosen.append(pareto_name(hardware, epochs, images))
+        chosen.append(plots.pareto_name(hardware, epochs, images))
     for hardware in hardware_order(trials):
         sweep = widest_sweep(trials[trials["hardware"] == hardware])
         if sweep:
             model, _, _, recipe, epochs, images, _, _, _ = sweep[0]
-            chosen.append(batch_name(model, hardware, recipe, epochs, images))
+            chosen.append(plots.batch_name(model, hardware, recipe, epochs, images))
             break
     return [f"![{name.removesuffix('.png')}](plots/{name})" for name in chosen if name in plot_files]
 

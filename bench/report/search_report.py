@@ -79,7 +79,7 @@ def searches_table(records: list[dict]) -> pd.DataFrame:
 
 
 def space_reported(space) -> float | None:
-    return registry.spec(space.model).REPORTED.get("test_accuracy")
+    return registry.spec(space.model).PUBLISHED.get("test_accuracy")
 
 
 def _rebuilt_study(candidates: list[dict]):

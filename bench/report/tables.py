@@ -12,7 +12,7 @@ from bench.report.answers import DID_NOT_LEARN_MARGIN, RECIPE_LR
 from bench.report.labels import framework_label, hardware_label, variant_label
 from bench.spec.suites import YARDSTICK_MODELS
 from bench.report.statistics import accuracy_verdict_from_summary, confidence_95
-from bench.report.frame import is_papers_recipe, configurations, published, report_records, trial_frame
+from bench.report.frame import is_papers_recipe, configurations, published, paper_records, trial_frame
 
 
 EPOCH_COLUMN = "epoch s (median, range over seeds)"
@@ -268,7 +268,7 @@ def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
     at the recipe's batch size (other batch sizes stand in the Batch size table)."""
     ok = trials[trials["headline"]]
     rows = []
-    keys = ["report", "model", "recipe", "framework", "hardware", "dataset", "batch_size", "epochs", "train_size",
+    keys = ["paper", "model", "recipe", "framework", "hardware", "dataset", "batch_size", "epochs", "train_size",
             "test_size"]
     for key, group in ok.groupby(keys, sort=True):
         values = dict(zip(keys, key))
@@ -277,7 +277,7 @@ def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
         ours = group["test_accuracy"].mean()
         context = ", ".join(str(reported[k]) for k in ("framework", "dataset", "stem") if k in reported)
         rows.append({
-            "report": values["report"], "model": values["model"], "framework": values["framework"],
+            "report": values["paper"], "model": values["model"], "framework": values["framework"],
             "batch": values["batch_size"],
             "reported accuracy": described,
             "reproduced test acc %": _marked(f"{100 * ours:.2f} (n={len(group)})", _learned(group)),
@@ -290,7 +290,7 @@ def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
             "report's setting": f"{context}, {reported['epochs']} epochs" if "epochs" in reported else context,
             "our data and budget": f"{values['dataset']}, {values['epochs']} epochs, "
                                    f"{int(values['train_size'])} train / {int(values['test_size'])} test images",
-            "same budget and recipe as the report": "yes" if group["matches_report"].all() else
+            "same budget and recipe as the report": "yes" if group["matches_paper"].all() else
                                                     f"no: {group['budget_note'].iloc[0] or 'see recipe deviations'}",
         })
     return pd.DataFrame(rows)
@@ -335,18 +335,18 @@ FIRST_CLASSES = ("cat", "dog")  # the reports' hardest classes lead the per-clas
 def per_class_table(records: list[dict]) -> pd.DataFrame:
     """Per-class test accuracy of each report's model (mean over seeds) and its most confused pairs."""
     groups: dict[tuple, list[dict]] = {}
-    for record in report_records(records):
+    for record in paper_records(records):
         config = record["config"]
-        key = (record["recipe"]["report"], config["model"], framework_label(record), hardware_label(record),
+        key = (record["recipe"]["paper"], config["model"], framework_label(record), hardware_label(record),
                record["dataset"]["label"], config["epochs"], record["dataset"]["train_size"])
         groups.setdefault(key, []).append(record)
     rows = []
-    for (report, model, framework, hardware, dataset, epochs, images), runs in sorted(groups.items()):
+    for (paper, model, framework, hardware, dataset, epochs, images), runs in sorted(groups.items()):
         names = runs[0]["dataset"]["class_names"]
         matrix = sum(np.array(r["test"]["confusion_matrix"]) for r in runs)
         rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         order = [n for n in FIRST_CLASSES if n in names] + [n for n in names if n not in FIRST_CLASSES]
-        row = {"report": report, "model": model, "framework": framework, "hardware": hardware,
+        row = {"report": paper, "model": model, "framework": framework, "hardware": hardware,
                "budget": f"{epochs} epochs, {images} images", "test images": int(matrix.sum() / len(runs)),
                "n": len(runs)}
         if len(names) <= 10:

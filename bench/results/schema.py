@@ -1,8 +1,10 @@
 """The result record of one trial, typed: built by the sweep (bench.run.runner), validated when written and
 when read, with a reader for every older schema version.
 
-Version 2 (this one) adds `initialisation` (a data-dependent initialisation such as airbench's whitening). A
-version-1 file is read as version 2 with the fields it lacks set to None, so old results stay usable.
+Version 3 (this one) names the five source papers "paper" (`model.paper`, `recipe.paper`, `budget.paper_epochs`,
+`budget.matches_paper`), where versions 1 and 2 said "report". Version 2 added `initialisation` (a
+data-dependent initialisation such as airbench's whitening). An older file is read as this version: renamed
+fields under their new names, fields it lacks set to None, so old results stay usable.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import MISSING, dataclass, fields
 
 from bench.errors import BenchError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 STATUSES = ("ok", "diverged", "oom", "timeout", "crashed", "pruned")  # pruned: stopped by a search's pruner
 
 
@@ -87,4 +89,19 @@ def read(record: dict) -> dict:
         raise InvalidRecord("no schema_version")
     if version > SCHEMA_VERSION:
         raise InvalidRecord(f"schema version {version} is newer than {SCHEMA_VERSION}; upgrade cnnbench")
+    if version < 3:
+        record = _papers_named(record)
     return validated({**record, "schema_version": SCHEMA_VERSION})
+
+
+RENAMED_IN_3 = {"model": {"report": "paper"}, "recipe": {"report": "paper"},
+                "budget": {"report_epochs": "paper_epochs", "matches_report": "matches_paper"}}
+
+
+def _papers_named(record: dict) -> dict:
+    """A version-1 or -2 record with version 3's names for the source papers' fields."""
+    renamed = dict(record)
+    for part, names in RENAMED_IN_3.items():
+        if isinstance(record.get(part), dict):
+            renamed[part] = {names.get(key, key): value for key, value in record[part].items()}
+    return renamed

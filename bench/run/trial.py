@@ -88,7 +88,10 @@ class TrialConfig:
                   if f.compare and (f.default is MISSING or getattr(self, f.name) != f.default)}
         if self.weights:  # the file, not where this machine keeps it (its sha256 is in the record)
             values["weights"] = os.path.basename(self.weights)
-        values["resolved_recipe"] = self.resolved_recipe().changed_fields()
+        recipe = self.resolved_recipe().changed_fields()
+        if "paper" in recipe:  # hashed under the field's name of schema versions 1 and 2, so ids stay the same
+            recipe["report"] = recipe.pop("paper")
+        values["resolved_recipe"] = recipe
         return values
 
     @property
@@ -217,9 +220,9 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     target = config.target_accuracy or TARGET_ACCURACY[dataset.name]
     return {
         "recipe": recipe.as_dict(),
-        "budget": {"epochs": recipe.epochs, "report_epochs": get_recipe(config.recipe).epochs,
+        "budget": {"epochs": recipe.epochs, "paper_epochs": get_recipe(config.recipe).epochs,
                    "train_images": len(splits.train_y), "full_training_set": config.train_subset is None,
-                   "matches_report": (recipe.report is not None and not recipe.deviations
+                   "matches_paper": (recipe.paper is not None and not recipe.deviations
                                       and recipe.epochs == get_recipe(config.recipe).epochs
                                       and config.train_subset is None and config.test_subset is None),
                    "note": config.note},
@@ -230,7 +233,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
                     "class_names": list(dataset.class_names), "train_size": len(splits.train_y),
                     "val_size": len(splits.val_y), "test_size": len(splits.test_y) if config.scores_test else 0,
                     "split_seed": cifar.SPLIT_SEED},
-        "model": {"report": spec.REPORT, "description": spec.DESCRIPTION,
+        "model": {"paper": spec.PAPER, "description": spec.DESCRIPTION,
                   "params_trainable": trainable, "params_non_trainable": non_trainable,
                   "forward_flops_per_image": forward_flops},
         "pretrained": pretrained,

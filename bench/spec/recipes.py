@@ -87,7 +87,7 @@ class Recipe:
     # (bench.run.whitening); the test logits are averaged over mirrored and shifted views (bench.run.tta).
     whiten_first_conv: bool = False
     test_time_augmentation: str = "none"  # none | flip | flip-translate
-    report: str | None = None  # the report (r0..r4) whose recipe this is
+    paper: str | None = None  # the source paper (r0..r4) whose recipe this is
     deviations: tuple[str, ...] = ()  # where this recipe knowingly differs from the report's
 
     def __post_init__(self):
@@ -180,14 +180,14 @@ RECIPES = {
     "onecycle": ONECYCLE,
     "airbench94": AIRBENCH94,
     "r0": Recipe(
-        name="r0", report="r0", batch_size=64, epochs=50, augment=(),
+        name="r0", paper="r0", batch_size=64, epochs=50, augment=(),
         schedule=Schedule("exponential", decay_rate=0.96, decay_steps=1000),
         plateau=Plateau(factor=0.5, patience=5, min_lr=1e-7),
         early_stopping=EarlyStopping("val_loss", patience=15),
         # The L2 0.001 on every kernel belongs to the model spec (r0_deep_cnn), as in the report.
     ),
     "r1": Recipe(
-        name="r1", report="r1", batch_size=128, epochs=50, crop_padding=2,
+        name="r1", paper="r1", batch_size=128, epochs=50, crop_padding=2,
         loss="focal", focal_gamma=2.0, focal_alpha=0.25, class_weights=(("cat", 2.0), ("dog", 2.0)),
         plateau=Plateau(factor=0.1, patience=10, min_lr=0.0),  # keras's defaults: the report names none
         early_stopping=EarlyStopping("val_accuracy", patience=5),
@@ -196,37 +196,37 @@ RECIPES = {
                     "epochs not stated: 50"),
     ),
     "r2": Recipe(
-        name="r2", report="r2", batch_size=64, epochs=50,
+        name="r2", paper="r2", batch_size=64, epochs=50,
         plateau=Plateau(factor=0.1, patience=10, min_lr=0.0),  # torch's defaults: the report names none
         deviations=("batch size not stated: 64",),
     ),
     "r2_squeezenet": Recipe(
-        name="r2_squeezenet", report="r2", learning_rate=1e-4, weight_decay=1e-4, batch_size=64, epochs=50,
+        name="r2_squeezenet", paper="r2", learning_rate=1e-4, weight_decay=1e-4, batch_size=64, epochs=50,
         plateau=Plateau(factor=0.1, patience=10, min_lr=0.0), jitter=0.2, rotation=15.0,
         deviations=("jitter strength and rotation angle not stated: 0.2 and 15 degrees",
                     "batch size not stated: 64"),
     ),
     "r3": Recipe(
-        name="r3", report="r3", epochs=15,
+        name="r3", paper="r3", epochs=15,
         deviations=("optimizer not stated: Adam 1e-3", "batch size not stated: 128"),
     ),
     "r4_simple": Recipe(
-        name="r4_simple", report="r4", weight_decay=5e-4, batch_size=32, epochs=50,
+        name="r4_simple", paper="r4", weight_decay=5e-4, batch_size=32, epochs=50,
         schedule=Schedule("step", step_epochs=20, gamma=0.1),
     ),
     "r4_resnet": Recipe(
-        name="r4_resnet", report="r4", optimizer="sgd", learning_rate=0.01, momentum=0.9, weight_decay=5e-4,
+        name="r4_resnet", paper="r4", optimizer="sgd", learning_rate=0.01, momentum=0.9, weight_decay=5e-4,
         batch_size=32, epochs=100, schedule=Schedule("cosine"), label_smoothing=0.1, clip_norm=1.0,
         mixup_alpha=0.2, deviations=("mixup alpha not stated: 0.2",),
     ),
     "r4_pretrained": Recipe(
-        name="r4_pretrained", report="r4", optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=5e-4,
+        name="r4_pretrained", paper="r4", optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=5e-4,
         batch_size=64, epochs=100, schedule=Schedule("cosine"), label_smoothing=0.1, clip_norm=1.0,
         mixup_alpha=0.2, pretrained=True, deviations=("mixup alpha not stated: 0.2",),
     ),
     # r1 fine-tuned ImageNet ResNet50, VGG16 and SqueezeNet on its 32x32 inputs with its own training setup.
     "r1_transfer": Recipe(
-        name="r1_transfer", report="r1", batch_size=128, epochs=50, crop_padding=2,
+        name="r1_transfer", paper="r1", batch_size=128, epochs=50, crop_padding=2,
         loss="focal", focal_gamma=2.0, focal_alpha=0.25, class_weights=(("cat", 2.0), ("dog", 2.0)),
         plateau=Plateau(factor=0.1, patience=10, min_lr=0.0), early_stopping=EarlyStopping("val_accuracy", patience=5),
         pretrained=True, freeze_epochs=3, unfrozen_lr_scale=0.1,
@@ -236,7 +236,7 @@ RECIPES = {
     ),
     # r2's pretrained EfficientNet (>90 %): its common recipe on ImageNet-sized inputs.
     "r2_pretrained": Recipe(
-        name="r2_pretrained", report="r2", batch_size=64, epochs=50,
+        name="r2_pretrained", paper="r2", batch_size=64, epochs=50,
         plateau=Plateau(factor=0.1, patience=10, min_lr=0.0),
         pretrained=True, resize=224, freeze_epochs=1, unfrozen_lr_scale=0.1,
         deviations=("batch size not stated: 64", "input size and fine-tuning schedule not stated: inputs "

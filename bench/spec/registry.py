@@ -1,14 +1,14 @@
 """Model names -> framework-neutral layer lists, found and imported lazily.
 
-Every folder `impls/<name>/` with a `spec.py` is a model. A spec declares REPORT,
-DESCRIPTION, INTERPRETATION, REPORTED and `layers(num_classes, **options)`. Two kinds of options
+Every folder `impls/<name>/` with a `spec.py` is a model. A spec declares PAPER (which of the
+five source papers, `../shared/REPORTS.md`), DESCRIPTION, INTERPRETATION, PUBLISHED (the paper's figures) and `layers(num_classes, **options)`. Two kinds of options
 are part of a model's name, and only non-default values appear there:
 - OPTIONS: named choices (first value the default), each non-default one listed as a model of its
   own: `r4_resnet34:stem=cifar`;
 - PARAMETERS: numbers within a range, `name: (default, low, high)` (an int or a float, as the
   default), the knobs of a search: `r2_tuned_cnn:filters1=64,dropout=0.3`. They are not listed.
 Listing names imports no framework; both framework builders read the same layer list
-(bench.frameworks.*_backend.network).
+(bench.frameworks.<framework>.network).
 """
 
 from __future__ import annotations

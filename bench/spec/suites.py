@@ -50,7 +50,7 @@ class Suite:
 SKELETON_MODELS = ("r2_vanilla_cnn", "r3_deep_cnn")
 
 # Each report part: (model, recipe, dataset). r4 trained on CIFAR-100.
-REPORT_PARTS = (
+PAPER_PARTS = (
     ("r0_deep_cnn", "r0", "cifar10"),
     ("r1_vgg_cnn", "r1", "cifar10"),
     ("r2_vanilla_cnn", "r2", "cifar10"),
@@ -147,9 +147,9 @@ def estimated_gpu_epoch_s(model: str, batch_size: int, num_classes: int) -> floa
 
 def _reports_gpu() -> tuple[Entry, ...]:
     """Each part gets an equal share of the training time left after the trials' start-up, in epochs."""
-    share = (GPU_BUDGET_S - 2 * len(REPORT_PARTS) * GPU_TRIAL_START_S) / (len(REPORT_PARTS) * (1 + KERAS_TIME_FACTOR))
+    share = (GPU_BUDGET_S - 2 * len(PAPER_PARTS) * GPU_TRIAL_START_S) / (len(PAPER_PARTS) * (1 + KERAS_TIME_FACTOR))
     entries = []
-    for model, recipe, dataset in REPORT_PARTS:
+    for model, recipe, dataset in PAPER_PARTS:
         budget = get_recipe(recipe)
         epoch_s = estimated_gpu_epoch_s(model, budget.batch_size, 100 if dataset == "cifar100" else 10)
         epochs = max(1, min(budget.epochs, int(share // epoch_s)))
@@ -201,9 +201,9 @@ SUITES = {
                       "training split (the committed CPU results)",
                       tuple(Entry(m, epochs=3) for m in SKELETON_MODELS)),
     "reports": Suite("reports", "every report's model with its own recipe and full budget (meant for a GPU)",
-                     tuple(Entry(m, r, d) for m, r, d in REPORT_PARTS)),
+                     tuple(Entry(m, r, d) for m, r, d in PAPER_PARTS)),
     "reports-quick": Suite("reports-quick", "every report's model with its own recipe, budgets scaled to "
-                           "finish on a 2-core CPU", tuple(_quick(*part) for part in REPORT_PARTS)),
+                           "finish on a 2-core CPU", tuple(_quick(*part) for part in PAPER_PARTS)),
     "gpu": Suite("gpu", "for one GPU: every model x framework, fast path and torch's naive loop, batch 512, "
                  "2 epochs; ResNet-18 to 93 % (the default with --device cuda)", GPU_SUITE),
     "gpu-smoke": Suite("gpu-smoke", "for one GPU: every model x framework, 1 eager epoch on 2,048 images "

@@ -8,11 +8,11 @@ whiten conv 2x2 (24 filters, no padding, bias) -> GELU -> three groups of [conv 
 
 from bench.spec.layers import GELU, BatchNorm, Conv, Dense, Flatten, MaxPool, Scale
 
-REPORT = "reference"
+PAPER = "reference"
 DESCRIPTION = "airbench94 network (speed yardstick)"
 INTERPRETATION = ("airbench94's layers; its training tricks are the recipe's business (see recipe airbench94's "
                   "deviations)")
-REPORTED = {"test_accuracy": 0.94, "epochs": 10,
+PUBLISHED = {"test_accuracy": 0.94, "epochs": 10,
             "source": "airbench94 (Jordan 2024), outside the five reports: 94.01 % mean of 1,000 runs, with "
                       "whitening initialisation, lookahead and flip-and-translate test-time augmentation"}
 WIDTHS = (64, 256, 256)

@@ -1,4 +1,4 @@
-"""r1 VGG-style Keras CNN trained with focal loss (report r1).
+"""r1 VGG-style Keras CNN trained with focal loss (paper r1).
 
 Three blocks of two 3x3 convs (64, 128, 256), each conv followed by BatchNorm and ReLU, 2x2
 max-pool per block, dropout 0.1 / 0.2 / 0.5; Flatten -> Dense 128 (L2 0.005) -> BatchNorm ->
@@ -8,11 +8,11 @@ ReLU -> dropout 0.4 -> Dense classes.
 from bench.spec.layers import BatchNorm, Dense, Dropout, Flatten, MaxPool, ReLU
 from impls.blocks import conv_bn_relu_pair
 
-REPORT = "r1"
+PAPER = "r1"
 DESCRIPTION = "VGG-style 64-128-256, BN, dropout, Dense 128"
 INTERPRETATION = ("the report's augmentation layers (RandomTranslation 0.05, RandomFlip) belong to the "
                   "recipe, not the model, so both frameworks augment in their data pipeline")
-REPORTED = {"test_accuracy": 0.8963, "framework": "Keras"}
+PUBLISHED = {"test_accuracy": 0.8963, "framework": "Keras"}
 
 
 def layers(num_classes: int):

@@ -1,4 +1,4 @@
-"""r2 EfficientNet-B0 from scratch, adapted to 32x32 inputs (report r2), in torchvision's layout.
+"""r2 EfficientNet-B0 from scratch, adapted to 32x32 inputs (paper r2), in torchvision's layout.
 
 B0's MBConv stages (expansion, width, repeats, stride, kernel) with squeeze-and-excitation
 (ratio 0.25 of the block's input width) and SiLU; head conv 1x1 to 1280, global pool,
@@ -10,11 +10,11 @@ module paths (features.2.0.block.1.0 -> features_2_0_block_1_0), so its weights 
 
 from bench.spec.layers import Activation, BatchNorm, Conv, Dense, Dropout, Gate, GlobalAvgPool, Residual
 
-REPORT = "r2"
+PAPER = "r2"
 DESCRIPTION = "EfficientNet-B0 (torchvision layout)"
 INTERPRETATION = ("stem stride 1 (not 2) unless stem=imagenet; no stochastic depth (drop-connect); "
                   "BatchNorm epsilon 1e-5 and momentum 0.1, as torchvision's B0")
-REPORTED = {"test_accuracy": 0.338, "framework": "PyTorch Lightning"}
+PUBLISHED = {"test_accuracy": 0.338, "framework": "PyTorch Lightning"}
 OPTIONS = {"stem": ("cifar", "imagenet")}
 
 # (expansion, output width, repeats, first stride, kernel) of B0's seven stages

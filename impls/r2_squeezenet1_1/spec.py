@@ -1,4 +1,4 @@
-"""r2 SqueezeNet 1.1 in torchvision's layout, trained from scratch (report r2).
+"""r2 SqueezeNet 1.1 in torchvision's layout, trained from scratch (paper r2).
 
 Conv 64 (3x3, stride 2) -> ReLU -> max-pool 3/2 (ceil) -> Fire x2 -> pool -> Fire x2 -> pool
 -> Fire x4 -> dropout 0.5 -> conv 1x1 to classes -> ReLU -> global average pool.
@@ -8,11 +8,11 @@ torchvision's (features.3.squeeze -> features_3_squeeze), so its weights file lo
 
 from bench.spec.layers import Concat, Conv, Dropout, GlobalAvgPool, MaxPool, ReLU
 
-REPORT = "r2"
+PAPER = "r2"
 DESCRIPTION = "SqueezeNet 1.1 (torchvision layout)"
 INTERPRETATION = ("torchvision's layout unchanged for 32x32 inputs (spatial 32 -> 15 -> 7 -> 3 -> 1); "
                   "its classifier ends in a ReLU, so the logits are non-negative, as in torchvision")
-REPORTED = {"test_accuracy": 0.56, "framework": "PyTorch Lightning", "epochs": 50}
+PUBLISHED = {"test_accuracy": 0.56, "framework": "PyTorch Lightning", "epochs": 50}
 
 
 def fire(index: int, squeeze: int, expand: int) -> list:

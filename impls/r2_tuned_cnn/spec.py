@@ -1,4 +1,4 @@
-"""r2 tuned CNN: the vanilla CNN with BatchNorm after each conv and dropout around FC 256 (report r2).
+"""r2 tuned CNN: the vanilla CNN with BatchNorm after each conv and dropout around FC 256 (paper r2).
 
 conv 32 -> BN -> ReLU -> pool -> conv 64 -> BN -> ReLU -> pool -> Flatten -> dropout 0.5 ->
 FC 256 -> ReLU -> dropout 0.5 -> FC classes. The report's Optuna search varied the filters, the
@@ -9,11 +9,11 @@ ranges the search draws from.
 
 from bench.spec.layers import BatchNorm, Conv, Dense, Dropout, Flatten, MaxPool, ReLU
 
-REPORT = "r2"
+PAPER = "r2"
 DESCRIPTION = "tuned CNN: 2 convs (32, 64) + BN, dropout, FC 256"
 INTERPRETATION = ("Optuna's chosen filters and kernel sizes are not published: the vanilla widths and "
                   "3x3 kernels are kept, with the dense width (256) and dropout (0.5) the report states")
-REPORTED = {"test_accuracy": 0.747, "framework": "PyTorch Lightning"}
+PUBLISHED = {"test_accuracy": 0.747, "framework": "PyTorch Lightning"}
 PARAMETERS = {  # name: (default, low, high)
     "filters1": (32, 1, 1024),
     "filters2": (64, 1, 1024),

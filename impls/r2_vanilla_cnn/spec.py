@@ -1,4 +1,4 @@
-"""r2 vanilla CNN: two 3x3 convs with max-pooling, then two dense layers (report r2).
+"""r2 vanilla CNN: two 3x3 convs with max-pooling, then two dense layers (paper r2).
 
 conv 32 (3x3, pad 1) -> ReLU -> pool 2 -> conv 64 -> ReLU -> pool 2 -> Flatten (64*8*8)
 -> FC 512 -> ReLU -> FC num_classes. Outputs logits; the loss applies the softmax.
@@ -6,10 +6,10 @@ conv 32 (3x3, pad 1) -> ReLU -> pool 2 -> conv 64 -> ReLU -> pool 2 -> Flatten (
 
 from bench.spec.layers import Conv, Dense, Flatten, MaxPool, ReLU
 
-REPORT = "r2"
+PAPER = "r2"
 DESCRIPTION = "vanilla CNN: 2 convs (32, 64) + FC 512"
 INTERPRETATION = "as reported; no BatchNorm or dropout (that is r2's tuned CNN)"
-REPORTED = {"test_accuracy": 0.71, "framework": "PyTorch Lightning", "epochs": 50}
+PUBLISHED = {"test_accuracy": 0.71, "framework": "PyTorch Lightning", "epochs": 50}
 
 
 def layers(num_classes: int):

@@ -1,4 +1,4 @@
-"""r3 deep CNN with doubling widths: six 3x3 convs, BatchNorm after each max-pool (report r3, v3).
+"""r3 deep CNN with doubling widths: six 3x3 convs, BatchNorm after each max-pool (paper r3, v3).
 
 Interpretation (REPORTS.md): convs 3->16->32 | 64->128 | 256->512, ReLU after each conv,
 2x2 max-pool after the 2nd, 4th and 6th conv, BatchNorm after each pool, then
@@ -7,11 +7,11 @@ FC 512*4*4 -> 256 -> num_classes. Outputs logits.
 
 from bench.spec.layers import BatchNorm, Conv, Dense, Flatten, MaxPool, ReLU
 
-REPORT = "r3"
+PAPER = "r3"
 DESCRIPTION = "deep CNN, widths 16..512 doubling, BN after pools, FC 256"
 INTERPRETATION = ("convs 16,32 | 64,128 | 256,512 with pools after every other conv; "
                   "optimizer not stated by the report: Adam 1e-3")
-REPORTED = {"test_accuracy": 0.82, "framework": "PyTorch", "epochs": 15}
+PUBLISHED = {"test_accuracy": 0.82, "framework": "PyTorch", "epochs": 15}
 
 
 def layers(num_classes: int):

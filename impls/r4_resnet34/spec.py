@@ -1,4 +1,4 @@
-"""r4 ResNet-34 trained from scratch on CIFAR-100, with either stem (report r4).
+"""r4 ResNet-34 trained from scratch on CIFAR-100, with either stem (paper r4).
 
 Standard basic-block ResNet-34 (3, 4, 6, 3) with a `num_classes`-way head and torchvision's
 layer names. `stem=imagenet` (the default) is how the report trained it: 7x7 stride-2 conv and
@@ -8,10 +8,10 @@ and no max-pool.
 
 from impls.blocks import resnet
 
-REPORT = "r4"
+PAPER = "r4"
 DESCRIPTION = "ResNet-34 (basic blocks 3-4-6-3)"
 INTERPRETATION = "torchvision's ResNet-34 layout; no zero-init of the last BatchNorm in each block"
-REPORTED = {"val_accuracy": 0.49, "dataset": "cifar100", "framework": "PyTorch", "epochs": 100,
+PUBLISHED = {"val_accuracy": 0.49, "dataset": "cifar100", "framework": "PyTorch", "epochs": 100,
             "stem": "imagenet"}
 OPTIONS = {"stem": ("imagenet", "cifar")}
 

@@ -1,4 +1,4 @@
-"""r4 SimpleCNN (CIFAR-100 report): three blocks of two 3x3 convs with BN + ReLU, FC 512 (report r4).
+"""r4 SimpleCNN (CIFAR-100 paper): three blocks of two 3x3 convs with BN + ReLU, FC 512 (paper r4).
 
 Widths 64 -> 128 -> 256, 2x2 max-pool per block (32 -> 16 -> 8 -> 4), Flatten 256*4*4 ->
 FC 512 -> ReLU -> dropout 0.5 -> FC classes.
@@ -7,10 +7,10 @@ FC 512 -> ReLU -> dropout 0.5 -> FC classes.
 from bench.spec.layers import Dense, Dropout, Flatten, MaxPool, ReLU
 from impls.blocks import conv_bn_relu_pair
 
-REPORT = "r4"
+PAPER = "r4"
 DESCRIPTION = "SimpleCNN 64-128-256, BN, FC 512"
 INTERPRETATION = "as reported"
-REPORTED = {"val_accuracy": 0.60, "dataset": "cifar100", "framework": "PyTorch", "epochs": 50}
+PUBLISHED = {"val_accuracy": 0.60, "dataset": "cifar100", "framework": "PyTorch", "epochs": 50}
 
 
 def layers(num_classes: int):

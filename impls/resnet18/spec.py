@@ -7,10 +7,10 @@ ImageNet weights file loads as it is.
 
 from impls.blocks import resnet
 
-REPORT = "reference"
+PAPER = "reference"
 DESCRIPTION = "ResNet-18 (reference point)"
 INTERPRETATION = "torchvision layer layout; the CIFAR stem (3x3 stride 1, no max-pool) by default"
-REPORTED = {"test_accuracy": 0.93, "epochs": 200, "source": "literature, outside the five reports"}
+PUBLISHED = {"test_accuracy": 0.93, "epochs": 200, "source": "literature, outside the five reports"}
 OPTIONS = {"stem": ("cifar", "imagenet")}
 
 

@@ -1,4 +1,4 @@
-"""ResNet-50 in torchvision's layout, for transfer learning from its ImageNet weights (report r1).
+"""ResNet-50 in torchvision's layout, for transfer learning from its ImageNet weights (paper r1).
 
 Bottleneck blocks (3, 4, 6, 3) with 4x expansion, the stride on the 3x3 conv (torchvision's v1.5),
 the ImageNet stem (7x7 stride-2 conv and max-pool; 32x32 inputs end at 1x1), torchvision's layer
@@ -7,11 +7,11 @@ names so that its weights file loads as it is.
 
 from impls.blocks import resnet
 
-REPORT = "r1"
+PAPER = "r1"
 DESCRIPTION = "ResNet-50 (torchvision layout, for ImageNet weights)"
 INTERPRETATION = ("torchvision's resnet50 unchanged but for the classification head; r1 fine-tuned ImageNet "
                   "weights on 32x32 inputs and reports about 0.6")
-REPORTED = {"test_accuracy": 0.6, "framework": "Keras", "pretrained": "ImageNet"}
+PUBLISHED = {"test_accuracy": 0.6, "framework": "Keras", "pretrained": "ImageNet"}
 
 
 def layers(num_classes: int):

@@ -1,4 +1,4 @@
-"""VGG-16 in torchvision's layout (no BatchNorm), for transfer learning from its ImageNet weights (report r1).
+"""VGG-16 in torchvision's layout (no BatchNorm), for transfer learning from its ImageNet weights (paper r1).
 
 Thirteen 3x3 convs (64, 64 | 128, 128 | 256 x3 | 512 x3 | 512 x3) with ReLU and a 2x2 max-pool after
 each group, an adaptive average pool to 7x7, then dense 4096 -> 4096 -> classes with ReLU and dropout
@@ -7,11 +7,11 @@ each group, an adaptive average pool to 7x7, then dense 4096 -> 4096 -> classes 
 
 from bench.spec.layers import AdaptiveAvgPool, Conv, Dense, Dropout, Flatten, MaxPool, ReLU
 
-REPORT = "r1"
+PAPER = "r1"
 DESCRIPTION = "VGG-16 (torchvision layout, no BN, for ImageNet weights)"
 INTERPRETATION = ("torchvision's vgg16 unchanged but for the classification head; on 32x32 inputs the "
                   "features end at 1x1 and the 7x7 pool repeats that cell, as in torchvision")
-REPORTED = {"test_accuracy": 0.7, "framework": "Keras", "pretrained": "ImageNet"}
+PUBLISHED = {"test_accuracy": 0.7, "framework": "Keras", "pretrained": "ImageNet"}
 GROUPS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
 
