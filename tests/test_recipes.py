@@ -191,3 +191,12 @@ def get_recipe_paper(name: str) -> str:
     from bench.spec.recipes import get_recipe
 
     return get_recipe(name).paper
+
+
+def test_a_papers_recipe_hashes_its_paper_under_the_old_name_so_trial_ids_stay_the_same():
+    from bench.run.trial import TrialConfig
+
+    config = TrialConfig(model="r3_deep_cnn", framework="torch", device="cpu", batch_size=64, seed=0, epochs=1,
+                         recipe="r3")
+    hashed = config.identity()["resolved_recipe"]
+    assert hashed["report"] == "r3" and "paper" not in hashed  # as schema versions 1 and 2 hashed it
