@@ -34,9 +34,13 @@ def test_schedules_follow_their_definitions():
     assert all(a < b for a, b in zip(rates[:19], rates[1:20])) and all(a > b for a, b in zip(rates[19:], rates[20:]))
 
 
-def test_a_recipe_with_an_unknown_augmentation_is_refused():
+def test_a_recipe_with_an_unknown_augmentation_optimizer_or_loss_is_refused():
     with pytest.raises(BenchError, match="recipe typo: unknown augmentation flipp; choose from crop, flip"):
         Recipe(name="typo", augment=("crop", "flipp"))
+    with pytest.raises(BenchError, match="recipe typo: unknown optimizer 'adamw'; choose from adam, sgd"):
+        Recipe(name="typo", optimizer="adamw")
+    with pytest.raises(BenchError, match="recipe typo: unknown loss 'hinge'; choose from cross_entropy, focal"):
+        Recipe(name="typo", loss="hinge")
 
 
 def test_plateau_halves_after_patience_flat_epochs_and_respects_the_floor():

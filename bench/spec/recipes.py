@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from bench.errors import BenchError
 
 AUGMENTATIONS = ("crop", "flip")
+OPTIMIZERS = ("adam", "sgd")  # torch's conventions on both sides (bench.frameworks.keras.optimizers)
+LOSSES = ("cross_entropy", "focal")
 LR_SCALING = ("none", "linear", "sqrt")  # how --lr-scaling adapts the learning rate to the batch size
 SCHEDULES = ("constant", "exponential", "step", "cosine", "onecycle")
 DEFAULT_VAL_SIZE = 5000  # validation images held out of the training set, for every recipe unless a trial says
@@ -54,7 +56,7 @@ class EarlyStopping:
 @dataclass(frozen=True)
 class Recipe:
     name: str
-    optimizer: str = "adam"  # adam | sgd
+    optimizer: str = "adam"  # one of OPTIMIZERS
     learning_rate: float = 1e-3
     momentum: float = 0.9  # sgd only
     nesterov: bool = False  # sgd only: torch's Nesterov form, w -= lr * (g + momentum * buf)
@@ -64,7 +66,7 @@ class Recipe:
     schedule: Schedule = field(default_factory=Schedule)
     plateau: Plateau | None = None
     early_stopping: EarlyStopping | None = None
-    loss: str = "cross_entropy"  # cross_entropy | focal
+    loss: str = "cross_entropy"  # one of LOSSES
     label_smoothing: float = 0.0
     focal_gamma: float = 2.0  # focal loss: (1 - p) ** gamma
     focal_alpha: float = 0.25  # focal loss: weight of every class
@@ -95,6 +97,9 @@ class Recipe:
         if unknown:
             raise BenchError(f"recipe {self.name}: unknown augmentation {', '.join(unknown)}; "
                              f"choose from {', '.join(AUGMENTATIONS)}")
+        for name, value, known in (("optimizer", self.optimizer, OPTIMIZERS), ("loss", self.loss, LOSSES)):
+            if value not in known:
+                raise BenchError(f"recipe {self.name}: unknown {name} {value!r}; choose from {', '.join(known)}")
 
     def with_overrides(self, **overrides) -> "Recipe":
         """This recipe with the non-None overrides applied (CLI flags win over the recipe)."""

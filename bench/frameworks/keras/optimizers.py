@@ -87,6 +87,5 @@ def make_optimizer(recipe: Recipe, schedule: StepTable) -> keras.optimizers.Opti
     common = dict(global_clipnorm=recipe.clip_norm, coupled_weight_decay=recipe.weight_decay)
     if recipe.optimizer == "adam":
         return TorchAdam(schedule, epsilon=recipe.adam_epsilon, **common)
-    if recipe.optimizer == "sgd":
-        return TorchSGD(schedule, momentum=recipe.momentum, nesterov=recipe.nesterov, **common)
-    raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
+    # sgd, the other of bench.spec.recipes.OPTIMIZERS (a recipe holds one of them)
+    return TorchSGD(schedule, momentum=recipe.momentum, nesterov=recipe.nesterov, **common)

@@ -15,22 +15,13 @@ from bench.frameworks.keras.optimizers import StepTable
 
 
 def augment(images, padding: int, flip: bool, seed: keras.random.SeedGenerator):
-    """Random crop after zero padding and random horizontal flip of uint8 NHWC images, in one gather."""
-    count, height, width, channels = images.shape
-    padded = ops.pad(images, [[0, 0], [padding, padding], [padding, padding], [0, 0]])
-    padded_height, padded_width = height + 2 * padding, width + 2 * padding
+    """Random crop after zero padding and random horizontal flip of uint8 NHWC images, in one gather
+    (bench.frameworks.numerics.crop_flip)."""
+    count = images.shape[0]
     top = keras.random.randint((count, 1), 0, 2 * padding + 1, seed=seed)
     left = keras.random.randint((count, 1), 0, 2 * padding + 1, seed=seed)
-    rows = top + ops.arange(height)[None, :]
-    columns = ops.broadcast_to(ops.arange(width)[None, :], (count, width))
-    if flip:
-        flipped = keras.random.uniform((count, 1), seed=seed) < 0.5
-        columns = ops.where(flipped, width - 1 - columns, columns)
-    columns = left + columns
-    batch = ops.arange(count)[:, None, None]
-    flat = (batch * padded_height + rows[:, :, None]) * padded_width + columns[:, None, :]
-    pixels = ops.take(ops.reshape(padded, (-1, channels)), ops.reshape(flat, (-1,)), axis=0)
-    return ops.reshape(pixels, (count, height, width, channels))
+    flipped = keras.random.uniform((count, 1), seed=seed) < 0.5 if flip else None
+    return numerics.crop_flip(ops, images, padding, top, left, flipped)
 
 
 def recipe_loss(recipe: Recipe, class_weights: list[float] | None):
@@ -73,8 +64,8 @@ def mixup(inputs, targets, alpha: float, batch_size: int, seed: keras.random.See
     keys = keras.random.uniform((count,), seed=seed) + ops.cast(batch, "float32") * 2.0
     partner = ops.argsort(keys)
     weights = ops.take(keras.random.beta(((count + batch_size - 1) // batch_size,), alpha, alpha, seed=seed), batch)
-    mix = lambda a, w: w * a + (1 - w) * ops.take(a, partner, axis=0)  # noqa: E731
-    return mix(inputs, ops.reshape(weights, (-1, 1, 1, 1))), mix(targets, ops.reshape(weights, (-1, 1)))
+    return (numerics.mix(ops, inputs, partner, ops.reshape(weights, (-1, 1, 1, 1))),
+            numerics.mix(ops, targets, partner, ops.reshape(weights, (-1, 1))))
 
 
 @dataclass

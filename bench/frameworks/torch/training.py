@@ -15,19 +15,13 @@ from bench.spec.recipes import Recipe
 
 
 def augment(images: torch.Tensor, padding: int, flip: bool, generator: torch.Generator) -> torch.Tensor:
-    """Random crop after zero padding and random horizontal flip of a uint8 NHWC batch, in one gather."""
-    count, height, width, _ = images.shape
-    device = images.device
-    padded = F.pad(images, (0, 0, padding, padding, padding, padding))
-    span = torch.arange(height, device=device)
+    """Random crop after zero padding and random horizontal flip of a uint8 NHWC batch, in one gather
+    (bench.frameworks.numerics.crop_flip)."""
+    count, device = images.shape[0], images.device
     top = torch.randint(0, 2 * padding + 1, (count, 1), generator=generator, device=device)
     left = torch.randint(0, 2 * padding + 1, (count, 1), generator=generator, device=device)
-    columns = torch.arange(width, device=device).expand(count, width)
-    if flip:
-        flipped = torch.rand(count, 1, generator=generator, device=device) < 0.5
-        columns = torch.where(flipped, width - 1 - columns, columns)
-    batch = torch.arange(count, device=device)[:, None, None]
-    return padded[batch, (top + span)[:, :, None], (left + columns)[:, None, :]]
+    flipped = torch.rand(count, 1, generator=generator, device=device) < 0.5 if flip else None
+    return numerics.crop_flip(TorchOps(device), images, padding, top, left, flipped)
 
 
 def photometric(pixels: torch.Tensor, jitter: float, degrees: float, generator: torch.Generator) -> torch.Tensor:
@@ -35,7 +29,7 @@ def photometric(pixels: torch.Tensor, jitter: float, degrees: float, generator: 
     count = pixels.shape[0]
     if jitter:
         uniform = lambda: torch.rand(count, 1, 1, 1, generator=generator, device=pixels.device)  # noqa: E731
-        pixels = numerics.colour_jitter(TORCH_OPS, pixels, jitter, uniform,
+        pixels = numerics.colour_jitter(TorchOps(pixels.device), pixels, jitter, uniform,
                                         torch.tensor(numerics.GREY, device=pixels.device))
     if degrees:
         angle = (torch.rand(count, generator=generator, device=pixels.device) * 2 - 1) * degrees * torch.pi / 180
@@ -51,8 +45,8 @@ def mixup(inputs: torch.Tensor, targets: torch.Tensor, weight: float,
           generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """Mix a batch with a random permutation of itself: weight * a + (1 - weight) * b, images and targets."""
     permutation = torch.randperm(len(inputs), generator=generator, device=inputs.device)
-    return (weight * inputs + (1 - weight) * inputs[permutation],
-            weight * targets + (1 - weight) * targets[permutation])
+    ops = TorchOps(inputs.device)
+    return numerics.mix(ops, inputs, permutation, weight), numerics.mix(ops, targets, permutation, weight)
 
 
 class PerImageDataset(torch.utils.data.Dataset):
@@ -100,24 +94,37 @@ def make_optimizer(model: nn.Module, recipe: Recipe, fused: bool = False) -> tor
     if recipe.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=recipe.learning_rate, eps=recipe.adam_epsilon,
                                 weight_decay=recipe.weight_decay, **kernel)
-    if recipe.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=recipe.learning_rate, momentum=recipe.momentum,
-                               nesterov=recipe.nesterov, weight_decay=recipe.weight_decay, **kernel)
-    raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
+    # sgd, the other of bench.spec.recipes.OPTIMIZERS (a recipe holds one of them)
+    return torch.optim.SGD(model.parameters(), lr=recipe.learning_rate, momentum=recipe.momentum,
+                           nesterov=recipe.nesterov, weight_decay=recipe.weight_decay, **kernel)
 
 
-class TORCH_OPS:  # noqa: N801  (a namespace, as keras.ops): the shared numerics' operations in torch
+class TorchOps:
+    """The shared numerics' operations (bench.frameworks.numerics) in torch, with keras.ops's names and
+    keywords; the tensors it makes (arange) are on `device`."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def arange(self, count: int) -> torch.Tensor:
+        return torch.arange(count, device=self.device)
+
     sum = staticmethod(lambda x, axis, keepdims=False: x.sum(dim=axis, keepdim=keepdims))
     mean = staticmethod(lambda x, axis, keepdims=False: x.mean(dim=axis, keepdim=keepdims))
     exp = staticmethod(torch.exp)
     log_softmax = staticmethod(lambda x, axis: F.log_softmax(x, dim=axis))
     clip = staticmethod(torch.clamp)
+    pad = staticmethod(lambda x, widths: F.pad(x, [w for pair in reversed(widths) for w in pair]))  # last axis first
+    broadcast_to = staticmethod(torch.broadcast_to)
+    where = staticmethod(torch.where)
+    take = staticmethod(lambda x, indices, axis: torch.index_select(x, axis, indices))
+    reshape = staticmethod(torch.reshape)
 
 
 def recipe_loss(logits: torch.Tensor, targets: torch.Tensor, recipe: Recipe,
                 class_weights: torch.Tensor | None) -> torch.Tensor:
     """The recipe's loss (bench.frameworks.numerics.recipe_loss), averaged over the batch."""
-    return numerics.recipe_loss(TORCH_OPS, logits, targets, recipe, class_weights).mean()
+    return numerics.recipe_loss(TorchOps(logits.device), logits, targets, recipe, class_weights).mean()
 
 
 @dataclass
