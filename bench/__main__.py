@@ -21,7 +21,8 @@ from bench.data import cifar
 from bench.spec import layers, registry
 from bench.frameworks import FRAMEWORKS, keras_backend, missing_framework
 from bench.errors import BenchError
-from bench.frameworks.base import AMP, COMPILE, EXECUTION_OPTIONS, INITS, LOADERS
+from bench.frameworks.base import INITS
+from bench.spec.execution import AMP, COMPILE, EXECUTION_OPTIONS, LOADERS
 from bench.spec.recipes import LR_SCALING, RECIPES, get_recipe
 from bench.spec.suites import SUITES, Entry, Suite, get_suite
 
@@ -289,9 +290,10 @@ def resolve_suite(args) -> tuple[Suite, list[Entry]]:
         entries = list(suite.entries)
     overrides = {"recipe": args.recipe, "dataset": args.dataset, "epochs": args.epochs,
                  "train_subset": args.train_subset, "test_subset": args.test_subset, "val_size": args.val_size,
-                 **{option: getattr(args, option) for option in EXECUTION_OPTIONS},
                  "target_accuracy": args.target_accuracy}
-    entries = [replace(entry, **{k: v for k, v in overrides.items() if v is not None}) for entry in entries]
+    speed = {option: getattr(args, option) for option in EXECUTION_OPTIONS if getattr(args, option) is not None}
+    entries = [replace(entry, **{k: v for k, v in overrides.items() if v is not None},
+                       execution=replace(entry.execution, **speed)) for entry in entries]
     if args.full_train:
         entries = [replace(entry, train_subset=None) for entry in entries]
     for entry in entries:
@@ -356,8 +358,9 @@ def warnings_for(device: str, suite: Suite, trials) -> list[str]:
     lines = []
     if device == "cpu" and suite.name in GPU_SUITES:
         lines.append(f"suite {suite.name} is meant for a GPU; on this CPU it will take very long")
-    speed = sorted({t.execution().label() for t in trials
-                    if t.amp != "off" or t.compile != "off" or t.channels_last or t.cudnn_benchmark})
+    speed = sorted({t.execution.label() for t in trials
+                    if t.execution.amp != "off" or t.execution.compile != "off" or t.execution.channels_last
+                    or t.execution.cudnn_benchmark})
     if device == "cpu" and speed:
         lines.append(f"speed options {', '.join(speed)} are for GPUs; on a CPU they are usually slower "
                      f"than the plain fast path")

@@ -11,7 +11,8 @@ import numpy as np
 
 from bench.data import cifar
 from bench.spec import registry
-from bench.frameworks.base import Execution, get_adapter
+from bench.frameworks.base import get_adapter
+from bench.spec.execution import Execution
 from bench.spec.recipes import get_recipe
 
 

@@ -10,6 +10,7 @@ from bench.report import markdown, tables
 from bench.results import store
 from bench.run import runner
 from bench.run.trial import TrialConfig
+from bench.spec.execution import EXECUTION_OPTIONS, Execution
 from tests.conftest import REPO_ROOT, SHARED_ARCHIVE, requires_shared_cifar10
 from tests.test_cli import bench
 
@@ -57,7 +58,8 @@ def test_real_run_beats_chance_then_reports_and_resumes(tmp_path):
 def synthetic_trial(**overrides) -> TrialConfig:
     values = dict(model="r2_vanilla_cnn", framework="torch", device="cpu", batch_size=64, seed=0,
                   epochs=1, dataset="synthetic", train_subset=200, val_size=100, threads=1)
-    return TrialConfig(**{**values, **overrides})
+    speed = {name: overrides.pop(name) for name in list(overrides) if name in EXECUTION_OPTIONS}
+    return TrialConfig(**{**values, **overrides}, execution=Execution(**speed))
 
 
 def test_a_failing_trial_becomes_a_row_and_the_sweep_goes_on(tmp_path):

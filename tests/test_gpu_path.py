@@ -80,8 +80,9 @@ def test_each_framework_refuses_the_options_it_does_not_have_before_anything_run
 
 def test_gpu_suite_has_fast_and_naive_twins_for_every_model():
     entries = get_suite("gpu").entries
-    fast = {e.model for e in entries if e.loader == "fast" and e.amp == "bf16" and e.compile != "off"}
-    naive = {e.model for e in entries if e.loader == "naive" and e.amp == "off" and e.compile == "off"}
+    speed = [(e.model, e.execution) for e in entries]
+    fast = {model for model, x in speed if x.loader == "fast" and x.amp == "bf16" and x.compile != "off"}
+    naive = {model for model, x in speed if x.loader == "naive" and x.amp == "off" and x.compile == "off"}
     assert fast == naive == set(ALL_MODELS)
     # every registered model is trained from scratch here, a transfer-learning layout or the yardstick
     assert set(ALL_MODELS) | set(TRANSFER_MODELS) | set(YARDSTICK_MODELS) == set(registry.model_names())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.frameworks.base import Execution
+from bench.spec.execution import Execution
 
 
 def framework_label(record: dict) -> str:

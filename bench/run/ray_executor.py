@@ -14,7 +14,6 @@ crosses the network per trial and the worker subprocess reads the data as it doe
 from __future__ import annotations
 
 import os
-from dataclasses import asdict
 from datetime import datetime, timezone
 
 from bench.run import failpoints
@@ -28,7 +27,7 @@ RETRIES = 1  # of a task whose worker process or node was lost
 def _run_one(config: dict, timeout: float | None) -> dict:
     from bench.run.runner import run_trial
 
-    return run_trial(TrialConfig(**config), timeout, lambda event: None)
+    return run_trial(TrialConfig.from_record(config), timeout, lambda event: None)
 
 
 class RayExecutor:
@@ -72,7 +71,7 @@ class RayExecutor:
                 while waiting and len(pending) < (self.max_parallel or len(trials)):
                     config = waiting.pop(0)
                     if admit(config):
-                        pending[task.options(**self._options(config)).remote(asdict(config), timeout)] = config
+                        pending[task.options(**self._options(config)).remote(config.record(), timeout)] = config
                 if not pending:
                     continue
                 (ready,), _ = ray.wait(list(pending), num_returns=1)

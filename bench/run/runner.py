@@ -18,7 +18,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -28,7 +28,6 @@ from tqdm import tqdm
 from bench.data import cifar, pretrained
 from bench.results import store
 from bench.results.schema import STATUSES
-from bench.frameworks.base import EXECUTION_OPTIONS
 from bench.errors import BenchError
 from bench.frameworks import keras_backend, missing_framework, unsupported
 from bench.paths import PROJECT_ROOT, portable
@@ -81,9 +80,9 @@ def expand(entries, frameworks, device, batch_sizes, seeds, learning_rates=None,
                     val_size=entry.val_size, learning_rate=learning_rate,
                     keras_backend=keras_backend(device) if framework == "keras" else None, note=entry.note,
                     target_accuracy=entry.target_accuracy,
-                    **{option: getattr(entry, option) for option in EXECUTION_OPTIONS},
+                    execution=entry.execution,
                     **{**common, "weights": weights})
-                why = reason or missing_weights or unsupported(framework, config.execution())
+                why = reason or missing_weights or unsupported(framework, config.execution)
                 if why:
                     skipped.append(f"skipped {config.label()}: {why}")
                 else:
@@ -140,7 +139,7 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
         reader = threading.Thread(target=read_events, daemon=True)
         reader.start()
         try:
-            process.stdin.write(json.dumps(asdict(config)))
+            process.stdin.write(json.dumps(config.record()))
             process.stdin.close()
         except BrokenPipeError:  # the worker died before reading its trial (e.g. Ctrl-C): its exit says how
             pass
@@ -304,7 +303,7 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
     try:
         for config, outcome in executor.run(trials, admit, trial_timeout, epoch_done):
             record = {"schema_version": store.SCHEMA_VERSION, "trial_id": config.trial_id,
-                      "config": {**asdict(config), **config.identity(),
+                      "config": {**config.record(), **config.identity(),
                                  "data_dir": config.data_dir and portable(config.data_dir),
                                  "weights": config.weights and portable(config.weights)},
                       "provenance": provenance or {}, "executor": executor.name, **outcome}
@@ -328,8 +327,7 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
 
 
 def _trial_line(record: dict, path: Path) -> str:
-    label = TrialConfig(**{k: v for k, v in record["config"].items()
-                           if k in TrialConfig.__dataclass_fields__}).label()
+    label = TrialConfig.from_record(record["config"]).label()
     if record["status"] != "ok":
         return f"{record['status']:8} {label}: {record['error']}"
     timing = record["timing"]

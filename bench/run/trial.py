@@ -7,11 +7,12 @@ validation after each epoch (never inside the epoch time) and every metric.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
 import os
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from typing import Callable
 
 import numpy as np
@@ -20,7 +21,8 @@ from bench.data import cifar
 from bench.measure import peak_flops, metrics
 from bench.run import failpoints, tta, whitening
 from bench.spec import layers, registry
-from bench.frameworks.base import Execution, get_adapter
+from bench.frameworks.base import get_adapter
+from bench.spec.execution import Execution
 from bench.run.control import TrainingControl
 from bench.errors import BenchError
 from bench.paths import portable
@@ -57,13 +59,7 @@ class TrialConfig:
     lr_scaling: str = "none"  # none | linear | sqrt: lr scaled by batch_size / the recipe's batch size
     target_accuracy: float | None = None  # validation accuracy for time-to-accuracy; None: per dataset
     weights: str | None = None  # a local torchvision-format weights file to start from
-    amp: str = "off"  # speed options, see bench.frameworks.base.Execution
-    channels_last: bool = False
-    compile: str = "off"
-    loader: str = "fast"
-    fused_optimizer: bool = False
-    cudnn_benchmark: bool = False
-    steps_per_execution: int = 1
+    execution: Execution = Execution()  # the speed options; flat in the record and in the identity
     init: str = "native"  # native | torch | keras: weight initialisation, the same on both sides if not native
     keras_backend: str | None = None  # set for keras trials only
     # A search's trial (bench.run.tune): {"space", "study", "candidate", "role", "parameters"}. A "candidate"
@@ -86,6 +82,9 @@ class TrialConfig:
         whose default keeps the old behaviour does not change existing trials' ids."""
         values = {f.name: getattr(self, f.name) for f in fields(self)
                   if f.compare and (f.default is MISSING or getattr(self, f.name) != f.default)}
+        values.pop("execution", None)
+        values.update({f.name: getattr(self.execution, f.name) for f in fields(Execution)
+                       if getattr(self.execution, f.name) != f.default})
         if self.weights:  # the file, not where this machine keeps it (its sha256 is in the record)
             values["weights"] = os.path.basename(self.weights)
         recipe = self.resolved_recipe().changed_fields()
@@ -107,12 +106,20 @@ class TrialConfig:
         return recipe.with_overrides(batch_size=self.batch_size, epochs=self.epochs,
                                      learning_rate=base_lr * factor)
 
-    def execution(self) -> Execution:
-        return Execution.of(self)
+    def record(self) -> dict:
+        """Every field as JSON-ready values, the execution options flat among them (as a record's config)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "execution"}
+        return {**copy.deepcopy(values), **asdict(self.execution)}
+
+    @classmethod
+    def from_record(cls, values: dict) -> "TrialConfig":
+        """The trial of a record's config (or of `record()`); keys that are not fields are left out."""
+        names = {f.name for f in fields(cls)} - {"execution"}
+        return cls(**{k: v for k, v in values.items() if k in names}, execution=Execution.of(values))
 
     def label(self) -> str:
         framework = f"keras[{self.keras_backend}]" if self.keras_backend else self.framework
-        variant = self.execution().label()
+        variant = self.execution.label()
         return (f"{self.model} {framework} {self.device} bs{self.batch_size}"
                 + (f" lr{self.learning_rate:g}" if self.learning_rate else "") + f" seed{self.seed}"
                 + (f" [{variant}]" if variant != "fast" else "")
@@ -124,7 +131,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     """Run one trial in this process; `emit` receives an event per epoch. Returns the result body."""
     recipe = config.resolved_recipe()
     adapter = get_adapter(config.framework)
-    adapter.setup(config.device, config.threads, config.seed, config.execution())
+    adapter.setup(config.device, config.threads, config.seed, config.execution)
 
     if recipe.pretrained and not config.weights:
         raise BenchError(f"recipe {recipe.name} fine-tunes pretrained weights: give --weights")

@@ -35,7 +35,7 @@ def classify(error: BaseException, framework: str) -> str:
 def main() -> int:
     from bench.run.trial import TrialConfig, run
 
-    config = TrialConfig(**json.loads(sys.stdin.read()))
+    config = TrialConfig.from_record(json.loads(sys.stdin.read()))
     try:
         body = run(config, emit)
     except Exception as error:  # every failure becomes a result row

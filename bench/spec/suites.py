@@ -8,9 +8,10 @@ An entry's budget left unset is its recipe's (the report's own).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from bench.errors import BenchError
+from bench.spec.execution import Execution
 from bench.spec.recipes import DEFAULT_VAL_SIZE, get_recipe
 
 
@@ -24,13 +25,7 @@ class Entry:
     train_subset: int | None = None  # None: the whole training split
     val_size: int = DEFAULT_VAL_SIZE  # validation images held out of the training set
     test_subset: int | None = None  # None: the whole test set
-    amp: str = "off"  # speed options, see bench.frameworks.base.Execution
-    channels_last: bool = False
-    compile: str = "off"
-    loader: str = "fast"
-    fused_optimizer: bool = False
-    cudnn_benchmark: bool = False
-    steps_per_execution: int = 1
+    execution: Execution = Execution()  # the speed options
     target_accuracy: float | None = None  # validation accuracy for time to accuracy; None: per dataset
     weights: str | None = None  # a torchvision weights file this entry starts from, looked up in --weights-dir
     note: str = ""  # how and why this entry departs from the report (budget, data)
@@ -94,34 +89,34 @@ COMMON_QUICK = tuple(Entry(m, "common", **COMMON_QUICK_BUDGET, note=COMMON_QUICK
 # The GPU suite: every model, each framework at its best (bf16, channels-last, compiled, data on the
 # device) and torch's naive loop (DataLoader + per-image transforms, float32, eager) at the same
 # batch size, 2 epochs; plus ResNet-18 under the one-cycle recipe to 93 % validation accuracy.
-GPU_FAST = dict(amp="bf16", channels_last=True, compile="default")
-RESNET18_TO_93 = Entry("resnet18", "onecycle", target_accuracy=0.93, **GPU_FAST,
+GPU_FAST = Execution(amp="bf16", channels_last=True, compile="default")
+RESNET18_TO_93 = Entry("resnet18", "onecycle", target_accuracy=0.93, execution=GPU_FAST,
                        note="time to 93 % validation accuracy; one-cycle SGD, 20 epochs at batch 512")
 GPU_SUITE = tuple(
-    [Entry(m, "baseline", epochs=2, batch_size=512, **GPU_FAST) for m in ALL_MODELS]
-    + [Entry(m, "baseline", epochs=2, batch_size=512, loader="naive") for m in ALL_MODELS]
+    [Entry(m, "baseline", epochs=2, batch_size=512, execution=GPU_FAST) for m in ALL_MODELS]
+    + [Entry(m, "baseline", epochs=2, batch_size=512, execution=Execution(loader="naive")) for m in ALL_MODELS]
     + [RESNET18_TO_93]
 )
 # The yardstick: airbench94's network under its own recipe (see recipe airbench94 for what differs from
 # airbench itself), every speed option on, 5 seeds; the airbench package's own run is `bench yardstick`.
 YARDSTICK_MODELS = ("airbench94",)
-GPU_FASTEST = dict(GPU_FAST, fused_optimizer=True, cudnn_benchmark=True)
-YARDSTICK = tuple(Entry(m, "airbench94", target_accuracy=0.94, **GPU_FASTEST,
+GPU_FASTEST = replace(GPU_FAST, fused_optimizer=True, cudnn_benchmark=True)
+YARDSTICK = tuple(Entry(m, "airbench94", target_accuracy=0.94, execution=GPU_FASTEST,
                         note="airbench94's network, hyperparameters, whitening and test-time augmentation under "
                              "this harness's protocol: 45,000 training images, no lookahead")
                   for m in YARDSTICK_MODELS)
 # gpu-speed: the per-step overhead against the batch size, for the models the speed targets name; run with
 # --lr-scaling linear (the learning rate follows the batch size).
-GPU_SPEED = tuple(Entry(m, "baseline", epochs=2, **GPU_FASTEST) for m in ("r2_vanilla_cnn", "resnet18"))
+GPU_SPEED = tuple(Entry(m, "baseline", epochs=2, execution=GPU_FASTEST) for m in ("r2_vanilla_cnn", "resnet18"))
 
 # gpu-smoke: does every model run in every framework and backend on this GPU? One short epoch each, eager
 # (compilation is what the gpu suite times), so a crash shows within minutes.
 GPU_SMOKE_BUDGET = dict(epochs=1, batch_size=512, train_subset=2048, val_size=1000, test_subset=2000)
-GPU_SMOKE = tuple(Entry(m, "baseline", **GPU_SMOKE_BUDGET, amp="bf16", channels_last=True,
+GPU_SMOKE = tuple(Entry(m, "baseline", **GPU_SMOKE_BUDGET, execution=Execution(amp="bf16", channels_last=True),
                         note="smoke run: 1 epoch on 2,048 images, eager; does it run, not how well")
                   for m in ALL_MODELS)
 # common-gpu: the architecture comparison at a GPU budget, the fast path, the whole training split.
-COMMON_GPU = tuple(Entry(m, "common", epochs=10, batch_size=512, **GPU_FAST,
+COMMON_GPU = tuple(Entry(m, "common", epochs=10, batch_size=512, execution=GPU_FAST,
                          note="GPU budget: 10 epochs (cosine over 10) at batch 512, the whole training split")
                    for m in ALL_MODELS)
 
@@ -154,7 +149,8 @@ def _reports_gpu() -> tuple[Entry, ...]:
         epoch_s = estimated_gpu_epoch_s(model, budget.batch_size, 100 if dataset == "cifar100" else 10)
         epochs = max(1, min(budget.epochs, int(share // epoch_s)))
         data_note = "; CIFAR-10 instead of CIFAR-100 (no offline copy)" if dataset == "cifar100" else ""
-        entries.append(Entry(model, recipe, "cifar10", epochs=epochs, amp="bf16", channels_last=True,
+        entries.append(Entry(model, recipe, "cifar10", epochs=epochs,
+                             execution=Execution(amp="bf16", channels_last=True),
                              note=f"budget sized for ~8 min of one H200 for both frameworks: {epochs} of the "
                                   f"report's {budget.epochs} epochs (estimated {epoch_s:.1f} s each), whole "
                                   f"training split, eager bf16{data_note}"))

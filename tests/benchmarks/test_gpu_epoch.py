@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from bench.measure import provenance
-from bench.frameworks.base import Execution
+from bench.spec.execution import Execution
 from bench.frameworks import unsupported
 from bench.spec.suites import ALL_MODELS, GPU_FASTEST, YARDSTICK_MODELS
 from tests import framework_jobs as jobs
