@@ -204,3 +204,17 @@ def test_a_papers_recipe_hashes_its_paper_under_the_old_name_so_trial_ids_stay_t
                          recipe="r3")
     hashed = config.identity()["resolved_recipe"]
     assert hashed["report"] == "r3" and "paper" not in hashed  # as schema versions 1 and 2 hashed it
+
+
+def test_a_trials_speed_options_are_flat_in_its_identity_and_its_record():
+    from bench.run.trial import TrialConfig
+    from bench.spec.execution import Execution
+
+    config = TrialConfig(model="r2_vanilla_cnn", framework="torch", device="cpu", batch_size=64, seed=0, epochs=1,
+                         execution=Execution(amp="bf16", loader="naive"))
+    identity = config.identity()
+    assert identity["amp"] == "bf16" and identity["loader"] == "naive"  # as before trials held an Execution
+    assert "execution" not in identity and "channels_last" not in identity  # defaults stay out of the id
+    record = config.record()
+    assert record["amp"] == "bf16" and record["steps_per_execution"] == 1 and "execution" not in record
+    assert TrialConfig.from_record({**record, "resolved_recipe": {}}) == config
