@@ -16,6 +16,12 @@ COMPARABLE = ["dataset", "recipe", "epochs", "train_size", "test_size"]
 DID_NOT_LEARN_MARGIN = 0.02  # test accuracy within 2 points of chance: the model did not learn
 
 
+def learned(mean_accuracy, chance):
+    """Whether a configuration learned: its mean test accuracy beyond chance + DID_NOT_LEARN_MARGIN (numbers or
+    pandas columns alike)."""
+    return mean_accuracy > chance + DID_NOT_LEARN_MARGIN
+
+
 def _accuracy(row) -> str:
     spread = f" ± {100 * row['acc_std']:.1f}" if row["n"] > 1 else ""
     return f"{100 * row['acc_mean']:.1f}{spread} % (n={row['n']})"
@@ -90,8 +96,7 @@ def which_batch_size(trials: pd.DataFrame) -> str:
         return "no batch-size sweep on this hardware yet"
     (model, framework, _, recipe, epochs, images, rate, rule, _), group = sweep
     group = group.drop_duplicates("trial_id")  # a repeated trial is no new evidence about accuracy
-    learned = group.groupby("batch_size")["test_accuracy"].transform("mean") > group["chance"] + DID_NOT_LEARN_MARGIN
-    group = group[learned]
+    group = group[learned(group.groupby("batch_size")["test_accuracy"].transform("mean"), group["chance"])]
     if group["batch_size"].nunique() < 2:
         return f"**{model}** ({framework}): fewer than two batch sizes learned"
     per_batch = {batch: runs for batch, runs in group.groupby("batch_size", sort=True)}

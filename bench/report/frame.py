@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.spec import registry
-from bench.report.answers import DID_NOT_LEARN_MARGIN, RECIPE_LR
+from bench.report.answers import RECIPE_LR, learned
 from bench.errors import BenchError
 from bench.report.labels import framework_label, hardware_label, variant_label
 from bench.spec.recipes import get_recipe
@@ -108,7 +108,7 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
         tta_target=("tta_target", "first"),
         peak_rss_mb=("peak_rss_mb", "max"),
     ).reset_index()
-    table["learned"] = table["acc_mean"] > table["chance"] + DID_NOT_LEARN_MARGIN
+    table["learned"] = learned(table["acc_mean"], table["chance"])
     return table.sort_values(["dataset", "hardware", "model", "framework", "variant", "batch_size"])
 
 

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from bench.report import search_report
-from bench.report.answers import DID_NOT_LEARN_MARGIN, RECIPE_LR
+from bench.report import answers
+from bench.report.answers import RECIPE_LR
 from bench.report.labels import framework_label, hardware_label, variant_label
 from bench.spec.suites import YARDSTICK_MODELS
 from bench.report.statistics import accuracy_verdict_from_summary, confidence_95
@@ -37,7 +38,7 @@ def _marked(cell: str, learned: bool) -> str:
 
 def _learned(runs: pd.DataFrame) -> bool:
     """Whether successful trials of one configuration learned: mean test accuracy beyond chance + 2 points."""
-    return bool(runs["test_accuracy"].mean() > runs["chance"].iloc[0] + DID_NOT_LEARN_MARGIN)
+    return bool(answers.learned(runs["test_accuracy"].mean(), runs["chance"].iloc[0]))
 
 
 def formatted_columns(table: pd.DataFrame) -> dict[str, list]:

@@ -123,8 +123,8 @@ class TrialConfig:
         return (f"{self.model} {framework} {self.device} bs{self.batch_size}"
                 + (f" lr{self.learning_rate:g}" if self.learning_rate else "") + f" seed{self.seed}"
                 + (f" [{variant}]" if variant != "fast" else "")
-                + (f" ({self.search['role']} {self.search.get('candidate', '')})".replace(" )", ")")
-                   if self.search else ""))
+                + (" (" + " ".join(str(part) for part in (self.search["role"], self.search.get("candidate"))
+                                   if part is not None) + ")" if self.search else ""))
 
 
 def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
