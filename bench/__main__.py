@@ -451,6 +451,7 @@ def command_tune(args) -> int:
              for framework in args.framework]
     if not (args.executor == "ray" and args.ray_address):
         runner.check_devices(bases)
+    # The search chooses the batch size: the data is checked at batch 1 here, against the largest batch below.
     splits = check_trials([replace(base, batch_size=1) for base in bases], args.data_dir, args.download)
     train_images = min(len(split.train_y) for split in splits.values())
     largest_batch = max(space.parameters["batch_size"].values)
