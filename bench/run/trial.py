@@ -13,7 +13,7 @@ import json
 import math
 import os
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -127,6 +127,18 @@ class TrialConfig:
                                    if part is not None) + ")" if self.search else ""))
 
 
+@dataclass
+class Built:
+    """A model as built for a trial, and what was done to it before training."""
+
+    layer_list: list
+    model: Any  # the adapter's model
+    pretrained: dict | None  # the weights file, and (appended while training) the freeze phases
+    loaded: set[str]  # layers the weights file filled: frozen during the recipe's freeze epochs
+    kept_frozen: set[str]  # layers frozen throughout (airbench's whitened first conv)
+    initialisation: dict | None  # a data-dependent initialisation, for the record
+
+
 def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     """Run one trial in this process; `emit` receives an event per epoch. Returns the result body."""
     recipe = config.resolved_recipe()
@@ -140,101 +152,41 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     if not config.scores_test:  # a search's candidate: the test split is dropped before the model exists
         splits = replace(splits, test_x=None, test_y=None)
     mean, std = cifar.IMAGENET_NORMALISATION if recipe.pretrained else cifar.NORMALISATION[dataset.name]
-    spec = registry.spec(config.model)
-    layer_list = ([layers.Resize(recipe.resize)] if recipe.resize else []) + \
-        registry.layers(config.model, dataset.num_classes)
-
-    model = adapter.build(layer_list, config.model)
-    if config.init != "native":
-        adapter.initialise(model, config.init, config.seed)
-    pretrained, backbone = None, set()
-    if config.weights:
-        weights, skipped = read_torchvision(config.weights, layers.torch_tensor_shapes(layer_list))
-        adapter.load_weights(model, layer_list, weights)
-        backbone = set(weights)
-        pretrained = {"path": portable(config.weights), "sha256": file_sha256(config.weights),
-                      "layers_loaded": len(weights), "layers_left_initialised": skipped, "phases": []}
-    kept_frozen, initialisation = set(), None
-    if recipe.whiten_first_conv:  # airbench's whitening: computed from the training images, then frozen
-        first = whitening.first_conv(layer_list)
-        adapter.load_weights(model, layer_list, {first.name: whitening.whitening_weights(first, splits.train_x,
-                                                                                         mean, std)})
-        kept_frozen, initialisation = {first.name}, {"whitened": first.name, "frozen": [first.name]}
-    trainable, non_trainable = adapter.count_params(model)
-    state = adapter.prepare(model, recipe, splits.train_x, splits.train_y, mean, std, config.seed,
+    built = build(config, recipe, adapter, dataset.num_classes, splits.train_x, mean, std)
+    trainable, non_trainable = adapter.count_params(built.model)
+    state = adapter.prepare(built.model, recipe, splits.train_x, splits.train_y, mean, std, config.seed,
                             recipe.class_weight_vector(dataset.class_names))
-    if kept_frozen:
-        adapter.freeze(model, state, kept_frozen)
-
+    if built.kept_frozen:
+        adapter.freeze(built.model, state, built.kept_frozen)
     if (recipe.plateau or recipe.early_stopping) and not len(splits.val_y):
         raise BenchError(f"recipe {recipe.name} watches validation figures: --val-size must be > 0")
-    order_rng = np.random.default_rng(config.seed)
-    control = TrainingControl(recipe, math.ceil(len(splits.train_y) / recipe.batch_size))
-    epochs, epoch_seconds, best_weights = [], [], None
-    with PeakRSS() as rss:
-        for epoch in range(1, recipe.epochs + 1):
-            if pretrained and recipe.freeze_epochs and epoch in (1, recipe.freeze_epochs + 1):
-                frozen = (backbone if epoch == 1 else set()) | kept_frozen  # the loaded layers, then none
-                adapter.freeze(model, state, frozen)
-                pretrained["phases"].append({"from_epoch": epoch, "frozen_layers": len(frozen),
-                                             "params_trainable": adapter.count_params(model)[0],
-                                             "learning_rate_scale": 1.0 if frozen else recipe.unfrozen_lr_scale})
-            order = order_rng.permutation(len(splits.train_y))
-            learning_rates = control.learning_rates(epoch - 1)
-            with SyncedTimer(adapter.synchronize) as train_timer:
-                stats = adapter.train_epoch(model, state, order, learning_rates)
-            if not math.isfinite(stats.loss):
-                raise Diverged(f"training loss is {stats.loss} in epoch {epoch}")
-            record = {"epoch": epoch, "train_loss": stats.loss, "train_accuracy": stats.accuracy,
-                      "learning_rate": stats.learning_rate, "epoch_time_s": train_timer.seconds,
-                      "images_per_s": len(splits.train_y) / train_timer.seconds}
-            if len(splits.val_y):
-                with SyncedTimer(adapter.synchronize) as eval_timer:
-                    val_logits = adapter.predict(model, state, splits.val_x)
-                record.update(val_loss=metrics.cross_entropy(val_logits, splits.val_y),
-                              val_accuracy=metrics.accuracy(val_logits, splits.val_y),
-                              eval_time_s=eval_timer.seconds)
-            is_best, stop = control.after_epoch(epoch, record.get("val_loss"), record.get("val_accuracy"))
-            if is_best and recipe.early_stopping.restore_best:
-                best_weights = adapter.snapshot(model)
-            epochs.append(record)
-            epoch_seconds.append(train_timer.seconds)
-            emit({"event": "epoch", **record})
-            failpoints.check(epoch)
-            if stop:
-                break
-        if best_weights is not None:
-            adapter.restore(model, best_weights)  # early stopping's best epoch, chosen on validation
 
+    with PeakRSS() as rss:
+        epochs, epoch_seconds, restored_epoch = train(config, recipe, adapter, built, state, splits, emit)
         test_scores = inference_rate = None
         if config.scores_test:
             with SyncedTimer(adapter.synchronize) as test_timer:  # the test set, scored once
-                test_logits = tta.predict(lambda view: adapter.predict(model, state, view), splits.test_x,
+                test_logits = tta.predict(lambda view: adapter.predict(built.model, state, view), splits.test_x,
                                           recipe.test_time_augmentation)
             test_scores = metrics.scores(test_logits, splits.test_y, dataset.class_names)
             inference_rate = len(splits.test_y) / test_timer.seconds
 
-    # Fine-tuning: each phase is its own workload (and keras re-traces at its start); the row's timing is the
-    # last phase's, where every layer trains; each phase keeps its own epoch times.
-    phase_starts = [phase["from_epoch"] for phase in (pretrained or {}).get("phases", [])]
-    for phase, end in zip((pretrained or {}).get("phases", []), phase_starts[1:] + [len(epoch_seconds) + 1]):
-        phase["epoch_times_s"] = epoch_seconds[phase["from_epoch"] - 1:end - 1]
-    timing = summarise_epochs(epoch_seconds[phase_starts[-1] - 1:] if phase_starts else epoch_seconds,
-                              len(splits.train_y))
-    timing["inference_images_per_s"] = inference_rate
-    settings = adapter.settings(model)
-    forward_flops = layers.forward_flops(layer_list)
+    timing = {**phase_timing(built.pretrained, epoch_seconds, len(splits.train_y)),
+              "inference_images_per_s": inference_rate}
+    settings = adapter.settings(built.model)
+    forward_flops = layers.forward_flops(built.layer_list)
     target = config.target_accuracy or TARGET_ACCURACY[dataset.name]
+    spec = registry.spec(config.model)
     return {
         "recipe": recipe.as_dict(),
         "budget": {"epochs": recipe.epochs, "paper_epochs": get_recipe(config.recipe).epochs,
                    "train_images": len(splits.train_y), "full_training_set": config.train_subset is None,
                    "matches_paper": (recipe.paper is not None and not recipe.deviations
-                                      and recipe.epochs == get_recipe(config.recipe).epochs
-                                      and config.train_subset is None and config.test_subset is None),
+                                     and recipe.epochs == get_recipe(config.recipe).epochs
+                                     and config.train_subset is None and config.test_subset is None),
                    "note": config.note},
         "early_stopping": {"stopped_after_epoch": len(epochs) if len(epochs) < recipe.epochs else None,
-                           "restored_epoch": control.best_epoch if best_weights is not None else None},
+                           "restored_epoch": restored_epoch},
         "dataset": {"name": dataset.name, "label": dataset.label, "source": dataset.source,
                     "sha256": dataset.sha256, "num_classes": dataset.num_classes,
                     "class_names": list(dataset.class_names), "train_size": len(splits.train_y),
@@ -243,8 +195,8 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         "model": {"paper": spec.PAPER, "description": spec.DESCRIPTION,
                   "params_trainable": trainable, "params_non_trainable": non_trainable,
                   "forward_flops_per_image": forward_flops},
-        "pretrained": pretrained,
-        "initialisation": initialisation,  # a data-dependent initialisation (whitening), if the recipe has one
+        "pretrained": built.pretrained,
+        "initialisation": built.initialisation,  # a data-dependent initialisation (whitening), if the recipe has one
         "settings": settings,
         "epochs": epochs,
         "timing": timing,
@@ -256,6 +208,85 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
                    **adapter.peak_device_memory()},
         "test": test_scores,  # None for a search's candidate
     }
+
+
+def build(config: TrialConfig, recipe, adapter, num_classes: int, train_x: np.ndarray, mean, std) -> Built:
+    """The trial's model: built from its layer list, initialised as asked, with the weights file loaded and
+    the first conv whitened where the recipe says so."""
+    layer_list = ([layers.Resize(recipe.resize)] if recipe.resize else []) + \
+        registry.layers(config.model, num_classes)
+    model = adapter.build(layer_list, config.model)
+    if config.init != "native":
+        adapter.initialise(model, config.init, config.seed)
+    pretrained, loaded = None, set()
+    if config.weights:
+        weights, skipped = read_torchvision(config.weights, layers.torch_tensor_shapes(layer_list))
+        adapter.load_weights(model, layer_list, weights)
+        loaded = set(weights)
+        pretrained = {"path": portable(config.weights), "sha256": file_sha256(config.weights),
+                      "layers_loaded": len(weights), "layers_left_initialised": skipped, "phases": []}
+    kept_frozen, initialisation = set(), None
+    if recipe.whiten_first_conv:  # airbench's whitening: computed from the training images, then frozen
+        first = whitening.first_conv(layer_list)
+        adapter.load_weights(model, layer_list, {first.name: whitening.whitening_weights(first, train_x, mean, std)})
+        kept_frozen, initialisation = {first.name}, {"whitened": first.name, "frozen": [first.name]}
+    return Built(layer_list, model, pretrained, loaded, kept_frozen, initialisation)
+
+
+def train(config: TrialConfig, recipe, adapter, built: Built, state, splits,
+          emit: Callable[[dict], None]) -> tuple[list[dict], list[float], int | None]:
+    """The epochs: a seeded order of the training images each, the synced epoch time, validation after it
+    (never inside the epoch time), the schedule's controls and early stopping. Returns the epochs' records,
+    their training seconds, and the epoch whose weights early stopping restored (or None)."""
+    order_rng = np.random.default_rng(config.seed)
+    control = TrainingControl(recipe, math.ceil(len(splits.train_y) / recipe.batch_size))
+    epochs, epoch_seconds, best_weights = [], [], None
+    for epoch in range(1, recipe.epochs + 1):
+        if built.pretrained and recipe.freeze_epochs and epoch in (1, recipe.freeze_epochs + 1):
+            frozen = (built.loaded if epoch == 1 else set()) | built.kept_frozen  # the loaded layers, then none
+            adapter.freeze(built.model, state, frozen)
+            built.pretrained["phases"].append({"from_epoch": epoch, "frozen_layers": len(frozen),
+                                               "params_trainable": adapter.count_params(built.model)[0],
+                                               "learning_rate_scale": 1.0 if frozen else recipe.unfrozen_lr_scale})
+        order = order_rng.permutation(len(splits.train_y))
+        learning_rates = control.learning_rates(epoch - 1)
+        with SyncedTimer(adapter.synchronize) as train_timer:
+            stats = adapter.train_epoch(built.model, state, order, learning_rates)
+        if not math.isfinite(stats.loss):
+            raise Diverged(f"training loss is {stats.loss} in epoch {epoch}")
+        record = {"epoch": epoch, "train_loss": stats.loss, "train_accuracy": stats.accuracy,
+                  "learning_rate": stats.learning_rate, "epoch_time_s": train_timer.seconds,
+                  "images_per_s": len(splits.train_y) / train_timer.seconds}
+        if len(splits.val_y):
+            with SyncedTimer(adapter.synchronize) as eval_timer:
+                val_logits = adapter.predict(built.model, state, splits.val_x)
+            record.update(val_loss=metrics.cross_entropy(val_logits, splits.val_y),
+                          val_accuracy=metrics.accuracy(val_logits, splits.val_y),
+                          eval_time_s=eval_timer.seconds)
+        is_best, stop = control.after_epoch(epoch, record.get("val_loss"), record.get("val_accuracy"))
+        if is_best and recipe.early_stopping.restore_best:
+            best_weights = adapter.snapshot(built.model)
+        epochs.append(record)
+        epoch_seconds.append(train_timer.seconds)
+        emit({"event": "epoch", **record})
+        failpoints.check(epoch)
+        if stop:
+            break
+    if best_weights is None:
+        return epochs, epoch_seconds, None
+    adapter.restore(built.model, best_weights)  # early stopping's best epoch, chosen on validation
+    return epochs, epoch_seconds, control.best_epoch
+
+
+def phase_timing(pretrained: dict | None, epoch_seconds: list[float], images: int) -> dict:
+    """The row's timing summary. Fine-tuning: each phase is its own workload (and keras re-traces at its
+    start); the row's timing is the last phase's, where every layer trains, and each phase keeps its own
+    epoch times."""
+    phases = (pretrained or {}).get("phases", [])
+    starts = [phase["from_epoch"] for phase in phases]
+    for phase, end in zip(phases, starts[1:] + [len(epoch_seconds) + 1]):
+        phase["epoch_times_s"] = epoch_seconds[phase["from_epoch"] - 1:end - 1]
+    return summarise_epochs(epoch_seconds[starts[-1] - 1:] if starts else epoch_seconds, images)
 
 
 def time_to_accuracy(epochs: list[dict], target: float | None) -> dict:
