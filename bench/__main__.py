@@ -19,7 +19,7 @@ from tabulate import tabulate
 
 from bench.data import cifar
 from bench.spec import layers, registry
-from bench.frameworks import FRAMEWORKS, keras_backend, missing_framework
+from bench.frameworks import FRAMEWORKS, backend_for, missing_framework
 from bench.errors import BenchError
 from bench.frameworks.base import INITS
 from bench.spec.execution import AMP, COMPILE, EXECUTION_OPTIONS, LOADERS
@@ -446,7 +446,7 @@ def command_tune(args) -> int:
                          dataset=args.dataset or "cifar10", val_size=args.val_size or cifar.DEFAULT_VAL_SIZE,
                          train_subset=args.train_subset, test_subset=args.test_subset,
                          threads=args.threads or len(os.sched_getaffinity(0)),
-                         keras_backend=keras_backend(args.device) if framework == "keras" else None,
+                         keras_backend=backend_for(framework, args.device),
                          data_dir=args.data_dir, download=args.download)
              for framework in args.framework]
     if not (args.executor == "ray" and args.ray_address):

@@ -27,6 +27,9 @@ HONOURED = {
 }
 
 DEFAULT_KERAS_BACKEND = {"cpu": "tensorflow", "cuda": "jax"}
+# The framework whose semantics the others follow (keras's optimizers take torch's conventions) and against
+# which the leaderboard reads every other framework's row of the same configuration.
+REFERENCE_FRAMEWORK = "torch"
 
 
 def unsupported(framework: str, execution) -> str | None:
@@ -53,6 +56,12 @@ def missing_framework(framework: str, device: str = "cpu") -> str | None:
         if importlib.util.find_spec(backend) is None:
             return f"keras backend {backend!r} (KERAS_BACKEND) is not installed"
     return None
+
+
+def backend_for(framework: str, device: str) -> str | None:
+    """The backend a trial of `framework` on `device` runs on, recorded with it: keras's (keras_backend);
+    None for a framework with a single backend."""
+    return keras_backend(device) if framework == "keras" else None
 
 
 def keras_backend(device: str = "cpu") -> str:

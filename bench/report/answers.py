@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench.frameworks import REFERENCE_FRAMEWORK
 from bench.report import statistics
 
 COMPARABLE = ["dataset", "recipe", "epochs", "train_size", "test_size"]
@@ -85,7 +86,7 @@ def widest_sweep(trials: pd.DataFrame) -> tuple[tuple, pd.DataFrame] | None:
     sweeps = [(key, group) for key, group in ok.groupby(SWEEP_KEYS, sort=True) if group["batch_size"].nunique() > 1]
     if not sweeps:
         return None
-    return max(sweeps, key=lambda item: (item[1]["batch_size"].nunique(), len(item[1]), item[0][1] == "torch"))
+    return max(sweeps, key=lambda item: (item[1]["batch_size"].nunique(), len(item[1]), item[0][1] == REFERENCE_FRAMEWORK))
 
 
 def which_batch_size(trials: pd.DataFrame) -> str:

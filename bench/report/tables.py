@@ -10,6 +10,7 @@ import pandas as pd
 from bench.report import search_report
 from bench.report import answers
 from bench.report.answers import RECIPE_LR
+from bench.frameworks import REFERENCE_FRAMEWORK
 from bench.report.labels import framework_label, hardware_label, variant_label
 from bench.spec.suites import YARDSTICK_MODELS
 from bench.report.statistics import accuracy_verdict_from_summary, confidence_95
@@ -304,11 +305,11 @@ def framework_pair_values(table: pd.DataFrame) -> list[dict]:
             "test_size"]
     pairs = []
     for key, group in table.groupby(keys, sort=True):
-        torch_rows = group[group["framework"] == "torch"]
-        if torch_rows.empty:
+        references = group[group["framework"] == REFERENCE_FRAMEWORK]
+        if references.empty:
             continue
-        reference = torch_rows.iloc[0]
-        for _, other in group[group["framework"] != "torch"].iterrows():
+        reference = references.iloc[0]
+        for _, other in group[group["framework"] != REFERENCE_FRAMEWORK].iterrows():
             difference, half, verdict = accuracy_verdict_from_summary(other, reference)
             pairs.append({**dict(zip(keys, key)), "framework": other["framework"],
                           "n": f"{other['n']}/{reference['n']}", "difference": difference, "half": half,

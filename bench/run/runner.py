@@ -29,7 +29,7 @@ from bench.data import cifar, pretrained
 from bench.results import store
 from bench.results.schema import STATUSES
 from bench.errors import BenchError
-from bench.frameworks import keras_backend, missing_framework, unsupported
+from bench.frameworks import backend_for, missing_framework, unsupported
 from bench.paths import PROJECT_ROOT, portable
 from bench.spec.recipes import get_recipe
 from bench.run.trial import TrialConfig
@@ -78,7 +78,7 @@ def expand(entries, frameworks, device, batch_sizes, seeds, learning_rates=None,
                     seed=seed, epochs=entry.epochs or recipe.epochs, recipe=entry.recipe,
                     dataset=entry.dataset, train_subset=entry.train_subset, test_subset=entry.test_subset,
                     val_size=entry.val_size, learning_rate=learning_rate,
-                    keras_backend=keras_backend(device) if framework == "keras" else None, note=entry.note,
+                    keras_backend=backend_for(framework, device), note=entry.note,
                     target_accuracy=entry.target_accuracy,
                     execution=entry.execution,
                     **{**common, "weights": weights})
