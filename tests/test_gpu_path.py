@@ -28,12 +28,13 @@ needs_keras = pytest.mark.skipif(bool(missing_framework("keras")), reason="GPU P
 @needs_torch
 @needs_keras
 def test_speed_options_run_and_are_recorded_in_both_frameworks(tmp_path):
-    own_options = {"torch": dict(fused_optimizer=True, cudnn_benchmark=True),
-                   "keras": dict(keras_backend="tensorflow", steps_per_execution=3)}
-    trials = [synthetic_trial(framework=fw, amp=amp, channels_last=True, epochs=2, **own_options[fw])
-              for fw in ("torch", "keras") for amp in ("bf16", "fp16")]
+    # Each framework with its own options, and between them both mixed precisions, one trial each (TensorFlow
+    # emulates float16 on a CPU at a crawl: 40 s for an epoch torch does in 1 s; its bfloat16 is fast).
+    own_options = {"torch": dict(amp="fp16", fused_optimizer=True, cudnn_benchmark=True),
+                   "keras": dict(amp="bf16", keras_backend="tensorflow", steps_per_execution=3)}
+    trials = [synthetic_trial(framework=fw, channels_last=True, **own_options[fw]) for fw in ("torch", "keras")]
     summary = runner.run_sweep(trials, tmp_path)
-    assert summary.counts["ok"] == 4, [r.get("error") for r in store.load(tmp_path)]
+    assert summary.counts["ok"] == 2, [r.get("error") for r in store.load(tmp_path)]
     for record in store.load(tmp_path):
         settings = record["settings"]
         assert settings["precision"] == {"bf16": "bfloat16", "fp16": "float16"}[record["config"]["amp"]]

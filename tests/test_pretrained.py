@@ -112,13 +112,13 @@ def test_the_transfer_suite_runs_end_to_end_from_local_files(tmp_path, framework
     common = ["run", "--suite", "transfer-quick", "--weights-dir", str(tmp_path), "--dataset", "synthetic",
               "--train-subset", "64", "--val-size", "64", "--batch-size", "32", "--test-subset", "40",
               "--no-calibration", "--results", str(tmp_path / "out")]
-    # Every part in torch; in keras (slow to re-trace a big model after unfreezing) two of them: the logits and
-    # freezing tests above cover the others' keras side.
-    for framework, models in (("torch", []), ("keras", ["--model", "r2_squeezenet1_1", "r4_resnet34"])):
+    # Every part in torch; in keras (slow to re-trace a big model after unfreezing) one, with both phases: the
+    # logits and freezing tests above cover the others' keras side.
+    for framework, models in (("torch", []), ("keras", ["--model", "r2_squeezenet1_1"])):
         result = bench(*common, "--framework", framework, *models)
         assert result.returncode == 0, result.stderr
     records = store.load(tmp_path / "out")
-    assert len(records) == len(get_suite("transfer-quick").entries) + 2
+    assert len(records) == len(get_suite("transfer-quick").entries) + 1
     for record in records:
         assert record["status"] == "ok", record["error"]
         recipe = record["recipe"]
