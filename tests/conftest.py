@@ -118,7 +118,9 @@ def framework_processes():
     pools = {fw: ProcessPoolExecutor(max_workers=1, mp_context=context) for fw in frameworks.FRAMEWORKS}
     yield pools
     for pool in pools.values():
-        pool.shutdown(cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)
+    for process in multiprocessing.active_children():  # a framework with many models built takes half a
+        process.kill()  # minute to exit on its own; nothing in it is needed any more
 
 
 @pytest.fixture
