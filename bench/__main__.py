@@ -428,7 +428,7 @@ def command_tune(args) -> int:
     from bench.run import runner, tune
     from bench.run.executors import make_executor
     from bench.spec.searches import search_for
-    from bench.run.trial import TrialConfig
+    from bench.spec.config import TrialConfig
 
     space = search_for(args.model)
     _check_device(args.device)

@@ -9,7 +9,7 @@ import pytest
 from bench.report import markdown, tables
 from bench.results import store
 from bench.run import runner
-from bench.run.trial import TrialConfig
+from bench.spec.config import TrialConfig
 from bench.spec.execution import EXECUTION_OPTIONS, Execution
 from tests.conftest import REPO_ROOT, SHARED_ARCHIVE, requires_shared_cifar10
 from tests.test_cli import bench

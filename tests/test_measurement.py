@@ -9,7 +9,8 @@ import pytest
 from bench.measure import peak_flops
 from bench.report import statistics
 from bench.measure.timing import summarise_epochs
-from bench.run.trial import TrialConfig, compute, time_to_accuracy
+from bench.run.trial import compute, time_to_accuracy
+from bench.spec.config import TrialConfig
 
 
 def test_first_epoch_is_kept_apart_from_the_steady_median():

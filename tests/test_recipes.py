@@ -198,7 +198,7 @@ def get_recipe_paper(name: str) -> str:
 
 
 def test_a_papers_recipe_hashes_its_paper_under_the_old_name_so_trial_ids_stay_the_same():
-    from bench.run.trial import TrialConfig
+    from bench.spec.config import TrialConfig
 
     config = TrialConfig(model="r3_deep_cnn", framework="torch", device="cpu", batch_size=64, seed=0, epochs=1,
                          recipe="r3")
@@ -207,7 +207,7 @@ def test_a_papers_recipe_hashes_its_paper_under_the_old_name_so_trial_ids_stay_t
 
 
 def test_a_trials_speed_options_are_flat_in_its_identity_and_its_record():
-    from bench.run.trial import TrialConfig
+    from bench.spec.config import TrialConfig
     from bench.spec.execution import Execution
 
     config = TrialConfig(model="r2_vanilla_cnn", framework="torch", device="cpu", batch_size=64, seed=0, epochs=1,

@@ -25,7 +25,7 @@ class InvalidRecord(BenchError):
 @dataclass(frozen=True)
 class TrialRecord:
     schema_version: int
-    trial_id: str  # 16 hex digits: the hash of the trial's identity (bench.run.trial.TrialConfig)
+    trial_id: str  # 16 hex digits: the hash of the trial's identity (bench.spec.config.TrialConfig)
     status: str  # one of STATUSES
     error: str | None  # the failure, one line; None when ok
     config: dict  # every TrialConfig field, paths made portable

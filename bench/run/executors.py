@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Callable, Iterator, Protocol
 
 from bench.run.runner import run_trial
-from bench.run.trial import TrialConfig
+from bench.spec.config import TrialConfig
 
 EXECUTORS = ("local", "ray")
 

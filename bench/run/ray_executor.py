@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 from bench.run import failpoints
 from bench.errors import BenchError
-from bench.run.trial import TrialConfig
+from bench.spec.config import TrialConfig
 
 TIMED_CPU = "cnnbench_timed_cpu"  # a custom resource, one per node: one timed CPU trial at a time
 RETRIES = 1  # of a task whose worker process or node was lost

@@ -32,7 +32,7 @@ from bench.errors import BenchError
 from bench.frameworks import backend_for, missing_framework, unsupported
 from bench.paths import PROJECT_ROOT, portable
 from bench.spec.recipes import get_recipe
-from bench.run.trial import TrialConfig
+from bench.spec.config import TrialConfig
 from bench.run.worker import EVENT_PREFIX
 
 

@@ -27,7 +27,7 @@ from bench.run import runner
 from bench.spec import registry
 from bench.errors import BenchError
 from bench.spec.searches import Choice, SearchSpace, objective
-from bench.run.trial import TrialConfig
+from bench.spec.config import TrialConfig
 
 JOURNAL = Path("searches") / "optuna.journal"
 PRUNER_STARTUP_CANDIDATES = 2  # the median pruner waits for this many finished candidates

@@ -33,7 +33,8 @@ def classify(error: BaseException, framework: str) -> str:
 
 
 def main() -> int:
-    from bench.run.trial import TrialConfig, run
+    from bench.run.trial import run
+    from bench.spec.config import TrialConfig
 
     config = TrialConfig.from_record(json.loads(sys.stdin.read()))
     try:

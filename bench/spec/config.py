@@ -1,0 +1,102 @@
+"""A trial as data: everything that defines one training run (model, framework, device, budget, recipe,
+speed options), and its identity, the hash that --resume and the result files go by."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+from dataclasses import MISSING, asdict, dataclass, field, fields
+
+from bench.spec.execution import Execution
+from bench.spec.recipes import DEFAULT_VAL_SIZE, get_recipe
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """Everything that defines a trial; its hash is the trial's identity (for --resume)."""
+
+    model: str
+    framework: str
+    device: str
+    batch_size: int
+    seed: int
+    epochs: int
+    recipe: str = "baseline"
+    dataset: str = "cifar10"
+    val_size: int = DEFAULT_VAL_SIZE
+    train_subset: int | None = None
+    test_subset: int | None = None  # None: the whole test set
+    threads: int = 1
+    learning_rate: float | None = None  # None: the recipe's
+    lr_scaling: str = "none"  # none | linear | sqrt: lr scaled by batch_size / the recipe's batch size
+    target_accuracy: float | None = None  # validation accuracy for time-to-accuracy; None: per dataset
+    weights: str | None = None  # a local torchvision-format weights file to start from
+    execution: Execution = Execution()  # the speed options; flat in the record and in the identity
+    init: str = "native"  # native | torch | keras: weight initialisation, the same on both sides if not native
+    keras_backend: str | None = None  # set for keras trials only
+    # A search's trial (bench.run.tune): {"space", "study", "candidate", "role", "parameters"}. A "candidate"
+    # is selected on validation accuracy and never sees the test set; the "final" trial scores it once.
+    search: dict | None = None
+    # Where to look for data changes nothing about the trial, so it is not part of the identity.
+    data_dir: str | None = field(default=None, compare=False)
+    download: bool = field(default=False, compare=False)
+    note: str = field(default="", compare=False)  # the suite's word on how this trial departs from the report
+
+    def __hash__(self) -> int:  # `search` is a dict: hash the identity instead of the fields
+        return hash(self.trial_id)
+
+    @property
+    def scores_test(self) -> bool:
+        return not self.search or self.search.get("role") != "candidate"
+
+    def identity(self) -> dict:
+        """The fields that define the trial; those at their default are left out, so adding a field
+        whose default keeps the old behaviour does not change existing trials' ids."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)
+                  if f.compare and (f.default is MISSING or getattr(self, f.name) != f.default)}
+        values.pop("execution", None)
+        values.update({f.name: getattr(self.execution, f.name) for f in fields(Execution)
+                       if getattr(self.execution, f.name) != f.default})
+        if self.weights:  # the file, not where this machine keeps it (its sha256 is in the record)
+            values["weights"] = os.path.basename(self.weights)
+        recipe = self.resolved_recipe().changed_fields()
+        if "paper" in recipe:  # hashed under the field's name of schema versions 1 and 2, so ids stay the same
+            recipe["report"] = recipe.pop("paper")
+        values["resolved_recipe"] = recipe
+        return values
+
+    @property
+    def trial_id(self) -> str:
+        canonical = json.dumps(self.identity(), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def resolved_recipe(self):
+        recipe = get_recipe(self.recipe)
+        base_lr = self.learning_rate or recipe.learning_rate
+        ratio = self.batch_size / recipe.batch_size
+        factor = {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[self.lr_scaling]
+        return recipe.with_overrides(batch_size=self.batch_size, epochs=self.epochs,
+                                     learning_rate=base_lr * factor)
+
+    def record(self) -> dict:
+        """Every field as JSON-ready values, the execution options flat among them (as a record's config)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "execution"}
+        return {**copy.deepcopy(values), **asdict(self.execution)}
+
+    @classmethod
+    def from_record(cls, values: dict) -> "TrialConfig":
+        """The trial of a record's config (or of `record()`); keys that are not fields are left out."""
+        names = {f.name for f in fields(cls)} - {"execution"}
+        return cls(**{k: v for k, v in values.items() if k in names}, execution=Execution.of(values))
+
+    def label(self) -> str:
+        framework = f"keras[{self.keras_backend}]" if self.keras_backend else self.framework
+        variant = self.execution.label()
+        return (f"{self.model} {framework} {self.device} bs{self.batch_size}"
+                + (f" lr{self.learning_rate:g}" if self.learning_rate else "") + f" seed{self.seed}"
+                + (f" [{variant}]" if variant != "fast" else "")
+                + (" (" + " ".join(str(part) for part in (self.search["role"], self.search.get("candidate"))
+                                   if part is not None) + ")" if self.search else ""))
