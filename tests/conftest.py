@@ -115,12 +115,14 @@ FRAMEWORKS = [
 def framework_processes():
     """One spawned process per framework, reused by every test (see tests/framework_jobs.py)."""
     context = multiprocessing.get_context("spawn")
+    before = multiprocessing.active_children()
     pools = {fw: ProcessPoolExecutor(max_workers=1, mp_context=context) for fw in frameworks.FRAMEWORKS}
     yield pools
+    workers = [process for process in multiprocessing.active_children() if process not in before]
     for pool in pools.values():
         pool.shutdown(wait=False, cancel_futures=True)
-    for process in multiprocessing.active_children():  # a framework with many models built takes half a
-        process.kill()  # minute to exit on its own; nothing in it is needed any more
+    for process in workers:  # a framework with many models built takes half a minute to exit on its own;
+        process.kill()  # nothing in it is needed any more
 
 
 @pytest.fixture

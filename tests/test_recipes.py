@@ -218,3 +218,13 @@ def test_a_trials_speed_options_are_flat_in_its_identity_and_its_record():
     record = config.record()
     assert record["amp"] == "bf16" and record["steps_per_execution"] == 1 and "execution" not in record
     assert TrialConfig.from_record({**record, "resolved_recipe": {}}) == config
+
+
+def test_the_fastest_options_of_each_framework_are_those_it_honours_of_the_gpu_list():
+    from bench.frameworks import honoured_part, unsupported
+    from bench.spec.suites import GPU_FASTEST
+
+    torch_part, keras_part = honoured_part("torch", GPU_FASTEST), honoured_part("keras", GPU_FASTEST)
+    assert torch_part == GPU_FASTEST and unsupported("keras", GPU_FASTEST)  # the list is torch's whole set
+    assert unsupported("keras", keras_part) is None
+    assert keras_part.label() == "fast+bf16+channels-last+compile=default"

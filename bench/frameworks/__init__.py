@@ -2,15 +2,15 @@
 options each honours.
 
 This module imports no framework: the driver asks it what can run before any trial process starts. Adding a
-framework is a module here whose adapter subclasses bench.frameworks.base.Adapter and registers itself
-(`@register`), plus its line in each table below.
+framework is a folder here (as torch/ and keras/) whose adapter.py subclasses bench.frameworks.base.Adapter and
+registers itself (`@register`), plus its line in each table below.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import fields
+from dataclasses import fields, replace
 
 from bench.errors import BenchError
 
@@ -19,7 +19,7 @@ FRAMEWORKS = tuple(ADAPTER_MODULES)
 # What each framework's adapter needs installed: (module, extra that installs it).
 REQUIRES = {"torch": ("torch", "cnnbench[torch]"), "keras": ("keras", "cnnbench[keras]")}
 
-# The execution options each framework honours when set away from their default (see bench.frameworks.base.Execution).
+# The execution options each framework honours when set away from their default (see bench.spec.execution.Execution).
 # Keras models are channels-last already, so the option is accepted and changes nothing there.
 HONOURED = {
     "torch": {"amp", "channels_last", "compile", "loader", "fused_optimizer", "cudnn_benchmark"},
@@ -42,6 +42,13 @@ def unsupported(framework: str, execution) -> str | None:
             setting = f"the {value} loader" if option.name == "loader" else f"--{shown}"
             return f"{setting} is {'/'.join(others)}-only" if others else f"--{shown} is not supported"
     return None
+
+
+def honoured_part(framework: str, execution):
+    """`execution` with every option that `framework` does not honour back at its default (the fastest options
+    one framework has, from a list meant for all)."""
+    return replace(execution, **{option.name: option.default for option in fields(execution)
+                                 if option.name not in HONOURED[framework]})
 
 
 def missing_framework(framework: str, device: str = "cpu") -> str | None:

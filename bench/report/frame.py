@@ -113,7 +113,7 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def published(model: str) -> dict:
-    """A model's figures as its report published them (`PUBLISHED` in its spec); {} when it has none."""
+    """A model's figures as its paper published them (`PUBLISHED` in its spec); {} when it has none."""
     try:
         return registry.spec(model).PUBLISHED
     except BenchError:
@@ -135,7 +135,7 @@ def _at_recipe_learning_rate(config: dict) -> bool:
 
 
 def paper_records(records: list[dict]) -> list[dict]:
-    """The successful trials of a report's recipe that stand beside its published figures: those at the
+    """The successful trials of a paper's recipe that stand beside its published figures: those at the
     recipe's own batch size, or every batch size where a model has none there (a batch sweep's other
     rows stand in the Batch size table); never a grid's other learning rates."""
     runs = [r for r in records if r["status"] == "ok" and (r.get("recipe") or {}).get("paper")
@@ -145,7 +145,7 @@ def paper_records(records: list[dict]) -> list[dict]:
 
 
 def is_papers_recipe(model: str, recipe: str) -> bool:
-    """Whether `recipe` is the one the report that published `model` trained it with."""
+    """Whether `recipe` is the one the paper that published `model` trained it with."""
     try:
         return get_recipe(recipe).paper == registry.spec(model).PAPER
     except BenchError:

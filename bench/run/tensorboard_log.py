@@ -73,7 +73,8 @@ class TrialLogs:
         step = len(record.get("epochs") or [])
         if metrics:
             self._scalars(config, step, metrics)
-        hparams = {key: config.record()[key] for key in HPARAMS}
+        values = config.record()
+        hparams = {key: values[key] for key in HPARAMS}
         writer = self._writer(config)
         for summary in _hparams_summaries(hparams, list(metrics), record["status"]):
             writer.add_event(Event(wall_time=time.time(), step=step, summary=summary))

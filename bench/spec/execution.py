@@ -15,7 +15,7 @@ class Execution:
     """How a trial runs, apart from what it trains: speed options, recorded as the row's variant.
 
     fast loader: data resident on the device as uint8, augmented in batches there (both frameworks).
-    naive loader (torch only): a DataLoader over per-image PIL transforms, what the reports did.
+    naive loader (torch only): a DataLoader over per-image PIL transforms, what the papers did.
     Which framework honours which option: bench.frameworks.HONOURED.
     """
 

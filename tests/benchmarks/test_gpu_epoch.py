@@ -12,8 +12,7 @@ import numpy as np
 import pytest
 
 from bench.measure import provenance
-from bench.spec.execution import Execution
-from bench.frameworks import unsupported
+from bench.frameworks import honoured_part
 from bench.spec.suites import ALL_MODELS, GPU_FASTEST, YARDSTICK_MODELS
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS
@@ -27,8 +26,7 @@ pytestmark = pytest.mark.skipif(not GPUS, reason="GPU BENCHMARK SKIPPED: nvidia-
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("model", ALL_MODELS + YARDSTICK_MODELS)
 def test_gpu_training_epoch(benchmark, in_framework, framework, model):
-    execution = Execution(**{option: value for option, value in GPU_FASTEST.items()
-                             if not unsupported(framework, Execution(**{option: value}))})
+    execution = honoured_part(framework, GPU_FASTEST)
     settings = in_framework(jobs.prepare_epoch, model, IMAGES, BATCH_SIZE, "cuda", execution)
     in_framework(jobs.train_one_epoch, model)  # warm-up: compilation, autotuning, allocator
     benchmark.group = f"GPU epoch of {IMAGES} images: {model}"

@@ -1,6 +1,6 @@
 """The PyTorch adapter: builds, trains and scores a spec'd model with data resident on the device as uint8;
 options for mixed precision, channels-last, torch.compile (CUDA graphs), fused optimizers and cuDNN autotuning,
-and the `naive` loader (DataLoader over per-image PIL transforms) that the reports used.
+and the `naive` loader (DataLoader over per-image PIL transforms) that the papers used.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ class Adapter(base.Adapter):
             yield self._to_input(images, state, train=True), state.train_y[index]
 
     def _naive_batches(self, state: TrainState, order: np.ndarray):
-        """What the reports did: a DataLoader over per-image PIL transforms, float32, copied per batch."""
+        """What the papers did: a DataLoader over per-image PIL transforms, float32, copied per batch."""
         loader = naive_loader(state.host_x, state.host_y, order, state.recipe, state.mean.tolist(),
                               state.std.tolist(), pin_memory=self.device.type == "cuda")
         for images, labels in loader:

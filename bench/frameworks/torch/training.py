@@ -1,5 +1,5 @@
 """What a torch training step is made of: augmentation as batched gathers on the device (crop, flip), colour
-jitter and rotation, mixup, the naive per-image loader the reports used, the recipe's optimizer and loss."""
+jitter and rotation, mixup, the naive per-image loader the papers used, the recipe's optimizer and loss."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ class PerImageDataset(torch.utils.data.Dataset):
 
 def naive_loader(images: np.ndarray, labels: np.ndarray, order: np.ndarray, recipe: Recipe, mean: list,
                  std: list, pin_memory: bool) -> torch.utils.data.DataLoader:
-    """The reports' input pipeline: torchvision transforms per image in DataLoader workers."""
+    """The papers' input pipeline: torchvision transforms per image in DataLoader workers."""
     from torchvision import transforms
 
     steps = []
