@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from bench.spec import layers, registry
+from bench.spec.execution import Execution
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS
 
@@ -24,6 +25,14 @@ def test_same_seed_same_first_epoch_loss(in_framework):
     assert np.isfinite(first)
     assert first == again
     assert first != other
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+@pytest.mark.parametrize("amp", ["bf16", "fp16"])
+def test_mixed_precision_trains_a_finite_step_at_either_precision(in_framework, amp):
+    settings = in_framework(jobs.prepare_epoch, "r2_vanilla_cnn", 16, 16, "cpu", Execution(amp=amp))
+    assert settings["precision"] == {"bf16": "bfloat16", "fp16": "float16"}[amp]
+    assert np.isfinite(in_framework(jobs.train_one_epoch, "r2_vanilla_cnn"))
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
