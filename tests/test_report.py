@@ -331,11 +331,11 @@ def test_searches_pick_on_validation_and_show_the_final_test_score(tmp_path):
                   search_record(2, 0.30, status="pruned"), search_record(3, 0.45, dropout=0.3)]
     final = search_record(1, 0.54, role="final", test=0.52, dense=512)
     records = [*candidates, final, record_like()]
-    (row,) = tables.named_tables(records)["searches"].to_dict("records")
+    (row,) = tables.derived(records)[1]["searches"].to_dict("records")
     assert row["candidates"] == "4 (3 completed, 1 pruned, 0 failed)"
     assert row["best candidate"].startswith("#1: ") and "dense 512" in row["best candidate"]
     assert row["val acc % (best)"] == "55.0" and row["test acc % (final)"] == "52.0 (n=1)"
-    assert list(tables.named_tables(records)["trials"]["model"]) == ["r2_vanilla_cnn"]  # searches stay apart
+    assert list(tables.derived(records)[1]["trials"]["model"]) == ["r2_vanilla_cnn"]  # searches stay apart
     (plot,) = search_report.plots(records, tmp_path)
     assert search_report.importances(candidates)  # three completed candidates: importances drawn
     text = markdown.render(records, [plot.name])

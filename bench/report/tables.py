@@ -421,8 +421,3 @@ def derived(records: list[dict], package_runs: list[dict] = ()) -> tuple[pd.Data
         "fast_vs_naive": speedup_table(trials), "batch_size": batch_size_table(trials),
         "failed_trials": failure_table(trials), "fairness_manifest": manifest_table(records),
         "environment": environment_table(records), "trials": trials}
-
-
-def named_tables(records: list[dict]) -> dict[str, pd.DataFrame]:
-    """Every table of the leaderboard by name, for the markdown and for the CSV/JSON files."""
-    return derived(records)[1]

@@ -55,9 +55,8 @@ class TrialConfig:
     def identity(self) -> dict:
         """The fields that define the trial; those at their default are left out, so adding a field
         whose default keeps the old behaviour does not change existing trials' ids."""
-        values = {f.name: getattr(self, f.name) for f in fields(self)
-                  if f.compare and (f.default is MISSING or getattr(self, f.name) != f.default)}
-        values.pop("execution", None)
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.compare and f.name != "execution"
+                  and (f.default is MISSING or getattr(self, f.name) != f.default)}
         values.update({f.name: getattr(self.execution, f.name) for f in fields(Execution)
                        if getattr(self.execution, f.name) != f.default})
         if self.weights:  # the file, not where this machine keeps it (its sha256 is in the record)

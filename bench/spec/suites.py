@@ -112,7 +112,8 @@ GPU_SPEED = tuple(Entry(m, "baseline", epochs=2, execution=GPU_FASTEST) for m in
 # gpu-smoke: does every model run in every framework and backend on this GPU? One short epoch each, eager
 # (compilation is what the gpu suite times), so a crash shows within minutes.
 GPU_SMOKE_BUDGET = dict(epochs=1, batch_size=512, train_subset=2048, val_size=1000, test_subset=2000)
-GPU_SMOKE = tuple(Entry(m, "baseline", **GPU_SMOKE_BUDGET, execution=Execution(amp="bf16", channels_last=True),
+GPU_EAGER = Execution(amp="bf16", channels_last=True)  # the fast path without compilation
+GPU_SMOKE = tuple(Entry(m, "baseline", **GPU_SMOKE_BUDGET, execution=GPU_EAGER,
                         note="smoke run: 1 epoch on 2,048 images, eager; does it run, not how well")
                   for m in ALL_MODELS)
 # common-gpu: the architecture comparison at a GPU budget, the fast path, the whole training split.
@@ -149,8 +150,7 @@ def _reports_gpu() -> tuple[Entry, ...]:
         epoch_s = estimated_gpu_epoch_s(model, budget.batch_size, 100 if dataset == "cifar100" else 10)
         epochs = max(1, min(budget.epochs, int(share // epoch_s)))
         data_note = "; CIFAR-10 instead of CIFAR-100 (no offline copy)" if dataset == "cifar100" else ""
-        entries.append(Entry(model, recipe, "cifar10", epochs=epochs,
-                             execution=Execution(amp="bf16", channels_last=True),
+        entries.append(Entry(model, recipe, "cifar10", epochs=epochs, execution=GPU_EAGER,
                              note=f"budget sized for ~8 min of one H200 for both frameworks: {epochs} of the "
                                   f"report's {budget.epochs} epochs (estimated {epoch_s:.1f} s each), whole "
                                   f"training split, eager bf16{data_note}"))
