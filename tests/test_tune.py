@@ -155,3 +155,19 @@ def test_report_of_a_results_directory_with_searches_only(tmp_path):
         store.write(tmp_path, {k: v for k, v in record.items() if k != "_file"})
     path = leaderboard.write_leaderboard(tmp_path)
     assert "## Searches" in path.read_text() and "45.0 (n=1)" in path.read_text()
+
+
+def test_a_candidate_killed_while_its_parameters_were_drawn_is_completed_not_a_key_error(tmp_path):
+    """A kill between Optuna's `ask` and its last parameter leaves a running trial with some parameters
+    (seen in CI); the next run draws the missing ones, keeps the drawn ones and runs it under its number."""
+    base = synthetic_trial(model="r2_tuned_cnn", train_subset=256, val_size=128)
+    study = tune.open_study(R2_TUNED_CNN, base, "killed-mid-ask", tune.storage_for(None, tmp_path), seed=0)
+    space = tune.distributions(R2_TUNED_CNN)
+    half_drawn = study.optuna_study.ask({"batch_size": space["batch_size"]})
+
+    outcome = tune.run_study(study, 1, tmp_path, 1, {})
+    (candidate,), finals = candidates_and_finals(tmp_path)
+    assert candidate["config"]["search"]["candidate"] == half_drawn.number == 0
+    assert candidate["config"]["batch_size"] == half_drawn.params["batch_size"]
+    assert set(candidate["config"]["search"]["parameters"]) == set(space)
+    assert outcome["final"] is not None and len(finals) == 1

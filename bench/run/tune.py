@@ -12,9 +12,10 @@ Storage: by default an Optuna journal file beside the results (`<results>/search
 which survives a crash and which several processes of one machine can share; `--storage URL` takes
 any database Optuna supports (e.g. postgresql://...) for many machines. Re-running the same command
 continues the study: recorded candidates are told to Optuna from their result files, interrupted ones
-(their process on this machine is gone) are run again under their own number, candidates another
-process or machine is running are left to it, and only the missing ones are drawn, by a sampler
-seeded with the seed plus the study's size (never the first draws again).
+(their process on this machine is gone) are run again under their own number (a kill inside Optuna's
+`ask` leaves some parameters undrawn: they are drawn then), candidates another process or machine is
+running are left to it, and only the missing ones are drawn, by a sampler seeded with the seed plus
+the study's size (never the first draws again).
 """
 
 from __future__ import annotations
@@ -143,6 +144,17 @@ def _recorded(results_dir) -> dict[str, dict]:
     return {record["trial_id"]: record for record in store.load(results_dir)}
 
 
+def _draw_missing(trial, space: dict):
+    """The trial with every parameter of the space: those already drawn are kept, the rest drawn now."""
+    for name, distribution in space.items():
+        if hasattr(distribution, "choices"):
+            trial.suggest_categorical(name, distribution.choices)
+        else:
+            trial.suggest_float(name, distribution.low, distribution.high, step=distribution.step,
+                                log=distribution.log)
+    return trial
+
+
 def run_study(study: Study, wanted: int, results_dir, parallel: int, sweep_options: dict) -> dict:
     """Run candidates until the study holds `wanted` finished ones, then the best one's final trial.
 
@@ -150,16 +162,17 @@ def run_study(study: Study, wanted: int, results_dir, parallel: int, sweep_optio
     optuna = _optuna()
     states = optuna.trial.TrialState
     recorded = _recorded(results_dir)
+    space = distributions(study.space)
     interrupted = []
     for trial in study.trials(states.RUNNING):  # left by an interrupted run, or running elsewhere
-        config = study.config(trial.number, trial.params)
-        if config.trial_id in recorded:
+        drawn = trial.params.keys() == space.keys()  # a kill inside `ask` leaves some parameters undrawn
+        config = study.config(trial.number, trial.params) if drawn else None
+        if config is not None and config.trial_id in recorded:
             study.tell(trial.number, recorded[config.trial_id])
         elif "owner" not in trial.user_attrs or store.process_is_gone(trial.user_attrs["owner"]):  # owner died
             # Optuna's own handle on a trial of the storage (what study.ask returns), to report epochs to
-            interrupted.append(optuna.trial.Trial(study.optuna_study, trial._trial_id))
+            interrupted.append(_draw_missing(optuna.trial.Trial(study.optuna_study, trial._trial_id), space))
     summary = runner.SweepSummary()
-    space = distributions(study.space)
     while study.finished() < wanted:
         in_flight = len(study.trials(states.RUNNING))
         batch, interrupted = interrupted[:parallel], interrupted[parallel:]
