@@ -19,7 +19,7 @@ from tabulate import tabulate
 
 from bench.data import cifar
 from bench.spec import layers, registry
-from bench.frameworks import FRAMEWORKS, backend_for, missing_framework
+from bench.frameworks import FRAMEWORKS, missing_framework
 from bench.errors import BenchError
 from bench.frameworks.base import INITS
 from bench.spec.execution import AMP, COMPILE, EXECUTION_OPTIONS, LOADERS
@@ -428,7 +428,6 @@ def command_tune(args) -> int:
     from bench.run import runner, tune
     from bench.run.executors import make_executor
     from bench.spec.searches import search_for
-    from bench.spec.config import TrialConfig
 
     space = search_for(args.model)
     _check_device(args.device)
@@ -440,15 +439,13 @@ def command_tune(args) -> int:
         raise BenchError("a search selects on validation accuracy: --val-size must be > 0")
     executor = make_executor(args.executor, args.ray_address, args.max_parallel)
     store.ensure_writable(args.results)
-    recipe = get_recipe(space.recipe)
-    bases = [TrialConfig(model=space.model, framework=framework, device=args.device, batch_size=recipe.batch_size,
-                         seed=args.seed, epochs=args.epochs or recipe.epochs, recipe=space.recipe,
-                         dataset=args.dataset or "cifar10", val_size=args.val_size or cifar.DEFAULT_VAL_SIZE,
-                         train_subset=args.train_subset, test_subset=args.test_subset,
-                         threads=args.threads or len(os.sched_getaffinity(0)),
-                         keras_backend=backend_for(framework, args.device),
-                         data_dir=args.data_dir, download=args.download)
-             for framework in args.framework]
+    # The trial each candidate derives from: the search's model and recipe at the recipe's batch size.
+    budget = {"dataset": args.dataset, "epochs": args.epochs, "train_subset": args.train_subset,
+              "test_subset": args.test_subset, "val_size": args.val_size}
+    entry = Entry(space.model, space.recipe, **{k: v for k, v in budget.items() if v is not None})
+    bases, _ = runner.expand([entry], args.framework, args.device, None, [args.seed],
+                             threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir,
+                             download=args.download)
     if not (args.executor == "ray" and args.ray_address):
         runner.check_devices(bases)
     # The search chooses the batch size: the data is checked at batch 1 here, against the largest batch below.
