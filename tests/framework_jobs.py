@@ -474,6 +474,7 @@ def conformance_facts(framework: str) -> dict:
     from dataclasses import fields
 
     from bench.frameworks import base as base
+    from bench.measure import calibration
     from bench.spec import layers
     from bench.errors import BenchError
     from bench.frameworks import HONOURED
@@ -531,4 +532,6 @@ def conformance_facts(framework: str) -> dict:
     facts["memory"] = adapter.peak_device_memory()
     facts["oom"] = (adapter.is_oom(_typed_out_of_memory(framework)), adapter.is_oom(MemoryError()),
                     adapter.is_oom(RuntimeError("out of memory")), adapter.is_oom(ValueError("bad shape")))
+    measured = calibration.measure(framework, "cpu", 1)  # last: it sets the adapter up again
+    facts["calibration"] = (measured["matmul_s"], measured["conv_s"])
     return facts

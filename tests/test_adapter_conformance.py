@@ -76,3 +76,7 @@ def test_device_memory_is_none_on_a_cpu_and_says_so(facts):
 def test_out_of_memory_is_recognised_by_the_frameworks_error_type_not_by_words(facts):
     typed, memory_error, worded, other = facts["oom"]
     assert typed and memory_error and not worded and not other
+
+
+def test_the_calibration_workload_runs_and_is_timed(facts):
+    assert all(np.isfinite(seconds) and seconds > 0 for seconds in facts["calibration"])

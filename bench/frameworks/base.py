@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import importlib
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
@@ -120,6 +120,12 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def is_oom(self, error: BaseException) -> bool:
         """Whether `error` is this framework's out-of-memory error, by its type."""
+
+    @abc.abstractmethod
+    def calibration_workload(self, matmul_size: int, conv_shape: tuple) -> tuple[Callable, Callable]:
+        """The calibration's two ops as callables on random float32 data of the device (timed with
+        `synchronize` after each call): an (n x n) @ (n x n) matmul and a 3x3 'same' convolution of
+        `conv_shape` (batch, channels, height, width), channels in -> channels out."""
 
 
 # What every adapter's settings() reports (the leaderboard's fairness manifest reads them).

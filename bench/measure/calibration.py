@@ -2,7 +2,8 @@
 results from two different machines by how fast each ran the same matmul and convolution.
 
 Run as `python -m bench.measure.calibration FRAMEWORK DEVICE THREADS` (one process per framework, like a
-trial); prints one JSON object. Each figure is the median of repeated, synchronised runs.
+trial); prints one JSON object. The ops are each adapter's `calibration_workload`; each figure is the
+median of repeated, synchronised runs.
 """
 
 from __future__ import annotations
@@ -46,26 +47,7 @@ def measure(framework: str, device: str, threads: int) -> dict:
 
     adapter = get_adapter(framework)
     adapter.setup(device, threads, seed=0)
-    batch, channels, height, width = CONV_SHAPE
-    if framework == "torch":
-        import torch
-        import torch.nn.functional as F
-
-        a = torch.randn(MATMUL_SIZE, MATMUL_SIZE, device=adapter.device)
-        x = torch.randn(batch, channels, height, width, device=adapter.device)
-        kernel = torch.randn(channels, channels, 3, 3, device=adapter.device)
-        matmul, conv = (lambda: a @ a), (lambda: F.conv2d(x, kernel, padding=1))
-    else:
-        import keras
-        import numpy as np
-
-        rng = np.random.default_rng(0)
-        a = keras.ops.convert_to_tensor(rng.normal(size=(MATMUL_SIZE, MATMUL_SIZE)).astype("float32"))
-        x = keras.ops.convert_to_tensor(rng.normal(size=(batch, height, width, channels)).astype("float32"))
-        kernel = keras.ops.convert_to_tensor(rng.normal(size=(3, 3, channels, channels)).astype("float32"))
-        # Reading a scalar back waits for the result (the sync); the sum costs little next to the op.
-        matmul = lambda: float(keras.ops.sum(keras.ops.matmul(a, a)))  # noqa: E731
-        conv = lambda: float(keras.ops.sum(keras.ops.conv(x, kernel, padding="same")))  # noqa: E731
+    matmul, conv = adapter.calibration_workload(MATMUL_SIZE, CONV_SHAPE)
     return {
         "framework": framework, "device": device, "threads": threads,
         "matmul_s": _median_seconds(matmul, adapter.synchronize),

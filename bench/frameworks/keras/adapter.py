@@ -270,6 +270,16 @@ class Adapter(base.Adapter):
             return type(error).__name__ == "XlaRuntimeError" and str(error).startswith("RESOURCE_EXHAUSTED")
         return False
 
+    def calibration_workload(self, matmul_size: int, conv_shape: tuple):
+        batch, channels, height, width = conv_shape
+        rng = np.random.default_rng(0)
+        a = ops.convert_to_tensor(rng.normal(size=(matmul_size, matmul_size)).astype("float32"))
+        x = ops.convert_to_tensor(rng.normal(size=(batch, height, width, channels)).astype("float32"))
+        kernel = ops.convert_to_tensor(rng.normal(size=(3, 3, channels, channels)).astype("float32"))
+        # Reading a scalar back waits for the result (synchronize does nothing); the sum costs little next to the op.
+        return ((lambda: float(ops.sum(ops.matmul(a, a)))),
+                (lambda: float(ops.sum(ops.conv(x, kernel, padding="same")))))
+
     def peak_device_memory(self) -> dict:
         none = {"peak_device_bytes": None, "peak_device_measures": None}
         if self.device != "cuda":

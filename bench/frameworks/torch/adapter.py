@@ -218,6 +218,13 @@ class Adapter(base.Adapter):
     def is_oom(self, error: BaseException) -> bool:
         return isinstance(error, (MemoryError, torch.OutOfMemoryError))
 
+    def calibration_workload(self, matmul_size: int, conv_shape: tuple):
+        batch, channels, height, width = conv_shape
+        a = torch.randn(matmul_size, matmul_size, device=self.device)
+        x = torch.randn(batch, channels, height, width, device=self.device)
+        kernel = torch.randn(channels, channels, 3, 3, device=self.device)
+        return (lambda: a @ a), (lambda: F.conv2d(x, kernel, padding=1))
+
     def peak_device_memory(self) -> dict:
         if self.device.type != "cuda":
             return {"peak_device_bytes": None, "peak_device_measures": None}
