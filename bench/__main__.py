@@ -1,4 +1,4 @@
-"""Command line: `python -m bench list | run | tune | report | compare | import` (also installed as `cnnbench`).
+"""Command line: `python -m bench list | run | tune | report | compare | import | yardstick` (also installed as `cnnbench`).
 
 Bad input never shows a traceback: it is one line on stderr and exit code 2.
 """

@@ -1,6 +1,6 @@
 """The small interface every framework implements, and how the harness finds one lazily.
 
-An adapter turns (model builder, recipe, uint8 data, device, seed) into a trained model:
+An adapter turns (neutral layer list, recipe, uint8 data, device, seed) into a trained model:
 it owns everything framework-specific (tensors, augmentation, optimizer, device sync).
 The trial loop, timing and every metric stay framework-neutral, in `bench.run.trial`.
 """

@@ -1,6 +1,6 @@
 """Leaderboard plots (matplotlib, PNG) drawn from the trial table and raw results alone.
 
-Learning curves, confusion matrices of the reports' models, accuracy against epoch time with
+Learning curves, confusion matrices of the papers' models, accuracy against epoch time with
 the Pareto front marked, and batch-size trade-offs. Files carry no timestamp, so the same
 results give the same images.
 """
@@ -75,7 +75,7 @@ def learning_curves(records: list[dict], directory: Path) -> list[Path]:
 
 def confusion_matrices(records: list[dict], directory: Path) -> list[Path]:
     """Test-set confusion matrix (row-normalised, summed over seeds) per model and framework of `records` (the
-    leaderboard passes the trials that stand beside the reports' figures)."""
+    leaderboard passes the trials that stand beside the papers' figures)."""
     sums: dict[tuple, tuple[np.ndarray, list[str]]] = {}
     for record in records:
         key = (record["config"]["model"], framework_label(record), record["dataset"]["label"])

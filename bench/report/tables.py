@@ -266,7 +266,7 @@ def _published_accuracy(reported: dict) -> tuple[float | None, str]:
 
 
 def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """Each report's published figures (accuracy, params, epoch time) beside ours for the same model and recipe,
+    """Each paper's published figures (accuracy, params, epoch time) beside ours for the same model and recipe,
     at the recipe's batch size (other batch sizes stand in the Batch size table)."""
     ok = trials[trials["headline"]]
     rows = []
@@ -335,7 +335,7 @@ FIRST_CLASSES = ("cat", "dog")  # the reports' hardest classes lead the per-clas
 
 
 def per_class_table(records: list[dict]) -> pd.DataFrame:
-    """Per-class test accuracy of each report's model (mean over seeds) and its most confused pairs."""
+    """Per-class test accuracy of each paper's model (mean over seeds) and its most confused pairs."""
     groups: dict[tuple, list[dict]] = {}
     for record in paper_records(records):
         config = record["config"]

@@ -1,4 +1,4 @@
-"""`python -m bench tune`: a report's search repeated with Optuna, one study per framework.
+"""`python -m bench tune`: a paper's search repeated with Optuna, one study per framework.
 
 Every candidate is an ordinary cnnbench trial (own process, raw JSON, resumable) whose config carries
 a `search` block (space, study, candidate number, role, parameters). Candidates train on the training

@@ -90,7 +90,7 @@ class Recipe:
     whiten_first_conv: bool = False
     test_time_augmentation: str = "none"  # none | flip | flip-translate
     paper: str | None = None  # the source paper (r0..r4) whose recipe this is
-    deviations: tuple[str, ...] = ()  # where this recipe knowingly differs from the report's
+    deviations: tuple[str, ...] = ()  # where this recipe knowingly differs from the paper's
 
     def __post_init__(self):
         unknown = sorted(set(self.augment) - set(AUGMENTATIONS))
@@ -148,7 +148,7 @@ def learning_rate_at(recipe: Recipe, step: int, epoch: int, plateau_scale: float
 
 COMMON = Recipe(
     name="common",
-    # One recipe and budget for every model, to compare architectures fairly (not any report's).
+    # One recipe and budget for every model, to compare architectures fairly (not any paper's).
     schedule=Schedule("cosine"), epochs=30,
 )
 

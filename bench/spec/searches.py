@@ -1,4 +1,4 @@
-"""The reports' searches as data: what r2's Optuna search varied, and over which ranges.
+"""The papers' searches as data: what r2's Optuna search varied, and over which ranges.
 
 A search space names a model's PARAMETERS (bench.spec.registry) plus the trial's `learning_rate` and
 `batch_size`; each maps to a range or a list of choices. bench.run.tune turns them into Optuna

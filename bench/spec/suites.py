@@ -1,8 +1,8 @@
 """Named sweeps: which model runs with which recipe on which data, at what budget.
 
-A suite is a list of entries; `run` crosses them with frameworks, batch sizes and seeds.
+A suite is a list of entries; `run` crosses them with frameworks, batch sizes, learning rates and seeds.
 Command-line flags override an entry's fields (`--suite default --epochs 1` is a shorter default).
-An entry's budget left unset is its recipe's (the report's own).
+An entry's budget left unset is its recipe's (the paper's own).
 """
 
 from __future__ import annotations
