@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 
 import pytest
 from hypothesis import given, settings
@@ -18,6 +19,7 @@ from bench.results import store
 from bench.run import runner
 from bench.__main__ import build_parser
 from bench.errors import BenchError
+from bench.spec.recipes import Recipe
 from tests.conftest import FRAMEWORKS, REPO_ROOT, write_code_running_batch, write_official_dir
 from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
@@ -115,6 +117,28 @@ def test_kill_9_then_resume_finishes_exactly_the_rest(tmp_path):
     records = store.load(tmp_path)
     assert sorted(r["config"]["seed"] for r in records) == [0, 1, 2]
     assert first.read_bytes() == content
+
+
+def test_resume_knows_a_result_of_an_earlier_version_by_what_it_trained(tmp_path):
+    trial = synthetic_trial(recipe="common")
+    runner.run_sweep([trial], tmp_path)
+    (path,) = (tmp_path / "raw").glob("*.json")
+    record = json.loads(path.read_text())
+    recipe = record["config"]["resolved_recipe"]
+    # As an earlier version wrote it: another id, the paper under its old name and other prose, and a nested
+    # setting in full (a field added since, at its default).
+    path.unlink()
+    path = path.with_name(path.name.replace(record["trial_id"][:10], "0123456789"))  # files are named by id
+    record["trial_id"] = "0123456789abcdef"
+    recipe.update(report="r9", deviations=["worded otherwise"])
+    recipe["schedule"] = {**asdict(Recipe(name="any").schedule), **recipe["schedule"]}
+    path.write_text(json.dumps(record))
+    assert runner.run_sweep([trial], tmp_path, resume=True).skipped_done == 1
+
+    recipe["schedule"]["kind"] = "step"  # trained otherwise: another trial, which runs
+    path.write_text(json.dumps(record))
+    summary = runner.run_sweep([trial], tmp_path, resume=True)
+    assert summary.skipped_done == 0 and summary.counts["ok"] == 1
 
 
 def test_malicious_dataset_pickle_is_refused_from_the_cli(tmp_path):

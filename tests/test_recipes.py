@@ -197,13 +197,20 @@ def get_recipe_paper(name: str) -> str:
     return get_recipe(name).paper
 
 
-def test_a_papers_recipe_hashes_its_paper_under_the_old_name_so_trial_ids_stay_the_same():
+def test_rewording_a_recipe_keeps_its_trial_ids_and_changing_what_it_trains_changes_them(monkeypatch):
+    from dataclasses import replace
+
+    from bench.spec import recipes
     from bench.spec.config import TrialConfig
 
     config = TrialConfig(model="r3_deep_cnn", framework="torch", device="cpu", batch_size=64, seed=0, epochs=1,
                          recipe="r3")
-    hashed = config.identity()["resolved_recipe"]
-    assert hashed["report"] == "r3" and "paper" not in hashed  # as schema versions 1 and 2 hashed it
+    before, r3 = config.trial_id, recipes.RECIPES["r3"]
+    assert r3.paper and r3.deviations  # both are there to reword
+    monkeypatch.setitem(recipes.RECIPES, "r3", replace(r3, paper="r9", deviations=("reworded",)))
+    assert config.trial_id == before
+    monkeypatch.setitem(recipes.RECIPES, "r3", replace(r3, label_smoothing=r3.label_smoothing + 0.1))
+    assert config.trial_id != before
 
 
 def test_a_trials_speed_options_are_flat_in_its_identity_and_its_record():

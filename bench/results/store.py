@@ -21,6 +21,7 @@ import psutil
 
 from bench.errors import BenchError
 from bench.results.schema import SCHEMA_VERSION, InvalidRecord, read, validated
+from bench.spec.config import TrialConfig
 
 RAW_DIR = "raw"
 
@@ -183,9 +184,14 @@ def release(claim_file: Path) -> None:
 
 
 def finished_trial_ids(results_dir) -> set[str]:
+    """The trials the results directory holds: each record's stored id, and the id today's rules give what it
+    trained (TrialConfig.recorded_trial_id), so results of an earlier version count as done when that is
+    still the same trial."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {record["trial_id"] for record in load(results_dir)}
+        records = load(results_dir)
+    return ({record["trial_id"] for record in records}
+            | {TrialConfig.recorded_trial_id(record["config"]) for record in records})
 
 
 CALIBRATION_DIR = "calibration"

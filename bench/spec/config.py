@@ -11,7 +11,7 @@ import os
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
 from bench.spec.execution import Execution
-from bench.spec.recipes import DEFAULT_VAL_SIZE, get_recipe
+from bench.spec.recipes import DEFAULT_VAL_SIZE, get_recipe, identity_fields
 
 
 @dataclass(frozen=True)
@@ -52,25 +52,30 @@ class TrialConfig:
     def scores_test(self) -> bool:
         return not self.search or self.search.get("role") != "candidate"
 
-    def identity(self) -> dict:
+    def identity(self, recipe: dict | None = None) -> dict:
         """The fields that define the trial; those at their default are left out, so adding a field
-        whose default keeps the old behaviour does not change existing trials' ids."""
+        whose default keeps the old behaviour does not change existing trials' ids. The recipe's part is
+        today's recipe of its name, or `recipe` (a recipe as a record holds it)."""
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.compare and f.name != "execution"
                   and (f.default is MISSING or getattr(self, f.name) != f.default)}
         values.update({f.name: getattr(self.execution, f.name) for f in fields(Execution)
                        if getattr(self.execution, f.name) != f.default})
         if self.weights:  # the file, not where this machine keeps it (its sha256 is in the record)
             values["weights"] = os.path.basename(self.weights)
-        recipe = self.resolved_recipe().changed_fields()
-        if "paper" in recipe:  # hashed under the field's name of schema versions 1 and 2, so ids stay the same
-            recipe["report"] = recipe.pop("paper")
-        values["resolved_recipe"] = recipe
+        values["resolved_recipe"] = (identity_fields(recipe) if recipe is not None
+                                     else self.resolved_recipe().changed_fields())
         return values
 
     @property
     def trial_id(self) -> str:
-        canonical = json.dumps(self.identity(), sort_keys=True)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        return _hashed(self.identity())
+
+    @classmethod
+    def recorded_trial_id(cls, config: dict) -> str:
+        """The id today's rules give the trial a record's config describes, with the recipe it recorded (not
+        today's recipe of that name). A result of an earlier version is the same trial as today's when what
+        it trained is the same, whatever the id stored with it (--resume goes by this)."""
+        return _hashed(cls.from_record(config).identity(recipe=config["resolved_recipe"]))
 
     def resolved_recipe(self):
         recipe = get_recipe(self.recipe)
@@ -99,3 +104,7 @@ class TrialConfig:
                 + (f" [{variant}]" if variant != "fast" else "")
                 + (" (" + " ".join(str(part) for part in (self.search["role"], self.search.get("candidate"))
                                    if part is not None) + ")" if self.search else ""))
+
+
+def _hashed(identity: dict) -> str:
+    return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]

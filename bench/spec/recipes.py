@@ -7,8 +7,9 @@ handed to both frameworks, so their schedules cannot drift apart.
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from bench.errors import BenchError
 
@@ -51,6 +52,11 @@ class EarlyStopping:
     monitor: str = "val_loss"  # val_loss (lower is better) | val_accuracy (higher is better)
     patience: int = 15  # epochs
     restore_best: bool = True
+
+
+# Fields that say what a recipe is, not what it trains: trial ids leave them out (identity_fields). Schema
+# versions 1 and 2 named the paper field "report".
+DESCRIPTIVE = ("paper", "deviations", "report")
 
 
 @dataclass(frozen=True)
@@ -109,11 +115,8 @@ class Recipe:
         return asdict(self)
 
     def changed_fields(self) -> dict:
-        """Only the fields that differ from a default recipe: a trial's identity stays the same
-        when later versions add fields whose defaults keep the old behaviour."""
-        default = Recipe(name=self.name)
-        return {f.name: value for f in fields(self)
-                if (value := asdict(self)[f.name]) != asdict(default)[f.name] or f.name == "name"}
+        """What a trial's identity hashes of this recipe (see identity_fields)."""
+        return identity_fields(asdict(self))
 
     def class_weight_vector(self, class_names: tuple[str, ...]) -> list[float] | None:
         if not self.class_weights:
@@ -248,6 +251,29 @@ RECIPES = {
                     "resized to 224x224, 1 epoch with the backbone frozen, then every layer at a tenth of the rate"),
     ),
 }
+
+
+def _as_json(value):
+    """`value` as JSON reads it back (tuples become lists), so a recipe and its record compare alike."""
+    return json.loads(json.dumps(value))
+
+
+def identity_fields(recipe: dict) -> dict:
+    """What a trial's identity hashes of a recipe, given as a dict (`asdict`, or as a record holds it): its
+    name and the fields away from their defaults, and of a nested setting (schedule, plateau, early stopping)
+    only its fields away from their defaults; descriptive fields (DESCRIPTIVE) left out. So an id stays the
+    same when a later version adds a field, top-level or nested, whose default keeps the old behaviour, or
+    rewords what a recipe says of itself."""
+    values, defaults = _as_json(recipe), _as_json(asdict(Recipe(name=recipe["name"])))
+    kept = {}
+    for name, value in values.items():
+        default = defaults.get(name)
+        if name in DESCRIPTIVE or (value == default and name != "name"):
+            continue
+        if isinstance(value, dict) and isinstance(default, dict):
+            value = {key: part for key, part in value.items() if part != default.get(key)}
+        kept[name] = value
+    return kept
 
 
 def get_recipe(name: str) -> Recipe:
