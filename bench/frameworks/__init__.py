@@ -18,6 +18,8 @@ ADAPTER_MODULES = {"torch": "bench.frameworks.torch.adapter", "keras": "bench.fr
 FRAMEWORKS = tuple(ADAPTER_MODULES)
 # What each framework's adapter needs installed: (module, extra that installs it).
 REQUIRES = {"torch": ("torch", "cnnbench[torch]"), "keras": ("keras", "cnnbench[keras]")}
+# The packages of each framework whose versions every record keeps (bench.measure.provenance).
+VERSIONED_PACKAGES = {"torch": ("torch", "torchvision"), "keras": ("keras", "tensorflow", "tensorflow-cpu", "jax")}
 
 # The execution options each framework honours when set away from their default (see bench.spec.execution.Execution).
 # Keras models are channels-last already, so the option is accepted and changes nothing there.

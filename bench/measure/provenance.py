@@ -12,9 +12,10 @@ from pathlib import Path
 
 import psutil
 
+from bench.frameworks import VERSIONED_PACKAGES
 from bench.paths import PROJECT_ROOT, portable_command
 
-PACKAGES = ("numpy", "torch", "torchvision", "tensorflow", "tensorflow-cpu", "keras", "jax")
+PACKAGES = ("numpy", *(package for packages in VERSIONED_PACKAGES.values() for package in packages))
 
 
 def package_versions() -> dict[str, str | None]:
