@@ -443,9 +443,11 @@ def command_tune(args) -> int:
     budget = {"dataset": args.dataset, "epochs": args.epochs, "train_subset": args.train_subset,
               "test_subset": args.test_subset, "val_size": args.val_size}
     entry = Entry(space.model, space.recipe, **{k: v for k, v in budget.items() if v is not None})
-    bases, _ = runner.expand([entry], args.framework, args.device, None, [args.seed],
-                             threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir,
-                             download=args.download)
+    bases, skipped = runner.expand([entry], args.framework, args.device, None, [args.seed],
+                                   threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir,
+                                   download=args.download)
+    if skipped:
+        raise BenchError(f"cannot tune: {skipped[0]}")
     if not (args.executor == "ray" and args.ray_address):
         runner.check_devices(bases)
     # The search chooses the batch size: the data is checked at batch 1 here, against the largest batch below.

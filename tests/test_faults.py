@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 
 import pytest
 from hypothesis import given, settings
@@ -19,7 +18,6 @@ from bench.results import store
 from bench.run import runner
 from bench.__main__ import build_parser
 from bench.errors import BenchError
-from bench.spec.recipes import Recipe
 from tests.conftest import FRAMEWORKS, REPO_ROOT, write_code_running_batch, write_official_dir
 from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
@@ -124,21 +122,27 @@ def test_resume_knows_a_result_of_an_earlier_version_by_what_it_trained(tmp_path
     runner.run_sweep([trial], tmp_path)
     (path,) = (tmp_path / "raw").glob("*.json")
     record = json.loads(path.read_text())
-    recipe = record["config"]["resolved_recipe"]
-    # As an earlier version wrote it: another id, the paper under its old name and other prose, and a nested
-    # setting in full (a field added since, at its default).
+    # As an earlier version wrote it: another id, the paper under its old name and other prose, and a schedule
+    # without a field added since at its default (in the trained recipe and in the config's hashed part).
     path.unlink()
     path = path.with_name(path.name.replace(record["trial_id"][:10], "0123456789"))  # files are named by id
     record["trial_id"] = "0123456789abcdef"
-    recipe.update(report="r9", deviations=["worded otherwise"])
-    recipe["schedule"] = {**asdict(Recipe(name="any").schedule), **recipe["schedule"]}
+    for recipe in (record["recipe"], record["config"]["resolved_recipe"]):
+        recipe.update(report="r9", deviations=["worded otherwise"])
+        recipe["schedule"].pop("warmup_epochs", None)
     path.write_text(json.dumps(record))
     assert runner.run_sweep([trial], tmp_path, resume=True).skipped_done == 1
 
-    recipe["schedule"]["kind"] = "step"  # trained otherwise: another trial, which runs
+    record["recipe"]["schedule"]["kind"] = "step"  # trained otherwise: another trial, which runs
     path.write_text(json.dumps(record))
     summary = runner.run_sweep([trial], tmp_path, resume=True)
     assert summary.skipped_done == 0 and summary.counts["ok"] == 1
+
+
+def test_a_record_whose_config_no_longer_describes_a_trial_is_known_by_its_stored_id_alone():
+    record = {"trial_id": "0123456789abcdef", "config": {"model": "r2_vanilla_cnn"}}  # no framework, no recipe
+    assert store.recorded_trial_id(record) is None
+    assert store.by_trial_id([record]) == {"0123456789abcdef": record}
 
 
 def test_malicious_dataset_pickle_is_refused_from_the_cli(tmp_path):

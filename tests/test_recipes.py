@@ -213,6 +213,23 @@ def test_rewording_a_recipe_keeps_its_trial_ids_and_changing_what_it_trains_chan
     assert config.trial_id != before
 
 
+def test_a_recipe_recorded_before_a_field_was_added_hashes_as_todays_and_one_trained_otherwise_does_not():
+    import copy
+    from dataclasses import asdict
+
+    from bench.spec.recipes import get_recipe, identity_fields
+
+    today = get_recipe("r2").as_dict()
+    older = copy.deepcopy(today)  # as an earlier version recorded it: fields missing that keep their defaults
+    del older["plateau"]["min_delta"], older["schedule"]["warmup_epochs"], older["whiten_first_conv"]
+    older["report"], older["deviations"] = older.pop("paper"), ["worded otherwise"]
+    assert identity_fields(older) == identity_fields(today)
+    older["plateau"]["factor"] = 0.5  # the default, but r2 trains with 0.1: another trial
+    assert identity_fields(older) != identity_fields(today)
+    # A plateau at its defaults is on, unlike none at all.
+    assert identity_fields({**today, "plateau": asdict(Plateau())}) != identity_fields({**today, "plateau": None})
+
+
 def test_a_trials_speed_options_are_flat_in_its_identity_and_its_record():
     from bench.spec.config import TrialConfig
     from bench.spec.execution import Execution

@@ -96,7 +96,7 @@ def which_batch_size(trials: pd.DataFrame) -> str:
     if sweep is None:
         return "no batch-size sweep on this hardware yet"
     (model, framework, _, recipe, epochs, images, rate, rule, _), group = sweep
-    group = group.drop_duplicates("trial_id")  # a repeated trial is no new evidence about accuracy
+    group = group.drop_duplicates("trial_key")  # a repeated trial is no new evidence about accuracy
     group = group[learned(group.groupby("batch_size")["test_accuracy"].transform("mean"), group["chance"])]
     if group["batch_size"].nunique() < 2:
         return f"**{model}** ({framework}): fewer than two batch sizes learned"

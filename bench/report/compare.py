@@ -37,7 +37,7 @@ def _samples(records: list[dict]) -> dict[tuple, dict]:
         group["machines"].add(machine)
         group["times"] += times[1:] or times
         group["runs"] += 1
-        group["accuracies"].setdefault(record["trial_id"], record["test"]["accuracy"])
+        group["accuracies"].setdefault(store.trial_key(record), record["test"]["accuracy"])
     return groups
 
 

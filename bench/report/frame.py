@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench.results import store
 from bench.spec import registry
 from bench.report.answers import RECIPE_LR, learned
 from bench.errors import BenchError
@@ -51,6 +52,7 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "test_accuracy": record["test"]["accuracy"] if ok else None,
             "chance": 1 / record["dataset"]["num_classes"] if ok else None,
             "trial_id": record["trial_id"],
+            "trial_key": store.trial_key(record),  # repeats share it, across cnnbench versions too
             "epoch_s": timing.get("epoch_median_s"),
             "first_epoch_s": timing.get("first_epoch_s"),
             "warmup_in_epoch_time": ok and timing.get("steady_epochs") == 0,
@@ -84,7 +86,7 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
     ok = trials[trials["status"] == "ok"].copy()
     if ok.empty:
         return pd.DataFrame()
-    repeat = ok.duplicated(["hardware", "trial_id"])  # the same trial on another machine is no repeat
+    repeat = ok.duplicated(["hardware", "trial_key"])  # the same trial on another machine is no repeat
     ok["repeat"] = repeat
     ok["test_accuracy"] = ok["test_accuracy"].where(~repeat)
     grouped = ok.groupby(GROUP_KEYS, dropna=False, sort=True)

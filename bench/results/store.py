@@ -21,7 +21,7 @@ import psutil
 
 from bench.errors import BenchError
 from bench.results.schema import SCHEMA_VERSION, InvalidRecord, read, validated
-from bench.spec.config import TrialConfig
+from bench.spec.config import TrialConfig, hashed
 
 RAW_DIR = "raw"
 
@@ -183,15 +183,38 @@ def release(claim_file: Path) -> None:
     claim_file.unlink(missing_ok=True)
 
 
+def recorded_trial_id(record: dict) -> str | None:
+    """The id today's rules give what a record says it trained: its config with the recipe it trained (a
+    finished trial's whole recipe, else the part its config hashed), not today's recipe of that name. None
+    when its config no longer describes a trial."""
+    config = record["config"]
+    try:
+        recipe = record.get("recipe") or config["resolved_recipe"]
+        return hashed(TrialConfig.from_record(config).identity(recipe=recipe))
+    except (KeyError, TypeError, ValueError, BenchError):
+        return None
+
+
+def trial_key(record: dict) -> str:
+    """What tells a repeat of a trial from another trial: recorded_trial_id, so that a trial run again by a later
+    version is a repeat when it trained the same; the stored id where the config no longer describes a trial."""
+    return recorded_trial_id(record) or record["trial_id"]
+
+
+def by_trial_id(records: list[dict]) -> dict[str, dict]:
+    """Each record under its stored id and under recorded_trial_id, so that a result of an earlier cnnbench
+    version counts as today's trial when what it trained is still the same (--resume, bench tune)."""
+    found = {record["trial_id"]: record for record in records}
+    for record in records:
+        found.setdefault(recorded_trial_id(record), record)
+    found.pop(None, None)
+    return found
+
+
 def finished_trial_ids(results_dir) -> set[str]:
-    """The trials the results directory holds: each record's stored id, and the id today's rules give what it
-    trained (TrialConfig.recorded_trial_id), so results of an earlier version count as done when that is
-    still the same trial."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        records = load(results_dir)
-    return ({record["trial_id"] for record in records}
-            | {TrialConfig.recorded_trial_id(record["config"]) for record in records})
+        return set(by_trial_id(load(results_dir)))
 
 
 CALIBRATION_DIR = "calibration"

@@ -12,8 +12,8 @@ Storage: by default an Optuna journal file beside the results (`<results>/search
 which survives a crash and which several processes of one machine can share; `--storage URL` takes
 any database Optuna supports (e.g. postgresql://...) for many machines. Re-running the same command
 continues the study: recorded candidates are told to Optuna from their result files, interrupted ones
-(their process on this machine is gone) are run again under their own number (a kill inside Optuna's
-`ask` leaves some parameters undrawn: they are drawn then), candidates another process or machine is
+(their process on this machine is gone) are run again under their own number (a kill while a candidate's
+parameters were drawn leaves some undrawn: they are drawn then), candidates another process or machine is
 running are left to it, and only the missing ones are drawn, by a sampler seeded with the seed plus
 the study's size (never the first draws again).
 """
@@ -141,7 +141,7 @@ NOT_FIXED = ("model", "resolved_recipe", "batch_size", "learning_rate", "threads
 
 
 def _recorded(results_dir) -> dict[str, dict]:
-    return {record["trial_id"]: record for record in store.load(results_dir)}
+    return store.by_trial_id(store.load(results_dir))
 
 
 def _draw_missing(trial, space: dict):
@@ -171,19 +171,20 @@ def run_study(study: Study, wanted: int, results_dir, parallel: int, sweep_optio
             study.tell(trial.number, recorded[config.trial_id])
         elif "owner" not in trial.user_attrs or store.process_is_gone(trial.user_attrs["owner"]):  # owner died
             # Optuna's own handle on a trial of the storage (what study.ask returns), to report epochs to
-            interrupted.append(_draw_missing(optuna.trial.Trial(study.optuna_study, trial._trial_id), space))
+            interrupted.append(optuna.trial.Trial(study.optuna_study, trial._trial_id))
     summary = runner.SweepSummary()
     while study.finished() < wanted:
         in_flight = len(study.trials(states.RUNNING))
         batch, interrupted = interrupted[:parallel], interrupted[parallel:]
-        batch += [study.optuna_study.ask(space)
+        batch += [study.optuna_study.ask()
                   for _ in range(min(parallel - len(batch), wanted - study.finished() - in_flight))]
         if not batch:
             break  # every missing candidate is running in another process
         configs = []
         for trial in batch:
+            # The owner first: a process killed while drawing leaves a trial whose owner is gone, taken over.
             trial.set_user_attr("owner", store.this_process())
-            config = study.config(trial.number, trial.params)
+            config = study.config(trial.number, _draw_missing(trial, space).params)
             study.running[config.trial_id] = trial
             configs.append(config)
         summary = runner.run_sweep(configs, results_dir, resume=True, on_epoch=study.on_epoch,

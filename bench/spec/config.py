@@ -62,20 +62,12 @@ class TrialConfig:
                        if getattr(self.execution, f.name) != f.default})
         if self.weights:  # the file, not where this machine keeps it (its sha256 is in the record)
             values["weights"] = os.path.basename(self.weights)
-        values["resolved_recipe"] = (identity_fields(recipe) if recipe is not None
-                                     else self.resolved_recipe().changed_fields())
+        values["resolved_recipe"] = identity_fields(recipe if recipe is not None else self.resolved_recipe().as_dict())
         return values
 
     @property
     def trial_id(self) -> str:
-        return _hashed(self.identity())
-
-    @classmethod
-    def recorded_trial_id(cls, config: dict) -> str:
-        """The id today's rules give the trial a record's config describes, with the recipe it recorded (not
-        today's recipe of that name). A result of an earlier version is the same trial as today's when what
-        it trained is the same, whatever the id stored with it (--resume goes by this)."""
-        return _hashed(cls.from_record(config).identity(recipe=config["resolved_recipe"]))
+        return hashed(self.identity())
 
     def resolved_recipe(self):
         recipe = get_recipe(self.recipe)
@@ -106,5 +98,6 @@ class TrialConfig:
                                    if part is not None) + ")" if self.search else ""))
 
 
-def _hashed(identity: dict) -> str:
+def hashed(identity: dict) -> str:
+    """A trial's id: 16 hex digits of the hash of its identity."""
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]

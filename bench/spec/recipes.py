@@ -57,6 +57,8 @@ class EarlyStopping:
 # Fields that say what a recipe is, not what it trains: trial ids leave them out (identity_fields). Schema
 # versions 1 and 2 named the paper field "report".
 DESCRIPTIVE = ("paper", "deviations", "report")
+# The settings a recipe holds as nested records; an id hashes only their fields away from these defaults.
+NESTED = {"schedule": Schedule, "plateau": Plateau, "early_stopping": EarlyStopping}
 
 
 @dataclass(frozen=True)
@@ -113,10 +115,6 @@ class Recipe:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-    def changed_fields(self) -> dict:
-        """What a trial's identity hashes of this recipe (see identity_fields)."""
-        return identity_fields(asdict(self))
 
     def class_weight_vector(self, class_names: tuple[str, ...]) -> list[float] | None:
         if not self.class_weights:
@@ -260,18 +258,20 @@ def _as_json(value):
 
 def identity_fields(recipe: dict) -> dict:
     """What a trial's identity hashes of a recipe, given as a dict (`asdict`, or as a record holds it): its
-    name and the fields away from their defaults, and of a nested setting (schedule, plateau, early stopping)
-    only its fields away from their defaults; descriptive fields (DESCRIPTIVE) left out. So an id stays the
+    name and the fields away from their defaults, and of a nested setting (NESTED) only its fields away from
+    their defaults (`{}`: on, at its defaults); descriptive fields (DESCRIPTIVE) left out. So an id stays the
     same when a later version adds a field, top-level or nested, whose default keeps the old behaviour, or
     rewords what a recipe says of itself."""
     values, defaults = _as_json(recipe), _as_json(asdict(Recipe(name=recipe["name"])))
     kept = {}
     for name, value in values.items():
-        default = defaults.get(name)
-        if name in DESCRIPTIVE or (value == default and name != "name"):
+        if name in DESCRIPTIVE or (value == defaults.get(name) and name != "name"):
             continue
-        if isinstance(value, dict) and isinstance(default, dict):
-            value = {key: part for key, part in value.items() if part != default.get(key)}
+        if name in NESTED and isinstance(value, dict):
+            nested_defaults = _as_json(asdict(NESTED[name]()))
+            value = {key: part for key, part in value.items() if part != nested_defaults.get(key)}
+            if not value and defaults.get(name) is not None:  # a schedule at its defaults, written before a
+                continue  # field was added to it; a plateau or early stopping at its defaults is still on
         kept[name] = value
     return kept
 
