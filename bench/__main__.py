@@ -447,7 +447,7 @@ def command_tune(args) -> int:
                                    threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir,
                                    download=args.download)
     if skipped:
-        raise BenchError(f"cannot tune: {skipped[0]}")
+        raise BenchError(f"cannot tune {skipped[0].removeprefix('skipped ')}")
     if not (args.executor == "ray" and args.ray_address):
         runner.check_devices(bases)
     # The search chooses the batch size: the data is checked at batch 1 here, against the largest batch below.

@@ -81,6 +81,7 @@ def test_out_of_memory_is_recognised_by_the_frameworks_error_type_not_by_words(f
 def test_the_calibration_workload_does_the_work_it_names(facts):
     from bench.measure.calibration import CONV_FLOPS, MATMUL_SIZE
 
-    # Faster than a petaflop a second would be no matmul or convolution at all on a CPU (a do-nothing callable).
+    # 10 TFLOP/s on one CPU thread (the calibration's here) would be no matmul or convolution at all: a callable
+    # that does nothing runs far faster than that.
     for seconds, flops in zip(facts["calibration"], (2 * MATMUL_SIZE**3, CONV_FLOPS)):
-        assert np.isfinite(seconds) and seconds > flops / 1e15
+        assert np.isfinite(seconds) and seconds > flops / 1e13

@@ -133,16 +133,26 @@ def test_resume_knows_a_result_of_an_earlier_version_by_what_it_trained(tmp_path
     path.write_text(json.dumps(record))
     assert runner.run_sweep([trial], tmp_path, resume=True).skipped_done == 1
 
-    record["recipe"]["schedule"]["kind"] = "step"  # trained otherwise: another trial, which runs
+    # Trained otherwise, though stored under today's id (as if a default had changed since): another trial, which runs.
+    record["recipe"]["schedule"]["kind"] = "step"
+    path.unlink()
+    path = path.with_name(path.name.replace("0123456789", trial.trial_id[:10]))
+    record["trial_id"] = trial.trial_id
     path.write_text(json.dumps(record))
     summary = runner.run_sweep([trial], tmp_path, resume=True)
     assert summary.skipped_done == 0 and summary.counts["ok"] == 1
 
 
 def test_a_record_whose_config_no_longer_describes_a_trial_is_known_by_its_stored_id_alone():
-    record = {"trial_id": "0123456789abcdef", "config": {"model": "r2_vanilla_cnn"}}  # no framework, no recipe
+    record = {"trial_id": "0123456789abcdef", "status": "crashed", "config": {"model": "r2_vanilla_cnn"}}  # no recipe
     assert store.recorded_trial_id(record) is None
     assert store.by_trial_id([record]) == {"0123456789abcdef": record}
+
+
+def test_of_two_results_of_one_trial_the_successful_one_stands_for_it():
+    ok = {"trial_id": "0123456789abcdef", "status": "ok", "finished_at": "2026-01-01T00:00:00+00:00", "config": {}}
+    crashed_later = {**ok, "status": "crashed", "finished_at": "2026-02-01T00:00:00+00:00"}
+    assert store.by_trial_id([ok, crashed_later])["0123456789abcdef"] is ok
 
 
 def test_malicious_dataset_pickle_is_refused_from_the_cli(tmp_path):

@@ -113,8 +113,16 @@ def load(results_dir) -> list[dict]:
 
 
 def has_result(results_dir, trial_id: str) -> bool:
-    """Whether a result file of this trial exists (by name: cheap enough to ask before every trial)."""
-    return any(raw_dir(results_dir).glob(f"*_{trial_id[:10]}_*.json"))
+    """Whether a result of this trial exists: a file named by its id (cheap enough to ask before every trial)
+    whose record trained it (trial_key)."""
+    for path in raw_dir(results_dir).glob(f"*_{trial_id[:10]}_*.json"):
+        try:
+            record = read(json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError, KeyError, InvalidRecord):
+            continue  # unreadable: no result
+        if trial_key(record) == trial_id:
+            return True
+    return False
 
 
 CLAIMS_DIR = "claims"
@@ -202,16 +210,15 @@ def trial_key(record: dict) -> str:
 
 
 def by_trial_id(records: list[dict]) -> dict[str, dict]:
-    """Each record under its stored id and under recorded_trial_id, so that a result of an earlier cnnbench
-    version counts as today's trial when what it trained is still the same (--resume, bench tune)."""
-    found = {record["trial_id"]: record for record in records}
-    for record in records:
-        found.setdefault(recorded_trial_id(record), record)
-    found.pop(None, None)
-    return found
+    """Each record under its trial_key, so that a result of an earlier cnnbench version counts as today's trial
+    when what it trained is still the same (--resume, bench tune), and not when it trained otherwise, whatever
+    id it stored. Of records of one trial, a successful one, then the latest."""
+    ranked = sorted(records, key=lambda record: (record["status"] == "ok", record.get("finished_at") or ""))
+    return {trial_key(record): record for record in ranked}
 
 
 def finished_trial_ids(results_dir) -> set[str]:
+    """The trials a results directory holds (by_trial_id), unreadable files left out."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return set(by_trial_id(load(results_dir)))

@@ -144,6 +144,11 @@ def _recorded(results_dir) -> dict[str, dict]:
     return store.by_trial_id(store.load(results_dir))
 
 
+def _owned(trial):
+    trial.set_user_attr("owner", store.this_process())
+    return trial
+
+
 def _draw_missing(trial, space: dict):
     """The trial with every parameter of the space: those already drawn are kept, the rest drawn now."""
     for name, distribution in space.items():
@@ -175,15 +180,15 @@ def run_study(study: Study, wanted: int, results_dir, parallel: int, sweep_optio
     summary = runner.SweepSummary()
     while study.finished() < wanted:
         in_flight = len(study.trials(states.RUNNING))
-        batch, interrupted = interrupted[:parallel], interrupted[parallel:]
-        batch += [study.optuna_study.ask()
+        # Each trial is owned before its parameters are drawn: one whose process was killed while drawing has an
+        # owner that is gone, and is taken over; one another process is drawing has an owner alive, left to it.
+        batch, interrupted = [_owned(trial) for trial in interrupted[:parallel]], interrupted[parallel:]
+        batch += [_owned(study.optuna_study.ask())
                   for _ in range(min(parallel - len(batch), wanted - study.finished() - in_flight))]
         if not batch:
             break  # every missing candidate is running in another process
         configs = []
         for trial in batch:
-            # The owner first: a process killed while drawing leaves a trial whose owner is gone, taken over.
-            trial.set_user_attr("owner", store.this_process())
             config = study.config(trial.number, _draw_missing(trial, space).params)
             study.running[config.trial_id] = trial
             configs.append(config)
