@@ -95,12 +95,23 @@ def write_jpeg_archive(root: Path, per_class: int = 3, sidecar: bool = True) -> 
     return path
 
 
+@pytest.fixture(scope="session")
+def session_calibrations(tmp_path_factory) -> Path:
+    """The machine's calibrations, measured once per test session (each costs a framework process)."""
+    return tmp_path_factory.mktemp("calibration")
+
+
 @pytest.fixture(autouse=True)
-def isolated_cache(tmp_path, monkeypatch, request):
-    """Each test decodes into its own cache, except the real-data tests, which share the user cache."""
+def isolated_cache(tmp_path, monkeypatch, request, session_calibrations):
+    """Each test decodes into its own cache, except the real-data tests, which share the user cache.
+
+    The calibrations in it are the session's: a sweep's calibration is a fact of this machine, not the subject
+    of a test (the one test of the calibration cache names a cache of its own)."""
     if "real_data" not in request.keywords:
         monkeypatch.setenv("CNNBENCH_CACHE", str(tmp_path / "cache"))
         monkeypatch.setenv("HOME", str(tmp_path / "home"))
+        (tmp_path / "cache").mkdir()
+        (tmp_path / "cache" / "calibration").symlink_to(session_calibrations, target_is_directory=True)
     monkeypatch.delenv("CNNBENCH_DATA", raising=False)
 
 

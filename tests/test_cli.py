@@ -191,16 +191,16 @@ def test_dry_run_lists_trials_and_an_estimate_and_runs_nothing(tmp_path):
     args = ["run", "--model", "r2_vanilla_cnn", "--framework", "torch", "--dataset", "synthetic", "--epochs", "2",
             "--train-subset", "500", "--val-size", "100", "--seeds", "0", "1", "--results", str(tmp_path),
             "--dry-run"]
-    env = {"CNNBENCH_CACHE": str(tmp_path / "cache")}
+    env = {"CNNBENCH_CACHE": str(tmp_path / "own-cache")}  # not the session's calibrations
     first = bench(*args, env=env)
     assert first.returncode == 0, first.stderr
     lines = first.stdout.strip().splitlines()
     assert lines[1].startswith("r2_vanilla_cnn torch cpu bs128 seed0") and "500" in lines[1]
     assert lines[-1].startswith("2 trials, 4 epochs; roughly")
     assert not list((tmp_path / "raw").glob("*.json")) and not (tmp_path / "calibration").exists()
-    (cached,) = (tmp_path / "cache" / "calibration").glob("*.json")
+    (cached,) = (tmp_path / "own-cache" / "calibration").glob("*.json")
     again = bench(*args, env=env)  # the machine's calibration is taken from the cache, not measured again
-    assert again.stdout == first.stdout and [*(tmp_path / "cache" / "calibration").glob("*.json")] == [cached]
+    assert again.stdout == first.stdout and [*(tmp_path / "own-cache" / "calibration").glob("*.json")] == [cached]
 
 
 def test_learning_rates_are_crossed_with_batch_sizes_and_seeds_as_r4s_grid():

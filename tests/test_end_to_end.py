@@ -79,8 +79,22 @@ def test_a_trial_past_its_timeout_is_stopped_and_recorded(tmp_path):
     assert record["status"] == "timeout" and "--trial-timeout" in record["error"]
 
 
-def test_report_skips_corrupt_and_newer_files_with_a_warning(tmp_path):
-    runner.run_sweep([synthetic_trial()], tmp_path)
+@pytest.fixture(scope="module")
+def two_seeds(tmp_path_factory):
+    """One small sweep for the tests that read results: a configuration run with two seeds, 3 epochs each."""
+    results = tmp_path_factory.mktemp("two-seeds")
+    runner.run_sweep([synthetic_trial(seed=0, epochs=3), synthetic_trial(seed=1, epochs=3)], results)
+    return results
+
+
+def copy_of(records: list[dict], results) -> None:
+    """`records` (as store.load gives them) written into another results directory."""
+    for record in records:
+        store.write(results, {key: value for key, value in record.items() if key != "_file"})
+
+
+def test_report_skips_corrupt_and_newer_files_with_a_warning(tmp_path, two_seeds):
+    copy_of(store.load(two_seeds)[:1], tmp_path)
     raw = tmp_path / "raw"
     (raw / "truncated.json").write_text('{"schema_version": 1, "trial_')
     (raw / "foreign.json").write_text(json.dumps({"hello": "world"}))
@@ -106,37 +120,34 @@ def test_corrupt_calibration_and_yardstick_files_are_skipped_with_a_warning(tmp_
         assert yardstick.load(tmp_path) == [{"seed": 0}]
 
 
-def test_compare_a_result_set_with_itself_is_within_noise(tmp_path):
-    runner.run_sweep([synthetic_trial(seed=0, epochs=3), synthetic_trial(seed=1, epochs=3)], tmp_path)
-    result = bench("compare", str(tmp_path), str(tmp_path))
+def test_compare_a_result_set_with_itself_is_within_noise(two_seeds):
+    result = bench("compare", str(two_seeds), str(two_seeds))
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines() if line.startswith("| r2_vanilla_cnn")]
     assert len(rows) == 1 and rows[0].count("within noise") == 2 and "2/2" in rows[0]
 
 
-def test_compare_flags_a_slower_set_and_exits_non_zero(tmp_path):
-    old, new = tmp_path / "old", tmp_path / "new"
-    runner.run_sweep([synthetic_trial(epochs=3, seed=0), synthetic_trial(epochs=3, seed=1)], old)
-    for record in store.load(old):
-        record.pop("_file")
+def test_compare_flags_a_slower_set_and_exits_non_zero(tmp_path, two_seeds):
+    old, new = two_seeds, tmp_path / "new"
+    records = store.load(old)
+    for record in records:
         for epoch in record["epochs"]:
             epoch["epoch_time_s"] *= 3  # the same trials, three times slower
-        store.write(new, record)
+    copy_of(records, new)
     result = bench("compare", str(old), str(new), "--json")
     assert result.returncode == 1
     (row,) = json.loads(result.stdout)
     assert row["time"] == "slower" and row["Mann-Whitney p"] < 0.05 and row["accuracy"] == "within noise"
 
 
-def test_compare_of_single_runs_gives_no_verdict_and_exits_zero(tmp_path):
+def test_compare_of_single_runs_gives_no_verdict_and_exits_zero(tmp_path, two_seeds):
     # The same configuration run twice, one seed each: the epoch times differ, but one run is no noise estimate.
     old, new = tmp_path / "old", tmp_path / "new"
-    runner.run_sweep([synthetic_trial(epochs=3)], old)
-    (record,) = store.load(old)
-    record.pop("_file")
-    for epoch in record["epochs"]:
+    records = store.load(two_seeds)[:1]
+    copy_of(records, old)
+    for epoch in records[0]["epochs"]:
         epoch["epoch_time_s"] *= 1.5
-    store.write(new, record)
+    copy_of(records, new)
     result = bench("compare", str(old), str(new), "--json")
     assert result.returncode == 0, result.stderr
     (row,) = json.loads(result.stdout)

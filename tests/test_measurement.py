@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from bench.measure import peak_flops
+from bench.measure import metrics, peak_flops
 from bench.report import statistics
 from bench.measure.timing import summarise_epochs
 from bench.run.trial import compute, time_to_accuracy
@@ -73,3 +76,16 @@ def test_accuracy_verdicts_use_welch_over_seeds_and_need_two_seeds_a_side():
     assert statistics.accuracy_verdict([0.70, 0.71, 0.69], [0.702, 0.712, 0.692], minimum=0.01)[2] == "within noise"
     difference, half, verdict = statistics.accuracy_verdict([0.5], [0.52])
     assert verdict == "no noise estimate" and math.isclose(difference, 0.02) and math.isnan(half)
+
+
+@settings(max_examples=60, deadline=None)
+@given(classes=st.integers(2, 12), data=st.data())
+def test_confusion_matrix_and_macro_f1_equal_scikit_learns(classes, data):
+    sklearn_metrics = pytest.importorskip("sklearn.metrics", reason="SKIPPED: scikit-learn (the reference) is absent")
+    labels = np.array(data.draw(st.lists(st.integers(0, classes - 1), min_size=1, max_size=60)))
+    predicted = np.array(data.draw(st.lists(st.integers(0, classes - 1), min_size=len(labels), max_size=len(labels))))
+    everything = np.arange(classes)
+    matrix = metrics.confusion_matrix(labels, predicted, classes)
+    np.testing.assert_array_equal(matrix, sklearn_metrics.confusion_matrix(labels, predicted, labels=everything))
+    assert metrics.macro_f1(matrix) == pytest.approx(
+        sklearn_metrics.f1_score(labels, predicted, labels=everything, average="macro", zero_division=0))

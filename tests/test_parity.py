@@ -60,7 +60,9 @@ def test_same_network_after_copying_weights(model, framework_processes):
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
-@pytest.mark.parametrize("model", MODELS)
+# Each architecture once: a model option (a stem, a searched width) changes layers that the parity test above
+# covers, not the 100-way head this test is about (keras traces each model's step for up to 22 s here).
+@pytest.mark.parametrize("model", [name for name in registry.model_names() if ":" not in name])
 @pytest.mark.parametrize("num_classes", [100])  # 10 classes: the parity test above and every training test
 def test_one_step_on_8_images_stays_finite(in_framework, model, num_classes):
     result = in_framework(jobs.one_step, model, num_classes)

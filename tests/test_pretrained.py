@@ -110,7 +110,7 @@ def test_the_transfer_suite_runs_end_to_end_from_local_files(tmp_path, framework
         framework_processes["torch"].submit(jobs.torchvision_reference, "torch", names[model],
                                             str(tmp_path / file_name), np.zeros((1, 32, 32, 3), np.float32)).result()
     common = ["run", "--suite", "transfer-quick", "--weights-dir", str(tmp_path), "--dataset", "synthetic",
-              "--train-subset", "64", "--val-size", "64", "--batch-size", "32", "--test-subset", "40",
+              "--train-subset", "32", "--val-size", "20", "--batch-size", "32", "--test-subset", "20",
               "--no-calibration", "--results", str(tmp_path / "out")]
     # Every part in torch; in keras (slow to re-trace a big model after unfreezing) one, with both phases: the
     # logits and freezing tests above cover the others' keras side.

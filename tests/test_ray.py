@@ -23,24 +23,25 @@ def ray_executor(local_ray):
     return RayExecutor()
 
 
-def four_trials():
-    return [synthetic_trial(seed=seed, batch_size=batch, epochs=2) for seed in (0, 1) for batch in (32, 64)]
+def two_trials():
+    """Two trials that differ in seed and batch size (each costs a worker process per executor)."""
+    return [synthetic_trial(seed=seed, batch_size=batch, epochs=2) for seed, batch in ((0, 32), (1, 64))]
 
 
 @needs_ray
 @needs_torch
 def test_a_sweep_on_ray_gives_the_local_rows_and_resumes(tmp_path, ray_executor):
-    runner.run_sweep(four_trials(), tmp_path / "local")
-    summary = runner.run_sweep(four_trials(), tmp_path / "ray", executor=ray_executor)
-    assert summary.counts["ok"] == 4
+    runner.run_sweep(two_trials(), tmp_path / "local")
+    summary = runner.run_sweep(two_trials(), tmp_path / "ray", executor=ray_executor)
+    assert summary.counts["ok"] == 2
     local, on_ray = ({r["trial_id"]: r for r in store.load(tmp_path / side)} for side in ("local", "ray"))
     assert set(local) == set(on_ray)
     for trial_id, record in on_ray.items():
         assert record["executor"] == "ray" and local[trial_id]["executor"] == "local"
         assert record["test"]["accuracy"] == local[trial_id]["test"]["accuracy"]
         assert record["machine"]["other_trials_max"] == 0  # one timed CPU trial per node at a time
-    again = runner.run_sweep(four_trials(), tmp_path / "ray", resume=True, executor=ray_executor)
-    assert again.skipped_done == 4 and sum(again.counts.values()) == 0
+    again = runner.run_sweep(two_trials(), tmp_path / "ray", resume=True, executor=ray_executor)
+    assert again.skipped_done == 2 and sum(again.counts.values()) == 0
 
 
 @needs_ray
