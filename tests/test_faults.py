@@ -23,7 +23,7 @@ from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
 
 SWEEP = ["run", "--dataset", "synthetic", "--model", "r2_vanilla_cnn", "--framework", "torch",
-         "--seeds", "0", "1", "2", "--epochs", "2", "--train-subset", "2000", "--val-size", "100",
+         "--seeds", "0", "1", "2", "--epochs", "2", "--train-subset", "500", "--val-size", "100",
          "--threads", "1"]
 
 
