@@ -332,6 +332,11 @@ def check_trials(trials, data_dir, download: bool) -> dict:
     return of_trial
 
 
+def duration(seconds: float) -> str:
+    """A rough duration as people say it: `~4 min`, `~2.5 h`."""
+    return f"~{seconds / 60:.0f} min" if seconds < 2 * 3600 else f"~{seconds / 3600:.1f} h"
+
+
 def dry_run(trials, splits: dict, calibrations: dict) -> None:
     """What a sweep would run and roughly how long it would take on this machine (see calibration)."""
     from bench.measure.calibration import TRIAL_OVERHEAD_S, estimate_seconds
@@ -348,7 +353,7 @@ def dry_run(trials, splits: dict, calibrations: dict) -> None:
                      len(split.test_y), f"{seconds / 60:.1f}" if seconds else "?"))
     print(tabulate(rows, headers=["trial", "recipe", "epochs", "train", "val", "test", "est. min"],
                    tablefmt="plain", disable_numparse=True))
-    print(f"{len(trials)} trials, {sum(t.epochs for t in trials)} epochs; roughly {total / 3600:.1f} h "
+    print(f"{len(trials)} trials, {sum(t.epochs for t in trials)} epochs; roughly {duration(total)} "
           f"on this machine (each trial's FLOPs at the calibrated convolution rate plus {TRIAL_OVERHEAD_S:.0f} s "
           f"of start-up: a lower bound; '?' where calibration failed)")
 

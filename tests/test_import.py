@@ -81,7 +81,7 @@ def test_gpu_run_always_packs_one_archive_that_import_reads(tmp_path):
     # must still leave exactly one archive, with its logs, and say which stages did not run.
     out = tmp_path / "out"
     out.mkdir()
-    env = {**os.environ, "OUT": str(out), "GPU_RUN_SECONDS": "45",
+    env = {**os.environ, "OUT": str(out), "GPU_RUN_SECONDS": "35",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     completed = subprocess.run(["bash", ".ci/gpu-run"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
                                timeout=300)

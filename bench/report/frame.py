@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench.measure.load import timed_under_load
 from bench.results import store
 from bench.spec import registry
 from bench.report.answers import RECIPE_LR, learned
@@ -56,7 +57,8 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "epoch_s": timing.get("epoch_median_s"),
             "first_epoch_s": timing.get("first_epoch_s"),
             "warmup_in_epoch_time": ok and timing.get("steady_epochs") == 0,
-            "timing_shared": (record.get("machine") or {}).get("other_trials_max", 0) > 0,
+            "timing_shared": ((record.get("machine") or {}).get("other_trials_max", 0) > 0
+                              or timed_under_load(record.get("epochs") or [])),
             "images_per_s": timing.get("train_images_per_s"),
             "peak_rss_mb": (record.get("memory") or {}).get("peak_rss_bytes", 0) / 2**20 if ok else None,
             "peak_device_mb": _megabytes((record.get("memory") or {}).get("peak_device_bytes")),

@@ -22,8 +22,8 @@ def architectures_markdown(table: pd.DataFrame, order: list[str]) -> list[str]:
     lines = ["## Architectures", "",
              f"Every model under the `{ARCHITECTURE_RECIPE}` recipe (Adam, cosine, crop + flip), one ranking across "
              "frameworks per hardware and budget, best test accuracy first; time to target counts training "
-             "seconds until the validation accuracy first reaches it; † marks an epoch time measured while another "
-             "trial ran on the same machine. All columns: `tables/architectures.csv`.", ""]
+             "seconds until the validation accuracy first reaches it; † marks an epoch time measured under load "
+             "(another trial, or other processes, using the machine's CPU). All columns: `tables/architectures.csv`.", ""]
     keys = ["hardware", "dataset", "epochs", "train images", "test images", "batch", "variant"]
     groups = sorted(ranking.groupby(keys, sort=False), key=lambda item: (order.index(item[0][0]), item[0]))
     for (hardware, dataset, epochs, train, test, batch, variant), group in groups:
@@ -237,8 +237,9 @@ def render_details(table: pd.DataFrame) -> str:
         "One row per model x framework x hardware x batch size x recipe x budget; accuracy is on the test set, "
         "scored once after the last epoch. A trial's epoch time is the median of its steady-state epochs (the "
         "first epoch, with warm-up and tracing, is shown apart); the table gives the median over seeds and their "
-        "range; `*` marks a figure from a single epoch, warm-up included; † one measured while another trial "
-        "ran on the same machine (a shared node under Ray, or concurrent sweeps).", "",
+        "range; `*` marks a figure from a single epoch, warm-up included; † one measured under load: while another "
+        "trial ran on the same machine (a shared node under Ray, or concurrent sweeps), or while other processes "
+        "took a quarter of a core or more (psutil, per epoch).", "",
         table.to_markdown(index=False) if not table.empty else "No successful trials.", ""])
 
 

@@ -20,7 +20,7 @@ from bench.report.frame import is_papers_recipe, configurations, published, pape
 EPOCH_COLUMN = "epoch s (median, range over seeds)"
 
 
-SHARED = "†"  # marks an epoch time measured while another trial ran on the same machine
+SHARED = "†"  # marks an epoch time measured under load: another trial, or other processes (bench.measure.load)
 
 
 DID_NOT_LEARN = "did not learn"

@@ -21,6 +21,7 @@ from bench.frameworks.base import get_adapter
 from bench.run.control import TrainingControl
 from bench.errors import BenchError
 from bench.paths import portable
+from bench.measure.load import ForeignLoad
 from bench.measure.memory import PeakRSS
 from bench.data.pretrained import file_sha256, read_torchvision
 from bench.spec.config import TrialConfig
@@ -158,13 +159,14 @@ def train(config: TrialConfig, recipe, adapter, built: Built, state, splits,
                                                "learning_rate_scale": 1.0 if frozen else recipe.unfrozen_lr_scale})
         order = order_rng.permutation(len(splits.train_y))
         learning_rates = control.learning_rates(epoch - 1)
-        with SyncedTimer(adapter.synchronize) as train_timer:
+        with ForeignLoad() as load, SyncedTimer(adapter.synchronize) as train_timer:
             stats = adapter.train_epoch(built.model, state, order, learning_rates)
         if not math.isfinite(stats.loss):
             raise Diverged(f"training loss is {stats.loss} in epoch {epoch}")
         record = {"epoch": epoch, "train_loss": stats.loss, "train_accuracy": stats.accuracy,
                   "learning_rate": stats.learning_rate, "epoch_time_s": train_timer.seconds,
-                  "images_per_s": len(splits.train_y) / train_timer.seconds}
+                  "images_per_s": len(splits.train_y) / train_timer.seconds,
+                  "foreign_cpu_cores": round(load.cores, 3)}
         if len(splits.val_y):
             with SyncedTimer(adapter.synchronize) as eval_timer:
                 val_logits = adapter.predict(built.model, state, splits.val_x)

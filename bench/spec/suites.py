@@ -77,6 +77,15 @@ def _quick(model: str, recipe: str, dataset: str) -> Entry:
                  note=QUICK_NOTE.format(images=images, epochs=get_recipe(recipe).epochs, data=data_note))
 
 
+# papers-cpu: the campaign of converged CPU results: every paper part a 2-core CPU can train at the paper's
+# own recipe, batch size and epoch count on the whole training split, cheapest first. Run it with --resume
+# (hours); seed 0 of every part, then `--model r2_vanilla_cnn --seeds 1 2` for an interval (see README).
+PAPERS_CPU_PARTS = (("r2_vanilla_cnn", "r2"), ("r2_tuned_cnn", "r2"), ("r2_squeezenet1_1", "r2_squeezenet"),
+                    ("r3_deep_cnn", "r3"), ("r0_deep_cnn", "r0"))
+PAPERS_CPU = tuple(Entry(model, recipe, note="the paper's recipe, batch size and epochs; the whole training split")
+                   for model, recipe in PAPERS_CPU_PARTS)
+
+
 # common-quick: the common recipe's architecture comparison at one budget every model can afford on a
 # 2-core CPU (the heaviest, ResNet-34 with the CIFAR stem, takes about 5 minutes a trial in torch).
 COMMON_QUICK_BUDGET = dict(epochs=3, train_subset=2000, val_size=1000, test_subset=2000, target_accuracy=0.30)
@@ -225,6 +234,9 @@ SUITES = {
                       tuple(Entry(m, r, d, weights=w) for m, r, d, w in TRANSFER_PARTS)),
     "transfer-quick": Suite("transfer-quick", "the transfer suite on a 2-core CPU: 500 images, every fine-tuning "
                             "phase once", tuple(_transfer_quick(*part) for part in TRANSFER_PARTS)),
+    "papers-cpu": Suite("papers-cpu", "the papers' parts a 2-core CPU can converge: each paper's own recipe, "
+                        "batch size and epochs on the whole training split, both frameworks (hours; use --resume)",
+                        PAPERS_CPU),
     "common-quick": Suite("common-quick", "every model under the common recipe at one budget a 2-core CPU "
                           "affords (2,000 images, 3 epochs)", COMMON_QUICK),
 }

@@ -1,0 +1,51 @@
+"""Foreign load: how much CPU other processes took while a trial was timed, from psutil's counters.
+
+The machine's busy CPU time (user, nice, system, interrupts and time stolen by a hypervisor) less this
+process's own (its threads and the children it waited for), over the wall time: cores' worth of other
+work. Load does not change what a model learns; it does change its epoch time, so tables mark an epoch
+time measured beside FOREIGN_LOAD_CORES or more (bench.report.frame).
+"""
+
+from __future__ import annotations
+
+import time
+
+import psutil
+
+FOREIGN_LOAD_CORES = 0.25  # other processes' CPU, in cores, from which an epoch time counts as timed under load
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has spent busy since boot."""
+    times = psutil.cpu_times()
+    return sum(getattr(times, field, 0.0) for field in ("user", "nice", "system", "irq", "softirq", "steal"))
+
+
+def own_seconds(process: psutil.Process) -> float:
+    """CPU seconds of `process`, its threads included, and of its finished children."""
+    times = process.cpu_times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+class ForeignLoad:
+    """Context manager: `cores` is the CPU time other processes took during the block over its wall time."""
+
+    def __init__(self):
+        self._process = psutil.Process()
+        self.cores = float("nan")
+
+    def __enter__(self) -> "ForeignLoad":
+        self._start = (time.perf_counter(), machine_busy_seconds(), own_seconds(self._process))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        wall, busy, own = (now - then for now, then in zip(
+            (time.perf_counter(), machine_busy_seconds(), own_seconds(self._process)), self._start))
+        self.cores = max(0.0, busy - own) / wall if wall > 0 else 0.0
+
+
+def timed_under_load(epochs: list[dict]) -> bool:
+    """Whether an epoch behind a record's epoch time (the steady epochs, else the only one) ran beside
+    foreign load; records from before this was measured say nothing, so False."""
+    timed = epochs[1:] or epochs
+    return any((epoch.get("foreign_cpu_cores") or 0.0) >= FOREIGN_LOAD_CORES for epoch in timed)
