@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 
@@ -212,3 +213,20 @@ def test_learning_rates_are_crossed_with_batch_sizes_and_seeds_as_r4s_grid():
     assert {(t.batch_size, t.learning_rate) for t in trials} == {(b, r) for b in (32, 64) for r in (0.01, 0.1, 0.5)}
     assert trials[0].label() == "r4_simple_cnn torch cpu bs32 lr0.01 seed0"
     assert trials[0].resolved_recipe().learning_rate == 0.01
+
+
+def test_a_run_piped_to_a_file_shows_each_epoch_as_it_happens(tmp_path):
+    # The trial hangs after its first epoch (until its timeout): that epoch's line must be out by then.
+    args = ["run", "--dataset", "synthetic", "--model", "r2_vanilla_cnn", "--framework", "torch", "--epochs", "2",
+            "--train-subset", "200", "--val-size", "100", "--threads", "1", "--no-calibration", "--trial-timeout", "60",
+            "--results", str(tmp_path)]
+    sweep = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO_ROOT, stderr=subprocess.PIPE,
+                             stdout=subprocess.DEVNULL, text=True, env={**os.environ, "CNNBENCH_FAULT": "sleep@1"},
+                             start_new_session=True)
+    try:
+        line = sweep.stderr.readline()
+        assert sweep.poll() is None  # still running: the line came as the epoch ended, not at exit
+        assert line.startswith("epoch 1/2 r2_vanilla_cnn torch cpu bs128 seed0: train loss ") and " s\n" in line
+    finally:
+        os.killpg(sweep.pid, signal.SIGKILL)  # the sweep and its hung trial
+        sweep.wait()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.measure import metrics, peak_flops
+from bench.measure.load import ForeignLoad, own_seconds
 from bench.report import statistics
 from bench.measure.timing import summarise_epochs
 from bench.run.trial import compute, time_to_accuracy
@@ -89,3 +91,41 @@ def test_confusion_matrix_and_macro_f1_equal_scikit_learns(classes, data):
     np.testing.assert_array_equal(matrix, sklearn_metrics.confusion_matrix(labels, predicted, labels=everything))
     assert metrics.macro_f1(matrix) == pytest.approx(
         sklearn_metrics.f1_score(labels, predicted, labels=everything, average="macro", zero_division=0))
+
+
+SPIN = "import time\nend = time.time() + {seconds}\nwhile time.time() < end: pass"
+
+
+def test_another_process_busy_beside_a_timed_block_is_foreign_load():
+    import subprocess
+    import sys
+
+    spinner = subprocess.Popen([sys.executable, "-c", SPIN.format(seconds=3)])
+    try:
+        time.sleep(0.5)  # the spinner past its start-up
+        with ForeignLoad() as load:
+            time.sleep(1.5)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert load.cores >= 0.5  # the spinner took most of a core while this process slept
+
+
+def test_a_child_the_trial_waits_for_is_its_own_work_not_foreign():
+    import subprocess
+    import sys
+
+    import psutil
+
+    before = own_seconds(psutil.Process())
+    subprocess.run([sys.executable, "-c", "import time\nwhile time.process_time() < 0.6: pass"], check=True)
+    assert own_seconds(psutil.Process()) - before >= 0.6
+
+
+def test_a_record_is_timed_under_load_by_its_steady_epochs():
+    from bench.measure.load import FOREIGN_LOAD_CORES, timed_under_load
+
+    quiet, loaded = {"foreign_cpu_cores": 0.01}, {"foreign_cpu_cores": FOREIGN_LOAD_CORES}
+    assert not timed_under_load([loaded, quiet, quiet])  # the first epoch is not in the epoch time
+    assert timed_under_load([quiet, quiet, loaded]) and timed_under_load([loaded])
+    assert not timed_under_load([{"epoch": 1}, {"epoch": 2}])  # recorded before load was measured

@@ -23,7 +23,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import psutil
-from tqdm import tqdm
 
 from bench.data import cifar, pretrained
 from bench.results import store
@@ -33,6 +32,7 @@ from bench.frameworks import backend_for, missing_framework, unsupported
 from bench.paths import PROJECT_ROOT, portable
 from bench.spec.recipes import get_recipe
 from bench.spec.config import TrialConfig
+from bench.run.progress import Progress
 from bench.run.worker import EVENT_PREFIX
 
 
@@ -269,8 +269,7 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
         trials = [t for t in trials if t.trial_id not in done]
     if calibration and trials:
         calibrate(trials, results_dir, provenance or {})
-    bar = tqdm(total=sum(t.epochs for t in trials), unit="epoch", dynamic_ncols=True,
-               disable=None, file=sys.stderr)
+    progress = Progress(sum(t.epochs for t in trials))
     claims: dict[str, Path] = {}
 
     def admit(config: TrialConfig) -> bool:
@@ -283,9 +282,9 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
             summary.skipped_claimed += 1
         else:
             claims[config.trial_id] = claimed
-            bar.set_description(f"{config.label()}")
+            progress.start(config)
             return True
-        bar.update(config.epochs)
+        progress.skip(config)
         return False
 
     logs = None
@@ -295,7 +294,7 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
         logs = TrialLogs(tensorboard_dir)
 
     def epoch_done(config: TrialConfig, event: dict) -> str | None:
-        bar.update(1)
+        progress.epoch(config, event)
         if logs:
             logs.epoch(config, event)
         return on_epoch(config, event) if on_epoch else None
@@ -310,7 +309,7 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
             path = store.write(results_dir, record)
             summary.counts[record["status"]] += 1  # right after the write: Ctrl-C may come at any moment
             store.release(claims.pop(config.trial_id))
-            bar.write(_trial_line(record, path))
+            progress.finish(config, _trial_line(record, path))
             if logs:
                 logs.finish(config, record)
             if on_record:
@@ -318,7 +317,7 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
-        bar.close()
+        progress.close()
         if logs:
             logs.close()
         for claimed in claims.values():
