@@ -535,3 +535,53 @@ def conformance_facts(framework: str) -> dict:
     measured = calibration.measure(framework, "cpu", 1)  # last: it sets the adapter up again
     facts["calibration"] = (measured["matmul_s"], measured["conv_s"])
     return facts
+
+
+def long_run(framework: str, recipe_name: str, best_epoch: int) -> dict:
+    """A paper recipe over its whole epoch count, on 8 images at batch 4, through the trial's own loop
+    (bench.run.trial.train) with scripted validation figures, the same in every framework: they improve until
+    `best_epoch`, then stay flat, so the plateau reduces the learning rate and early stopping stops.
+
+    Returns each epoch's learning rate as the optimizer reports it and as scheduled, the epoch the run stopped
+    after, the epoch restored, and whether the weights after the restore are those of that epoch."""
+    from bench.run import trial
+    from bench.run.control import TrainingControl
+    from bench.spec.config import TrialConfig
+
+    from bench.spec.layers import Conv, Dense, Flatten, MaxPool, ReLU
+
+    recipe = get_recipe(recipe_name).with_overrides(batch_size=4)
+    adapter = _adapter(framework)
+    layer_list = [Conv("conv1", 4), ReLU(), MaxPool(4), Flatten(), Dense("fc", 10)]  # the recipe is the subject
+    built = trial.Built(layer_list, adapter.build(layer_list, "tiny"), None, set(), set(), None)
+    dataset = cifar.synthetic(train=8, test=8, seed=5)
+    mean, std = cifar.NORMALISATION["cifar10"]
+    state = adapter.prepare(built.model, recipe, dataset.train_x, dataset.train_y, mean, std, 0,
+                            recipe.class_weight_vector(dataset.class_names))
+    splits = cifar.Splits(dataset, dataset.train_x, dataset.train_y, dataset.test_x[:2], dataset.test_y[:2],
+                          None, None)
+    epoch = iter(range(1, recipe.epochs + 1))
+
+    def scripted(*_) -> dict:
+        progress = min(next(epoch), best_epoch)
+        return {"val_loss": 2.0 - 0.1 * progress, "val_accuracy": 0.1 + 0.05 * progress, "eval_time_s": 0.0}
+
+    at_best = {}
+
+    def emit(event: dict) -> None:
+        if event["epoch"] == best_epoch:
+            at_best.update(adapter.export_weights(built.model, layer_list))
+
+    config = TrialConfig(model="tiny", framework=framework, device="cpu", batch_size=4, seed=0,
+                         epochs=recipe.epochs, recipe=recipe_name)
+    epochs, _, restored = trial.train(config, recipe, adapter, built, state, splits, emit, validation=scripted)
+    after = adapter.export_weights(built.model, layer_list)
+    control = TrainingControl(recipe, 2)  # the schedule as scheduled, replayed with the epochs' figures
+    scheduled = []
+    for record in epochs:
+        scheduled.append(float(control.learning_rates(record["epoch"] - 1)[-1]))
+        control.after_epoch(record["epoch"], record["val_loss"], record["val_accuracy"])
+    same = restored is not None and all(np.array_equal(after[layer][name], tensor)
+                                        for layer, tensors in at_best.items() for name, tensor in tensors.items())
+    return {"rates": [record["learning_rate"] for record in epochs], "scheduled": scheduled,
+            "stopped_after": len(epochs), "restored": restored, "restored_weights_equal": same}

@@ -12,7 +12,8 @@ from bench.errors import BenchError
 from bench.spec import registry
 from bench.frameworks import FRAMEWORKS, missing_framework
 from bench.run.control import TrainingControl
-from bench.spec.recipes import EarlyStopping, Plateau, Recipe, Schedule, learning_rate_at
+from bench.spec.recipes import EarlyStopping, Plateau, Recipe, Schedule, get_recipe, learning_rate_at
+from bench.spec.suites import PAPER_PARTS
 from tests import framework_jobs as jobs
 
 both_frameworks = pytest.mark.skipif(any(missing_framework(fw) for fw in FRAMEWORKS),
@@ -252,3 +253,39 @@ def test_the_fastest_options_of_each_framework_are_those_it_honours_of_the_gpu_l
     assert torch_part == GPU_FASTEST and unsupported("keras", GPU_FASTEST)  # the list is torch's whole set
     assert unsupported("keras", keras_part) is None
     assert keras_part.label() == "fast+bf16+channels-last+compile=default"
+
+
+# The paper recipes that change the learning rate or stop early: r3's is constant, r2_squeezenet's control is r2's.
+LONG_RUN_RECIPES = sorted({recipe for _, recipe, _ in PAPER_PARTS} - {"r3", "r2_squeezenet"})
+BEST_EPOCH = 8  # the scripted validation figures improve until then
+
+
+@both_frameworks
+@pytest.mark.parametrize("name", LONG_RUN_RECIPES)
+def test_a_paper_recipe_over_its_whole_epoch_count_runs_alike_in_both_frameworks(name, framework_processes):
+    """Every epoch the same learning rate (the optimizer's, as scheduled), the plateau's reductions on the same
+    epochs, the same early stop and the best epoch's weights restored: over 50 or 100 epochs of 2 steps."""
+    recipe = get_recipe(name)
+    runs = {fw: framework_processes[fw].submit(jobs.long_run, fw, name, BEST_EPOCH).result() for fw in FRAMEWORKS}
+    stop = recipe.early_stopping
+    expected_epochs = min(recipe.epochs, BEST_EPOCH + stop.patience) if stop else recipe.epochs
+    for framework, run in runs.items():
+        assert run["stopped_after"] == expected_epochs, framework
+        np.testing.assert_allclose(run["rates"], run["scheduled"], rtol=1e-6, err_msg=framework)
+        if stop and stop.restore_best:
+            assert run["restored"] == BEST_EPOCH and run["restored_weights_equal"], framework
+    np.testing.assert_allclose(runs["keras"]["rates"], runs["torch"]["rates"], rtol=1e-6)
+    if recipe.plateau and expected_epochs > BEST_EPOCH + recipe.plateau.patience:  # it reduced the rate
+        assert runs["torch"]["rates"][-1] < runs["torch"]["rates"][BEST_EPOCH - 1] * max(recipe.plateau.factor, 0.99)
+
+
+def test_papers_cpu_trains_each_part_at_its_papers_own_recipe_batch_and_epochs_on_the_whole_split():
+    from bench.spec.suites import get_suite
+
+    suite = get_suite("papers-cpu")
+    parts = {(e.model, e.recipe) for e in suite.entries}
+    assert {("r2_vanilla_cnn", "r2"), ("r2_tuned_cnn", "r2"), ("r2_squeezenet1_1", "r2_squeezenet"),
+            ("r3_deep_cnn", "r3")} <= parts <= {(m, r) for m, r, _ in PAPER_PARTS}
+    for entry in suite.entries:
+        assert (entry.epochs, entry.batch_size, entry.train_subset, entry.test_subset) == (None, None, None, None)
+        assert entry.dataset == "cifar10" and set(suite.frameworks) == {"torch", "keras"}

@@ -142,11 +142,22 @@ def build(config: TrialConfig, recipe, adapter, num_classes: int, train_x: np.nd
     return Built(layer_list, model, pretrained, loaded, kept_frozen, initialisation)
 
 
+def validate(adapter, built: Built, state, splits) -> dict:
+    """An epoch's validation figures: loss, accuracy and the time scoring the validation split took."""
+    with SyncedTimer(adapter.synchronize) as eval_timer:
+        val_logits = adapter.predict(built.model, state, splits.val_x)
+    return {"val_loss": metrics.cross_entropy(val_logits, splits.val_y),
+            "val_accuracy": metrics.accuracy(val_logits, splits.val_y), "eval_time_s": eval_timer.seconds}
+
+
 def train(config: TrialConfig, recipe, adapter, built: Built, state, splits,
-          emit: Callable[[dict], None]) -> tuple[list[dict], list[float], int | None]:
+          emit: Callable[[dict], None], validation=validate) -> tuple[list[dict], list[float], int | None]:
     """The epochs: a seeded order of the training images each, the synced epoch time, validation after it
     (never inside the epoch time), the schedule's controls and early stopping. Returns the epochs' records,
-    their training seconds, and the epoch whose weights early stopping restored (or None)."""
+    their training seconds, and the epoch whose weights early stopping restored (or None).
+
+    `validation(adapter, built, state, splits)` gives each epoch's validation figures (the long-run tests
+    script them, so that both frameworks see the same)."""
     order_rng = np.random.default_rng(config.seed)
     control = TrainingControl(recipe, math.ceil(len(splits.train_y) / recipe.batch_size))
     epochs, epoch_seconds, best_weights = [], [], None
@@ -168,11 +179,7 @@ def train(config: TrialConfig, recipe, adapter, built: Built, state, splits,
                   "images_per_s": len(splits.train_y) / train_timer.seconds,
                   "foreign_cpu_cores": round(load.cores, 3)}
         if len(splits.val_y):
-            with SyncedTimer(adapter.synchronize) as eval_timer:
-                val_logits = adapter.predict(built.model, state, splits.val_x)
-            record.update(val_loss=metrics.cross_entropy(val_logits, splits.val_y),
-                          val_accuracy=metrics.accuracy(val_logits, splits.val_y),
-                          eval_time_s=eval_timer.seconds)
+            record.update(validation(adapter, built, state, splits))
         is_best, stop = control.after_epoch(epoch, record.get("val_loss"), record.get("val_accuracy"))
         if is_best and recipe.early_stopping.restore_best:
             best_weights = adapter.snapshot(built.model)
