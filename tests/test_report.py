@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from bench.report import frame, markdown, plots, search_report, tables
+from bench.report import answers, frame, markdown, plots, search_report, tables
 from bench.results import store
 from bench.frameworks import missing_framework
 from bench.report.labels import hardware_label
@@ -400,3 +400,46 @@ def test_the_yardstick_table_sets_the_harness_beside_the_package_on_the_same_gpu
     assert harness_row["test accuracy %"] == "94.10 ± 0.20 (n=3)"
     assert harness_row["time to 94 % s"] == "8.50 (2/3 reached 94 % validation)"  # median of 9 and 8 s
     assert harness_row["steady time to 94 % s"] == "3.50" and harness_row["vs package"] == "0.88x"
+
+
+def loaded(record: dict) -> dict:
+    """`record` as if other processes had taken a core during each of its epochs."""
+    for epoch in record["epochs"]:
+        epoch["foreign_cpu_cores"] = 1.0
+    return record
+
+
+def test_foreign_load_marks_an_epoch_time_and_leaves_it_out_of_the_answers_ratio():
+    quiet = [record_like(framework=fw, epoch_s=t) for fw, t in (("torch", 2.0), ("keras", 3.0))]
+    busy = [loaded(record_like(model="r3_deep_cnn", framework=fw, epoch_s=t)) for fw, t in (("torch", 2.0),
+                                                                                            ("keras", 20.0))]
+    configs = configs_of(quiet + busy)
+    assert tables.SHARED in tables.formatted_columns(configs_of(busy[:1]))[tables.EPOCH_COLUMN][0]
+    frameworks = tables.framework_pairs(configs).set_index("model")["epoch time keras/torch"]
+    assert frameworks["r3_deep_cnn"] == "10.00" + tables.SHARED and frameworks["r2_vanilla_cnn"] == "1.50"
+    answer = answers.which_framework(tables.framework_pair_values(configs))
+    assert "1.50x torch's epoch time" in answer and "1 timed under load left out" in answer
+    assert "n=1 pairs; 1 timed under load left out" in "\n".join(markdown.summary_lines(configs))
+
+
+def paper_record(framework="torch", accuracy=0.70, epochs=50, seed=0) -> dict:
+    """r2_vanilla_cnn under r2's recipe on the whole training split, `epochs` of the paper's 50."""
+    record = record_like(framework=framework, recipe="r2", accuracy=accuracy, batch_size=64, seed=seed)
+    record["recipe"]["paper"] = "r2"
+    record["config"]["epochs"] = epochs
+    record["budget"].update(epochs=epochs, paper_epochs=50, full_training_set=True)
+    record["dataset"]["train_size"] = 45000
+    return record
+
+
+def test_a_paper_part_at_its_own_budget_gets_a_verdict_and_a_parity_row():
+    records = [paper_record("torch", 0.70, seed=0), paper_record("torch", 0.69, seed=1),
+               paper_record("keras", 0.66, seed=0), paper_record("keras", 0.65, seed=1),
+               paper_record("torch", 0.40, epochs=3)]  # a short budget of the same part
+    configs, named = tables.derived(records)
+    reported = named["reported_vs_reproduced"]
+    assert list(reported["verdict"]) == ["not reproduced", "reproduced", "budget short"]  # full budgets first (keras 65.5, torch 69.5)
+    (parity,) = named["parity_at_convergence"].to_dict("records")
+    assert parity["model"] == "r2_vanilla_cnn" and parity["epochs"] == 50 and parity["n keras/torch"] == "2/2"
+    assert parity["test acc difference (pt, keras - torch)"] == "-4.00" and parity["95% CI (pt)"].startswith("± ")
+    assert "## Framework parity at convergence" in markdown.render(records)

@@ -55,6 +55,15 @@ def which_model(configs: pd.DataFrame) -> str:
             f"{_budget(best)} ({link})")
 
 
+SHARED = "†"  # marks an epoch time measured under load: another trial, or other processes (bench.measure.load)
+
+
+def _quiet_median_ratio(pairs: list[dict]) -> float:
+    """The median epoch-time ratio of the pairs timed without load; of all pairs where every one was loaded."""
+    quiet = [p["time_ratio"] for p in pairs if not p["timed_under_load"]]
+    return float(np.median(quiet or [p["time_ratio"] for p in pairs]))
+
+
 def which_framework(pairs: list[dict]) -> str:
     """Per keras backend against torch: epoch-time ratio and accuracy difference, over matched configurations."""
     if not pairs:
@@ -63,7 +72,7 @@ def which_framework(pairs: list[dict]) -> str:
     by_backend: dict[str, list[dict]] = {}
     for pair in pairs:
         by_backend.setdefault(pair["framework"], []).append(pair)
-    ratios = {backend: float(np.median([p["time_ratio"] for p in rows])) for backend, rows in by_backend.items()}
+    ratios = {backend: _quiet_median_ratio(rows) for backend, rows in by_backend.items()}
     for backend, rows in sorted(by_backend.items(), key=lambda item: ratios[item[0]]):
         judged = [p for p in rows if p["verdict"] != statistics.NO_ESTIMATE]
         beyond = sum(p["verdict"] != statistics.WITHIN for p in judged)
@@ -71,7 +80,11 @@ def which_framework(pairs: list[dict]) -> str:
                  else "one seed each: no noise estimate")
         learned = [p["difference"] for p in rows if p["learned"]]  # pairs where a side did not learn say nothing
         accuracy = f"accuracy {100 * float(np.median(learned)):+.1f} pt" if learned else "no pair where both learned"
-        parts.append(f"{backend} {ratios[backend]:.2f}x torch's epoch time, {accuracy} (median of {len(rows)}; {noise})")
+        loaded = sum(p["timed_under_load"] for p in rows)
+        mark = SHARED if loaded == len(rows) else ""
+        left_out = f", {loaded} timed under load left out of the time" if loaded and not mark else ""
+        parts.append(f"{backend} {ratios[backend]:.2f}x{mark} torch's epoch time, {accuracy} "
+                     f"(median of {len(rows)}{left_out}; {noise})")
     fastest = min(ratios, key=ratios.get)
     return f"{'; '.join(parts)}; fastest keras backend: **{fastest}** ([frameworks](#frameworks))"
 
@@ -89,6 +102,15 @@ def widest_sweep(trials: pd.DataFrame) -> tuple[tuple, pd.DataFrame] | None:
     return max(sweeps, key=lambda item: (item[1]["batch_size"].nunique(), len(item[1]), item[0][1] == REFERENCE_FRAMEWORK))
 
 
+def _throughput_gain(smallest: pd.DataFrame, largest: pd.DataFrame) -> tuple[float, str]:
+    """Median images/s at the largest batch over the smallest, from runs timed without load where both have
+    some (else all runs, and the mark †)."""
+    quiet_small, quiet_large = smallest[~smallest["timing_shared"]], largest[~largest["timing_shared"]]
+    if len(quiet_small) and len(quiet_large):
+        return quiet_large["images_per_s"].median() / quiet_small["images_per_s"].median(), ""
+    return largest["images_per_s"].median() / smallest["images_per_s"].median(), SHARED
+
+
 def which_batch_size(trials: pd.DataFrame) -> str:
     """The widest batch-size sweep: throughput gained from the smallest to the largest batch, and where
     accuracy starts to fall (beyond the seed noise) under the learning-rate rule used."""
@@ -102,7 +124,7 @@ def which_batch_size(trials: pd.DataFrame) -> str:
         return f"**{model}** ({framework}): fewer than two batch sizes learned"
     per_batch = {batch: runs for batch, runs in group.groupby("batch_size", sort=True)}
     smallest, largest = min(per_batch), max(per_batch)
-    speed = per_batch[largest]["images_per_s"].median() / per_batch[smallest]["images_per_s"].median()
+    speed, loaded = _throughput_gain(per_batch[smallest], per_batch[largest])
     accuracy = {batch: runs["test_accuracy"].dropna().tolist() for batch, runs in per_batch.items()}
     best = max(accuracy, key=lambda batch: np.mean(accuracy[batch]))
     falls = [batch for batch in sorted(accuracy) if batch > best
@@ -110,7 +132,7 @@ def which_batch_size(trials: pd.DataFrame) -> str:
     n = min(len(values) for values in accuracy.values())
     trend = (f"accuracy falls beyond the seed noise from batch {falls[0]} on" if falls else
              "accuracy within the seed noise across batch sizes" if n > 1 else "one seed: no noise estimate")
-    return (f"**{model}** ({framework}): batch {smallest} → {largest} gives {speed:.1f}x the images/s; test "
+    return (f"**{model}** ({framework}): batch {smallest} → {largest} gives {speed:.1f}x{loaded} the images/s; test "
             f"accuracy {100 * np.mean(accuracy[smallest]):.1f} → {100 * np.mean(accuracy[largest]):.1f} % "
             f"(best at {best}, n={n}), {trend}; "
             + (f"learning-rate rule `{rule}`" if rate == RECIPE_LR else f"learning rate {rate} at every batch size")

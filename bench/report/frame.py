@@ -72,6 +72,7 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "headline": record["_file"] in headline_files,
             "budget_note": (record.get("budget") or {}).get("note", ""),
             "matches_paper": (record.get("budget") or {}).get("matches_paper"),
+            "full_budget": at_papers_budget(record),
             "test_size": dataset.get("test_size"),
             "file": record["_file"],
         })
@@ -104,6 +105,7 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
         first_epoch_s=("first_epoch_s", "median"),
         warmup=("warmup_in_epoch_time", "any"),
         shared=("timing_shared", "any"),
+        full_budget=("full_budget", "all"),
         images_per_s=("images_per_s", "median"),
         params=("params", "first"),
         mflops=("mflops", "first"),
@@ -114,6 +116,14 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
     ).reset_index()
     table["learned"] = learned(table["acc_mean"], table["chance"])
     return table.sort_values(["dataset", "hardware", "model", "framework", "variant", "batch_size"])
+
+
+def at_papers_budget(record: dict) -> bool:
+    """Whether a trial trained at its paper's own budget: the recipe's epoch count (or its early stop), the whole
+    training split, scored on the whole test set. Interpretations (`recipe.deviations`) do not shorten a budget."""
+    budget, config = record.get("budget") or {}, record["config"]
+    return bool(budget.get("full_training_set") and budget.get("epochs") == budget.get("paper_epochs")
+                and config.get("test_subset") is None and (record.get("recipe") or {}).get("paper"))
 
 
 def published(model: str) -> dict:

@@ -11,7 +11,7 @@ from bench.report.answers import answer_lines, hardware_order, widest_sweep
 from bench.report.labels import hardware_label
 from bench.report.statistics import NO_ESTIMATE, WITHIN, accuracy_verdict_from_summary
 from bench.report.tables import (ARCHITECTURE_RECIPE, architecture_configs, architectures_table, derived,
-                                 framework_pair_values, framework_pairs, seconds_cell)
+                                 framework_pair_values, seconds_cell)
 
 
 def architectures_markdown(table: pd.DataFrame, order: list[str]) -> list[str]:
@@ -40,7 +40,7 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
     Configurations that did not learn are never named (best, fastest to target, throughput).
     """
     lines = []
-    ratios = framework_pairs(table)
+    pairs = framework_pair_values(table)
     table = table[table["learned"]]  # a model that did not learn wins nothing
     keys = ["dataset", "hardware", "recipe", "epochs", "train_size"]
     for (dataset, hardware, recipe, epochs, images), group in table.groupby(keys, sort=True):
@@ -52,7 +52,8 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
         lines.append(f"- {dataset}, recipe `{recipe}`, {epochs} epochs on {int(images)} images, {hardware}: best "
                      f"test accuracy {_headline(best)}; best other model {_headline(runner_up)} "
                      f"({group['model'].nunique()} models){_lead(best, runner_up)}.")
-    for (hardware, target), group in table.groupby(["hardware", "tta_target"], sort=True):
+    timed = table[~table["shared"]]  # times measured under load win nothing either
+    for (hardware, target), group in timed.groupby(["hardware", "tta_target"], sort=True):
         reached = group[group["tta_reached"] == group["n"]]
         if not reached.empty:
             fastest = reached.sort_values(["tta_s", "model"]).iloc[0]
@@ -61,15 +62,17 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
                          f"{fastest['batch_size']}, recipe `{fastest['recipe']}`) in {seconds_cell(fastest['tta_s'])} s "
                          f"of training (median over n={fastest['n']}; {len(reached)} of {len(group)} "
                          f"configurations reached it in every seed).")
-    for hardware, group in table.groupby("hardware", sort=True):
+    for hardware, group in timed.groupby("hardware", sort=True):
         fastest = group.sort_values("images_per_s", ascending=False).iloc[0]
         lines.append(f"- Highest training throughput on {hardware}: **{fastest['model']}** ({fastest['framework']}, "
                      f"{fastest['variant']}, batch {fastest['batch_size']}) at {fastest['images_per_s']:.0f} "
                      f"images/s (median over n={fastest['n']}; its test accuracy {100 * fastest['acc_mean']:.1f} %).")
-    if not ratios.empty:
-        values = ratios["epoch time keras/torch"].astype(float)
+    values = pd.Series([p["time_ratio"] for p in pairs if not p["timed_under_load"]], dtype=float)
+    if not values.empty:
+        loaded = len(pairs) - len(values)
         lines.append(f"- Keras/PyTorch epoch-time ratio, same model and settings: median {values.median():.2f} "
-                     f"(range {values.min():.2f}-{values.max():.2f}, n={len(values)} pairs).")
+                     f"(range {values.min():.2f}-{values.max():.2f}, n={len(values)} pairs"
+                     + (f"; {loaded} timed under load left out" if loaded else "") + ").")
     return lines
 
 
@@ -188,7 +191,8 @@ def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], 
                       named["yardstick"], lift=("hardware",))
     lines += _section("Frameworks", "The same model, settings, data and budget in PyTorch and Keras: test "
                       "accuracy difference with Welch's 95 % interval over seeds, and ratios of median epoch "
-                      "time and peak host memory.", named["frameworks"],
+                      "time and peak host memory († a ratio with a time measured under load, left out of the "
+                      "Answers' ratio).", named["frameworks"],
                       lift=("hardware", "variant", "recipe", "epochs", "train images", "test images"))
     lines += _section("Batch size", "Time per epoch, throughput, peak memory and accuracy per batch size "
                       "(report r0's table), per model, framework and hardware, with the first epoch's learning "
@@ -209,7 +213,16 @@ def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], 
                       "hardware) beside ours for the same model and recipe, on our hardware and budget. A "
                       "shorter budget than the report's is stated in the last column; recipe deviations are "
                       "in each result's `recipe.deviations`. The difference compares different datasets "
-                      "and budgets wherever the last column says so.", named["reported_vs_reproduced"])
+                      "and budgets wherever the last column says so. Rows at the paper's own budget (its "
+                      "recipe, batch size and epochs, or its early stop, on the whole training split) come first; "
+                      "their verdict: reproduced (within 3 points of the published accuracy) or not; any shorter "
+                      "budget is \"budget short\" and says nothing about the paper's figure.",
+                      named["reported_vs_reproduced"])
+    lines += _section("Framework parity at convergence", "The pairs of Frameworks trained at a paper's own budget: "
+                      "the claim that one network under one recipe gives the same accuracy in PyTorch and Keras, "
+                      "tested where it matters. Learning curves of both frameworks overlaid: the `curves-*` "
+                      "plots of each part.", named["parity_at_convergence"],
+                      lift=("hardware", "variant", "recipe", "epochs", "train images", "test images"))
     lines += _section("Per class", "Test accuracy per class (%) of each report's model, cat and dog first "
                       "(the reports' hardest classes), over all its seeds, and its three most confused "
                       "pairs (share of the true class).", named["per_class"])

@@ -9,7 +9,7 @@ import pandas as pd
 
 from bench.report import search_report
 from bench.report import answers
-from bench.report.answers import RECIPE_LR
+from bench.report.answers import RECIPE_LR, SHARED
 from bench.frameworks import REFERENCE_FRAMEWORK
 from bench.report.labels import framework_label, hardware_label, variant_label
 from bench.spec.suites import YARDSTICK_MODELS
@@ -20,7 +20,6 @@ from bench.report.frame import is_papers_recipe, configurations, published, pape
 EPOCH_COLUMN = "epoch s (median, range over seeds)"
 
 
-SHARED = "†"  # marks an epoch time measured under load: another trial, or other processes (bench.measure.load)
 
 
 DID_NOT_LEARN = "did not learn"
@@ -278,12 +277,14 @@ def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
         accuracy, described = _published_accuracy(reported)
         ours = group["test_accuracy"].mean()
         context = ", ".join(str(reported[k]) for k in ("framework", "dataset", "stem") if k in reported)
+        full = bool(group["full_budget"].all())
         rows.append({
             "report": values["paper"], "model": values["model"], "framework": values["framework"],
             "batch": values["batch_size"],
             "reported accuracy": described,
             "reproduced test acc %": _marked(f"{100 * ours:.2f} (n={len(group)})", _learned(group)),
             "difference (pt)": f"{100 * (ours - accuracy):+.1f}" if accuracy is not None else "-",
+            "verdict": reproduction_verdict(ours, accuracy, full),
             "reported params": f"{reported['params']:,}" if "params" in reported else "-",
             "our params": f"{int(group['params'].iloc[0]):,}",
             "reported epoch time": (f"{reported['epoch_minutes']} min ({reported.get('hardware', '?')})"
@@ -294,8 +295,25 @@ def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
                                    f"{int(values['train_size'])} train / {int(values['test_size'])} test images",
             "same budget and recipe as the report": "yes" if group["matches_paper"].all() else
                                                     f"no: {group['budget_note'].iloc[0] or 'see recipe deviations'}",
+            "_full": full,
         })
-    return pd.DataFrame(rows)
+    if not rows:
+        return pd.DataFrame()
+    table = pd.DataFrame(rows)  # the paper's own budget first
+    return table.sort_values("_full", ascending=False, kind="stable").drop(columns="_full").reset_index(drop=True)
+
+
+REPRODUCED_WITHIN = 0.03  # test accuracy within 3 points of the published figure
+
+
+def reproduction_verdict(ours: float, published_accuracy: float | None, full_budget: bool) -> str:
+    """reproduced (within 3 points), not reproduced, or budget short (a shorter budget than the paper's says
+    nothing about its figure); '-' where the paper published no accuracy."""
+    if published_accuracy is None:
+        return "-"
+    if not full_budget:
+        return "budget short"
+    return "reproduced" if abs(ours - published_accuracy) <= REPRODUCED_WITHIN else "not reproduced"
 
 
 def framework_pair_values(table: pd.DataFrame) -> list[dict]:
@@ -315,20 +333,32 @@ def framework_pair_values(table: pd.DataFrame) -> list[dict]:
                           "n": f"{other['n']}/{reference['n']}", "difference": difference, "half": half,
                           "verdict": verdict, "learned": bool(other["learned"] and reference["learned"]),
                           "time_ratio": other["epoch_s"] / reference["epoch_s"],
+                          "timed_under_load": bool(other["shared"] or reference["shared"]),
+                          "full_budget": bool(other["full_budget"] and reference["full_budget"]),
                           "memory_ratio": other["peak_rss_mb"] / reference["peak_rss_mb"]})
     return pairs
 
 
 def framework_pairs(table: pd.DataFrame) -> pd.DataFrame:
-    """The Frameworks section: framework_pair_values formatted."""
+    """The Frameworks section: framework_pair_values formatted; † marks a time ratio measured under load."""
+    return pair_rows(framework_pair_values(table))
+
+
+def parity_at_convergence(table: pd.DataFrame) -> pd.DataFrame:
+    """The pairs at a paper's own budget (its recipe, batch size and epochs, the whole training split)."""
+    return pair_rows([pair for pair in framework_pair_values(table) if pair["full_budget"]])
+
+
+def pair_rows(pairs: list[dict]) -> pd.DataFrame:
+    """Framework pairs as table cells."""
     return pd.DataFrame([{
         "model": p["model"], "hardware": p["hardware"], "variant": p["variant"], "batch": p["batch_size"],
         "recipe": p["recipe"], "epochs": p["epochs"], "train images": int(p["train_size"]),
         "test images": int(p["test_size"]), "framework": p["framework"], "n keras/torch": p["n"],
         "test acc difference (pt, keras - torch)": _marked(f"{100 * p['difference']:+.2f}", p["learned"]),
         "95% CI (pt)": f"± {100 * p['half']:.2f}" if p["half"] == p["half"] else "n/a (needs 2+ seeds each)",
-        "epoch time keras/torch": f"{p['time_ratio']:.2f}",
-        "peak RSS keras/torch": f"{p['memory_ratio']:.2f}"} for p in framework_pair_values(table)])
+        "epoch time keras/torch": f"{p['time_ratio']:.2f}{SHARED if p['timed_under_load'] else ''}",
+        "peak RSS keras/torch": f"{p['memory_ratio']:.2f}"} for p in pairs])
 
 
 FIRST_CLASSES = ("cat", "dog")  # the reports' hardest classes lead the per-class table
@@ -417,7 +447,8 @@ def derived(records: list[dict], package_runs: list[dict] = ()) -> tuple[pd.Data
         "searches": search_report.searches_table(searched), "grid": grid_table(configs),
         "results": leaderboard_table(configs), "architectures": architectures_table(configs),
         "reported_vs_reproduced": reported_table(trials),
-        "frameworks": framework_pairs(configs), "per_class": per_class_table(records),
+        "frameworks": framework_pairs(configs), "parity_at_convergence": parity_at_convergence(configs),
+        "per_class": per_class_table(records),
         "fast_vs_naive": speedup_table(trials), "batch_size": batch_size_table(trials),
         "failed_trials": failure_table(trials), "fairness_manifest": manifest_table(records),
         "environment": environment_table(records), "trials": trials}
