@@ -1,7 +1,10 @@
-"""nox sessions: `tests` (the test suite) and `bench` (a benchmark sweep, then its leaderboard).
+"""nox sessions: `tests` (the test suite), `benchmark` (`pytest --benchmark-only`) and `bench` (a benchmark
+sweep, then its leaderboard).
 
 Environments are reused between runs (`reuse_venv`), so only the first run pays the ~7 GB install.
 """
+
+import shutil
 
 import nox
 
@@ -10,11 +13,24 @@ nox.options.reuse_venv = "yes"
 nox.options.sessions = ["tests"]
 
 
+def _pytest_args(posargs: list[str]) -> list[str]:
+    """The suite runs benchmark bodies once, untimed, unless the arguments ask to time them."""
+    timed = any(arg.startswith(("--benchmark-only", "--benchmark-enable")) for arg in posargs)
+    return [*posargs] if timed else ["--benchmark-disable", *posargs]
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite; benchmark bodies run once, untimed (`pytest --benchmark-only` times them)."""
+    """Run the test suite; benchmark bodies run once, untimed (`nox -s benchmark` times them)."""
     session.install("-e", ".[all,dev]")
-    session.run("pytest", "--benchmark-disable", *session.posargs)
+    session.run("pytest", *_pytest_args(session.posargs))
+
+
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """`pytest --benchmark-only ARGS`: pytest-benchmark's table of per-epoch times (see README, Benchmarks)."""
+    session.install("-e", ".[all,dev]")
+    session.run("pytest", "--benchmark-only", *session.posargs)
 
 
 def _device(args: list[str]) -> str:
@@ -26,9 +42,13 @@ def bench(session: nox.Session) -> None:
     """`nox -s bench -- ARGS` = `python -m bench run ARGS`, then `python -m bench report`.
 
     With `--device cuda` it installs the GPU extra (CUDA torch, keras on JAX with CUDA) instead of the
-    CPU one (keras on tensorflow-cpu).
+    CPU one (keras on tensorflow-cpu), after checking that an NVIDIA driver is there to use it.
     """
-    session.install("-e", ".[gpu]" if _device(session.posargs) == "cuda" else ".[all]")
+    cuda = _device(session.posargs) == "cuda"
+    if cuda and shutil.which("nvidia-smi") is None:
+        session.error("--device cuda needs an NVIDIA GPU and its driver: nvidia-smi is not on PATH "
+                      "(nothing was installed)")
+    session.install("-e", ".[gpu]" if cuda else ".[all]")
     session.run("python", "-m", "bench", "run", *session.posargs)
     results = "results"
     if "--results" in session.posargs:

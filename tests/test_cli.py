@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -230,3 +232,19 @@ def test_a_run_piped_to_a_file_shows_each_epoch_as_it_happens(tmp_path):
     finally:
         os.killpg(sweep.pid, signal.SIGKILL)  # the sweep and its hung trial
         sweep.wait()
+
+
+@pytest.mark.skipif(bool(shutil.which("nvidia-smi")), reason="NOX CUDA CHECK SKIPPED: this machine has a GPU driver")
+def test_nox_bench_on_cuda_without_a_driver_fails_before_installing_anything(tmp_path):
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "nox", "--envdir", str(tmp_path / "envs"), "-s", "bench", "--",
+                             "--device", "cuda"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0 and "nvidia-smi is not on PATH" in result.stderr, result.stderr
+    assert "pip install" not in result.stderr and time.monotonic() - started < 60
+
+
+def test_the_tests_session_times_benchmarks_only_when_asked():
+    import noxfile
+
+    assert noxfile._pytest_args(["-k", "parity"]) == ["--benchmark-disable", "-k", "parity"]
+    assert noxfile._pytest_args(["--benchmark-only"]) == ["--benchmark-only"]
