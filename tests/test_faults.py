@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -227,3 +228,19 @@ def test_a_claim_left_by_a_dead_process_is_taken_over(tmp_path):
     assert store.claim(tmp_path, "reused") == reused and json.loads(reused.read_text())["created"] != 1.0
     summary = runner.run_sweep([trial], tmp_path)
     assert summary.counts["ok"] == 1 and summary.skipped_claimed == 0
+
+
+def test_a_claim_held_by_a_zombie_is_taken_over(tmp_path):
+    # Where nothing reaps an orphan at once (containers), a sweep killed with SIGKILL stays a zombie: it holds no claim.
+    zombie = subprocess.Popen([sys.executable, "-c", "pass"])  # never waited for until the end: a zombie meanwhile
+    try:
+        deadline = time.monotonic() + 30
+        while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the child did not exit"
+            time.sleep(0.05)
+        holder = {"pid": zombie.pid, "created": psutil.Process(zombie.pid).create_time(), "host": socket.gethostname()}
+        (tmp_path / "claims").mkdir()
+        (tmp_path / "claims" / "held.claim").write_text(json.dumps(holder))
+        assert store.claim(tmp_path, "held") == tmp_path / "claims" / "held.claim"
+    finally:
+        zombie.wait()

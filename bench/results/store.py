@@ -176,15 +176,16 @@ def this_process() -> dict:
 
 
 def process_is_gone(holder: dict) -> bool:
-    """Whether the process `this_process()` described is gone (its pid dead or reused); a process of another
-    machine cannot be checked from here and counts as alive."""
+    """Whether the process `this_process()` described is gone (its pid dead, a zombie nobody reaped yet, or
+    reused); a process of another machine cannot be checked from here and counts as alive."""
     if holder.get("host") != socket.gethostname():
         return False
     try:
-        started = psutil.Process(holder.get("pid", -1)).create_time()
+        process = psutil.Process(holder.get("pid", -1))
+        started, zombie = process.create_time(), process.status() == psutil.STATUS_ZOMBIE
     except (psutil.NoSuchProcess, ValueError):
         return True
-    return "created" in holder and started != holder["created"]
+    return zombie or ("created" in holder and started != holder["created"])
 
 
 def release(claim_file: Path) -> None:
