@@ -51,6 +51,9 @@ def assert_one_line_error(result, *fragments):
     (["--dataset", "synthetic", "--model", "r0_deep_cnn", "--recipe", "r0", "--val-size", "0"],
      "recipe r0 watches validation figures"),
     (["--modle", "r0_deep_cnn"], "did you mean --model?"),
+    (["--model", "r2_vanila_cnn"], "unknown model 'r2_vanila_cnn'; did you mean r2_vanilla_cnn?"),
+    (["--recipe", "r2_squeezent"], "did you mean r2_squeezenet?"),
+    (["--suite", "paper-cpu"], "did you mean papers-cpu?"),
 ])
 def test_bad_run_arguments(args, fragment, tmp_path):
     assert_one_line_error(bench("run", "--results", str(tmp_path), *args), fragment)

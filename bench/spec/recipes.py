@@ -11,7 +11,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field, replace
 
-from bench.errors import BenchError
+from bench.errors import BenchError, unknown
 
 AUGMENTATIONS = ("crop", "flip")
 OPTIMIZERS = ("adam", "sgd")  # torch's conventions on both sides (bench.frameworks.keras.optimizers)
@@ -101,9 +101,9 @@ class Recipe:
     deviations: tuple[str, ...] = ()  # where this recipe knowingly differs from the paper's
 
     def __post_init__(self):
-        unknown = sorted(set(self.augment) - set(AUGMENTATIONS))
-        if unknown:
-            raise BenchError(f"recipe {self.name}: unknown augmentation {', '.join(unknown)}; "
+        strangers = sorted(set(self.augment) - set(AUGMENTATIONS))
+        if strangers:
+            raise BenchError(f"recipe {self.name}: unknown augmentation {', '.join(strangers)}; "
                              f"choose from {', '.join(AUGMENTATIONS)}")
         for name, value, known in (("optimizer", self.optimizer, OPTIMIZERS), ("loss", self.loss, LOSSES)):
             if value not in known:
@@ -278,5 +278,5 @@ def identity_fields(recipe: dict) -> dict:
 
 def get_recipe(name: str) -> Recipe:
     if name not in RECIPES:
-        raise BenchError(f"unknown recipe {name!r}; choose from {', '.join(RECIPES)}")
+        raise unknown("recipe", name, RECIPES)
     return RECIPES[name]

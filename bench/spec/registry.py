@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-from bench.errors import BenchError
+from bench.errors import BenchError, unknown
 from bench.paths import PROJECT_ROOT
 
 IMPLS_DIR = PROJECT_ROOT / "impls"
@@ -40,7 +40,7 @@ def parse(name: str) -> tuple[str, dict]:
     """'r4_resnet34:stem=cifar' -> ('r4_resnet34', {'stem': 'cifar'}), validated; PARAMETERS typed."""
     base, _, option_text = name.partition(":")
     if base not in base_names():
-        raise BenchError(f"unknown model {name!r}; choose from {', '.join(model_names())}")
+        raise unknown("model", name, model_names())
     declared = getattr(_import_spec(base), "OPTIONS", {})
     numbers = getattr(_import_spec(base), "PARAMETERS", {})
     options = {}

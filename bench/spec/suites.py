@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from bench.errors import BenchError
+from bench.errors import unknown
 from bench.spec.execution import Execution
 from bench.spec.recipes import DEFAULT_VAL_SIZE, get_recipe
 
@@ -244,5 +244,5 @@ SUITES = {
 
 def get_suite(name: str) -> Suite:
     if name not in SUITES:
-        raise BenchError(f"unknown suite {name!r}; choose from {', '.join(SUITES)}")
+        raise unknown("suite", name, SUITES)
     return SUITES[name]
