@@ -4,7 +4,9 @@ sweep, then its leaderboard).
 Environments are reused between runs (`reuse_venv`), so only the first run pays the ~7 GB install.
 """
 
+import os
 import shutil
+from datetime import datetime
 
 import nox
 
@@ -49,8 +51,8 @@ def bench(session: nox.Session) -> None:
         session.error("--device cuda needs an NVIDIA GPU and its driver: nvidia-smi is not on PATH "
                       "(nothing was installed)")
     session.install("-e", ".[gpu]" if cuda else ".[all]")
-    session.run("python", "-m", "bench", "run", *session.posargs)
-    results = "results"
-    if "--results" in session.posargs:
-        results = session.posargs[session.posargs.index("--results") + 1]
-    session.run("python", "-m", "bench", "report", "--results", results)
+    args = list(session.posargs)
+    if "--results" not in args[:-1]:  # a folder of its own under runs/ (git-ignored), named for reporting it
+        args += ["--results", os.path.join("runs", datetime.now().strftime("%Y%m%d-%H%M%S"))]
+    session.run("python", "-m", "bench", "run", *args)
+    session.run("python", "-m", "bench", "report", "--results", args[args.index("--results") + 1])

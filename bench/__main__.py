@@ -21,6 +21,7 @@ from bench.data import cifar
 from bench.spec import layers, registry
 from bench.frameworks import FRAMEWORKS, missing_framework
 from bench.errors import BenchError
+from bench.paths import run_folder
 from bench.frameworks.base import INITS
 from bench.spec.execution import AMP, COMPILE, EXECUTION_OPTIONS, LOADERS
 from bench.spec.recipes import LR_SCALING, RECIPES, get_recipe
@@ -103,7 +104,8 @@ def _add_trial_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=positive_int, help="intra- and inter-op threads, both frameworks "
                         "(default: the cores available)")
     parser.add_argument("--trial-timeout", type=positive_int, help="seconds before a trial is stopped")
-    parser.add_argument("--results", default="results", help="results directory (default: results)")
+    parser.add_argument("--results", help="results directory (default: run, a new folder runs/WHEN, or with "
+                        "--resume the latest one; tune, results)")
     parser.add_argument("--tensorboard", nargs="?", const="", metavar="DIR",
                         help="log every trial's epochs and final metrics for TensorBoard in DIR (default: "
                              "RESULTS/tensorboard)")
@@ -395,7 +397,7 @@ def command_run(args) -> int:
     from bench.run.executors import make_executor
 
     executor = make_executor(args.executor, args.ray_address, args.max_parallel)
-    store.ensure_writable(args.results)
+    args.results = args.results or run_folder(args.resume)
     if args.weights:
         from bench.data.pretrained import check_exists
 
@@ -420,6 +422,9 @@ def command_run(args) -> int:
     if args.dry_run:
         dry_run(trials, splits, runner.calibrate(trials, None, provenance.collect(sys.argv)))
         return 0
+    store.ensure_writable(args.results)  # only now: a refused sweep leaves no folder behind
+    print(f"results: {args.results} (its leaderboard: python -m bench report --results {args.results})",
+          file=sys.stderr)
     summary = runner.run_sweep(trials, args.results, args.resume, args.trial_timeout,
                                provenance.collect(sys.argv), calibration=not args.no_calibration, executor=executor,
                                tensorboard_dir=tensorboard_dir(args))
@@ -443,6 +448,7 @@ def command_tune(args) -> int:
     if args.val_size == 0:
         raise BenchError("a search selects on validation accuracy: --val-size must be > 0")
     executor = make_executor(args.executor, args.ray_address, args.max_parallel)
+    args.results = args.results or "results"
     store.ensure_writable(args.results)
     # The trial each candidate derives from: the search's model and recipe at the recipe's batch size.
     budget = {"dataset": args.dataset, "epochs": args.epochs, "train_subset": args.train_subset,

@@ -8,10 +8,20 @@ part is kept, after an ellipsis (`…/results-gpu`).
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+RUNS = "runs"  # a user's own runs, one folder each (git-ignored): the committed results/ change only when asked
+
+
+def run_folder(resume: bool) -> str:
+    """Where `run` writes without --results: a new folder runs/WHEN, or with --resume the latest one there."""
+    earlier = sorted(path for path in Path(RUNS).glob("*") if path.is_dir()) if resume else []
+    if earlier:
+        return str(earlier[-1])
+    return os.path.join(RUNS, datetime.now().strftime("%Y%m%d-%H%M%S"))
 
 
 def portable(path: str | os.PathLike) -> str:

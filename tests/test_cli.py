@@ -229,7 +229,7 @@ def test_a_run_piped_to_a_file_shows_each_epoch_as_it_happens(tmp_path):
                              stdout=subprocess.DEVNULL, text=True, env={**os.environ, "CNNBENCH_FAULT": "sleep@1"},
                              start_new_session=True)
     try:
-        line = sweep.stderr.readline()
+        line = next(line for line in sweep.stderr if not line.startswith("results: "))
         assert sweep.poll() is None  # still running: the line came as the epoch ended, not at exit
         assert line.startswith("epoch 1/2 r2_vanilla_cnn torch cpu bs128 seed0: train loss ") and " s\n" in line
     finally:
@@ -251,3 +251,23 @@ def test_the_tests_session_times_benchmarks_only_when_asked():
 
     assert noxfile._pytest_args(["-k", "parity"]) == ["--benchmark-disable", "-k", "parity"]
     assert noxfile._pytest_args(["--benchmark-only"]) == ["--benchmark-only"]
+
+
+def test_a_run_without_results_goes_to_a_folder_of_its_own_and_resume_finds_it(tmp_path):
+    args = ["run", "--dataset", "synthetic", "--model", "r2_vanilla_cnn", "--framework", "torch", "--epochs", "1",
+            "--train-subset", "200", "--val-size", "100", "--threads", "1", "--no-calibration"]
+    first = bench(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert f"results: runs/{folder.name} (its leaderboard: python -m bench report --results runs/{folder.name})" \
+        in first.stderr and len(list((folder / "raw").glob("*.json"))) == 1
+    again = bench(*args, "--resume", cwd=tmp_path)
+    assert "1 already done (resumed)" in again.stderr and [*(tmp_path / "runs").iterdir()] == [folder]
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_refused_sweep_leaves_no_folder_behind(tmp_path):
+    refused = bench("run", "--dataset", "synthetic", "--val-size", "100", "--train-subset", "500", "--batch-size",
+                    "100000", "--results", str(tmp_path / "out"))
+    assert_one_line_error(refused, "--batch-size 100000 is larger than the 500 training images")
+    assert not (tmp_path / "out").exists()
