@@ -411,7 +411,8 @@ def command_run(args) -> int:
         weights_dir=args.weights_dir, init=args.init,
         threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
     if not trials:
-        raise BenchError(f"nothing to run: every trial is skipped ({skipped[0] if skipped else 'no trials'})")
+        reasons = dict.fromkeys(line.split(": ", 1)[-1] for line in skipped)  # each once, in order
+        raise BenchError(f"nothing to run: every trial is skipped ({'; '.join(reasons) or 'no trials'})")
     if not (args.executor == "ray" and args.ray_address):  # a cluster's GPUs are checked when Ray connects
         runner.check_devices(trials)
     splits = check_trials(trials, args.data_dir, args.download)

@@ -17,7 +17,7 @@ from tests.test_cli import bench
 pytestmark = pytest.mark.real_data
 SLICE = ["--model", "r2_vanilla_cnn", "--framework", "torch", "keras", "--device", "cpu",
          "--epochs", "2", "--train-subset", "2000", "--val-size", "1000",
-         "--data-dir", str(SHARED_ARCHIVE.parent)]
+         "--data-dir", str(SHARED_ARCHIVE.parent), "--no-calibration"]
 
 
 @requires_shared_cifar10
@@ -57,7 +57,7 @@ def test_real_run_beats_chance_then_reports_and_resumes(tmp_path):
 
 def synthetic_trial(**overrides) -> TrialConfig:
     values = dict(model="r2_vanilla_cnn", framework="torch", device="cpu", batch_size=64, seed=0,
-                  epochs=1, dataset="synthetic", train_subset=200, val_size=100, threads=1)
+                  epochs=1, dataset="synthetic", train_subset=200, val_size=100, test_subset=200, threads=1)
     speed = {name: overrides.pop(name) for name in list(overrides) if name in EXECUTION_OPTIONS}
     return TrialConfig(**{**values, **overrides}, execution=Execution(**speed))
 

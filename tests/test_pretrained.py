@@ -96,7 +96,8 @@ def test_a_missing_weights_file_is_a_clear_error(tmp_path):
 def test_a_transfer_suite_without_its_files_skips_each_part_naming_the_file(tmp_path):
     result = bench("run", "--suite", "transfer-quick", "--weights-dir", str(tmp_path), "--framework", "torch",
                    "--dataset", "synthetic", "--results", str(tmp_path / "out"))
-    assert_one_line_error(result, "nothing to run: every trial is skipped", "needs weights file resnet50-0676ba61.pth")
+    assert_one_line_error(result, "nothing to run: every trial is skipped",
+                          *(f"needs weights file {file_name} in" for *_, file_name in TRANSFER_PARTS))
     assert_one_line_error(bench("run", "--suite", "transfer-quick", "--weights-dir", str(tmp_path / "none"),
                                 "--results", str(tmp_path / "out")), "is not a directory")
 

@@ -17,8 +17,8 @@ def committed_records() -> list[dict]:
 
 
 def test_every_committed_version_1_file_reads_as_the_current_version():
-    records = committed_records()
-    assert {record["schema_version"] for record in records} == {1}  # written before version 2
+    records = [record for record in committed_records() if record["schema_version"] == 1]
+    assert len(records) >= 177  # every result committed before version 2
     for record in records:
         current = schema.read(record)
         assert current["schema_version"] == schema.SCHEMA_VERSION == 3
