@@ -289,7 +289,8 @@ def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
             "our params": f"{int(group['params'].iloc[0]):,}",
             "reported epoch time": (f"{reported['epoch_minutes']} min ({reported.get('hardware', '?')})"
                                     if "epoch_minutes" in reported else "-"),
-            "our epoch s": f"{group['epoch_s'].median():.1f} ({values['hardware']})",
+            "our epoch s": f"{group['epoch_s'].median():.1f}{SHARED if group['timing_shared'].any() else ''} "
+                           f"({values['hardware']})",
             "report's setting": f"{context}, {reported['epochs']} epochs" if "epochs" in reported else context,
             "our data and budget": f"{values['dataset']}, {values['epochs']} epochs, "
                                    f"{int(values['train_size'])} train / {int(values['test_size'])} test images",
