@@ -100,7 +100,8 @@ def _add_trial_options(parser: argparse.ArgumentParser) -> None:
                         help=f"validation images held out of the training set (default {cifar.DEFAULT_VAL_SIZE})")
     parser.add_argument("--dataset", help=f"one of {', '.join(cifar.DATASETS)} (default: the suite's, cifar10)")
     parser.add_argument("--data-dir", help="where to look for the dataset first")
-    parser.add_argument("--download", action="store_true", help="download the dataset if none is found")
+    parser.add_argument("--offline", action="store_true", help="never download: refuse when no copy of the dataset "
+                        "is found (also CNNBENCH_OFFLINE=1; default: download the official archive into the cache)")
     parser.add_argument("--threads", type=positive_int, help="intra- and inter-op threads, both frameworks "
                         "(default: the cores available)")
     parser.add_argument("--trial-timeout", type=positive_int, help="seconds before a trial is stopped")
@@ -307,14 +308,14 @@ def resolve_suite(args) -> tuple[Suite, list[Entry]]:
 GPU_SUITES = ("gpu", "gpu-smoke", "common-gpu", "reports-gpu", "reports", "common", "yardstick", "gpu-speed")
 
 
-def check_trials(trials, data_dir, download: bool) -> dict:
+def check_trials(trials, data_dir, offline: bool) -> dict:
     """Refuse, before anything runs, every trial that cannot give a meaningful row: a missing or corrupt
     dataset, a bad subset size, a batch larger than the training set, a recipe that watches validation
     figures without a validation set. Loads and splits each dataset once; returns each trial's split."""
     datasets, splits, of_trial = {}, {}, {}
     for trial in trials:
         if trial.dataset not in datasets:
-            datasets[trial.dataset] = cifar.load(trial.dataset, data_dir, download)
+            datasets[trial.dataset] = cifar.load(trial.dataset, data_dir, offline)
         key = (trial.dataset, trial.val_size, trial.train_subset, trial.test_subset)
         if key not in splits:
             splits[key] = cifar.split(datasets[trial.dataset], trial.val_size, trial.train_subset,
@@ -409,13 +410,13 @@ def command_run(args) -> int:
         args.seeds if args.seeds is not None else list(suite.seeds),
         learning_rates=args.lr or list(suite.learning_rates), lr_scaling=args.lr_scaling, weights=args.weights,
         weights_dir=args.weights_dir, init=args.init,
-        threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir)
+        threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir, offline=args.offline)
     if not trials:
         reasons = dict.fromkeys(line.split(": ", 1)[-1] for line in skipped)  # each once, in order
         raise BenchError(f"nothing to run: every trial is skipped ({'; '.join(reasons) or 'no trials'})")
     if not (args.executor == "ray" and args.ray_address):  # a cluster's GPUs are checked when Ray connects
         runner.check_devices(trials)
-    splits = check_trials(trials, args.data_dir, args.download)
+    splits = check_trials(trials, args.data_dir, args.offline)
     for line in warnings_for(args.device, suite, trials):
         print(f"warning: {line}", file=sys.stderr)
     for line in skipped:
@@ -457,13 +458,13 @@ def command_tune(args) -> int:
     entry = Entry(space.model, space.recipe, **{k: v for k, v in budget.items() if v is not None})
     bases, skipped = runner.expand([entry], args.framework, args.device, None, [args.seed],
                                    threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir,
-                                   download=args.download)
+                                   offline=args.offline)
     if skipped:
         raise BenchError(f"cannot tune {skipped[0].removeprefix('skipped ')}")
     if not (args.executor == "ray" and args.ray_address):
         runner.check_devices(bases)
     # The search chooses the batch size: the data is checked at batch 1 here, against the largest batch below.
-    splits = check_trials([replace(base, batch_size=1) for base in bases], args.data_dir, args.download)
+    splits = check_trials([replace(base, batch_size=1) for base in bases], args.data_dir, args.offline)
     train_images = min(len(split.train_y) for split in splits.values())
     largest_batch = max(space.parameters["batch_size"].values)
     if largest_batch > train_images:

@@ -103,7 +103,8 @@ def session_calibrations(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch, request, session_calibrations):
-    """Each test decodes into its own cache, except the real-data tests, which share the user cache.
+    """Each test decodes into its own cache, except the real-data tests, which share the user cache. No test
+    downloads a dataset (CNNBENCH_OFFLINE).
 
     The calibrations in it are the session's: a sweep's calibration is a fact of this machine, not the subject
     of a test (the one test of the calibration cache names a cache of its own)."""
@@ -113,6 +114,7 @@ def isolated_cache(tmp_path, monkeypatch, request, session_calibrations):
         (tmp_path / "cache").mkdir()
         (tmp_path / "cache" / "calibration").symlink_to(session_calibrations, target_is_directory=True)
     monkeypatch.delenv("CNNBENCH_DATA", raising=False)
+    monkeypatch.setenv("CNNBENCH_OFFLINE", "1")  # no test reaches the internet; the download test serves its own
 
 
 FRAMEWORKS = [

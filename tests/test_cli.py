@@ -92,7 +92,7 @@ def test_small_things_of_the_command_line():
 def test_missing_dataset_names_the_places_looked(tmp_path):
     result = bench("run", "--dataset", "cifar100", "--results", str(tmp_path / "out"),
                    env={"HOME": str(tmp_path), "CNNBENCH_CACHE": str(tmp_path / "cache")})
-    assert_one_line_error(result, "CIFAR-100 not found", "download cache", "--download")
+    assert_one_line_error(result, "CIFAR-100 not found", "download cache", "without --offline (CNNBENCH_OFFLINE)")
 
 
 def test_corrupt_archive_is_refused(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import http.server
@@ -130,20 +131,45 @@ def http_server(tmp_path):
     server.server_close()
 
 
-def test_download_goes_through_torchvision(nowhere, monkeypatch, http_server):
-    torchvision_datasets = pytest.importorskip("torchvision.datasets")
+def serve_official_archive(monkeypatch, http_server, md5: str | None = None):
+    """The official CIFAR-10 archive, tiny, served on 127.0.0.1 in place of its host, with its md5 (or `md5`)."""
     root, address = http_server
     source = write_official_archive(root, "cifar10", per_file=4)
-    md5 = hashlib.md5(source.read_bytes()).hexdigest()
-    monkeypatch.setattr(torchvision_datasets.CIFAR10, "url", f"{address}/{source.name}")
-    monkeypatch.setattr(torchvision_datasets.CIFAR10, "tgz_md5", md5)
-    with pytest.raises(BenchError, match="--download"):
-        cifar.load("cifar10")
-    dataset = cifar.load("cifar10", download=True)
+    layout = dataclasses.replace(cifar.OFFICIAL["cifar10"], url=f"{address}/{source.name}",
+                                 md5=md5 or hashlib.md5(source.read_bytes()).hexdigest())
+    monkeypatch.setitem(cifar.OFFICIAL, "cifar10", layout)
+    return source
+
+
+def test_a_missing_dataset_is_downloaded_checked_and_found_next_time(nowhere, monkeypatch, http_server, capsys):
+    source = serve_official_archive(monkeypatch, http_server)
+    with pytest.raises(BenchError, match="without --offline"):
+        cifar.load("cifar10")  # CNNBENCH_OFFLINE (every test's) refuses
+    monkeypatch.delenv("CNNBENCH_OFFLINE")
+    with pytest.raises(BenchError, match="without --offline"):
+        cifar.load("cifar10", offline=True)
+    with pytest.raises(BenchError, match="holds no CIFAR-10"):  # an explicit --data-dir is never replaced
+        cifar.load("cifar10", data_dir=nowhere)
+    dataset = cifar.load("cifar10")
     assert dataset.train_x.shape == (20, 32, 32, 3)
-    assert (cifar.cache_dir() / "downloads" / source.name).exists()
-    # Next time the download cache is found without --download.
-    assert cifar.find_source("cifar10")[0] == "official-tar"
+    assert "CIFAR-10 not found: downloading http://127.0.0.1:" in capsys.readouterr().err
+    downloaded = cifar.cache_dir() / "downloads" / source.name
+    assert downloaded.read_bytes() == source.read_bytes()
+    monkeypatch.setenv("CNNBENCH_OFFLINE", "1")  # next time the download cache is found, offline too
+    assert cifar.find_source("cifar10") == ("official-tar", downloaded)
+    assert cifar.load("cifar10").sha256 == dataset.sha256
+
+
+def test_a_corrupt_or_failed_download_leaves_nothing_to_find(nowhere, monkeypatch, http_server):
+    monkeypatch.delenv("CNNBENCH_OFFLINE")
+    serve_official_archive(monkeypatch, http_server, md5="0" * 32)
+    with pytest.raises(BenchError, match="is corrupt: md5 .*, expected 0{32}"):
+        cifar.load("cifar10")
+    monkeypatch.setitem(cifar.OFFICIAL, "cifar10", dataclasses.replace(
+        cifar.OFFICIAL["cifar10"], url=cifar.OFFICIAL["cifar10"].url + ".absent"))
+    with pytest.raises(BenchError, match="download of .*absent failed: HTTP Error 404"):
+        cifar.load("cifar10")
+    assert not list((cifar.cache_dir() / "downloads").iterdir())
 
 
 def test_split_is_fixed_disjoint_and_class_balanced():

@@ -13,7 +13,9 @@ import hashlib
 import io
 import os
 import pickle
+import sys
 import tarfile
+import urllib.request
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,16 +56,20 @@ class OfficialLayout:
     meta_file: str
     label_key: str
     names_key: str
-    torchvision_class: str  # torchvision.datasets class that knows the download URL and md5
+    url: str  # the official archive, fetched when no copy is found (torchvision's and keras's URL)
+    md5: str  # its published checksum
 
 
 OFFICIAL = {
     "cifar10": OfficialLayout("CIFAR-10", "cifar-10-batches-py", "cifar-10-python.tar.gz",
                               tuple(f"data_batch_{i}" for i in range(1, 6)), ("test_batch",),
-                              "batches.meta", "labels", "label_names", "CIFAR10"),
+                              "batches.meta", "labels", "label_names",
+                              "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+                              "c58f30108f718f92721af3b95e74349a"),
     "cifar100": OfficialLayout("CIFAR-100", "cifar-100-python", "cifar-100-python.tar.gz",
                                ("train",), ("test",), "meta", "fine_labels", "fine_label_names",
-                               "CIFAR100"),
+                               "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+                               "eb9058c3a382ffc7106e4002c42a8d85"),
 }
 DATASETS = ("cifar10", "cifar100", "synthetic")
 
@@ -156,11 +162,17 @@ def find_source(name: str, data_dir=None) -> tuple[str, Path]:
                 return kind, path
         looked.append(f"{origin} ({directory})")
     raise BenchError(f"{OFFICIAL[name].title} not found; looked in: {'; '.join(looked)}. "
-                     f"Pass --data-dir, set CNNBENCH_DATA, or add --download")
+                     f"Pass --data-dir, set CNNBENCH_DATA, or run without --offline (CNNBENCH_OFFLINE) to download it")
 
 
-def load(name: str, data_dir=None, download: bool = False) -> Cifar:
-    """Load dataset `name` (cifar10 | cifar100 | synthetic) from the first copy found."""
+def is_offline(offline: bool = False) -> bool:
+    """Whether downloads are refused: `--offline`, or $CNNBENCH_OFFLINE set to anything but empty or 0."""
+    return offline or os.environ.get("CNNBENCH_OFFLINE", "") not in ("", "0")
+
+
+def load(name: str, data_dir=None, offline: bool = False) -> Cifar:
+    """Load dataset `name` (cifar10 | cifar100 | synthetic) from the first copy found; with none found (and no
+    explicit `data_dir`), download the official archive into the cache unless offline."""
     if name == "synthetic":
         return synthetic()
     if name not in OFFICIAL:
@@ -168,7 +180,7 @@ def load(name: str, data_dir=None, download: bool = False) -> Cifar:
     try:
         kind, path = find_source(name, data_dir)
     except BenchError:
-        if not download:
+        if data_dir or is_offline(offline):
             raise
         kind, path = "official-tar", download_official(name, cache_dir() / "downloads")
     if kind == "jpeg-tar":
@@ -324,18 +336,33 @@ def _load_official(name: str, path: Path) -> Cifar:
 
 
 def download_official(name: str, root: Path) -> Path:
-    """Download the official archive with torchvision's URL and md5 check; return its path."""
+    """Download the official archive into `root`, with a progress bar on a terminal, and check its md5 before
+    it takes the archive's name (an interrupted or corrupt download is never found as a copy); return its path."""
+    from tqdm import tqdm
+
+    layout = OFFICIAL[name]
+    target = root / layout.archive
+    partial = target.with_name(target.name + ".part")
+    print(f"{layout.title} not found: downloading {layout.url} into {portable(root)} (--offline refuses)",
+          file=sys.stderr, flush=True)
+    root.mkdir(parents=True, exist_ok=True)
+    digest = hashlib.md5()
     try:
-        import torchvision.datasets as tv_datasets
-        from torchvision.datasets.utils import download_url
-    except ImportError:
-        raise BenchError("--download needs torchvision: pip install 'cnnbench[torch]'") from None
-    source = getattr(tv_datasets, OFFICIAL[name].torchvision_class)
-    try:
-        download_url(source.url, str(root), source.filename, source.tgz_md5)
-    except Exception as err:  # network errors come in many types
-        raise BenchError(f"download of {source.url} failed: {err}") from None
-    return root / source.filename
+        with urllib.request.urlopen(layout.url, timeout=60) as response, open(partial, "wb") as out, \
+                tqdm(total=int(response.headers.get("Content-Length") or 0) or None, unit="B", unit_scale=True,
+                     desc=layout.archive, disable=None) as bar:
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+                digest.update(chunk)
+                bar.update(len(chunk))
+    except (OSError, ValueError) as err:  # URLError, HTTP errors and timeouts are OSErrors
+        partial.unlink(missing_ok=True)
+        raise BenchError(f"download of {layout.url} failed: {err} (pass --data-dir to use a copy you have)") from None
+    if digest.hexdigest() != layout.md5:
+        partial.unlink()
+        raise BenchError(f"download of {layout.url} is corrupt: md5 {digest.hexdigest()}, expected {layout.md5}")
+    partial.replace(target)
+    return target
 
 
 # ---------------------------------------------------------------- synthetic data and the split

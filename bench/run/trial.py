@@ -56,7 +56,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
 
     if recipe.pretrained and not config.weights:
         raise BenchError(f"recipe {recipe.name} fine-tunes pretrained weights: give --weights")
-    dataset = cifar.load(config.dataset, config.data_dir, config.download)
+    dataset = cifar.load(config.dataset, config.data_dir, config.offline)
     splits = cifar.split(dataset, config.val_size, config.train_subset, test_subset=config.test_subset)
     if not config.scores_test:  # a search's candidate: the test split is dropped before the model exists
         splits = replace(splits, test_x=None, test_y=None)

@@ -3,7 +3,7 @@
 airbench94 (Keller Jordan's airbench, on the package index) trains on all 50,000 CIFAR-10 training images and
 scores the test set with flip-and-translate test-time augmentation. Its `CifarLoader` reads `train.pt` and
 `test.pt` (uint8 NHWC images, labels, class names) from a directory, which `write_airbench_data` writes from
-the copy cnnbench found, so nothing is downloaded. Each seed is one record under RESULTS/yardstick/, with
+the copy cnnbench found, so airbench downloads nothing. Each seed is one record under RESULTS/yardstick/, with
 its own protocol named, kept apart from the harness's trials.
 """
 

@@ -42,7 +42,7 @@ class TrialConfig:
     search: dict | None = None
     # Where to look for data changes nothing about the trial, so it is not part of the identity.
     data_dir: str | None = field(default=None, compare=False)
-    download: bool = field(default=False, compare=False)
+    offline: bool = field(default=False, compare=False)  # refuse to download a missing dataset
     note: str = field(default="", compare=False)  # the suite's word on how this trial departs from the report
 
     def __hash__(self) -> int:  # `search` is a dict: hash the identity instead of the fields
