@@ -106,7 +106,7 @@ def test_pareto_plot_per_budget_marks_the_front(tmp_path, frameworks):
     front = plots.pareto_front(configs[configs["framework"] == "torch"])
     assert list(configs.loc[front, "model"]) == ["r2_vanilla_cnn", "r3_deep_cnn"]  # r1_vgg_cnn: slower and worse
     (path,) = plots.pareto(configs, tmp_path)
-    assert path.name == "pareto-amd-epyc-2-threads-3ep-2000img.png" and path.stat().st_size > 10_000
+    assert path.name == "pareto-amd-epyc-2-threads-4f69d0-3ep-2000img.png" and path.stat().st_size > 10_000
 
 
 def test_report_rows_stand_beside_every_published_figure():
@@ -229,13 +229,14 @@ def test_first_screen_answers_the_three_questions_for_each_hardware():
     committed = REPO_ROOT / "results"
     first_screen = (committed / "leaderboard.md").read_text().splitlines()[:40]
     hardware = {hardware_label(r) for r in store.load(committed) if r["status"] == "ok" and not r["config"].get("search")}
-    assert {"NVIDIA H200", "AMD EPYC, 2 threads"} <= hardware
+    assert {"NVIDIA H200", "AMD EPYC, 2 threads"} <= {name.split(" #")[0] for name in hardware}
     for name in hardware:
         assert f"**{name}**" in first_screen, name
     for question in ("Which CNN", "Which framework", "Which batch size"):
         answers = [line for line in first_screen if line.startswith(f"- {question}: ")]
         assert len(answers) == len(hardware), question
-    assert all(len(line) < 700 for line in first_screen)
+    answers_section = first_screen[:first_screen.index("## Summary")]
+    assert all(len(line) <= 200 for line in answers_section if not line.startswith("![")), "a first screen of short lines"
     inline = [line for line in first_screen if line.startswith("![")]
     assert len(inline) == 2
     for line in inline:
@@ -249,15 +250,15 @@ def test_answers_recommend_a_learned_model_with_its_noise_and_budget():
     records += [record_like("r3_deep_cnn", seed=s, accuracy=a) for s, a in ((0, 0.30), (1, 0.31))]
     records += [record_like("r2_squeezenet1_1", seed=s, accuracy=0.10) for s in (0, 1)]
     line = which_model(configs_of(records))
-    assert line.startswith("**r2_vanilla_cnn** (torch) 41.0 ± 1.4 % (n=2), next **r3_deep_cnn**")
-    assert "beyond the seed noise" in line and "recipe `common`, 3 epochs on 2,000 images" in line
+    assert line.startswith("**r2_vanilla_cnn** (torch) 41.0 ± 1.4 % (n=2); next **r3_deep_cnn** 30.5 %")
+    assert "beyond the seed noise" in line and "`common` × 3 ep, 2,000 img" in line
     sweep = [record_like(batch_size=b, seed=s, accuracy=a, epoch_s=e) for b, a, e in
              ((32, 0.50, 4.0), (64, 0.49, 2.0), (128, 0.30, 1.0)) for s in (0, 1)]
     for record in sweep:
         record["test"]["accuracy"] += 0.005 * record["config"]["seed"]
         record["timing"]["train_images_per_s"] = 2000 / record["timing"]["epoch_median_s"]
     answer = which_batch_size(frame.trial_frame(sweep))
-    assert "batch 32 → 128 gives 4.0x the images/s" in answer and "falls beyond the seed noise from batch 128" in answer
+    assert "batch 32 → 128: 4.0x images/s" in answer and "falls beyond the noise from 128" in answer
 
 
 def test_largest_batch_fits_only_where_a_larger_one_ran_out_of_memory():
@@ -290,6 +291,16 @@ def test_the_same_trial_on_two_machines_is_not_a_repeat():
     there["provenance"]["cpu"] = "another CPU"  # same trial id, other hardware
     configs = configs_of([here, there])
     assert len(configs) == 2 and list(configs["n"]) == [1, 1] and list(configs["repeats"]) == [0, 0]
+
+
+def test_two_machines_that_share_a_name_never_pool_and_the_newest_answers_first():
+    here, there = record_like(seed=0, accuracy=0.5), record_like(seed=1, accuracy=0.6)
+    there["provenance"]["memory_total_bytes"] = 2 * here["provenance"]["memory_total_bytes"]
+    there["finished_at"] = "2999-01-01T00:00:00Z"
+    labels = [hardware_label(record) for record in (here, there)]
+    assert labels[0].split(" #")[0] == labels[1].split(" #")[0] and labels[0] != labels[1]
+    assert list(configs_of([here, there])["n"]) == [1, 1]
+    assert answers.hardware_order(frame.trial_frame([here, there])) == [labels[1], labels[0]]
 
 
 def test_a_learning_rate_by_batch_size_grid_is_a_table_and_a_heatmap(tmp_path):
@@ -359,7 +370,7 @@ def test_a_batch_sweep_at_a_set_learning_rate_names_it_in_the_answer():
     for record in records:
         record["config"]["learning_rate"] = 0.1
     answer = which_batch_size(frame.trial_frame(records))
-    assert "learning rate 0.1 at every batch size" in answer and "rule" not in answer
+    assert "lr 0.1 at every batch" in answer and "rule" not in answer
 
 
 @pytest.mark.skipif(bool(missing_framework("torch")), reason="YARDSTICK SKIPPED: no torch")
@@ -418,7 +429,7 @@ def test_foreign_load_marks_an_epoch_time_and_leaves_it_out_of_the_answers_ratio
     frameworks = tables.framework_pairs(configs).set_index("model")["epoch time keras/torch"]
     assert frameworks["r3_deep_cnn"] == "10.00" + tables.SHARED and frameworks["r2_vanilla_cnn"] == "1.50"
     answer = answers.which_framework(tables.framework_pair_values(configs))
-    assert "1.50x torch's epoch time" in answer and "1 timed under load left out" in answer
+    assert "takes 1.50x torch's epoch time" in answer and "1 loaded left out" in answer
     assert "n=1 pairs; 1 timed under load left out" in "\n".join(markdown.summary_lines(configs))
 
 

@@ -1,7 +1,7 @@
 """The leaderboard's first screen: which CNN, which framework, which batch size, per hardware.
 
-Three lines per hardware (GPUs first), each with its budget, n and spread, and a link to the table
-it comes from. Derived from the same configuration and trial tables as the rest of the leaderboard;
+Three lines per hardware (the newest run's machine first, then GPUs), each of 200 characters or fewer:
+the answer with its n, noise and budget, and a link to the table with the rest. Derived from the same configuration and trial tables as the rest of the leaderboard;
 configurations that did not learn are never recommended.
 """
 
@@ -29,8 +29,8 @@ def _accuracy(row) -> str:
 
 
 def _budget(row) -> str:
-    return (f"recipe `{row['recipe']}`, {row['epochs']} epochs on {int(row['train_size']):,} images, "
-            f"{int(row['test_size']):,} test images")
+    """`r2` × 50 ep, 45,000 img: the recipe and budget, short (the linked table has the rest)."""
+    return f"`{row['recipe']}` × {row['epochs']} ep, {int(row['train_size']):,} img"
 
 
 def which_model(configs: pd.DataFrame) -> str:
@@ -46,13 +46,12 @@ def which_model(configs: pd.DataFrame) -> str:
     ranked = group.sort_values(["acc_mean", "model"], ascending=[False, True])
     best = ranked.iloc[0]
     other = ranked[ranked["model"] != best["model"]].iloc[0]
-    difference, half, verdict = statistics.accuracy_verdict_from_summary(best, other)
-    lead = (f"lead {100 * difference:.1f} ± {100 * half:.1f} pt, {'beyond' if verdict != statistics.WITHIN else 'within'}"
-            f" the seed noise" if verdict != statistics.NO_ESTIMATE else "one seed: no noise estimate")
+    verdict = statistics.accuracy_verdict_from_summary(best, other)[2]
+    noise = {statistics.NO_ESTIMATE: "one seed", statistics.WITHIN: "within the seed noise"}.get(
+        verdict, "beyond the seed noise")
     link = "[architectures](#architectures)" if best["recipe"] == "common" else "[details](details.md)"
-    return (f"**{best['model']}** ({best['framework']}) {_accuracy(best)}, next **{other['model']}** "
-            f"({other['framework']}) {_accuracy(other)}; {lead}; {group['model'].nunique()} models, "
-            f"{_budget(best)} ({link})")
+    return (f"**{best['model']}** ({best['framework']}) {_accuracy(best)}; next **{other['model']}** "
+            f"{100 * other['acc_mean']:.1f} %, {noise}; {group['model'].nunique()} models, {_budget(best)} ({link})")
 
 
 SHARED = "†"  # marks an epoch time measured under load: another trial, or other processes (bench.measure.load)
@@ -65,28 +64,28 @@ def _quiet_median_ratio(pairs: list[dict]) -> float:
 
 
 def which_framework(pairs: list[dict]) -> str:
-    """Per keras backend against torch: epoch-time ratio and accuracy difference, over matched configurations."""
+    """The fastest keras backend against torch: epoch-time ratio and accuracy difference over matched
+    configurations; the other backends are a link away."""
     if not pairs:
         return "no model run in both frameworks with the same settings yet"
-    parts = []
     by_backend: dict[str, list[dict]] = {}
     for pair in pairs:
         by_backend.setdefault(pair["framework"], []).append(pair)
     ratios = {backend: _quiet_median_ratio(rows) for backend, rows in by_backend.items()}
-    for backend, rows in sorted(by_backend.items(), key=lambda item: ratios[item[0]]):
-        judged = [p for p in rows if p["verdict"] != statistics.NO_ESTIMATE]
-        beyond = sum(p["verdict"] != statistics.WITHIN for p in judged)
-        noise = (f"beyond the seed noise in {beyond} of {len(judged)} with 2+ seeds" if judged
-                 else "one seed each: no noise estimate")
-        learned = [p["difference"] for p in rows if p["learned"]]  # pairs where a side did not learn say nothing
-        accuracy = f"accuracy {100 * float(np.median(learned)):+.1f} pt" if learned else "no pair where both learned"
-        loaded = sum(p["timed_under_load"] for p in rows)
-        mark = SHARED if loaded == len(rows) else ""
-        left_out = f", {loaded} timed under load left out of the time" if loaded and not mark else ""
-        parts.append(f"{backend} {ratios[backend]:.2f}x{mark} torch's epoch time, {accuracy} "
-                     f"(median of {len(rows)}{left_out}; {noise})")
-    fastest = min(ratios, key=ratios.get)
-    return f"{'; '.join(parts)}; fastest keras backend: **{fastest}** ([frameworks](#frameworks))"
+    backend = min(ratios, key=ratios.get)
+    rows = by_backend[backend]
+    judged = [p for p in rows if p["verdict"] != statistics.NO_ESTIMATE]
+    beyond = sum(p["verdict"] != statistics.WITHIN for p in judged)
+    noise = f"{beyond} of {len(judged)} beyond the noise" if judged else "one seed each"
+    learned = [p["difference"] for p in rows if p["learned"]]  # pairs where a side did not learn say nothing
+    accuracy = f"{100 * float(np.median(learned)):+.1f} pt" if learned else "no pair both learned"
+    loaded = sum(p["timed_under_load"] for p in rows)
+    mark = SHARED if loaded == len(rows) else ""
+    left_out = f", {loaded} loaded left out" if loaded and not mark else ""
+    others = f"; {len(ratios) - 1} more backend{'s' if len(ratios) > 2 else ''}" if len(ratios) > 1 else ""
+    return (f"**{'torch' if ratios[backend] > 1 else backend}**: {backend} takes {ratios[backend]:.2f}x{mark} "
+            f"torch's epoch time, accuracy {accuracy} (median of {len(rows)}{left_out}; {noise}){others} "
+            f"([frameworks](#frameworks))")
 
 
 SWEEP_KEYS = ["model", "framework", "dataset", "recipe", "epochs", "train_size", "lr", "lr_rule", "variant"]
@@ -117,7 +116,7 @@ def which_batch_size(trials: pd.DataFrame) -> str:
     sweep = widest_sweep(trials)
     if sweep is None:
         return "no batch-size sweep on this hardware yet"
-    (model, framework, _, recipe, epochs, images, rate, rule, _), group = sweep
+    (model, framework, *_, rate, rule, _), group = sweep
     group = group.drop_duplicates("trial_key")  # a repeated trial is no new evidence about accuracy
     group = group[learned(group.groupby("batch_size")["test_accuracy"].transform("mean"), group["chance"])]
     if group["batch_size"].nunique() < 2:
@@ -130,20 +129,21 @@ def which_batch_size(trials: pd.DataFrame) -> str:
     falls = [batch for batch in sorted(accuracy) if batch > best
              and statistics.accuracy_verdict(accuracy[best], accuracy[batch])[2] == "worse"]
     n = min(len(values) for values in accuracy.values())
-    trend = (f"accuracy falls beyond the seed noise from batch {falls[0]} on" if falls else
-             "accuracy within the seed noise across batch sizes" if n > 1 else "one seed: no noise estimate")
-    return (f"**{model}** ({framework}): batch {smallest} → {largest} gives {speed:.1f}x{loaded} the images/s; test "
+    trend = (f"falls beyond the noise from {falls[0]}" if falls else
+             "within the noise throughout" if n > 1 else "one seed")
+    return (f"**{model}** ({framework}), batch {smallest} → {largest}: {speed:.1f}x{loaded} images/s, "
             f"accuracy {100 * np.mean(accuracy[smallest]):.1f} → {100 * np.mean(accuracy[largest]):.1f} % "
-            f"(best at {best}, n={n}), {trend}; "
-            + (f"learning-rate rule `{rule}`" if rate == RECIPE_LR else f"learning rate {rate} at every batch size")
-            + f", recipe `{recipe}`, {epochs} epochs "
-            f"on {int(images):,} images ([batch size](#batch-size))")
+            f"(best {best}, n={n}), {trend}; "
+            + (f"lr rule `{rule}`" if rate == RECIPE_LR else f"lr {rate} at every batch")
+            + " ([batch size](#batch-size))")
 
 
 def hardware_order(trials: pd.DataFrame) -> list[str]:
-    """Hardware labels, GPUs first."""
+    """Hardware labels: the machine of the newest trial first (a run's leaderboard answers for the machine
+    that made it), then GPUs, then CPUs."""
     devices = trials.groupby("hardware")["device"].first()
-    return sorted(devices.index, key=lambda hardware: (devices[hardware] == "cpu", hardware))
+    newest = trials.sort_values("finished_at", na_position="first")["hardware"].iloc[-1]
+    return sorted(devices.index, key=lambda hardware: (hardware != newest, devices[hardware] == "cpu", hardware))
 
 
 def answer_lines(configs: pd.DataFrame, trials: pd.DataFrame, pairs: list[dict]) -> list[str]:

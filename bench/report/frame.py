@@ -75,6 +75,7 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             "full_budget": at_papers_budget(record),
             "test_size": dataset.get("test_size"),
             "file": record["_file"],
+            "finished_at": record.get("finished_at"),
         })
     return pd.DataFrame(rows)
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from bench.spec.execution import Execution
 
 
@@ -16,14 +19,31 @@ def variant_label(config: dict) -> str:
     return Execution.of(config).label()
 
 
+def machine_fingerprint(provenance: dict) -> str:
+    """Six hex digits that tell machines apart where their names agree: the CPU model, logical cores, memory
+    (whole GiB), GPUs and driver of the machine that ran the trial."""
+    gpu = provenance.get("gpu") or {}
+    facts = [provenance.get("cpu"), provenance.get("cpu_cores_logical"),
+             round((provenance.get("memory_total_bytes") or 0) / 2**30), gpu.get("gpus") or [],
+             gpu.get("driver_version")]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:6]
+
+
 def hardware_label(record: dict) -> str:
-    """The GPU's name, or the CPU with the trial's thread count. A failed trial has no settings: its GPU
-    is the one the sweep's provenance names (nvidia-smi)."""
+    """The GPU's name, or the CPU with the trial's thread count, then the machine's fingerprint: rows of two
+    machines that share a name never pool. A failed trial has no settings: its GPU is the one the sweep's
+    provenance names (nvidia-smi)."""
     config, settings = record["config"], record.get("settings") or {}
     provenance = record.get("provenance") or {}
     if config["device"] == "cuda":
         gpus = (provenance.get("gpu") or {}).get("gpus") or ["GPU (name not recorded)"]
-        return settings.get("device_name") or gpus[0]
-    cpu = provenance.get("cpu", "cpu")
-    threads = config["threads"]
-    return f"{cpu}, {threads} thread{'s' if threads > 1 else ''}"
+        name = settings.get("device_name") or gpus[0]
+    else:
+        threads = config["threads"]
+        name = f"{provenance.get('cpu', 'cpu')}, {threads} thread{'s' if threads > 1 else ''}"
+    return on_machine(name, provenance)
+
+
+def on_machine(name: str, provenance: dict) -> str:
+    """A device's name with the fingerprint of the machine in `provenance`, e.g. 'NVIDIA H200 #5087fe'."""
+    return f"{name} #{machine_fingerprint(provenance)}"

@@ -174,9 +174,8 @@ def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], 
                          + ["## Environment", "", named["environment"].to_markdown(index=False), ""])
     if not configs.empty:
         lines += ["## Answers", "",
-                  "Which CNN, which framework, which batch size, per hardware (GPUs first). CPU budgets here are "
-                  "smoke budgets (a few epochs on a few thousand images, 2,000 test images in the quick suites): "
-                  "they rank models at that budget, not at the reports'.", "",
+                  "Which CNN, which framework, which batch size, per machine (#fingerprint), the newest run's first. "
+                  "Each answer names its budget: a short one ranks models at that budget only.", "",
                   *answer_lines(configs, trials, framework_pair_values(configs)),
                   *_inline_plots(configs, trials, plot_files), ""]
         lines += ["## Summary", "", *summary_lines(configs), ""]

@@ -11,7 +11,7 @@ from bench.report import search_report
 from bench.report import answers
 from bench.report.answers import RECIPE_LR, SHARED
 from bench.frameworks import REFERENCE_FRAMEWORK
-from bench.report.labels import framework_label, hardware_label, variant_label
+from bench.report.labels import framework_label, hardware_label, on_machine, variant_label
 from bench.spec.suites import YARDSTICK_MODELS
 from bench.report.statistics import accuracy_verdict_from_summary, confidence_95
 from bench.report.frame import is_papers_recipe, configurations, published, paper_records, trial_frame
@@ -401,7 +401,8 @@ def yardstick_table(package_runs: list[dict], records: list[dict]) -> pd.DataFra
     a harness trial's is to 94 % validation accuracy, as measured (its first epoch holds compilation) and
     steady (the epochs it took at the median steady epoch time), then as a ratio of the package's time."""
     package_seconds, rows = {}, []
-    for device, runs in pd.DataFrame(package_runs).groupby("device_name", sort=True) if package_runs else []:
+    machines = [on_machine(run["device_name"], run.get("provenance") or {}) for run in package_runs]
+    for device, runs in pd.DataFrame(package_runs).groupby(machines, sort=True) if package_runs else []:
         package_seconds[device] = runs["train_seconds"].median()
         rows.append({"hardware": device, "run": f"airbench package {runs['airbench_version'].iloc[0]} (its own protocol)",
                      "test accuracy %": accuracy_cell(runs["test_accuracy"].mean(), runs["test_accuracy"].std(ddof=1),
