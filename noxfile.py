@@ -28,11 +28,11 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", *_pytest_args(session.posargs))
 
 
-@nox.session
+@nox.session(venv_backend="none")
 def benchmark(session: nox.Session) -> None:
-    """`pytest --benchmark-only ARGS`: pytest-benchmark's table of per-epoch times (see README, Benchmarks)."""
-    session.install("-e", ".[all,dev]")
-    session.run("pytest", "--benchmark-only", *session.posargs)
+    """`pytest --benchmark-only ARGS` in the tests session's environment (one install serves both):
+    pytest-benchmark's table of per-epoch times (see README, Benchmarks)."""
+    session.notify("tests", posargs=["--benchmark-only", *session.posargs])
 
 
 def _device(args: list[str]) -> str:

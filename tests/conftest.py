@@ -16,6 +16,7 @@ import pytest
 
 from bench.data import cifar
 from bench import frameworks
+from bench.spec import registry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_ARCHIVE = REPO_ROOT.parent / "shared" / "datasets" / cifar.JPEG_ARCHIVE
@@ -93,6 +94,60 @@ def write_jpeg_archive(root: Path, per_class: int = 3, sidecar: bool = True) -> 
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         path.with_name(path.name + ".sha256").write_text(f"{digest}  {path.name}\n")
     return path
+
+
+# `pytest --benchmark-only` times these models' epochs unless --benchmark-models says otherwise: a small, a deep
+# and a residual network, each framework, in a few minutes on 2 cores (README, Benchmarks).
+QUICK_BENCHMARK_MODELS = ("r2_vanilla_cnn", "r3_deep_cnn", "resnet18")
+QUICK_BENCHMARK_MINUTES = "4"  # measured here: `nox -s benchmark` on 2 cores
+
+
+def epoch_benchmark_name(model: str, framework: str, settings: dict) -> str:
+    """'resnet18[keras-tensorflow]': the model, its framework and keras backend, as pytest-benchmark's table names it."""
+    backend = settings.get("backend")
+    return f"{model}[{framework}{'-' + backend if backend else ''}]"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--benchmark-models", default="quick", metavar="quick|all|M1,M2",
+                     help=f"models whose per-model benchmarks are timed: quick ({', '.join(QUICK_BENCHMARK_MODELS)}; "
+                          f"default), all, or a comma-separated list")
+
+
+def timed_models(config) -> set[str] | None:
+    """The models whose per-model benchmarks run when benchmarks are timed; None: every model."""
+    chosen = config.getoption("benchmark_models")
+    return None if chosen == "all" else set(QUICK_BENCHMARK_MODELS if chosen == "quick" else chosen.split(","))
+
+
+def pytest_report_header(config):
+    if config.getoption("benchmark_disable", False):
+        return None
+    models = timed_models(config)
+    if models is None:
+        return "cnnbench benchmarks: every model (--benchmark-models all)"
+    quick = models == set(QUICK_BENCHMARK_MODELS)
+    return (f"cnnbench benchmarks: per-model epochs of {', '.join(sorted(models))}"
+            + (f" (the quick set, about {QUICK_BENCHMARK_MINUTES} min on 2 CPU cores)" if quick else "")
+            + "; --benchmark-models all times every model")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Where benchmarks are timed, leave out per-model benchmarks of models outside --benchmark-models."""
+    models = None if config.getoption("benchmark_disable", False) else timed_models(config)
+    if models is None:
+        return
+    unknown = models - set(registry.model_names())
+    if unknown:
+        raise pytest.UsageError(f"--benchmark-models: unknown model {', '.join(sorted(unknown))}")
+    kept, left_out = [], []
+    for item in items:
+        model = getattr(item, "callspec", None) and item.callspec.params.get("model")
+        timed = "benchmark" in getattr(item, "fixturenames", ())
+        (left_out if timed and model and model not in models else kept).append(item)
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

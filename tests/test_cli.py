@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from types import SimpleNamespace
 
 import pytest
 
 from bench.frameworks import missing_framework
-from tests.conftest import REPO_ROOT, requires_shared_cifar10, write_jpeg_archive
+from bench.spec import registry
+from tests.conftest import QUICK_BENCHMARK_MODELS, REPO_ROOT, requires_shared_cifar10, write_jpeg_archive
 
 
 def bench(*args, env=None, cwd=REPO_ROOT):
@@ -254,6 +257,27 @@ def test_the_tests_session_times_benchmarks_only_when_asked():
 
     assert noxfile._pytest_args(["-k", "parity"]) == ["--benchmark-disable", "-k", "parity"]
     assert noxfile._pytest_args(["--benchmark-only"]) == ["--benchmark-only"]
+    notified = []
+    session = SimpleNamespace(posargs=["--benchmark-save=here"],
+                              notify=lambda target, posargs: notified.append((target, posargs)))
+    noxfile.benchmark(session)  # in the tests session's environment: one install serves both
+    assert notified == [("tests", ["--benchmark-only", "--benchmark-save=here"])]
+
+
+def test_benchmarks_time_the_quick_set_unless_asked_for_more():
+    def collected(*args):
+        result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-p", "no:cacheprovider",
+                                 "tests/benchmarks/test_epoch_speed.py", *args], capture_output=True, text=True,
+                                cwd=REPO_ROOT)
+        return result, re.findall(r"<Function test_training_epoch\[(.+)-(?:torch|keras)\]>", result.stdout)
+
+    result, models = collected("--benchmark-only")
+    assert "the quick set, about" in result.stdout and "--benchmark-models all" in result.stdout
+    assert sorted(models) == sorted(2 * QUICK_BENCHMARK_MODELS)
+    assert len(collected("--benchmark-only", "--benchmark-models", "all")[1]) == 2 * len(registry.model_names())
+    assert len(collected("--benchmark-disable")[1]) == 2 * len(registry.model_names())  # the suite's smoke run
+    refused, _ = collected("--benchmark-only", "--benchmark-models", "r2_vanila_cnn")
+    assert refused.returncode != 0 and "unknown model r2_vanila_cnn" in refused.stderr
 
 
 def test_a_run_without_results_goes_to_a_folder_of_its_own_and_resume_finds_it(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from bench.measure import provenance
 from bench.spec import registry
 from tests import framework_jobs as jobs
-from tests.conftest import FRAMEWORKS
+from tests.conftest import FRAMEWORKS, epoch_benchmark_name
 
 IMAGES, BATCH_SIZE = 512, 128
 SMOKE_IMAGES = 32
@@ -31,8 +31,8 @@ def test_training_epoch(benchmark, in_framework, framework, model):
     settings = in_framework(jobs.prepare_epoch, model, images, BATCH_SIZE)
     if not benchmark.disabled:
         in_framework(jobs.train_one_epoch, model)  # warm-up: tracing, allocator, caches
-    benchmark.group = f"epoch of {IMAGES} images: {model}"
-    benchmark.name = f"{model}[{framework}]"
+    benchmark.group = f"one training epoch of {IMAGES} images, batch {BATCH_SIZE}"
+    benchmark.name = epoch_benchmark_name(model, framework, settings)
     benchmark.extra_info.update(framework=framework, images=images, batch_size=BATCH_SIZE,
                                 cpu=provenance.cpu_model(), git=provenance.git_state(), **settings)
     loss = benchmark.pedantic(in_framework, args=(jobs.train_one_epoch, model), rounds=3, iterations=1)

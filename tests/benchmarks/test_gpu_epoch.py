@@ -15,7 +15,7 @@ from bench.measure import provenance
 from bench.frameworks import honoured_part
 from bench.spec.suites import ALL_MODELS, GPU_FASTEST, YARDSTICK_MODELS
 from tests import framework_jobs as jobs
-from tests.conftest import FRAMEWORKS
+from tests.conftest import FRAMEWORKS, epoch_benchmark_name
 
 GPUS = provenance.gpu_driver()["gpus"]
 IMAGES, BATCH_SIZE = 8192, 512
@@ -29,8 +29,8 @@ def test_gpu_training_epoch(benchmark, in_framework, framework, model):
     execution = honoured_part(framework, GPU_FASTEST)
     settings = in_framework(jobs.prepare_epoch, model, IMAGES, BATCH_SIZE, "cuda", execution)
     in_framework(jobs.train_one_epoch, model)  # warm-up: compilation, autotuning, allocator
-    benchmark.group = f"GPU epoch of {IMAGES} images: {model}"
-    benchmark.name = f"{model}[{framework}]"
+    benchmark.group = f"GPU: one training epoch of {IMAGES} images, batch {BATCH_SIZE}"
+    benchmark.name = epoch_benchmark_name(model, framework, settings)
     benchmark.extra_info.update(framework=framework, images=IMAGES, batch_size=BATCH_SIZE, gpu=GPUS[0],
                                 variant=execution.label(), git=provenance.git_state(), **settings)
     loss = benchmark.pedantic(in_framework, args=(jobs.train_one_epoch, model), rounds=3, iterations=1)
