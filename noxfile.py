@@ -48,8 +48,9 @@ def bench(session: nox.Session) -> None:
     """
     cuda = _device(session.posargs) == "cuda"
     if cuda and shutil.which("nvidia-smi") is None:
-        session.error("--device cuda needs an NVIDIA GPU and its driver: nvidia-smi is not on PATH "
-                      "(nothing was installed)")
+        session.error(
+            "--device cuda needs an NVIDIA GPU and its driver: nvidia-smi is not on PATH (nothing was installed)"
+        )
     session.install("-e", ".[gpu]" if cuda else ".[all]")
     args = list(session.posargs)
     if "--results" not in args[:-1]:  # a folder of its own under runs/ (git-ignored), named for reporting it

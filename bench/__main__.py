@@ -1,4 +1,5 @@
-"""Command line: `python -m bench list | run | tune | report | compare | import | yardstick` (also installed as `cnnbench`).
+"""Command line: `python -m bench list | run | tune | report | compare | import | yardstick` (also installed as
+`cnnbench`).
 
 Bad input never shows a traceback: it is one line on stderr and exit code 2.
 """
@@ -8,21 +9,21 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
-from dataclasses import replace
 import os
 import sys
 import tempfile
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 from tabulate import tabulate
 
 from bench.data import cifar
-from bench.spec import layers, registry
-from bench.frameworks import FRAMEWORKS, missing_framework
 from bench.errors import BenchError
-from bench.paths import run_folder
+from bench.frameworks import FRAMEWORKS, missing_framework
 from bench.frameworks.base import INITS
+from bench.paths import run_folder
+from bench.spec import layers, registry
 from bench.spec.execution import AMP, COMPILE, EXECUTION_OPTIONS, LOADERS
 from bench.spec.recipes import LR_SCALING, RECIPES, get_recipe
 from bench.spec.suites import SUITES, Entry, Suite, get_suite
@@ -92,26 +93,50 @@ def _add_trial_options(parser: argparse.ArgumentParser) -> None:
     """Options `run` and `tune` share: device, budget, data, results and executor."""
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--epochs", type=positive_int, help="training epochs per trial")
-    parser.add_argument("--train-subset", type=positive_int,
-                        help="train on a class-balanced, seeded subset of N images")
-    parser.add_argument("--test-subset", type=positive_int,
-                        help="score a class-balanced, seeded subset of N test images (default: the suite's, or all)")
-    parser.add_argument("--val-size", type=non_negative_int,
-                        help=f"validation images held out of the training set (default {cifar.DEFAULT_VAL_SIZE})")
+    parser.add_argument(
+        "--train-subset", type=positive_int, help="train on a class-balanced, seeded subset of N images"
+    )
+    parser.add_argument(
+        "--test-subset",
+        type=positive_int,
+        help="score a class-balanced, seeded subset of N test images (default: the suite's, or all)",
+    )
+    parser.add_argument(
+        "--val-size",
+        type=non_negative_int,
+        help=f"validation images held out of the training set (default {cifar.DEFAULT_VAL_SIZE})",
+    )
     parser.add_argument("--dataset", help=f"one of {', '.join(cifar.DATASETS)} (default: the suite's, cifar10)")
     parser.add_argument("--data-dir", help="where to look for the dataset first")
-    parser.add_argument("--offline", action="store_true", help="never download: refuse when no copy of the dataset "
-                        "is found (also CNNBENCH_OFFLINE=1; default: download the official archive into the cache)")
-    parser.add_argument("--threads", type=positive_int, help="intra- and inter-op threads, both frameworks "
-                        "(default: the cores available)")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="never download: refuse when no copy of the dataset "
+        "is found (also CNNBENCH_OFFLINE=1; default: download the official archive into the cache)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=positive_int,
+        help="intra- and inter-op threads, both frameworks (default: the cores available)",
+    )
     parser.add_argument("--trial-timeout", type=positive_int, help="seconds before a trial is stopped")
-    parser.add_argument("--results", help="results directory (default: run, a new folder runs/WHEN, or with "
-                        "--resume the latest one; tune, results)")
-    parser.add_argument("--tensorboard", nargs="?", const="", metavar="DIR",
-                        help="log every trial's epochs and final metrics for TensorBoard in DIR (default: "
-                             "RESULTS/tensorboard)")
-    parser.add_argument("--executor", default="local", help="local (default: one trial after another here) or ray "
-                        "(trials spread over every GPU of this machine, or a Ray cluster with --ray-address)")
+    parser.add_argument(
+        "--results",
+        help="results directory (default: run, a new folder runs/WHEN, or with --resume the latest one; tune, results)",
+    )
+    parser.add_argument(
+        "--tensorboard",
+        nargs="?",
+        const="",
+        metavar="DIR",
+        help="log every trial's epochs and final metrics for TensorBoard in DIR (default: RESULTS/tensorboard)",
+    )
+    parser.add_argument(
+        "--executor",
+        default="local",
+        help="local (default: one trial after another here) or ray "
+        "(trials spread over every GPU of this machine, or a Ray cluster with --ray-address)",
+    )
     parser.add_argument("--ray-address", help="a running Ray cluster: auto, or HOST:PORT (default: start Ray here)")
     parser.add_argument("--max-parallel", type=positive_int, help="with --executor ray: trials in flight at most")
 
@@ -124,8 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="machine-readable output")
     listing.add_argument("--markdown", action="store_true", help="the models table of the README")
     listing.add_argument("--suites", action="store_true", help="list the suites instead")
-    listing.add_argument("--measured", action="store_true",
-                         help="also build every model in each installed framework and report its own counts")
+    listing.add_argument(
+        "--measured",
+        action="store_true",
+        help="also build every model in each installed framework and report its own counts",
+    )
 
     run = commands.add_parser("run", help="run a sweep of training trials")
     _add_trial_options(run)
@@ -134,44 +162,85 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--framework", nargs="+", help="torch and/or keras (default: the suite's)")
     run.add_argument("--batch-size", nargs="+", type=positive_int, help="one or more batch sizes")
     run.add_argument("--seeds", nargs="+", type=non_negative_int, help="one or more seeds")
-    run.add_argument("--lr", nargs="+", type=positive_float,
-                     help="one or more learning rates, crossed with batch sizes and seeds (default: the recipe's)")
+    run.add_argument(
+        "--lr",
+        nargs="+",
+        type=positive_float,
+        help="one or more learning rates, crossed with batch sizes and seeds (default: the recipe's)",
+    )
     run.add_argument("--weights", help="start from a local torchvision-format weights file (e.g. resnet34)")
-    run.add_argument("--weights-dir", help="where the transfer suites find torchvision's weight files "
-                     "(default: torch hub's checkpoints folder, where torchvision saves its downloads)")
+    run.add_argument(
+        "--weights-dir",
+        help="where the transfer suites find torchvision's weight files "
+        "(default: torch hub's checkpoints folder, where torchvision saves its downloads)",
+    )
     run.add_argument("--amp", choices=AMP, help="mixed precision (default: the suite's, off)")
     run.add_argument("--channels-last", action="store_true", default=None, help="torch channels-last memory format")
     run.add_argument("--compile", choices=COMPILE, help="torch.compile mode / keras jit_compile (default: off)")
     run.add_argument("--loader", choices=LOADERS, help="fast (data on the device) or naive (torch DataLoader)")
-    run.add_argument("--fused-optimizer", action="store_true", default=None,
-                     help="torch: the optimizer's fused kernel, one launch per step (numerics differ slightly)")
-    run.add_argument("--cudnn-benchmark", action="store_true", default=None,
-                     help="torch: let cuDNN autotune its convolution algorithms (recorded; off by default)")
-    run.add_argument("--steps-per-execution", type=positive_int,
-                     help="keras: training steps per call of the compiled step (default: 1)")
-    run.add_argument("--init", choices=INITS, default="native",
-                     help="weight initialisation: each framework's own (native), or torch's or keras's on both")
-    run.add_argument("--lr-scaling", default="none", choices=LR_SCALING,
-                     help="scale the learning rate with batch size / the recipe's batch size (default: none)")
-    run.add_argument("--target-accuracy", type=fraction,
-                     help="validation accuracy for time-to-accuracy (default: 0.60 CIFAR-10, 0.30 CIFAR-100)")
+    run.add_argument(
+        "--fused-optimizer",
+        action="store_true",
+        default=None,
+        help="torch: the optimizer's fused kernel, one launch per step (numerics differ slightly)",
+    )
+    run.add_argument(
+        "--cudnn-benchmark",
+        action="store_true",
+        default=None,
+        help="torch: let cuDNN autotune its convolution algorithms (recorded; off by default)",
+    )
+    run.add_argument(
+        "--steps-per-execution",
+        type=positive_int,
+        help="keras: training steps per call of the compiled step (default: 1)",
+    )
+    run.add_argument(
+        "--init",
+        choices=INITS,
+        default="native",
+        help="weight initialisation: each framework's own (native), or torch's or keras's on both",
+    )
+    run.add_argument(
+        "--lr-scaling",
+        default="none",
+        choices=LR_SCALING,
+        help="scale the learning rate with batch size / the recipe's batch size (default: none)",
+    )
+    run.add_argument(
+        "--target-accuracy",
+        type=fraction,
+        help="validation accuracy for time-to-accuracy (default: 0.60 CIFAR-10, 0.30 CIFAR-100)",
+    )
     run.add_argument("--recipe", help=f"one of {', '.join(RECIPES)} (default: the suite's, or baseline)")
-    run.add_argument("--full-train", action="store_true",
-                     help="train on the whole training split even if the suite uses a subset")
+    run.add_argument(
+        "--full-train", action="store_true", help="train on the whole training split even if the suite uses a subset"
+    )
     run.add_argument("--resume", action="store_true", help="skip trials that already have a result")
-    run.add_argument("--dry-run", action="store_true",
-                     help="list the trials, their epochs and images and a rough time estimate (after the "
-                          "usual checks and, once per machine, the calibration); train nothing")
-    run.add_argument("--no-calibration", action="store_true",
-                     help="skip timing the fixed calibration workload before the sweep")
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list the trials, their epochs and images and a rough time estimate (after the "
+        "usual checks and, once per machine, the calibration); train nothing",
+    )
+    run.add_argument(
+        "--no-calibration", action="store_true", help="skip timing the fixed calibration workload before the sweep"
+    )
 
     tune = commands.add_parser("tune", help="repeat a report's search with Optuna, one study per framework")
     tune.add_argument("--model", required=True, help="the searched model (r2_tuned_cnn: report r2's search)")
     tune.add_argument("--framework", nargs="+", default=list(FRAMEWORKS), help="torch and/or keras")
-    tune.add_argument("--trials", type=positive_int, required=True,
-                      help="finished candidates per study (completed, pruned or failed); a re-run continues")
-    tune.add_argument("--storage", help="Optuna storage: a database URL (e.g. postgresql://...) or a journal "
-                      "file (default: RESULTS/searches/optuna.journal)")
+    tune.add_argument(
+        "--trials",
+        type=positive_int,
+        required=True,
+        help="finished candidates per study (completed, pruned or failed); a re-run continues",
+    )
+    tune.add_argument(
+        "--storage",
+        help="Optuna storage: a database URL (e.g. postgresql://...) or a journal "
+        "file (default: RESULTS/searches/optuna.journal)",
+    )
     tune.add_argument("--study", help="study name prefix (default: model, framework, data and budget)")
     tune.add_argument("--seed", type=non_negative_int, default=0, help="the trials' seed and the sampler's")
     _add_trial_options(tune)
@@ -179,19 +248,34 @@ def build_parser() -> argparse.ArgumentParser:
     compare = commands.add_parser("compare", help="noise-aware regression table between two result sets")
     compare.add_argument("old", help="results directory of the baseline")
     compare.add_argument("new", help="results directory to judge")
-    compare.add_argument("--threshold", type=positive_float, default=1.10,
-                         help="epoch-time ratio that counts as a change, when beyond noise (default 1.10)")
+    compare.add_argument(
+        "--threshold",
+        type=positive_float,
+        default=1.10,
+        help="epoch-time ratio that counts as a change, when beyond noise (default 1.10)",
+    )
     compare.add_argument("--json", action="store_true", help="machine-readable output (one object per row)")
-    yardstick = commands.add_parser("yardstick", help="run the airbench package's airbench94 as it runs itself "
-                                    "(CUDA only; pip install 'cnnbench[yardstick]'), one record per seed")
-    yardstick.add_argument("--seeds", nargs="+", type=non_negative_int, default=[0, 1, 2, 3, 4],
-                           help="one run per seed (default: 0 1 2 3 4)")
+    yardstick = commands.add_parser(
+        "yardstick",
+        help="run the airbench package's airbench94 as it runs itself "
+        "(CUDA only; pip install 'cnnbench[yardstick]'), one record per seed",
+    )
+    yardstick.add_argument(
+        "--seeds",
+        nargs="+",
+        type=non_negative_int,
+        default=[0, 1, 2, 3, 4],
+        help="one run per seed (default: 0 1 2 3 4)",
+    )
     yardstick.add_argument("--data-dir", help="where CIFAR-10 is (default: the usual lookup, see README)")
     yardstick.add_argument("--results", default="results", help="results directory (default: results)")
     report = commands.add_parser("report", help="write DIR/leaderboard.md from DIR/raw/*.json")
     report.add_argument("--results", default="results", help="results directory (default: results)")
-    importing = commands.add_parser("import", help="copy another run's raw and calibration files (a results "
-                                    "directory or a .tar.gz such as .ci/gpu-run packs) into a results directory")
+    importing = commands.add_parser(
+        "import",
+        help="copy another run's raw and calibration files (a results "
+        "directory or a .tar.gz such as .ci/gpu-run packs) into a results directory",
+    )
     importing.add_argument("source", help="results directory or archive to import from")
     importing.add_argument("--results", default="results", help="results directory (default: results)")
     return parser
@@ -200,10 +284,21 @@ def build_parser() -> argparse.ArgumentParser:
 def command_list(args) -> int:
     if args.suites:
         if args.json:
-            print(json.dumps([{"name": suite.name, "description": suite.description,
-                               "frameworks": list(suite.frameworks), "seeds": list(suite.seeds),
-                               "trials_per_framework": len(suite.entries) * len(suite.seeds)}
-                              for suite in SUITES.values()], indent=2))
+            print(
+                json.dumps(
+                    [
+                        {
+                            "name": suite.name,
+                            "description": suite.description,
+                            "frameworks": list(suite.frameworks),
+                            "seeds": list(suite.seeds),
+                            "trials_per_framework": len(suite.entries) * len(suite.seeds),
+                        }
+                        for suite in SUITES.values()
+                    ],
+                    indent=2,
+                )
+            )
         else:
             print(tabulate([(suite.name, suite.description) for suite in SUITES.values()], tablefmt="plain"))
         return 0
@@ -212,13 +307,19 @@ def command_list(args) -> int:
         spec = registry.spec(name)
         trainable, frozen = layers.count_params(registry.layers(name, 10))
         described = "".join(f", {key}={value}" for key, value in registry.options(name).items())
-        rows.append({"model": name, "paper": spec.PAPER, "description": spec.DESCRIPTION + described,
-                     "interpretation": spec.INTERPRETATION,
-                     "params_trainable": trainable, "params_non_trainable": frozen,
-                     "forward_mflops": round(layers.forward_flops(registry.layers(name, 10)) / 1e6, 2),
-                     "classes": [10, 100],
-                     "frameworks": {fw: missing_framework(fw) or "available"
-                                    for fw in FRAMEWORKS}})
+        rows.append(
+            {
+                "model": name,
+                "paper": spec.PAPER,
+                "description": spec.DESCRIPTION + described,
+                "interpretation": spec.INTERPRETATION,
+                "params_trainable": trainable,
+                "params_non_trainable": frozen,
+                "forward_mflops": round(layers.forward_flops(registry.layers(name, 10)) / 1e6, 2),
+                "classes": [10, 100],
+                "frameworks": {fw: missing_framework(fw) or "available" for fw in FRAMEWORKS},
+            }
+        )
     if args.measured:
         for framework in FRAMEWORKS:
             counts = _measured_counts(framework)
@@ -230,14 +331,27 @@ def command_list(args) -> int:
     if args.markdown:
         print(models_markdown(rows))
         return 0
-    table = [(row["model"], row["paper"], f"{row['params_trainable'] + row['params_non_trainable']:,}",
-              f"{row['forward_mflops']:.1f}",
-              ", ".join(fw if state == "available" else f"{fw} (skipped: {state})"
-                        for fw, state in row["frameworks"].items()))
-             for row in rows]
-    print(tabulate(table, headers=["model", "paper", "params", "MFLOPs", "frameworks"], tablefmt="plain",
-                   disable_numparse=True,
-                   colalign=("left", "left", "right", "right", "left")))
+    table = [
+        (
+            row["model"],
+            row["paper"],
+            f"{row['params_trainable'] + row['params_non_trainable']:,}",
+            f"{row['forward_mflops']:.1f}",
+            ", ".join(
+                fw if state == "available" else f"{fw} (skipped: {state})" for fw, state in row["frameworks"].items()
+            ),
+        )
+        for row in rows
+    ]
+    print(
+        tabulate(
+            table,
+            headers=["model", "paper", "params", "MFLOPs", "frameworks"],
+            tablefmt="plain",
+            disable_numparse=True,
+            colalign=("left", "left", "right", "right", "left"),
+        )
+    )
     return 0
 
 
@@ -248,8 +362,13 @@ def _measured_counts(framework: str) -> dict | None:
     if missing_framework(framework):
         return None
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    completed = subprocess.run([sys.executable, "-m", "bench.measure.inspect_models", framework],
-                               capture_output=True, text=True, env=env, timeout=900)
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench.measure.inspect_models", framework],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
     if completed.returncode != 0:
         raise BenchError(f"building the models in {framework} failed: {completed.stderr.strip().splitlines()[-1]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -257,12 +376,12 @@ def _measured_counts(framework: str) -> dict | None:
 
 def models_markdown(rows: list[dict]) -> str:
     """The README's models table, generated from the registry (`python -m bench list --markdown`)."""
-    lines = ["| model | paper | description | params (10 classes) | forward MFLOPs/image |",
-             "|:--|:--|:--|--:|--:|"]
+    lines = ["| model | paper | description | params (10 classes) | forward MFLOPs/image |", "|:--|:--|:--|--:|--:|"]
     for row in rows:
         params = row["params_trainable"] + row["params_non_trainable"]
-        lines.append(f"| `{row['model']}` | {row['paper']} | {row['description']} | {params:,} "
-                     f"| {row['forward_mflops']:.1f} |")
+        lines.append(
+            f"| `{row['model']}` | {row['paper']} | {row['description']} | {params:,} | {row['forward_mflops']:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -284,19 +403,31 @@ def resolve_suite(args) -> tuple[Suite, list[Entry]]:
         for model in args.model:
             registry.parse(model)
             if model not in in_suite:
-                raise BenchError(f"model {model!r} is not in suite {suite.name!r}; leave out --suite to run it "
-                                 f"with the baseline recipe")
+                raise BenchError(
+                    f"model {model!r} is not in suite {suite.name!r}; leave out --suite to run it "
+                    f"with the baseline recipe"
+                )
         entries = [entry for entry in suite.entries if entry.model in args.model]
     elif args.model:
         entries = [Entry(model) for model in args.model]
     else:
         entries = list(suite.entries)
-    overrides = {"recipe": args.recipe, "dataset": args.dataset, "epochs": args.epochs,
-                 "train_subset": args.train_subset, "test_subset": args.test_subset, "val_size": args.val_size,
-                 "target_accuracy": args.target_accuracy}
+    overrides = {
+        "recipe": args.recipe,
+        "dataset": args.dataset,
+        "epochs": args.epochs,
+        "train_subset": args.train_subset,
+        "test_subset": args.test_subset,
+        "val_size": args.val_size,
+        "target_accuracy": args.target_accuracy,
+    }
     speed = {option: getattr(args, option) for option in EXECUTION_OPTIONS if getattr(args, option) is not None}
-    entries = [replace(entry, **{k: v for k, v in overrides.items() if v is not None},
-                       execution=replace(entry.execution, **speed)) for entry in entries]
+    entries = [
+        replace(
+            entry, **{k: v for k, v in overrides.items() if v is not None}, execution=replace(entry.execution, **speed)
+        )
+        for entry in entries
+    ]
     if args.full_train:
         entries = [replace(entry, train_subset=None) for entry in entries]
     for entry in entries:
@@ -318,20 +449,26 @@ def check_trials(trials, data_dir, offline: bool) -> dict:
             datasets[trial.dataset] = cifar.load(trial.dataset, data_dir, offline)
         key = (trial.dataset, trial.val_size, trial.train_subset, trial.test_subset)
         if key not in splits:
-            splits[key] = cifar.split(datasets[trial.dataset], trial.val_size, trial.train_subset,
-                                     test_subset=trial.test_subset)
+            splits[key] = cifar.split(
+                datasets[trial.dataset], trial.val_size, trial.train_subset, test_subset=trial.test_subset
+            )
         of_trial[trial] = splits[key]
         train_images = len(splits[key].train_y)
         if trial.batch_size > train_images:
-            raise BenchError(f"--batch-size {trial.batch_size} is larger than the {train_images} training images "
-                             f"of {trial.model} (every epoch would be one partial batch)")
+            raise BenchError(
+                f"--batch-size {trial.batch_size} is larger than the {train_images} training images "
+                f"of {trial.model} (every epoch would be one partial batch)"
+            )
         recipe = trial.resolved_recipe()
         if recipe.pretrained and not trial.weights:
-            raise BenchError(f"recipe {recipe.name} fine-tunes pretrained weights: give --weights PATH (or run a "
-                             f"transfer suite with --weights-dir)")
+            raise BenchError(
+                f"recipe {recipe.name} fine-tunes pretrained weights: give --weights PATH (or run a "
+                f"transfer suite with --weights-dir)"
+            )
         if (recipe.plateau or recipe.early_stopping) and not trial.val_size:
-            raise BenchError(f"recipe {recipe.name} watches validation figures (plateau or early stopping): "
-                             f"--val-size must be > 0")
+            raise BenchError(
+                f"recipe {recipe.name} watches validation figures (plateau or early stopping): --val-size must be > 0"
+            )
     return of_trial
 
 
@@ -349,16 +486,36 @@ def dry_run(trials, splits: dict, calibrations: dict) -> None:
         split = splits[trial]
         calibration = calibrations.get((trial.framework, trial.keras_backend, trial.device, trial.threads))
         flops = layers.forward_flops(registry.layers(trial.model, split.dataset.num_classes))
-        seconds = estimate_seconds(calibration, flops, trial.epochs, len(split.train_y), len(split.val_y),
-                                   len(split.test_y)) if calibration else None
+        seconds = (
+            estimate_seconds(calibration, flops, trial.epochs, len(split.train_y), len(split.val_y), len(split.test_y))
+            if calibration
+            else None
+        )
         total += seconds or 0.0
-        rows.append((trial.label(), trial.recipe, trial.epochs, len(split.train_y), len(split.val_y),
-                     len(split.test_y), f"{seconds / 60:.1f}" if seconds else "?"))
-    print(tabulate(rows, headers=["trial", "recipe", "epochs", "train", "val", "test", "est. min"],
-                   tablefmt="plain", disable_numparse=True))
-    print(f"{len(trials)} trials, {sum(t.epochs for t in trials)} epochs; roughly {duration(total)} "
-          f"on this machine (each trial's FLOPs at the calibrated convolution rate plus {TRIAL_OVERHEAD_S:.0f} s "
-          f"of start-up: a lower bound; '?' where calibration failed)")
+        rows.append(
+            (
+                trial.label(),
+                trial.recipe,
+                trial.epochs,
+                len(split.train_y),
+                len(split.val_y),
+                len(split.test_y),
+                f"{seconds / 60:.1f}" if seconds else "?",
+            )
+        )
+    print(
+        tabulate(
+            rows,
+            headers=["trial", "recipe", "epochs", "train", "val", "test", "est. min"],
+            tablefmt="plain",
+            disable_numparse=True,
+        )
+    )
+    print(
+        f"{len(trials)} trials, {sum(t.epochs for t in trials)} epochs; roughly {duration(total)} "
+        f"on this machine (each trial's FLOPs at the calibrated convolution rate plus {TRIAL_OVERHEAD_S:.0f} s "
+        f"of start-up: a lower bound; '?' where calibration failed)"
+    )
 
 
 def warnings_for(device: str, suite: Suite, trials) -> list[str]:
@@ -366,12 +523,20 @@ def warnings_for(device: str, suite: Suite, trials) -> list[str]:
     lines = []
     if device == "cpu" and suite.name in GPU_SUITES:
         lines.append(f"suite {suite.name} is meant for a GPU; on this CPU it will take very long")
-    speed = sorted({t.execution.label() for t in trials
-                    if t.execution.amp != "off" or t.execution.compile != "off" or t.execution.channels_last
-                    or t.execution.cudnn_benchmark})
+    speed = sorted(
+        {
+            t.execution.label()
+            for t in trials
+            if t.execution.amp != "off"
+            or t.execution.compile != "off"
+            or t.execution.channels_last
+            or t.execution.cudnn_benchmark
+        }
+    )
     if device == "cpu" and speed:
-        lines.append(f"speed options {', '.join(speed)} are for GPUs; on a CPU they are usually slower "
-                     f"than the plain fast path")
+        lines.append(
+            f"speed options {', '.join(speed)} are for GPUs; on a CPU they are usually slower than the plain fast path"
+        )
     return lines
 
 
@@ -406,11 +571,20 @@ def command_run(args) -> int:
     if args.weights_dir and not os.path.isdir(args.weights_dir):
         raise BenchError(f"--weights-dir {args.weights_dir} is not a directory")
     trials, skipped = runner.expand(
-        entries, frameworks, args.device, args.batch_size or list(suite.batch_sizes),
+        entries,
+        frameworks,
+        args.device,
+        args.batch_size or list(suite.batch_sizes),
         args.seeds if args.seeds is not None else list(suite.seeds),
-        learning_rates=args.lr or list(suite.learning_rates), lr_scaling=args.lr_scaling, weights=args.weights,
-        weights_dir=args.weights_dir, init=args.init,
-        threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir, offline=args.offline)
+        learning_rates=args.lr or list(suite.learning_rates),
+        lr_scaling=args.lr_scaling,
+        weights=args.weights,
+        weights_dir=args.weights_dir,
+        init=args.init,
+        threads=args.threads or len(os.sched_getaffinity(0)),
+        data_dir=args.data_dir,
+        offline=args.offline,
+    )
     if not trials:
         reasons = dict.fromkeys(line.split(": ", 1)[-1] for line in skipped)  # each once, in order
         raise BenchError(f"nothing to run: every trial is skipped ({'; '.join(reasons) or 'no trials'})")
@@ -425,11 +599,19 @@ def command_run(args) -> int:
         dry_run(trials, splits, runner.calibrate(trials, None, provenance.collect(sys.argv)))
         return 0
     store.ensure_writable(args.results)  # only now: a refused sweep leaves no folder behind
-    print(f"results: {args.results} (its leaderboard: python -m bench report --results {args.results})",
-          file=sys.stderr)
-    summary = runner.run_sweep(trials, args.results, args.resume, args.trial_timeout,
-                               provenance.collect(sys.argv), calibration=not args.no_calibration, executor=executor,
-                               tensorboard_dir=tensorboard_dir(args))
+    print(
+        f"results: {args.results} (its leaderboard: python -m bench report --results {args.results})", file=sys.stderr
+    )
+    summary = runner.run_sweep(
+        trials,
+        args.results,
+        args.resume,
+        args.trial_timeout,
+        provenance.collect(sys.argv),
+        calibration=not args.no_calibration,
+        executor=executor,
+        tensorboard_dir=tensorboard_dir(args),
+    )
     print(summary.line(), file=sys.stderr)
     return 130 if summary.interrupted else 0
 
@@ -453,12 +635,24 @@ def command_tune(args) -> int:
     args.results = args.results or "results"
     store.ensure_writable(args.results)
     # The trial each candidate derives from: the search's model and recipe at the recipe's batch size.
-    budget = {"dataset": args.dataset, "epochs": args.epochs, "train_subset": args.train_subset,
-              "test_subset": args.test_subset, "val_size": args.val_size}
+    budget = {
+        "dataset": args.dataset,
+        "epochs": args.epochs,
+        "train_subset": args.train_subset,
+        "test_subset": args.test_subset,
+        "val_size": args.val_size,
+    }
     entry = Entry(space.model, space.recipe, **{k: v for k, v in budget.items() if v is not None})
-    bases, skipped = runner.expand([entry], args.framework, args.device, None, [args.seed],
-                                   threads=args.threads or len(os.sched_getaffinity(0)), data_dir=args.data_dir,
-                                   offline=args.offline)
+    bases, skipped = runner.expand(
+        [entry],
+        args.framework,
+        args.device,
+        None,
+        [args.seed],
+        threads=args.threads or len(os.sched_getaffinity(0)),
+        data_dir=args.data_dir,
+        offline=args.offline,
+    )
     if skipped:
         raise BenchError(f"cannot tune {skipped[0].removeprefix('skipped ')}")
     if not (args.executor == "ray" and args.ray_address):
@@ -468,11 +662,17 @@ def command_tune(args) -> int:
     train_images = min(len(split.train_y) for split in splits.values())
     largest_batch = max(space.parameters["batch_size"].values)
     if largest_batch > train_images:
-        raise BenchError(f"the search's batch sizes reach {largest_batch}, more than the {train_images} training "
-                         f"images: raise --train-subset")
+        raise BenchError(
+            f"the search's batch sizes reach {largest_batch}, more than the {train_images} training "
+            f"images: raise --train-subset"
+        )
     storage = tune.storage_for(args.storage, args.results)
-    options = {"trial_timeout": args.trial_timeout, "provenance": provenance.collect(sys.argv), "executor": executor,
-               "tensorboard_dir": tensorboard_dir(args)}
+    options = {
+        "trial_timeout": args.trial_timeout,
+        "provenance": provenance.collect(sys.argv),
+        "executor": executor,
+        "tensorboard_dir": tensorboard_dir(args),
+    }
     interrupted = False
     for base in bases:
         label = f"keras[{base.keras_backend}]" if base.keras_backend else base.framework
@@ -534,16 +734,25 @@ def command_import(args) -> int:
     from bench.results import store
 
     imported, present = store.import_results(args.source, args.results)
-    print(f"imported {len(imported)} files into {args.results}"
-          + (f" ({len(present)} already there, left alone)" if present else ""))
+    print(
+        f"imported {len(imported)} files into {args.results}"
+        + (f" ({len(present)} already there, left alone)" if present else "")
+    )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return {"list": command_list, "run": command_run, "tune": command_tune, "report": command_report,
-                "compare": command_compare, "import": command_import, "yardstick": command_yardstick}[args.command](args)
+        return {
+            "list": command_list,
+            "run": command_run,
+            "tune": command_tune,
+            "report": command_report,
+            "compare": command_compare,
+            "import": command_import,
+            "yardstick": command_yardstick,
+        }[args.command](args)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

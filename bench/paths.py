@@ -41,8 +41,10 @@ def portable(path: str | os.PathLike) -> str:
 def portable_command(argv: list[str]) -> str:
     """A command line as typed, with the entry script named as `python -m bench` and every
     absolute path (also in --option=PATH) made portable."""
-    words = ["python -m bench" if index == 0 and word.endswith(("__main__.py", "/cnnbench")) else word
-             for index, word in enumerate(argv)]
+    words = [
+        "python -m bench" if index == 0 and word.endswith(("__main__.py", "/cnnbench")) else word
+        for index, word in enumerate(argv)
+    ]
     return " ".join(_portable_word(word) for word in words)
 
 

@@ -7,14 +7,25 @@ from bench.spec.layers import BatchNorm, Conv, Dense, GlobalAvgPool, MaxPool, Re
 
 def conv_bn_relu_pair(prefix: str, filters: int) -> list:
     """Two 3x3 'same' convolutions, each followed by BatchNorm and ReLU."""
-    return [Conv(f"{prefix}_conv1", filters), BatchNorm(f"{prefix}_bn1"), ReLU(),
-            Conv(f"{prefix}_conv2", filters), BatchNorm(f"{prefix}_bn2"), ReLU()]
+    return [
+        Conv(f"{prefix}_conv1", filters),
+        BatchNorm(f"{prefix}_bn1"),
+        ReLU(),
+        Conv(f"{prefix}_conv2", filters),
+        BatchNorm(f"{prefix}_bn2"),
+        ReLU(),
+    ]
 
 
 def basic_block(name: str, channels_in: int, channels: int, stride: int) -> Residual:
     """ResNet's basic block; names follow torchvision's (layer1.0.conv1 -> layer1_0_conv1)."""
-    body = [Conv(f"{name}_conv1", channels, 3, stride, 1, bias=False), BatchNorm(f"{name}_bn1"), ReLU(),
-            Conv(f"{name}_conv2", channels, 3, 1, 1, bias=False), BatchNorm(f"{name}_bn2")]
+    body = [
+        Conv(f"{name}_conv1", channels, 3, stride, 1, bias=False),
+        BatchNorm(f"{name}_bn1"),
+        ReLU(),
+        Conv(f"{name}_conv2", channels, 3, 1, 1, bias=False),
+        BatchNorm(f"{name}_bn2"),
+    ]
     return Residual(name, body, _shortcut(name, channels_in, channels, stride), activation="relu")
 
 
@@ -36,9 +47,16 @@ STEMS = {
 def bottleneck_block(name: str, channels_in: int, channels: int, stride: int) -> Residual:
     """ResNet's bottleneck block as torchvision builds it (v1.5: the stride on the 3x3 conv), 4x expansion."""
     width = channels // 4
-    body = [Conv(f"{name}_conv1", width, 1, 1, 0, bias=False), BatchNorm(f"{name}_bn1"), ReLU(),
-            Conv(f"{name}_conv2", width, 3, stride, 1, bias=False), BatchNorm(f"{name}_bn2"), ReLU(),
-            Conv(f"{name}_conv3", channels, 1, 1, 0, bias=False), BatchNorm(f"{name}_bn3")]
+    body = [
+        Conv(f"{name}_conv1", width, 1, 1, 0, bias=False),
+        BatchNorm(f"{name}_bn1"),
+        ReLU(),
+        Conv(f"{name}_conv2", width, 3, stride, 1, bias=False),
+        BatchNorm(f"{name}_bn2"),
+        ReLU(),
+        Conv(f"{name}_conv3", channels, 1, 1, 0, bias=False),
+        BatchNorm(f"{name}_bn3"),
+    ]
     return Residual(name, body, _shortcut(name, channels_in, channels, stride), activation="relu")
 
 

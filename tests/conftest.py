@@ -14,16 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.data import cifar
 from bench import frameworks
+from bench.data import cifar
 from bench.spec import registry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_ARCHIVE = REPO_ROOT.parent / "shared" / "datasets" / cifar.JPEG_ARCHIVE
 
 requires_shared_cifar10 = pytest.mark.skipif(
-    not SHARED_ARCHIVE.exists(),
-    reason=f"REAL-DATA TEST SKIPPED: the shared CIFAR-10 copy {SHARED_ARCHIVE} is absent")
+    not SHARED_ARCHIVE.exists(), reason=f"REAL-DATA TEST SKIPPED: the shared CIFAR-10 copy {SHARED_ARCHIVE} is absent"
+)
 
 
 def official_files(name: str, per_file: int = 30, seed: int = 0) -> dict[str, bytes]:
@@ -33,8 +33,10 @@ def official_files(name: str, per_file: int = 30, seed: int = 0) -> dict[str, by
     num_classes = 10 if name == "cifar10" else 100
     files = {}
     for file_name in (*layout.train_files, *layout.test_files):
-        batch = {"data": rng.integers(0, 256, (per_file, 3072), dtype=np.uint8),
-                 layout.label_key: rng.integers(0, num_classes, per_file).tolist()}
+        batch = {
+            "data": rng.integers(0, 256, (per_file, 3072), dtype=np.uint8),
+            layout.label_key: rng.integers(0, num_classes, per_file).tolist(),
+        }
         if name == "cifar100":
             batch["coarse_labels"] = rng.integers(0, 20, per_file).tolist()
         files[file_name] = pickle.dumps(batch, protocol=2)
@@ -103,15 +105,20 @@ QUICK_BENCHMARK_MINUTES = "4"  # measured here: `nox -s benchmark` on 2 cores
 
 
 def epoch_benchmark_name(model: str, framework: str, settings: dict) -> str:
-    """'resnet18[keras-tensorflow]': the model, its framework and keras backend, as pytest-benchmark's table names it."""
+    """'resnet18[keras-tensorflow]': the model, its framework and keras backend, as pytest-benchmark's table
+    names it."""
     backend = settings.get("backend")
     return f"{model}[{framework}{'-' + backend if backend else ''}]"
 
 
 def pytest_addoption(parser):
-    parser.addoption("--benchmark-models", default="quick", metavar="quick|all|M1,M2",
-                     help=f"models whose per-model benchmarks are timed: quick ({', '.join(QUICK_BENCHMARK_MODELS)}; "
-                          f"default), all, or a comma-separated list")
+    parser.addoption(
+        "--benchmark-models",
+        default="quick",
+        metavar="quick|all|M1,M2",
+        help=f"models whose per-model benchmarks are timed: quick ({', '.join(QUICK_BENCHMARK_MODELS)}; "
+        f"default), all, or a comma-separated list",
+    )
 
 
 def timed_models(config) -> set[str] | None:
@@ -127,9 +134,11 @@ def pytest_report_header(config):
     if models is None:
         return "cnnbench benchmarks: every model (--benchmark-models all)"
     quick = models == set(QUICK_BENCHMARK_MODELS)
-    return (f"cnnbench benchmarks: per-model epochs of {', '.join(sorted(models))}"
-            + (f" (the quick set, about {QUICK_BENCHMARK_MINUTES} min on 2 CPU cores)" if quick else "")
-            + "; --benchmark-models all times every model")
+    return (
+        f"cnnbench benchmarks: per-model epochs of {', '.join(sorted(models))}"
+        + (f" (the quick set, about {QUICK_BENCHMARK_MINUTES} min on 2 CPU cores)" if quick else "")
+        + "; --benchmark-models all times every model"
+    )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -173,8 +182,12 @@ def isolated_cache(tmp_path, monkeypatch, request, session_calibrations):
 
 
 FRAMEWORKS = [
-    pytest.param(fw, marks=pytest.mark.skipif(bool(frameworks.missing_framework(fw)),
-                                              reason=f"FRAMEWORK SKIPPED: {frameworks.missing_framework(fw)}"))
+    pytest.param(
+        fw,
+        marks=pytest.mark.skipif(
+            bool(frameworks.missing_framework(fw)), reason=f"FRAMEWORK SKIPPED: {frameworks.missing_framework(fw)}"
+        ),
+    )
     for fw in frameworks.FRAMEWORKS
 ]
 
@@ -196,8 +209,10 @@ def framework_processes():
 @pytest.fixture
 def in_framework(framework, framework_processes):
     """Call `in_framework(job, *args)` to run tests/framework_jobs.job(framework, *args) in that framework's process."""
+
     def call(job, *args):
         return framework_processes[framework].submit(job, framework, *args).result(timeout=600)
+
     return call
 
 

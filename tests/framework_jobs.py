@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from bench.data import cifar
-from bench.spec import registry
 from bench.frameworks.base import get_adapter
+from bench.spec import registry
 from bench.spec.execution import Execution
 from bench.spec.recipes import get_recipe
 
@@ -63,6 +63,7 @@ def host_reads_in_an_epoch(framework: str, steps: int) -> int:
             if threading.get_ident() == training_thread and ours:
                 reads.append(f"{caller}: {original.__name__}")
             return original(*args, **kwargs)
+
         return read
 
     adapter = _adapter(framework)
@@ -79,8 +80,9 @@ def host_reads_in_an_epoch(framework: str, steps: int) -> int:
     else:
         import keras.src.backend
 
-        patches = [mock.patch.object(keras.src.backend, "convert_to_numpy",
-                                     counted(keras.src.backend.convert_to_numpy))]
+        patches = [
+            mock.patch.object(keras.src.backend, "convert_to_numpy", counted(keras.src.backend.convert_to_numpy))
+        ]
     for patch in patches:
         patch.start()
     try:
@@ -110,8 +112,9 @@ def augment(framework: str, images: np.ndarray, padding: int, flip: bool) -> np.
 _EPOCHS: dict[str, tuple] = {}  # model -> (adapter, model, state, images), kept in this process between calls
 
 
-def prepare_epoch(framework: str, model: str, images: int, batch_size: int, device: str = "cpu",
-                  execution: Execution = Execution()) -> dict:
+def prepare_epoch(
+    framework: str, model: str, images: int, batch_size: int, device: str = "cpu", execution: Execution = Execution()
+) -> dict:
     """Build `model` and its optimizer on an `images`-image slice of CIFAR-10 (synthetic when absent)."""
     adapter = _adapter(framework, device=device, execution=execution)
     built = adapter.build(registry.layers(model, 10), model)
@@ -175,9 +178,16 @@ def torch_reference(framework: str, model: str, images: np.ndarray, batches: lis
         training = built(as_nchw(images)).numpy()
         for batch in batches:
             built(as_nchw(batch))
-    return {"weights": weights, "inference": inference, "training": training,
-            "running": {name: {k: v for k, v in tensors.items() if k.startswith("running")}
-                        for name, tensors in export_weights(built).items() if "running_mean" in tensors}}
+    return {
+        "weights": weights,
+        "inference": inference,
+        "training": training,
+        "running": {
+            name: {k: v for k, v in tensors.items() if k.startswith("running")}
+            for name, tensors in export_weights(built).items()
+            if "running_mean" in tensors
+        },
+    }
 
 
 def keras_replay(framework: str, model: str, weights: dict, images: np.ndarray, batches: list[np.ndarray]) -> dict:
@@ -197,9 +207,14 @@ def keras_replay(framework: str, model: str, weights: dict, images: np.ndarray, 
     training = keras.ops.convert_to_numpy(built(images, training=True))
     for batch in batches:
         built(batch, training=True)
-    running = {layer.name: {"running_mean": keras.ops.convert_to_numpy(layer.moving_mean),
-                            "running_var": keras.ops.convert_to_numpy(layer.moving_variance)}
-               for layer in built.layers if isinstance(layer, keras.layers.BatchNormalization)}
+    running = {
+        layer.name: {
+            "running_mean": keras.ops.convert_to_numpy(layer.moving_mean),
+            "running_var": keras.ops.convert_to_numpy(layer.moving_variance),
+        }
+        for layer in built.layers
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
     return {"inference": inference, "training": training, "running": running}
 
 
@@ -214,8 +229,11 @@ def one_step(framework: str, model: str, num_classes: int) -> dict:
     state = adapter.prepare(built, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
     loss = adapter.train_epoch(built, state, np.arange(8), constant_rates(8, recipe)).loss
     logits = adapter.predict(built, state, dataset.test_x)
-    finite = all(np.isfinite(tensor).all() for tensors in adapter.export_weights(built, layer_list).values()
-                 for tensor in tensors.values())
+    finite = all(
+        np.isfinite(tensor).all()
+        for tensors in adapter.export_weights(built, layer_list).values()
+        for tensor in tensors.values()
+    )
     return {"loss": loss, "shape": logits.shape, "finite": finite}
 
 
@@ -229,12 +247,13 @@ def torch_flops(framework: str, model: str, num_classes: int) -> int:
     return counter.get_total_flops()
 
 
-def pretrained_logits(framework: str, model: str, path: str, num_classes: int, images: np.ndarray,
-                      resize: int | None = None) -> dict:
+def pretrained_logits(
+    framework: str, model: str, path: str, num_classes: int, images: np.ndarray, resize: int | None = None
+) -> dict:
     """Inference logits of `model` (after an optional input resize) once a torchvision weights file is
     loaded, and what was skipped."""
-    from bench.spec import layers
     from bench.data.pretrained import read_torchvision
+    from bench.spec import layers
 
     adapter = _adapter(framework)
     layer_list = ([layers.Resize(resize)] if resize else []) + registry.layers(model, num_classes)
@@ -244,8 +263,9 @@ def pretrained_logits(framework: str, model: str, path: str, num_classes: int, i
     return {"logits": adapter.logits(built, images), "skipped": skipped}
 
 
-def torchvision_reference(framework: str, architecture: str, path: str, images: np.ndarray,
-                          num_classes: int = 1000, resize: int | None = None) -> np.ndarray:
+def torchvision_reference(
+    framework: str, architecture: str, path: str, images: np.ndarray, num_classes: int = 1000, resize: int | None = None
+) -> np.ndarray:
     """Write a randomly initialised torchvision network's state dict (BatchNorm statistics randomised
     too) to `path`; return its logits for `images` (resized first, bilinear, when asked)."""
     import torch
@@ -261,16 +281,17 @@ def torchvision_reference(framework: str, architecture: str, path: str, images: 
         torch.save(reference.state_dict(), path)
         inputs = torch.from_numpy(images).permute(0, 3, 1, 2)
         if resize:
-            inputs = torch.nn.functional.interpolate(inputs, size=(resize, resize), mode="bilinear",
-                                                     align_corners=False)
+            inputs = torch.nn.functional.interpolate(
+                inputs, size=(resize, resize), mode="bilinear", align_corners=False
+            )
         return reference(inputs).numpy()
 
 
 def fine_tuning_phases(framework: str, model: str, path: str, num_classes: int) -> dict:
     """Train one epoch with the loaded layers frozen, then one with every layer free; which layers changed
     in each, and the trainable parameter counts."""
-    from bench.spec import layers
     from bench.data.pretrained import read_torchvision
+    from bench.spec import layers
 
     adapter = _adapter(framework)
     layer_list = registry.layers(model, num_classes)
@@ -287,14 +308,20 @@ def fine_tuning_phases(framework: str, model: str, path: str, num_classes: int) 
         before = adapter.export_weights(built, layer_list)
         adapter.train_epoch(built, state, np.arange(64), constant_rates(64, recipe))
         after = adapter.export_weights(built, layer_list)
-        result[phase] = {"changed": sorted(name for name in before if any(
-            not np.array_equal(before[name][tensor], after[name][tensor]) for tensor in before[name])),
-            "trainable": adapter.count_params(built)[0]}
+        result[phase] = {
+            "changed": sorted(
+                name
+                for name in before
+                if any(not np.array_equal(before[name][tensor], after[name][tensor]) for tensor in before[name])
+            ),
+            "trainable": adapter.count_params(built)[0],
+        }
     return result
 
 
-def recipe_loss_value(framework: str, recipe, logits: np.ndarray, targets: np.ndarray,
-                      class_weights: list[float] | None) -> float:
+def recipe_loss_value(
+    framework: str, recipe, logits: np.ndarray, targets: np.ndarray, class_weights: list[float] | None
+) -> float:
     """The recipe's loss on given logits and target probabilities, in `framework`."""
     if framework == "torch":
         import torch
@@ -310,8 +337,16 @@ def recipe_loss_value(framework: str, recipe, logits: np.ndarray, targets: np.nd
     return float(keras.ops.mean(recipe_loss(recipe, class_weights)(targets, logits)))
 
 
-def train_steps(framework: str, model: str, recipe, weights: dict | None, images: np.ndarray,
-                labels: np.ndarray, epochs: int, probe: np.ndarray) -> dict:
+def train_steps(
+    framework: str,
+    model: str,
+    recipe,
+    weights: dict | None,
+    images: np.ndarray,
+    labels: np.ndarray,
+    epochs: int,
+    probe: np.ndarray,
+) -> dict:
     """Train from `weights` (torch layout; None: this framework's own init) on fixed batches in a
     fixed order, with the shared schedule; return the final logits on `probe` and the weights."""
     from bench.run.control import TrainingControl
@@ -322,16 +357,20 @@ def train_steps(framework: str, model: str, recipe, weights: dict | None, images
     if weights is not None:
         adapter.load_weights(built, layer_list, weights)
     mean, std = cifar.NORMALISATION["cifar10"]
-    state = adapter.prepare(built, recipe, images, labels, mean, std, 0,
-                            recipe.class_weight_vector(cifar.CIFAR10_CLASSES))
+    state = adapter.prepare(
+        built, recipe, images, labels, mean, std, 0, recipe.class_weight_vector(cifar.CIFAR10_CLASSES)
+    )
     control = TrainingControl(recipe, -(-len(labels) // recipe.batch_size))
     reported = []
     for epoch in range(epochs):
         rates = control.learning_rates(epoch)
         stats = adapter.train_epoch(built, state, np.arange(len(labels)), rates)
         reported.append((stats.learning_rate, float(rates[-1])))
-    return {"logits": adapter.predict(built, state, probe), "rates": reported,
-            "weights": adapter.export_weights(built, layer_list)}
+    return {
+        "logits": adapter.predict(built, state, probe),
+        "rates": reported,
+        "weights": adapter.export_weights(built, layer_list),
+    }
 
 
 def mix_indexed_epoch(framework: str, count: int, batch_size: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:
@@ -345,15 +384,27 @@ def mix_indexed_epoch(framework: str, count: int, batch_size: int, alpha: float)
         from bench.frameworks.torch.training import mixup
 
         generator, rng = torch.Generator().manual_seed(0), np.random.default_rng(0)
-        parts = [mixup(torch.from_numpy(inputs[s:s + batch_size]), torch.from_numpy(targets[s:s + batch_size]),
-                       rng.beta(alpha, alpha), generator) for s in range(0, count, batch_size)]
+        parts = [
+            mixup(
+                torch.from_numpy(inputs[s : s + batch_size]),
+                torch.from_numpy(targets[s : s + batch_size]),
+                rng.beta(alpha, alpha),
+                generator,
+            )
+            for s in range(0, count, batch_size)
+        ]
         return (np.concatenate([p[0].numpy() for p in parts]), np.concatenate([p[1].numpy() for p in parts]))
     import keras
 
     from bench.frameworks.keras.training import mixup
 
-    mixed_inputs, mixed_targets = mixup(keras.ops.convert_to_tensor(inputs), keras.ops.convert_to_tensor(targets),
-                                        alpha, batch_size, keras.random.SeedGenerator(0))
+    mixed_inputs, mixed_targets = mixup(
+        keras.ops.convert_to_tensor(inputs),
+        keras.ops.convert_to_tensor(targets),
+        alpha,
+        batch_size,
+        keras.random.SeedGenerator(0),
+    )
     return keras.ops.convert_to_numpy(mixed_inputs), keras.ops.convert_to_numpy(mixed_targets)
 
 
@@ -379,8 +430,14 @@ def initialised_weights(framework: str, scheme: str) -> dict:
     layer_list = registry.layers("r2_vanilla_cnn", 10)
     built = adapter.build(layer_list, "r2_vanilla_cnn")
     adapter.initialise(built, scheme, 0)
-    return {name: (float(np.abs(tensors["weight"]).max()), float(np.abs(tensors["bias"]).max()),
-                   float(tensors["weight"].std())) for name, tensors in adapter.export_weights(built, layer_list).items()}
+    return {
+        name: (
+            float(np.abs(tensors["weight"]).max()),
+            float(np.abs(tensors["bias"]).max()),
+            float(tensors["weight"].std()),
+        )
+        for name, tensors in adapter.export_weights(built, layer_list).items()
+    }
 
 
 def yardstick_with_a_stand_in_airbench(framework: str, results: str, work: str) -> dict:
@@ -401,8 +458,18 @@ def yardstick_with_a_stand_in_airbench(framework: str, results: str, work: str) 
         def __init__(self, path, train=True, batch_size=500, aug=None, altflip=False, **_):
             stored = torch.load(f"{path}/{'train.pt' if train else 'test.pt'}", map_location="cpu")
             self.images, self.labels, self.classes = stored["images"], stored["labels"], stored["classes"]
-            calls.append(("loader", train, batch_size, aug, altflip, tuple(self.images.shape),
-                          str(self.images.dtype), str(self.labels.dtype)))
+            calls.append(
+                (
+                    "loader",
+                    train,
+                    batch_size,
+                    aug,
+                    altflip,
+                    tuple(self.images.shape),
+                    str(self.images.dtype),
+                    str(self.labels.dtype),
+                )
+            )
 
     def train94(loader, run=0, verbose=True):
         calls.append(("train94", run, verbose, torch.initial_seed()))
@@ -413,12 +480,14 @@ def yardstick_with_a_stand_in_airbench(framework: str, results: str, work: str) 
 
     stand_in = types.SimpleNamespace(CifarLoader=CifarLoader, train94=train94, evaluate=evaluate)
     stand_in_cifar = replace(cifar.synthetic(train=50_000, test=200), name="cifar10", label="CIFAR-10 (stand-in)")
-    with mock.patch.dict(sys.modules, {"airbench": stand_in}), \
-            mock.patch("importlib.metadata.version", lambda name: "0.1.8"), \
-            mock.patch.object(torch.cuda, "is_available", lambda: True), \
-            mock.patch.object(torch.cuda, "synchronize", lambda: None), \
-            mock.patch.object(torch.cuda, "get_device_name", lambda: "Stand-in GPU"), \
-            mock.patch.object(yardstick.cifar, "load", lambda name, data_dir=None: stand_in_cifar):
+    with (
+        mock.patch.dict(sys.modules, {"airbench": stand_in}),
+        mock.patch("importlib.metadata.version", lambda name: "0.1.8"),
+        mock.patch.object(torch.cuda, "is_available", lambda: True),
+        mock.patch.object(torch.cuda, "synchronize", lambda: None),
+        mock.patch.object(torch.cuda, "get_device_name", lambda: "Stand-in GPU"),
+        mock.patch.object(yardstick.cifar, "load", lambda name, data_dir=None: stand_in_cifar),
+    ):
         records = yardstick.run(None, results, [3, 4], __import__("pathlib").Path(work))
     return {"calls": calls, "records": records, "loaded": yardstick.load(results)}
 
@@ -434,12 +503,21 @@ def prepare_plain_fit(framework: str, model: str, images: int, batch_size: int) 
     mean, std = cifar.NORMALISATION["cifar10"]
     inputs = ((splits.train_x / 255.0 - np.array(mean)) / np.array(std)).astype("float32")
     targets = np.eye(10, dtype="float32")[splits.train_y]
-    augment = keras.Sequential([keras.layers.ZeroPadding2D(4), keras.layers.RandomCrop(32, 32, seed=0),
-                                keras.layers.RandomFlip("horizontal", seed=0)])
+    augment = keras.Sequential(
+        [
+            keras.layers.ZeroPadding2D(4),
+            keras.layers.RandomCrop(32, 32, seed=0),
+            keras.layers.RandomFlip("horizontal", seed=0),
+        ]
+    )
     network = get_adapter(framework).build(registry.layers(model, 10), model)
     plain = keras.Sequential([keras.Input((32, 32, 3)), augment, network])
-    plain.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-                  metrics=["categorical_accuracy"], jit_compile=False)
+    plain.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+        metrics=["categorical_accuracy"],
+        jit_compile=False,
+    )
     _EPOCHS[f"plain {model}"] = (plain, inputs, targets, batch_size)
 
 
@@ -473,14 +551,16 @@ def conformance_facts(framework: str) -> dict:
     """What the adapter contract (bench.frameworks.base.Adapter) promises, observed for one framework on the CPU."""
     from dataclasses import fields
 
+    from bench.errors import BenchError
+    from bench.frameworks import HONOURED
     from bench.frameworks import base as base
     from bench.measure import calibration
     from bench.spec import layers
-    from bench.errors import BenchError
-    from bench.frameworks import HONOURED
 
-    facts = {"class": type(get_adapter(framework)).__mro__[1].__qualname__,
-             "registered_as": get_adapter(framework).name}
+    facts = {
+        "class": type(get_adapter(framework)).__mro__[1].__qualname__,
+        "registered_as": get_adapter(framework).name,
+    }
     refused = {}
     for option in fields(Execution):
         if option.name in HONOURED[framework]:
@@ -520,9 +600,12 @@ def conformance_facts(framework: str) -> dict:
     twin = adapter.build(layer_list, "airbench94")
     adapter.load_weights(twin, layer_list, exported)
     inputs = np.random.default_rng(0).normal(size=(4, 32, 32, 3)).astype("float32")
-    facts["export_roundtrip"] = (adapter.logits(model, inputs), adapter.logits(twin, inputs),
-                                 {name: {k: v.shape for k, v in tensors.items()} for name, tensors in exported.items()},
-                                 layers.torch_tensor_shapes(layer_list))
+    facts["export_roundtrip"] = (
+        adapter.logits(model, inputs),
+        adapter.logits(twin, inputs),
+        {name: {k: v.shape for k, v in tensors.items()} for name, tensors in exported.items()},
+        layers.torch_tensor_shapes(layer_list),
+    )
     backbone = {leaf.name for leaf, _ in layers.weighted_leaves(layer_list)} - {"head"}
     adapter.freeze(model, state, backbone)
     frozen = adapter.count_params(model)[0]
@@ -530,8 +613,12 @@ def conformance_facts(framework: str) -> dict:
     facts["freeze"] = (frozen, adapter.count_params(model)[0])
     facts["settings"] = (sorted(adapter.settings(model)), list(base.SETTINGS))
     facts["memory"] = adapter.peak_device_memory()
-    facts["oom"] = (adapter.is_oom(_typed_out_of_memory(framework)), adapter.is_oom(MemoryError()),
-                    adapter.is_oom(RuntimeError("out of memory")), adapter.is_oom(ValueError("bad shape")))
+    facts["oom"] = (
+        adapter.is_oom(_typed_out_of_memory(framework)),
+        adapter.is_oom(MemoryError()),
+        adapter.is_oom(RuntimeError("out of memory")),
+        adapter.is_oom(ValueError("bad shape")),
+    )
     measured = calibration.measure(framework, "cpu", 1)  # last: it sets the adapter up again
     facts["calibration"] = (measured["matmul_s"], measured["conv_s"])
     return facts
@@ -547,7 +634,6 @@ def long_run(framework: str, recipe_name: str, best_epoch: int) -> dict:
     from bench.run import trial
     from bench.run.control import TrainingControl
     from bench.spec.config import TrialConfig
-
     from bench.spec.layers import Conv, Dense, Flatten, MaxPool, ReLU
 
     recipe = get_recipe(recipe_name).with_overrides(batch_size=4)
@@ -556,10 +642,17 @@ def long_run(framework: str, recipe_name: str, best_epoch: int) -> dict:
     built = trial.Built(layer_list, adapter.build(layer_list, "tiny"), None, set(), set(), None)
     dataset = cifar.synthetic(train=8, test=8, seed=5)
     mean, std = cifar.NORMALISATION["cifar10"]
-    state = adapter.prepare(built.model, recipe, dataset.train_x, dataset.train_y, mean, std, 0,
-                            recipe.class_weight_vector(dataset.class_names))
-    splits = cifar.Splits(dataset, dataset.train_x, dataset.train_y, dataset.test_x[:2], dataset.test_y[:2],
-                          None, None)
+    state = adapter.prepare(
+        built.model,
+        recipe,
+        dataset.train_x,
+        dataset.train_y,
+        mean,
+        std,
+        0,
+        recipe.class_weight_vector(dataset.class_names),
+    )
+    splits = cifar.Splits(dataset, dataset.train_x, dataset.train_y, dataset.test_x[:2], dataset.test_y[:2], None, None)
     epoch = iter(range(1, recipe.epochs + 1))
 
     def scripted(*_) -> dict:
@@ -572,8 +665,9 @@ def long_run(framework: str, recipe_name: str, best_epoch: int) -> dict:
         if event["epoch"] == best_epoch:
             at_best.update(adapter.export_weights(built.model, layer_list))
 
-    config = TrialConfig(model="tiny", framework=framework, device="cpu", batch_size=4, seed=0,
-                         epochs=recipe.epochs, recipe=recipe_name)
+    config = TrialConfig(
+        model="tiny", framework=framework, device="cpu", batch_size=4, seed=0, epochs=recipe.epochs, recipe=recipe_name
+    )
     epochs, _, restored = trial.train(config, recipe, adapter, built, state, splits, emit, validation=scripted)
     after = adapter.export_weights(built.model, layer_list)
     control = TrainingControl(recipe, 2)  # the schedule as scheduled, replayed with the epochs' figures
@@ -581,7 +675,15 @@ def long_run(framework: str, recipe_name: str, best_epoch: int) -> dict:
     for record in epochs:
         scheduled.append(float(control.learning_rates(record["epoch"] - 1)[-1]))
         control.after_epoch(record["epoch"], record["val_loss"], record["val_accuracy"])
-    same = restored is not None and all(np.array_equal(after[layer][name], tensor)
-                                        for layer, tensors in at_best.items() for name, tensor in tensors.items())
-    return {"rates": [record["learning_rate"] for record in epochs], "scheduled": scheduled,
-            "stopped_after": len(epochs), "restored": restored, "restored_weights_equal": same}
+    same = restored is not None and all(
+        np.array_equal(after[layer][name], tensor)
+        for layer, tensors in at_best.items()
+        for name, tensor in tensors.items()
+    )
+    return {
+        "rates": [record["learning_rate"] for record in epochs],
+        "scheduled": scheduled,
+        "stopped_after": len(epochs),
+        "restored": restored,
+        "restored_weights_equal": same,
+    }

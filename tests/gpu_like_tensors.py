@@ -32,6 +32,7 @@ def _gpu_like(name: str):
         if _through_keras_converter():
             return NUMPY_READS[name](self, *args, **kwargs)
         raise TypeError("can't convert cuda:0 device type tensor to numpy")
+
     return read
 
 
@@ -39,8 +40,8 @@ def main() -> None:
     for name in NUMPY_READS:
         setattr(torch.Tensor, name, _gpu_like(name))
     from bench.data import cifar
-    from bench.spec import registry
     from bench.frameworks.base import get_adapter
+    from bench.spec import registry
     from bench.spec.recipes import get_recipe
 
     adapter = get_adapter("keras")
@@ -50,7 +51,9 @@ def main() -> None:
     # Every input path of the adapter: augmentation, jitter and rotation, mixup, class weights.
     recipe = get_recipe("baseline").with_overrides(batch_size=64, mixup_alpha=0.2, jitter=0.2, rotation=10.0)
     mean, std = cifar.NORMALISATION["cifar10"]
-    state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, 0, [1.0] * 3 + [2.0] + [1.0] * 6)
+    state = adapter.prepare(
+        model, recipe, dataset.train_x, dataset.train_y, mean, std, 0, [1.0] * 3 + [2.0] + [1.0] * 6
+    )
     stats = adapter.train_epoch(model, state, np.arange(300), np.full(5, 1e-3))
     logits = adapter.predict(model, state, dataset.train_x)
     print(stats.loss, "x".join(map(str, logits.shape)))

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.spec import layers, registry
 from bench.frameworks import HONOURED
+from bench.spec import layers, registry
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS
 

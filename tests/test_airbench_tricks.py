@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from bench.data import cifar
+from bench.errors import BenchError
 from bench.results import store
 from bench.run import runner, tta, whitening
 from bench.spec import registry
-from bench.errors import BenchError
 from tests.test_end_to_end import synthetic_trial
 
 
@@ -56,8 +56,9 @@ def test_test_time_views_are_airbenchs_mirror_and_one_pixel_shifts_with_weights_
 
 
 def test_an_airbench94_trial_whitens_and_keeps_its_first_conv_and_scores_with_test_time_augmentation(tmp_path):
-    trial = synthetic_trial(model="airbench94", recipe="airbench94", epochs=1, train_subset=512, batch_size=256,
-                            test_subset=200)  # test-time augmentation scores each test image 6 times
+    trial = synthetic_trial(
+        model="airbench94", recipe="airbench94", epochs=1, train_subset=512, batch_size=256, test_subset=200
+    )  # test-time augmentation scores each test image 6 times
     runner.run_sweep([trial], tmp_path)
     (record,) = store.load(tmp_path)
     assert record["status"] == "ok", record["error"]

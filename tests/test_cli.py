@@ -20,8 +20,14 @@ from tests.conftest import QUICK_BENCHMARK_MODELS, REPO_ROOT, requires_shared_ci
 
 
 def bench(*args, env=None, cwd=REPO_ROOT):
-    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+        timeout=300,
+    )
 
 
 def assert_one_line_error(result, *fragments):
@@ -33,33 +39,43 @@ def assert_one_line_error(result, *fragments):
         assert fragment in lines[0]
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--model", "no_such_model"], "unknown model 'no_such_model'"),
-    (["--framework", "mxnet"], "unknown framework 'mxnet'"),
-    (["--device", "tpu"], "unknown device 'tpu'"),
-    (["--dataset", "mnist"], "unknown dataset 'mnist'"),
-    (["--suite", "nightly"], "unknown suite 'nightly'"),
-    (["--recipe", "sgd-magic"], "unknown recipe 'sgd-magic'"),
-    (["--batch-size", "0"], "--batch-size"),
-    (["--batch-size", "-32"], "--batch-size"),
-    (["--batch-size", "many"], "not an integer"),
-    (["--epochs", "0"], "--epochs"),
-    (["--seeds", "-1"], "--seeds"),
-    (["--train-subset", "1.5"], "not an integer"),
-    # The shared copy's decoded arrays are the user cache's (real_data): decoding them again costs 9 s.
-    pytest.param(["--train-subset", "999999"], "larger than the training split",
-                 marks=[requires_shared_cifar10, pytest.mark.real_data]),
-    (["--data-dir", "/nonexistent/cifar"], "--data-dir /nonexistent/cifar is not a directory"),
-    (["--dataset", "synthetic", "--val-size", "100", "--train-subset", "500", "--batch-size", "100000"],
-     "--batch-size 100000 is larger than the 500 training images"),
-    (["--dataset", "synthetic", "--val-size", "100", "--train-subset", "5"], "fewer images than the 10 classes"),
-    (["--dataset", "synthetic", "--model", "r0_deep_cnn", "--recipe", "r0", "--val-size", "0"],
-     "recipe r0 watches validation figures"),
-    (["--modle", "r0_deep_cnn"], "did you mean --model?"),
-    (["--model", "r2_vanila_cnn"], "unknown model 'r2_vanila_cnn'; did you mean r2_vanilla_cnn?"),
-    (["--recipe", "r2_squeezent"], "did you mean r2_squeezenet?"),
-    (["--suite", "paper-cpu"], "did you mean papers-cpu?"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--model", "no_such_model"], "unknown model 'no_such_model'"),
+        (["--framework", "mxnet"], "unknown framework 'mxnet'"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--dataset", "mnist"], "unknown dataset 'mnist'"),
+        (["--suite", "nightly"], "unknown suite 'nightly'"),
+        (["--recipe", "sgd-magic"], "unknown recipe 'sgd-magic'"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--batch-size", "-32"], "--batch-size"),
+        (["--batch-size", "many"], "not an integer"),
+        (["--epochs", "0"], "--epochs"),
+        (["--seeds", "-1"], "--seeds"),
+        (["--train-subset", "1.5"], "not an integer"),
+        # The shared copy's decoded arrays are the user cache's (real_data): decoding them again costs 9 s.
+        pytest.param(
+            ["--train-subset", "999999"],
+            "larger than the training split",
+            marks=[requires_shared_cifar10, pytest.mark.real_data],
+        ),
+        (["--data-dir", "/nonexistent/cifar"], "--data-dir /nonexistent/cifar is not a directory"),
+        (
+            ["--dataset", "synthetic", "--val-size", "100", "--train-subset", "500", "--batch-size", "100000"],
+            "--batch-size 100000 is larger than the 500 training images",
+        ),
+        (["--dataset", "synthetic", "--val-size", "100", "--train-subset", "5"], "fewer images than the 10 classes"),
+        (
+            ["--dataset", "synthetic", "--model", "r0_deep_cnn", "--recipe", "r0", "--val-size", "0"],
+            "recipe r0 watches validation figures",
+        ),
+        (["--modle", "r0_deep_cnn"], "did you mean --model?"),
+        (["--model", "r2_vanila_cnn"], "unknown model 'r2_vanila_cnn'; did you mean r2_vanilla_cnn?"),
+        (["--recipe", "r2_squeezent"], "did you mean r2_squeezenet?"),
+        (["--suite", "paper-cpu"], "did you mean papers-cpu?"),
+    ],
+)
 def test_bad_run_arguments(args, fragment, tmp_path):
     assert_one_line_error(bench("run", "--results", str(tmp_path), *args), fragment)
 
@@ -78,13 +94,17 @@ def test_legal_but_odd_runs_get_a_warning():
 
     plain, compiled = synthetic_trial(), synthetic_trial(amp="bf16", compile="default")
     assert warnings_for("cpu", get_suite("default"), [plain]) == []
-    assert [line.split(" ")[0] for line in warnings_for("cpu", get_suite("gpu"), [plain, compiled])] == ["suite", "speed"]
+    assert [line.split(" ")[0] for line in warnings_for("cpu", get_suite("gpu"), [plain, compiled])] == [
+        "suite",
+        "speed",
+    ]
     assert warnings_for("cuda", get_suite("gpu"), [compiled]) == []
 
 
 def test_small_things_of_the_command_line():
-    piped = subprocess.run(f"{sys.executable} -m bench list | head -1", shell=True, capture_output=True,
-                           text=True, cwd=REPO_ROOT)
+    piped = subprocess.run(
+        f"{sys.executable} -m bench list | head -1", shell=True, capture_output=True, text=True, cwd=REPO_ROOT
+    )
     assert piped.stdout.startswith("model") and "Traceback" not in piped.stderr and "Error" not in piped.stderr
     suites = json.loads(bench("list", "--suites", "--json").stdout)
     assert {"default", "gpu", "gpu-smoke", "common-gpu"} <= {suite["name"] for suite in suites}
@@ -93,32 +113,49 @@ def test_small_things_of_the_command_line():
 
 
 def test_missing_dataset_names_the_places_looked(tmp_path):
-    result = bench("run", "--dataset", "cifar100", "--results", str(tmp_path / "out"),
-                   env={"HOME": str(tmp_path), "CNNBENCH_CACHE": str(tmp_path / "cache")})
+    result = bench(
+        "run",
+        "--dataset",
+        "cifar100",
+        "--results",
+        str(tmp_path / "out"),
+        env={"HOME": str(tmp_path), "CNNBENCH_CACHE": str(tmp_path / "cache")},
+    )
     assert_one_line_error(result, "CIFAR-100 not found", "download cache", "without --offline (CNNBENCH_OFFLINE)")
 
 
 def test_corrupt_archive_is_refused(tmp_path):
     archive = write_jpeg_archive(tmp_path)
     archive.with_name(archive.name + ".sha256").write_text("f" * 64 + "\n")
-    result = bench("run", "--data-dir", str(tmp_path), "--results", str(tmp_path / "out"),
-                   env={"CNNBENCH_CACHE": str(tmp_path / "cache")})
+    result = bench(
+        "run",
+        "--data-dir",
+        str(tmp_path),
+        "--results",
+        str(tmp_path / "out"),
+        env={"CNNBENCH_CACHE": str(tmp_path / "cache")},
+    )
     assert_one_line_error(result, "corrupt")
 
 
 def test_results_path_that_is_a_file_is_refused(tmp_path):
     path = tmp_path / "results"
     path.write_text("not a directory")
-    assert_one_line_error(bench("run", "--dataset", "synthetic", "--val-size", "100", "--train-subset", "500",
-                                "--results", str(path)), "not writable")
+    assert_one_line_error(
+        bench("run", "--dataset", "synthetic", "--val-size", "100", "--train-subset", "500", "--results", str(path)),
+        "not writable",
+    )
 
 
 def test_cuda_without_a_gpu_is_refused(tmp_path):
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
-    assert_one_line_error(bench("run", "--device", "cuda", "--framework", "torch", "--results", str(tmp_path)),
-                          "torch sees no GPU", "cnnbench[gpu]")
+    assert_one_line_error(
+        bench("run", "--device", "cuda", "--framework", "torch", "--results", str(tmp_path)),
+        "torch sees no GPU",
+        "cnnbench[gpu]",
+    )
 
 
 def test_cuda_keras_whose_backend_sees_no_gpu_is_refused_before_the_sweep(tmp_path):
@@ -130,8 +167,10 @@ def test_cuda_keras_whose_backend_sees_no_gpu_is_refused_before_the_sweep(tmp_pa
 
 
 def test_list_imports_no_framework():
-    code = ("import sys; from bench.__main__ import main; main(['list', '--json']);"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorflow', 'keras', 'jax')))")
+    code = (
+        "import sys; from bench.__main__ import main; main(['list', '--json']);"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorflow', 'keras', 'jax')))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stderr
     *listing, imported = result.stdout.strip().splitlines()
@@ -147,9 +186,25 @@ def test_a_missing_framework_is_skipped_with_its_reason(tmp_path):
     listing = bench("list", env=missing)
     assert listing.returncode == 0
     assert "keras (skipped: keras backend 'no_such_backend' (KERAS_BACKEND) is not installed)" in listing.stdout
-    run = bench("run", "--model", "r2_vanilla_cnn", "--framework", "torch", "keras", "--dataset", "synthetic",
-                "--epochs", "1", "--train-subset", "200", "--val-size", "100", "--results", str(tmp_path),
-                env=missing)
+    run = bench(
+        "run",
+        "--model",
+        "r2_vanilla_cnn",
+        "--framework",
+        "torch",
+        "keras",
+        "--dataset",
+        "synthetic",
+        "--epochs",
+        "1",
+        "--train-subset",
+        "200",
+        "--val-size",
+        "100",
+        "--results",
+        str(tmp_path),
+        env=missing,
+    )
     assert run.returncode == 0, run.stderr
     assert "skipped r2_vanilla_cnn keras[no_such_backend] cpu bs128 seed0: keras backend" in run.stderr
     assert "sweep finished: 1 ok" in run.stderr
@@ -172,7 +227,9 @@ def test_list_measured_counts_equal_the_spec_in_every_framework():
     result = bench("list", "--json", "--measured")
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
-    assert len(rows) == 16  # the reports' models (ResNet-34 with both stems), resnet18, the transfer layouts, airbench94
+    assert (
+        len(rows) == 16
+    )  # the reports' models (ResNet-34 with both stems), resnet18, the transfer layouts, airbench94
     assert all(row["interpretation"] for row in rows)  # what each spec chose where its report was silent
     for row in rows:
         for framework, counts in row["params_measured"].items():
@@ -200,9 +257,27 @@ def test_a_model_outside_the_named_suite_is_a_one_line_error(tmp_path):
 
 
 def test_dry_run_lists_trials_and_an_estimate_and_runs_nothing(tmp_path):
-    args = ["run", "--model", "r2_vanilla_cnn", "--framework", "torch", "--dataset", "synthetic", "--epochs", "2",
-            "--train-subset", "500", "--val-size", "100", "--seeds", "0", "1", "--results", str(tmp_path),
-            "--dry-run"]
+    args = [
+        "run",
+        "--model",
+        "r2_vanilla_cnn",
+        "--framework",
+        "torch",
+        "--dataset",
+        "synthetic",
+        "--epochs",
+        "2",
+        "--train-subset",
+        "500",
+        "--val-size",
+        "100",
+        "--seeds",
+        "0",
+        "1",
+        "--results",
+        str(tmp_path),
+        "--dry-run",
+    ]
     env = {"CNNBENCH_CACHE": str(tmp_path / "own-cache")}  # not the session's calibrations
     first = bench(*args, env=env)
     assert first.returncode == 0, first.stderr
@@ -228,12 +303,37 @@ def test_learning_rates_are_crossed_with_batch_sizes_and_seeds_as_r4s_grid():
 
 def test_a_run_piped_to_a_file_shows_each_epoch_as_it_happens(tmp_path):
     # The trial hangs after its first epoch (until its timeout): that epoch's line must be out by then.
-    args = ["run", "--dataset", "synthetic", "--model", "r2_vanilla_cnn", "--framework", "torch", "--epochs", "2",
-            "--train-subset", "200", "--val-size", "100", "--threads", "1", "--no-calibration", "--trial-timeout", "60",
-            "--results", str(tmp_path)]
-    sweep = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO_ROOT, stderr=subprocess.PIPE,
-                             stdout=subprocess.DEVNULL, text=True, env={**os.environ, "CNNBENCH_FAULT": "sleep@1"},
-                             start_new_session=True)
+    args = [
+        "run",
+        "--dataset",
+        "synthetic",
+        "--model",
+        "r2_vanilla_cnn",
+        "--framework",
+        "torch",
+        "--epochs",
+        "2",
+        "--train-subset",
+        "200",
+        "--val-size",
+        "100",
+        "--threads",
+        "1",
+        "--no-calibration",
+        "--trial-timeout",
+        "60",
+        "--results",
+        str(tmp_path),
+    ]
+    sweep = subprocess.Popen(
+        [sys.executable, "-m", "bench", *args],
+        cwd=REPO_ROOT,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "CNNBENCH_FAULT": "sleep@1"},
+        start_new_session=True,
+    )
     try:
         line = next(line for line in sweep.stderr if not line.startswith("results: "))
         assert sweep.poll() is None  # still running: the line came as the epoch ended, not at exit
@@ -246,8 +346,13 @@ def test_a_run_piped_to_a_file_shows_each_epoch_as_it_happens(tmp_path):
 @pytest.mark.skipif(bool(shutil.which("nvidia-smi")), reason="NOX CUDA CHECK SKIPPED: this machine has a GPU driver")
 def test_nox_bench_on_cuda_without_a_driver_fails_before_installing_anything(tmp_path):
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "nox", "--envdir", str(tmp_path / "envs"), "-s", "bench", "--",
-                             "--device", "cuda"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "nox", "--envdir", str(tmp_path / "envs"), "-s", "bench", "--", "--device", "cuda"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0 and "nvidia-smi is not on PATH" in result.stderr, result.stderr
     assert "pip install" not in result.stderr and time.monotonic() - started < 60
 
@@ -258,17 +363,30 @@ def test_the_tests_session_times_benchmarks_only_when_asked():
     assert noxfile._pytest_args(["-k", "parity"]) == ["--benchmark-disable", "-k", "parity"]
     assert noxfile._pytest_args(["--benchmark-only"]) == ["--benchmark-only"]
     notified = []
-    session = SimpleNamespace(posargs=["--benchmark-save=here"],
-                              notify=lambda target, posargs: notified.append((target, posargs)))
+    session = SimpleNamespace(
+        posargs=["--benchmark-save=here"], notify=lambda target, posargs: notified.append((target, posargs))
+    )
     noxfile.benchmark(session)  # in the tests session's environment: one install serves both
     assert notified == [("tests", ["--benchmark-only", "--benchmark-save=here"])]
 
 
 def test_benchmarks_time_the_quick_set_unless_asked_for_more():
     def collected(*args):
-        result = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-p", "no:cacheprovider",
-                                 "tests/benchmarks/test_epoch_speed.py", *args], capture_output=True, text=True,
-                                cwd=REPO_ROOT)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--collect-only",
+                "-p",
+                "no:cacheprovider",
+                "tests/benchmarks/test_epoch_speed.py",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            cwd=REPO_ROOT,
+        )
         return result, re.findall(r"<Function test_training_epoch\[(.+)-(?:torch|keras)\]>", result.stdout)
 
     result, models = collected("--benchmark-only")
@@ -281,20 +399,50 @@ def test_benchmarks_time_the_quick_set_unless_asked_for_more():
 
 
 def test_a_run_without_results_goes_to_a_folder_of_its_own_and_resume_finds_it(tmp_path):
-    args = ["run", "--dataset", "synthetic", "--model", "r2_vanilla_cnn", "--framework", "torch", "--epochs", "1",
-            "--train-subset", "200", "--val-size", "100", "--threads", "1", "--no-calibration"]
+    args = [
+        "run",
+        "--dataset",
+        "synthetic",
+        "--model",
+        "r2_vanilla_cnn",
+        "--framework",
+        "torch",
+        "--epochs",
+        "1",
+        "--train-subset",
+        "200",
+        "--val-size",
+        "100",
+        "--threads",
+        "1",
+        "--no-calibration",
+    ]
     first = bench(*args, cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     (folder,) = (tmp_path / "runs").iterdir()
-    assert f"results: runs/{folder.name} (its leaderboard: python -m bench report --results runs/{folder.name})" \
-        in first.stderr and len(list((folder / "raw").glob("*.json"))) == 1
+    assert (
+        f"results: runs/{folder.name} (its leaderboard: python -m bench report --results runs/{folder.name})"
+        in first.stderr
+        and len(list((folder / "raw").glob("*.json"))) == 1
+    )
     again = bench(*args, "--resume", cwd=tmp_path)
     assert "1 already done (resumed)" in again.stderr and [*(tmp_path / "runs").iterdir()] == [folder]
     assert not (tmp_path / "results").exists()
 
 
 def test_a_refused_sweep_leaves_no_folder_behind(tmp_path):
-    refused = bench("run", "--dataset", "synthetic", "--val-size", "100", "--train-subset", "500", "--batch-size",
-                    "100000", "--results", str(tmp_path / "out"))
+    refused = bench(
+        "run",
+        "--dataset",
+        "synthetic",
+        "--val-size",
+        "100",
+        "--train-subset",
+        "500",
+        "--batch-size",
+        "100000",
+        "--results",
+        str(tmp_path / "out"),
+    )
     assert_one_line_error(refused, "--batch-size 100000 is larger than the 500 training images")
     assert not (tmp_path / "out").exists()

@@ -14,8 +14,15 @@ import pytest
 
 from bench.data import cifar
 from bench.errors import BenchError
-from tests.conftest import (SHARED_ARCHIVE, official_files, requires_shared_cifar10, write_code_running_batch,
-                            write_jpeg_archive, write_official_archive, write_official_dir)
+from tests.conftest import (
+    SHARED_ARCHIVE,
+    official_files,
+    requires_shared_cifar10,
+    write_code_running_batch,
+    write_jpeg_archive,
+    write_official_archive,
+    write_official_dir,
+)
 
 
 @pytest.fixture
@@ -135,8 +142,11 @@ def serve_official_archive(monkeypatch, http_server, md5: str | None = None):
     """The official CIFAR-10 archive, tiny, served on 127.0.0.1 in place of its host, with its md5 (or `md5`)."""
     root, address = http_server
     source = write_official_archive(root, "cifar10", per_file=4)
-    layout = dataclasses.replace(cifar.OFFICIAL["cifar10"], url=f"{address}/{source.name}",
-                                 md5=md5 or hashlib.md5(source.read_bytes()).hexdigest())
+    layout = dataclasses.replace(
+        cifar.OFFICIAL["cifar10"],
+        url=f"{address}/{source.name}",
+        md5=md5 or hashlib.md5(source.read_bytes()).hexdigest(),
+    )
     monkeypatch.setitem(cifar.OFFICIAL, "cifar10", layout)
     return source
 
@@ -165,8 +175,11 @@ def test_a_corrupt_or_failed_download_leaves_nothing_to_find(nowhere, monkeypatc
     serve_official_archive(monkeypatch, http_server, md5="0" * 32)
     with pytest.raises(BenchError, match="is corrupt: md5 .*, expected 0{32}"):
         cifar.load("cifar10")
-    monkeypatch.setitem(cifar.OFFICIAL, "cifar10", dataclasses.replace(
-        cifar.OFFICIAL["cifar10"], url=cifar.OFFICIAL["cifar10"].url + ".absent"))
+    monkeypatch.setitem(
+        cifar.OFFICIAL,
+        "cifar10",
+        dataclasses.replace(cifar.OFFICIAL["cifar10"], url=cifar.OFFICIAL["cifar10"].url + ".absent"),
+    )
     with pytest.raises(BenchError, match="download of .*absent failed: HTTP Error 404"):
         cifar.load("cifar10")
     assert not list((cifar.cache_dir() / "downloads").iterdir())

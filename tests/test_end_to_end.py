@@ -15,9 +15,24 @@ from tests.conftest import REPO_ROOT, SHARED_ARCHIVE, requires_shared_cifar10
 from tests.test_cli import bench
 
 pytestmark = pytest.mark.real_data
-SLICE = ["--model", "r2_vanilla_cnn", "--framework", "torch", "keras", "--device", "cpu",
-         "--epochs", "2", "--train-subset", "2000", "--val-size", "1000",
-         "--data-dir", str(SHARED_ARCHIVE.parent), "--no-calibration"]
+SLICE = [
+    "--model",
+    "r2_vanilla_cnn",
+    "--framework",
+    "torch",
+    "keras",
+    "--device",
+    "cpu",
+    "--epochs",
+    "2",
+    "--train-subset",
+    "2000",
+    "--val-size",
+    "1000",
+    "--data-dir",
+    str(SHARED_ARCHIVE.parent),
+    "--no-calibration",
+]
 
 
 @requires_shared_cifar10
@@ -56,8 +71,19 @@ def test_real_run_beats_chance_then_reports_and_resumes(tmp_path):
 
 
 def synthetic_trial(**overrides) -> TrialConfig:
-    values = dict(model="r2_vanilla_cnn", framework="torch", device="cpu", batch_size=64, seed=0,
-                  epochs=1, dataset="synthetic", train_subset=200, val_size=100, test_subset=200, threads=1)
+    values = dict(
+        model="r2_vanilla_cnn",
+        framework="torch",
+        device="cpu",
+        batch_size=64,
+        seed=0,
+        epochs=1,
+        dataset="synthetic",
+        train_subset=200,
+        val_size=100,
+        test_subset=200,
+        threads=1,
+    )
     speed = {name: overrides.pop(name) for name in list(overrides) if name in EXECUTION_OPTIONS}
     return TrialConfig(**{**values, **overrides}, execution=Execution(**speed))
 
@@ -185,8 +211,14 @@ def test_a_report_recipe_row_stands_beside_the_published_figure(tmp_path):
     trial = synthetic_trial(model="r3_deep_cnn", recipe="r3", epochs=1, note="a tiny budget")
     runner.run_sweep([trial], tmp_path)
     (record,) = store.load(tmp_path)
-    assert record["budget"] == {"epochs": 1, "paper_epochs": 15, "train_images": 200,
-                                "full_training_set": False, "matches_paper": False, "note": "a tiny budget"}
+    assert record["budget"] == {
+        "epochs": 1,
+        "paper_epochs": 15,
+        "train_images": 200,
+        "full_training_set": False,
+        "matches_paper": False,
+        "note": "a tiny budget",
+    }
     text = markdown.render(store.load(tmp_path))
     section = text.split("## Reported vs reproduced")[1].split("\n## ")[0]
     row = next(line for line in section.splitlines() if line.startswith("| r3 "))

@@ -15,33 +15,62 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.results import store
-from bench.run import runner
 from bench.__main__ import build_parser
 from bench.errors import BenchError
+from bench.results import store
+from bench.run import runner
 from tests.conftest import FRAMEWORKS, REPO_ROOT, write_code_running_batch, write_official_dir
 from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
 
-SWEEP = ["run", "--dataset", "synthetic", "--model", "r2_vanilla_cnn", "--framework", "torch",
-         "--seeds", "0", "1", "2", "--epochs", "2", "--train-subset", "500", "--val-size", "100",
-         "--threads", "1"]
+SWEEP = [
+    "run",
+    "--dataset",
+    "synthetic",
+    "--model",
+    "r2_vanilla_cnn",
+    "--framework",
+    "torch",
+    "--seeds",
+    "0",
+    "1",
+    "2",
+    "--epochs",
+    "2",
+    "--train-subset",
+    "500",
+    "--val-size",
+    "100",
+    "--threads",
+    "1",
+]
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_exploding_loss_is_diverged(tmp_path, framework):
-    summary = runner.run_sweep([synthetic_trial(framework=framework, learning_rate=1e12, epochs=3,
-                                                keras_backend="tensorflow" if framework == "keras" else None)],
-                               tmp_path)
+    summary = runner.run_sweep(
+        [
+            synthetic_trial(
+                framework=framework,
+                learning_rate=1e12,
+                epochs=3,
+                keras_backend="tensorflow" if framework == "keras" else None,
+            )
+        ],
+        tmp_path,
+    )
     (record,) = store.load(tmp_path)
     assert summary.counts["diverged"] == 1, record["error"]
     assert record["status"] == "diverged" and "training loss is nan" in record["error"].lower()
 
 
-@pytest.mark.parametrize("fault, status, message", [
-    ("oom@1", "oom", "simulated out of memory"),
-    ("kill@1", "crashed", "killed by signal 9"),
-])
+@pytest.mark.parametrize(
+    "fault, status, message",
+    [
+        ("oom@1", "oom", "simulated out of memory"),
+        ("kill@1", "crashed", "killed by signal 9"),
+    ],
+)
 def test_injected_fault_is_recorded_with_the_epochs_before_it(tmp_path, monkeypatch, fault, status, message):
     monkeypatch.setenv("CNNBENCH_FAULT", fault)
     runner.run_sweep([synthetic_trial(epochs=2)], tmp_path)
@@ -62,9 +91,15 @@ def test_hung_trial_is_stopped_by_the_timeout(tmp_path, monkeypatch):
 def start_sweep(results) -> subprocess.Popen:
     """The sweep as a terminal's foreground job: in a group of its own, Ctrl-C (SIGINT) at its default action
     even where these tests run as a background job, whose shell ignores SIGINT for everything it starts."""
-    return subprocess.Popen([sys.executable, "-m", "bench", *SWEEP, "--results", str(results)],
-                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    return subprocess.Popen(
+        [sys.executable, "-m", "bench", *SWEEP, "--results", str(results)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
 
 
 def wait_for_results(results, count: int, process: subprocess.Popen) -> list:
@@ -176,9 +211,14 @@ def is_positive_integer(text: str) -> bool:
 
 
 @settings(max_examples=80, deadline=None)
-@given(flag=st.sampled_from(INTEGER_FLAGS),
-       text=st.one_of(st.integers(max_value=0).map(str), st.floats().map(repr),
-                      st.text(min_size=1).filter(lambda t: not is_positive_integer(t))))
+@given(
+    flag=st.sampled_from(INTEGER_FLAGS),
+    text=st.one_of(
+        st.integers(max_value=0).map(str),
+        st.floats().map(repr),
+        st.text(min_size=1).filter(lambda t: not is_positive_integer(t)),
+    ),
+)
 def test_non_positive_or_non_integer_values_are_refused(flag, text):
     with pytest.raises(BenchError):
         build_parser().parse_args(["run", flag, text])
@@ -200,11 +240,41 @@ def test_negative_seeds_are_refused(seed):
 
 
 def test_two_concurrent_resumable_sweeps_run_each_trial_once(tmp_path):
-    args = ["run", "--model", "r2_vanilla_cnn", "--framework", "torch", "--dataset", "synthetic", "--epochs", "1",
-            "--train-subset", "200", "--val-size", "100", "--seeds", "0", "1", "2", "--results", str(tmp_path),
-            "--resume", "--no-calibration", "--threads", "1"]
-    sweeps = [subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    args = [
+        "run",
+        "--model",
+        "r2_vanilla_cnn",
+        "--framework",
+        "torch",
+        "--dataset",
+        "synthetic",
+        "--epochs",
+        "1",
+        "--train-subset",
+        "200",
+        "--val-size",
+        "100",
+        "--seeds",
+        "0",
+        "1",
+        "2",
+        "--results",
+        str(tmp_path),
+        "--resume",
+        "--no-calibration",
+        "--threads",
+        "1",
+    ]
+    sweeps = [
+        subprocess.Popen(
+            [sys.executable, "-m", "bench", *args],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outputs = [sweep.communicate(timeout=600) for sweep in sweeps]
     assert [sweep.returncode for sweep in sweeps] == [0, 0], outputs
     records = store.load(tmp_path)
@@ -215,11 +285,13 @@ def test_two_concurrent_resumable_sweeps_run_each_trial_once(tmp_path):
 
 def test_a_claim_left_by_a_dead_process_is_taken_over(tmp_path):
     trial = synthetic_trial()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     (tmp_path / "claims").mkdir()
     (tmp_path / "claims" / f"{trial.trial_id}.claim").write_text(
-        json.dumps({"pid": int(dead), "host": socket.gethostname(), "since": "2026-01-01T00:00:00+00:00"}))
+        json.dumps({"pid": int(dead), "host": socket.gethostname(), "since": "2026-01-01T00:00:00+00:00"})
+    )
     live = tmp_path / "claims" / "other.claim"
     live.write_text(json.dumps({"pid": os.getpid(), "host": socket.gethostname()}))
     assert store.claim(tmp_path, "other") is None  # held by a live process: left alone

@@ -10,12 +10,12 @@ import sys
 
 import pytest
 
+from bench.frameworks import missing_framework
 from bench.report import markdown
+from bench.report.labels import variant_label
 from bench.results import store
 from bench.run import runner
 from bench.spec import registry
-from bench.frameworks import missing_framework
-from bench.report.labels import variant_label
 from bench.spec.suites import ALL_MODELS, TRANSFER_MODELS, YARDSTICK_MODELS, get_suite
 from tests.conftest import REPO_ROOT
 from tests.test_cli import assert_one_line_error, bench
@@ -30,8 +30,10 @@ needs_keras = pytest.mark.skipif(bool(missing_framework("keras")), reason="GPU P
 def test_speed_options_run_and_are_recorded_in_both_frameworks(tmp_path):
     # Each framework with its own options, and between them both mixed precisions, one trial each (TensorFlow
     # emulates float16 on a CPU at a crawl: 40 s for an epoch torch does in 1 s; its bfloat16 is fast).
-    own_options = {"torch": dict(amp="fp16", fused_optimizer=True, cudnn_benchmark=True),
-                   "keras": dict(amp="bf16", keras_backend="tensorflow", steps_per_execution=3)}
+    own_options = {
+        "torch": dict(amp="fp16", fused_optimizer=True, cudnn_benchmark=True),
+        "keras": dict(amp="bf16", keras_backend="tensorflow", steps_per_execution=3),
+    }
     trials = [synthetic_trial(framework=fw, channels_last=True, **own_options[fw]) for fw in ("torch", "keras")]
     summary = runner.run_sweep(trials, tmp_path)
     assert summary.counts["ok"] == 2, [r.get("error") for r in store.load(tmp_path)]
@@ -71,11 +73,26 @@ def test_compiled_torch_trial_keeps_compilation_in_its_first_epoch(tmp_path):
 
 
 def test_each_framework_refuses_the_options_it_does_not_have_before_anything_runs(tmp_path):
-    for flag, reason in [("--fused-optimizer", "--fused-optimizer is torch-only"),
-                         ("--steps-per-execution=2", "--steps-per-execution is keras-only")]:
+    for flag, reason in [
+        ("--fused-optimizer", "--fused-optimizer is torch-only"),
+        ("--steps-per-execution=2", "--steps-per-execution is keras-only"),
+    ]:
         framework = "keras" if "fused" in flag else "torch"
-        assert_one_line_error(bench("run", "--dataset", "synthetic", "--model", "r2_vanilla_cnn", "--framework",
-                                    framework, flag, "--results", str(tmp_path)), reason)
+        assert_one_line_error(
+            bench(
+                "run",
+                "--dataset",
+                "synthetic",
+                "--model",
+                "r2_vanilla_cnn",
+                "--framework",
+                framework,
+                flag,
+                "--results",
+                str(tmp_path),
+            ),
+            reason,
+        )
     assert not list(tmp_path.rglob("*.json"))
 
 
@@ -122,9 +139,14 @@ def test_keras_runs_on_the_jax_backend_with_its_own_jit(tmp_path):
 def test_keras_on_the_torch_backend_never_copies_its_tensors_through_numpy():
     # Every keras-on-torch trial crashed on the H200 (d21dc03): numpy read a GPU tensor (the input
     # normalisation by numpy arrays, keras's TerminateOnNaN). Here CPU tensors refuse numpy as GPU ones do.
-    completed = subprocess.run([sys.executable, "-m", "tests.gpu_like_tensors"], capture_output=True, text=True,
-                               env={**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""},
-                               cwd=REPO_ROOT, timeout=300)
+    completed = subprocess.run(
+        [sys.executable, "-m", "tests.gpu_like_tensors"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": ""},
+        cwd=REPO_ROOT,
+        timeout=300,
+    )
     assert completed.returncode == 0, completed.stderr[-2000:]
     loss, shape = completed.stdout.split()[-2:]
     assert float(loss) > 0 and shape == "300x10"

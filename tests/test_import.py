@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.errors import BenchError
 from bench.report import frame, tables
 from bench.results import store
-from bench.errors import BenchError
 from tests.conftest import REPO_ROOT
 from tests.test_cli import assert_one_line_error, bench
 
@@ -66,8 +66,9 @@ def test_import_refuses_what_is_not_a_result(tmp_path):
     assert_one_line_error(bench("import", str(tmp_path / "junk.tar.gz")), "cannot read archive")
     (tmp_path / "foreign" / "raw").mkdir(parents=True)
     (tmp_path / "foreign" / "raw" / "x.json").write_text('{"hello": 1}')
-    assert_one_line_error(bench("import", str(tmp_path / "foreign"), "--results", str(tmp_path / "r")),
-                          "not a cnnbench record")
+    assert_one_line_error(
+        bench("import", str(tmp_path / "foreign"), "--results", str(tmp_path / "r")), "not a cnnbench record"
+    )
 
 
 def _umask() -> int:
@@ -81,10 +82,15 @@ def test_gpu_run_always_packs_one_archive_that_import_reads(tmp_path):
     # must still leave exactly one archive, with its logs, and say which stages did not run.
     out = tmp_path / "out"
     out.mkdir()
-    env = {**os.environ, "OUT": str(out), "GPU_RUN_SECONDS": "35",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    completed = subprocess.run(["bash", ".ci/gpu-run"], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                               timeout=300)
+    env = {
+        **os.environ,
+        "OUT": str(out),
+        "GPU_RUN_SECONDS": "35",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    completed = subprocess.run(
+        ["bash", ".ci/gpu-run"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert [p.name for p in out.iterdir()] == ["gpu-run.tar.gz"], completed.stderr[-2000:]
     with tarfile.open(out / "gpu-run.tar.gz") as archive:
         names = archive.getnames()

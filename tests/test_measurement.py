@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 from bench.measure import metrics, peak_flops
 from bench.measure.load import ForeignLoad, own_seconds
-from bench.report import statistics
 from bench.measure.timing import summarise_epochs
+from bench.report import statistics
 from bench.run.trial import compute, time_to_accuracy
 from bench.spec.config import TrialConfig
 
@@ -32,9 +32,11 @@ def test_a_single_epoch_says_it_has_no_steady_state():
 
 
 def test_time_to_accuracy_counts_training_time_until_the_first_epoch_at_target():
-    epochs = [{"epoch": 1, "epoch_time_s": 10.0, "eval_time_s": 1.0, "val_accuracy": 0.4},
-              {"epoch": 2, "epoch_time_s": 8.0, "eval_time_s": 1.0, "val_accuracy": 0.61},
-              {"epoch": 3, "epoch_time_s": 8.0, "eval_time_s": 1.0, "val_accuracy": 0.7}]
+    epochs = [
+        {"epoch": 1, "epoch_time_s": 10.0, "eval_time_s": 1.0, "val_accuracy": 0.4},
+        {"epoch": 2, "epoch_time_s": 8.0, "eval_time_s": 1.0, "val_accuracy": 0.61},
+        {"epoch": 3, "epoch_time_s": 8.0, "eval_time_s": 1.0, "val_accuracy": 0.7},
+    ]
     reached = time_to_accuracy(epochs, 0.6)
     assert (reached["epoch"], reached["train_seconds"], reached["wall_seconds"]) == (2, 18.0, 20.0)
     assert time_to_accuracy(epochs, 0.9)["epoch"] is None
@@ -51,8 +53,9 @@ def test_compute_share_of_peak_only_for_known_devices():
 
 @pytest.mark.parametrize("rule, factor", [("none", 1.0), ("linear", 4.0), ("sqrt", 2.0)])
 def test_lr_scaling_is_relative_to_the_recipes_batch_size(rule, factor):
-    config = TrialConfig(model="r2_vanilla_cnn", framework="torch", device="cpu", batch_size=512,
-                         seed=0, epochs=1, lr_scaling=rule)
+    config = TrialConfig(
+        model="r2_vanilla_cnn", framework="torch", device="cpu", batch_size=512, seed=0, epochs=1, lr_scaling=rule
+    )
     assert config.resolved_recipe().learning_rate == pytest.approx(1e-3 * factor)
     other = TrialConfig(**{**config.__dict__, "lr_scaling": "none" if rule != "none" else "linear"})
     assert other.trial_id != config.trial_id
@@ -90,7 +93,8 @@ def test_confusion_matrix_and_macro_f1_equal_scikit_learns(classes, data):
     matrix = metrics.confusion_matrix(labels, predicted, classes)
     np.testing.assert_array_equal(matrix, sklearn_metrics.confusion_matrix(labels, predicted, labels=everything))
     assert metrics.macro_f1(matrix) == pytest.approx(
-        sklearn_metrics.f1_score(labels, predicted, labels=everything, average="macro", zero_division=0))
+        sklearn_metrics.f1_score(labels, predicted, labels=everything, average="macro", zero_division=0)
+    )
 
 
 SPIN = "import time\nend = time.time() + {seconds}\nwhile time.time() < end: pass"

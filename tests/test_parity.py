@@ -10,18 +10,22 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.frameworks import FRAMEWORKS as FRAMEWORK_NAMES
+from bench.frameworks import missing_framework
 from bench.spec import layers, registry
-from bench.frameworks import FRAMEWORKS as FRAMEWORK_NAMES, missing_framework
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS
 
 # Numeric model options (a search's knobs) are not listed as models: a few non-default settings of each.
-SEARCHED_VARIANTS = ["r2_tuned_cnn:filters1=16,filters2=48,kernel=5,dense=100,dropout=0.2",
-                     "r2_tuned_cnn:kernel=1,dense=64"]
+SEARCHED_VARIANTS = [
+    "r2_tuned_cnn:filters1=16,filters2=48,kernel=5,dense=100,dropout=0.2",
+    "r2_tuned_cnn:kernel=1,dense=64",
+]
 MODELS = registry.model_names() + SEARCHED_VARIANTS
 BATCH = 16  # BatchNorm1d statistics of fewer samples amplify float32 round-off past 1e-4
-both_frameworks = pytest.mark.skipif(any(missing_framework(fw) for fw in FRAMEWORK_NAMES),
-                                     reason="PARITY SKIPPED: needs both torch and keras installed")
+both_frameworks = pytest.mark.skipif(
+    any(missing_framework(fw) for fw in FRAMEWORK_NAMES), reason="PARITY SKIPPED: needs both torch and keras installed"
+)
 
 
 def assert_close(keras_values, torch_values, what: str, relative: float = 1e-4):
@@ -36,8 +40,11 @@ def test_same_network_after_copying_weights(model, framework_processes):
     images = rng.normal(size=(BATCH, 32, 32, 3)).astype(np.float32)
     batches = [rng.normal(size=(BATCH, 32, 32, 3)).astype(np.float32) for _ in range(2)]
     torch_side = framework_processes["torch"].submit(jobs.torch_reference, "torch", model, images, batches).result()
-    keras_side = framework_processes["keras"].submit(
-        jobs.keras_replay, "keras", model, torch_side["weights"], images, batches).result()
+    keras_side = (
+        framework_processes["keras"]
+        .submit(jobs.keras_replay, "keras", model, torch_side["weights"], images, batches)
+        .result()
+    )
 
     assert_close(keras_side["inference"], torch_side["inference"], "inference logits")
     # Training mode normalises by batch statistics; features that a ReLU leaves nearly constant
@@ -55,8 +62,12 @@ def test_same_network_after_copying_weights(model, framework_processes):
         start = torch_side["weights"][name]["running_var"]
         assert_close(keras_stats["running_mean"], torch_stats["running_mean"], f"{name} running mean", 1e-3)
         n = BATCH * (shapes[name][0] * shapes[name][1] if len(shapes[name]) == 3 else 1)
-        assert_close((torch_stats["running_var"] - decay * start) * (n - 1) / n,
-                     keras_stats["running_var"] - decay * start, f"{name} running variance", 1e-3)
+        assert_close(
+            (torch_stats["running_var"] - decay * start) * (n - 1) / n,
+            keras_stats["running_var"] - decay * start,
+            f"{name} running variance",
+            1e-3,
+        )
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)

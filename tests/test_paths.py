@@ -20,8 +20,16 @@ def test_paths_become_project_relative_or_home_relative_or_elided(monkeypatch, t
 
 
 def test_command_lines_name_the_entry_point_and_no_absolute_path():
-    argv = [str(PROJECT_ROOT / "bench" / "__main__.py"), "run", "--results", str(PROJECT_ROOT / "results"),
-            f"--data-dir={PROJECT_ROOT.parent / 'shared'}", "--seeds", "0", "1"]
+    argv = [
+        str(PROJECT_ROOT / "bench" / "__main__.py"),
+        "run",
+        "--results",
+        str(PROJECT_ROOT / "results"),
+        f"--data-dir={PROJECT_ROOT.parent / 'shared'}",
+        "--seeds",
+        "0",
+        "1",
+    ]
     assert portable_command(argv) == "python -m bench run --results results --data-dir=../shared --seeds 0 1"
 
 

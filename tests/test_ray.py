@@ -60,5 +60,6 @@ def test_the_ray_executor_without_ray_is_a_one_line_error(tmp_path):
     (tmp_path / "ray.py").write_text("raise ImportError('no ray here')\n")
     result = bench("run", "--executor", "ray", "--results", str(tmp_path / "out"), env=code_without_ray)
     assert_one_line_error(result, "--executor ray needs Ray", "cnnbench[ray]")
-    assert_one_line_error(bench("run", "--executor", "slurm", "--results", str(tmp_path / "out")),
-                          "unknown executor 'slurm'")
+    assert_one_line_error(
+        bench("run", "--executor", "slurm", "--results", str(tmp_path / "out")), "unknown executor 'slurm'"
+    )

@@ -9,20 +9,22 @@ import numpy as np
 import pytest
 
 from bench.errors import BenchError
-from bench.spec import registry
 from bench.frameworks import FRAMEWORKS, missing_framework
 from bench.run.control import TrainingControl
+from bench.spec import registry
 from bench.spec.recipes import EarlyStopping, Plateau, Recipe, Schedule, get_recipe, learning_rate_at
 from bench.spec.suites import PAPER_PARTS
 from tests import framework_jobs as jobs
 
-both_frameworks = pytest.mark.skipif(any(missing_framework(fw) for fw in FRAMEWORKS),
-                                     reason="RECIPE EQUIVALENCE SKIPPED: needs both torch and keras installed")
+both_frameworks = pytest.mark.skipif(
+    any(missing_framework(fw) for fw in FRAMEWORKS),
+    reason="RECIPE EQUIVALENCE SKIPPED: needs both torch and keras installed",
+)
 
 
 def test_schedules_follow_their_definitions():
     exponential = Recipe("r", schedule=Schedule("exponential", decay_rate=0.96, decay_steps=1000))
-    assert learning_rate_at(exponential, 2500, 0) == pytest.approx(1e-3 * 0.96 ** 2.5)
+    assert learning_rate_at(exponential, 2500, 0) == pytest.approx(1e-3 * 0.96**2.5)
     step = Recipe("r", schedule=Schedule("step", step_epochs=20, gamma=0.1))
     assert [learning_rate_at(step, 0, e) for e in (0, 19, 20, 40)] == pytest.approx([1e-3, 1e-3, 1e-4, 1e-5])
     cosine = Recipe("r", epochs=10, schedule=Schedule("cosine"))
@@ -78,8 +80,10 @@ def test_losses_are_equal_on_the_same_logits(recipe, framework_processes):
     logits = rng.normal(size=(32, 10)).astype(np.float32) * 3
     targets = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 32)]
     weights = recipe.class_weight_vector(registry_classes())
-    values = {fw: framework_processes[fw].submit(jobs.recipe_loss_value, fw, recipe, logits, targets,
-                                                 weights).result() for fw in FRAMEWORKS}
+    values = {
+        fw: framework_processes[fw].submit(jobs.recipe_loss_value, fw, recipe, logits, targets, weights).result()
+        for fw in FRAMEWORKS
+    }
     assert values["torch"] == pytest.approx(values["keras"], rel=1e-5)
     reference = reference_loss(recipe, logits, targets, weights)
     assert values["torch"] == pytest.approx(reference, rel=1e-5)
@@ -103,15 +107,41 @@ def reference_loss(recipe: Recipe, logits, targets, weights) -> float:
 
 
 TRAINING_RECIPES = [
-    Recipe("adam-exponential", augment=(), batch_size=16,
-           schedule=Schedule("exponential", decay_rate=0.5, decay_steps=10)),
-    Recipe("sgd-cosine-wd", optimizer="sgd", learning_rate=0.05, momentum=0.9, weight_decay=5e-4,
-           augment=(), batch_size=16, epochs=3, schedule=Schedule("cosine")),
-    Recipe("sgd-nesterov-onecycle", optimizer="sgd", learning_rate=0.05, momentum=0.9, nesterov=True,
-           weight_decay=5e-4, label_smoothing=0.1, augment=(), batch_size=16, epochs=3,
-           schedule=Schedule("onecycle", warmup_epochs=1)),
-    Recipe("adam-step-smoothing-weights", augment=(), batch_size=16, label_smoothing=0.1,
-           class_weights=(("cat", 2.0), ("dog", 2.0)), schedule=Schedule("step", step_epochs=1, gamma=0.3)),
+    Recipe(
+        "adam-exponential", augment=(), batch_size=16, schedule=Schedule("exponential", decay_rate=0.5, decay_steps=10)
+    ),
+    Recipe(
+        "sgd-cosine-wd",
+        optimizer="sgd",
+        learning_rate=0.05,
+        momentum=0.9,
+        weight_decay=5e-4,
+        augment=(),
+        batch_size=16,
+        epochs=3,
+        schedule=Schedule("cosine"),
+    ),
+    Recipe(
+        "sgd-nesterov-onecycle",
+        optimizer="sgd",
+        learning_rate=0.05,
+        momentum=0.9,
+        nesterov=True,
+        weight_decay=5e-4,
+        label_smoothing=0.1,
+        augment=(),
+        batch_size=16,
+        epochs=3,
+        schedule=Schedule("onecycle", warmup_epochs=1),
+    ),
+    Recipe(
+        "adam-step-smoothing-weights",
+        augment=(),
+        batch_size=16,
+        label_smoothing=0.1,
+        class_weights=(("cat", 2.0), ("dog", 2.0)),
+        schedule=Schedule("step", step_epochs=1, gamma=0.3),
+    ),
 ]
 
 
@@ -127,12 +157,17 @@ def test_twenty_steps_from_equal_weights_give_equal_models(recipe, framework_pro
     images = rng.integers(0, 256, (112, 32, 32, 3), dtype=np.uint8)
     labels = rng.integers(0, 10, 112)
     probe = rng.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8)
-    start = framework_processes["torch"].submit(
-        jobs.train_steps, "torch", "r2_vanilla_cnn", replace(recipe, epochs=3), None, images, labels, 0,
-        probe).result()["weights"]
-    results = {fw: framework_processes[fw].submit(jobs.train_steps, fw, "r2_vanilla_cnn", replace(recipe, epochs=3),
-                                                  start, images, labels, 3, probe).result()
-               for fw in FRAMEWORKS}
+    start = (
+        framework_processes["torch"]
+        .submit(jobs.train_steps, "torch", "r2_vanilla_cnn", replace(recipe, epochs=3), None, images, labels, 0, probe)
+        .result()["weights"]
+    )
+    results = {
+        fw: framework_processes[fw]
+        .submit(jobs.train_steps, fw, "r2_vanilla_cnn", replace(recipe, epochs=3), start, images, labels, 3, probe)
+        .result()
+        for fw in FRAMEWORKS
+    }
     for framework, result in results.items():
         for reported, scheduled in result["rates"]:
             assert math.isclose(reported, scheduled, rel_tol=1e-6), framework
@@ -148,18 +183,35 @@ def assert_same_logits(results: dict, tolerance: float) -> None:
 @both_frameworks
 def test_a_clipped_step_is_the_same_step(framework_processes):
     # SGD: Adam's first step is blind to a gradient's scale, so clipping would not show there.
-    recipe = Recipe("clip", optimizer="sgd", learning_rate=0.05, clip_norm=0.5, augment=(), batch_size=16,
-                    epochs=1)
+    recipe = Recipe("clip", optimizer="sgd", learning_rate=0.05, clip_norm=0.5, augment=(), batch_size=16, epochs=1)
     rng = np.random.default_rng(1)
     images, labels = rng.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 16)
-    start = framework_processes["torch"].submit(jobs.train_steps, "torch", "r2_vanilla_cnn", recipe, None,
-                                                images, labels, 0, images).result()["weights"]
-    clipped = {fw: framework_processes[fw].submit(jobs.train_steps, fw, "r2_vanilla_cnn", recipe, start,
-                                                  images, labels, 1, images).result()
-               for fw in FRAMEWORKS}
-    unclipped = framework_processes["torch"].submit(jobs.train_steps, "torch", "r2_vanilla_cnn",
-                                                    replace(recipe, clip_norm=None), start, images, labels, 1,
-                                                    images).result()
+    start = (
+        framework_processes["torch"]
+        .submit(jobs.train_steps, "torch", "r2_vanilla_cnn", recipe, None, images, labels, 0, images)
+        .result()["weights"]
+    )
+    clipped = {
+        fw: framework_processes[fw]
+        .submit(jobs.train_steps, fw, "r2_vanilla_cnn", recipe, start, images, labels, 1, images)
+        .result()
+        for fw in FRAMEWORKS
+    }
+    unclipped = (
+        framework_processes["torch"]
+        .submit(
+            jobs.train_steps,
+            "torch",
+            "r2_vanilla_cnn",
+            replace(recipe, clip_norm=None),
+            start,
+            images,
+            labels,
+            1,
+            images,
+        )
+        .result()
+    )
     assert_same_logits(clipped, 1e-4)
     assert not np.allclose(unclipped["logits"], clipped["torch"]["logits"], rtol=1e-3)  # clipping acted
 
@@ -179,8 +231,14 @@ def test_reports_quick_covers_every_report_part_with_an_explained_budget():
 
 def test_reports_gpu_fits_its_estimated_eight_minutes():
     from bench.spec.recipes import get_recipe
-    from bench.spec.suites import (GPU_BUDGET_S, GPU_TRIAL_START_S, KERAS_TIME_FACTOR, PAPER_PARTS,
-                              estimated_gpu_epoch_s, get_suite)
+    from bench.spec.suites import (
+        GPU_BUDGET_S,
+        GPU_TRIAL_START_S,
+        KERAS_TIME_FACTOR,
+        PAPER_PARTS,
+        estimated_gpu_epoch_s,
+        get_suite,
+    )
 
     entries = get_suite("reports-gpu").entries
     assert [(e.model, e.recipe) for e in entries] == [(m, r) for m, r, _ in PAPER_PARTS]
@@ -204,8 +262,9 @@ def test_rewording_a_recipe_keeps_its_trial_ids_and_changing_what_it_trains_chan
     from bench.spec import recipes
     from bench.spec.config import TrialConfig
 
-    config = TrialConfig(model="r3_deep_cnn", framework="torch", device="cpu", batch_size=64, seed=0, epochs=1,
-                         recipe="r3")
+    config = TrialConfig(
+        model="r3_deep_cnn", framework="torch", device="cpu", batch_size=64, seed=0, epochs=1, recipe="r3"
+    )
     before, r3 = config.trial_id, recipes.RECIPES["r3"]
     assert r3.paper and r3.deviations  # both are there to reword
     monkeypatch.setitem(recipes.RECIPES, "r3", replace(r3, paper="r9", deviations=("reworded",)))
@@ -235,8 +294,15 @@ def test_a_trials_speed_options_are_flat_in_its_identity_and_its_record():
     from bench.spec.config import TrialConfig
     from bench.spec.execution import Execution
 
-    config = TrialConfig(model="r2_vanilla_cnn", framework="torch", device="cpu", batch_size=64, seed=0, epochs=1,
-                         execution=Execution(amp="bf16", loader="naive"))
+    config = TrialConfig(
+        model="r2_vanilla_cnn",
+        framework="torch",
+        device="cpu",
+        batch_size=64,
+        seed=0,
+        epochs=1,
+        execution=Execution(amp="bf16", loader="naive"),
+    )
     identity = config.identity()
     assert identity["amp"] == "bf16" and identity["loader"] == "naive"  # as before trials held an Execution
     assert "execution" not in identity and "channels_last" not in identity  # defaults stay out of the id
@@ -284,8 +350,11 @@ def test_papers_cpu_trains_each_part_at_its_papers_own_recipe_batch_and_epochs_o
 
     suite = get_suite("papers-cpu")
     parts = {(e.model, e.recipe) for e in suite.entries}
-    assert {("r2_vanilla_cnn", "r2"), ("r2_tuned_cnn", "r2"), ("r2_squeezenet1_1", "r2_squeezenet"),
-            ("r3_deep_cnn", "r3")} <= parts <= {(m, r) for m, r, _ in PAPER_PARTS}
+    assert (
+        {("r2_vanilla_cnn", "r2"), ("r2_tuned_cnn", "r2"), ("r2_squeezenet1_1", "r2_squeezenet"), ("r3_deep_cnn", "r3")}
+        <= parts
+        <= {(m, r) for m, r, _ in PAPER_PARTS}
+    )
     for entry in suite.entries:
         assert (entry.epochs, entry.batch_size, entry.train_subset, entry.test_subset) == (None, None, None, None)
         assert entry.dataset == "cifar10" and set(suite.frameworks) == {"torch", "keras"}

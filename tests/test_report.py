@@ -8,31 +8,54 @@ import json
 
 import pytest
 
-from bench.report import answers, frame, markdown, plots, search_report, tables
-from bench.results import store
 from bench.frameworks import missing_framework
+from bench.report import answers, frame, markdown, plots, search_report, tables
 from bench.report.labels import hardware_label
+from bench.results import store
 from tests import framework_jobs as jobs
 from tests.conftest import REPO_ROOT
 
-TEMPLATE = json.loads(next(iter(sorted((REPO_ROOT / "results" / "raw").glob("r2_vanilla_cnn_torch_*.json"))))
-                      .read_text())
+TEMPLATE = json.loads(
+    next(iter(sorted((REPO_ROOT / "results" / "raw").glob("r2_vanilla_cnn_torch_*.json")))).read_text()
+)
 
 
-def record_like(model="r2_vanilla_cnn", framework="torch", recipe="common", seed=0, accuracy=0.5,
-                epoch_s=2.0, batch_size=128, lr_scaling="none", learning_rate=1e-3, flops=15e6,
-                seconds_to_target=None) -> dict:
+def record_like(
+    model="r2_vanilla_cnn",
+    framework="torch",
+    recipe="common",
+    seed=0,
+    accuracy=0.5,
+    epoch_s=2.0,
+    batch_size=128,
+    lr_scaling="none",
+    learning_rate=1e-3,
+    flops=15e6,
+    seconds_to_target=None,
+) -> dict:
     """A copy of a real result with the fields a table reads set to known values."""
     record = copy.deepcopy(TEMPLATE)
-    record["config"].update(model=model, framework=framework, recipe=recipe, seed=seed, batch_size=batch_size,
-                            lr_scaling=lr_scaling, epochs=3, keras_backend="tensorflow" if framework == "keras" else None)
+    record["config"].update(
+        model=model,
+        framework=framework,
+        recipe=recipe,
+        seed=seed,
+        batch_size=batch_size,
+        lr_scaling=lr_scaling,
+        epochs=3,
+        keras_backend="tensorflow" if framework == "keras" else None,
+    )
     record["recipe"]["paper"] = None
     record["dataset"]["train_size"] = 2000
     record["test"]["accuracy"] = accuracy
     record["timing"]["epoch_median_s"] = epoch_s
     record["model"]["forward_flops_per_image"] = flops
-    record["time_to_accuracy"] = {"target": 0.3, "train_seconds": seconds_to_target, "epoch": None,
-                                  "wall_seconds": None}
+    record["time_to_accuracy"] = {
+        "target": 0.3,
+        "train_seconds": seconds_to_target,
+        "epoch": None,
+        "wall_seconds": None,
+    }
     for epoch in record["epochs"]:
         epoch["learning_rate"] = learning_rate
     record["_file"] = f"{model}-{framework}-{recipe}-{batch_size}-{seed}.json"
@@ -45,8 +68,9 @@ def configs_of(records):
 
 
 def test_architectures_rank_common_recipe_models_by_mean_accuracy_over_seeds():
-    records = [record_like("r2_vanilla_cnn", seed=s, accuracy=a, epoch_s=t)
-               for s, a, t in ((0, 0.40, 1.0), (1, 0.44, 3.0))]
+    records = [
+        record_like("r2_vanilla_cnn", seed=s, accuracy=a, epoch_s=t) for s, a, t in ((0, 0.40, 1.0), (1, 0.44, 3.0))
+    ]
     records += [record_like("r3_deep_cnn", seed=0, accuracy=0.50, flops=250.4e6)]
     records += [record_like("r1_vgg_cnn", recipe="r1", accuracy=0.90)]  # another recipe: not an architecture row
     table = tables.architectures_table(configs_of(records))
@@ -66,8 +90,11 @@ def test_no_common_recipe_results_leave_the_architectures_section_out():
 def test_summary_names_a_best_model_only_where_two_models_compete():
     alone = markdown.summary_lines(configs_of([record_like(seed=s, accuracy=0.4 + s / 100) for s in range(3)]))
     assert not any("best test accuracy" in line for line in alone)
-    records = [record_like("r2_vanilla_cnn", accuracy=0.40), record_like("r3_deep_cnn", accuracy=0.55, seed=0),
-               record_like("r3_deep_cnn", accuracy=0.45, seed=1)]
+    records = [
+        record_like("r2_vanilla_cnn", accuracy=0.40),
+        record_like("r3_deep_cnn", accuracy=0.55, seed=0),
+        record_like("r3_deep_cnn", accuracy=0.45, seed=1),
+    ]
     (line,) = [line for line in markdown.summary_lines(configs_of(records)) if "best test accuracy" in line]
     assert "**r3_deep_cnn** (torch, fast) 50.00 ± 7.07 % (n=2)" in line
     assert "best other model **r2_vanilla_cnn** (torch, fast) 40.00 % (n=1)" in line
@@ -76,18 +103,24 @@ def test_summary_names_a_best_model_only_where_two_models_compete():
 
 def test_summary_lead_is_judged_against_the_seed_noise():
     def lead_line(spread):
-        records = [record_like(m, seed=s, accuracy=base + sign * spread)
-                   for m, base in (("r3_deep_cnn", 0.50), ("r2_vanilla_cnn", 0.45)) for s, sign in ((0, 1), (1, -1))]
+        records = [
+            record_like(m, seed=s, accuracy=base + sign * spread)
+            for m, base in (("r3_deep_cnn", 0.50), ("r2_vanilla_cnn", 0.45))
+            for s, sign in ((0, 1), (1, -1))
+        ]
         return next(line for line in markdown.summary_lines(configs_of(records)) if "best test accuracy" in line)
+
     # Welch: both stds 0.14 pt, 1 + 1 degrees of freedom, t = 4.30
     assert "lead 5.00 ± 0.61 pt (95 % CI), beyond the seed noise" in lead_line(0.001)
     assert "within the seed noise" in lead_line(0.05)
 
 
 def test_summary_names_the_fastest_to_target_among_those_reaching_it_every_seed():
-    records = [record_like("r2_vanilla_cnn", seed=0, seconds_to_target=2.0),
-               record_like("r2_vanilla_cnn", seed=1, seconds_to_target=None),  # one seed fell short
-               record_like("r3_deep_cnn", seconds_to_target=30.0)]
+    records = [
+        record_like("r2_vanilla_cnn", seed=0, seconds_to_target=2.0),
+        record_like("r2_vanilla_cnn", seed=1, seconds_to_target=None),  # one seed fell short
+        record_like("r3_deep_cnn", seconds_to_target=30.0),
+    ]
     (line,) = [line for line in markdown.summary_lines(configs_of(records)) if line.startswith("- Fastest to")]
     assert "**r3_deep_cnn**" in line and "in 30 s of training" in line and "1 of 2 configurations" in line
 
@@ -100,8 +133,11 @@ def test_batch_size_rows_carry_their_learning_rate_and_rule():
 
 @pytest.mark.parametrize("frameworks", [("torch",), ("torch", "keras")])
 def test_pareto_plot_per_budget_marks_the_front(tmp_path, frameworks):
-    records = [record_like(m, framework=f, accuracy=a, epoch_s=t) for f in frameworks
-               for m, a, t in (("r2_vanilla_cnn", 0.4, 1.0), ("r3_deep_cnn", 0.5, 10.0), ("r1_vgg_cnn", 0.3, 5.0))]
+    records = [
+        record_like(m, framework=f, accuracy=a, epoch_s=t)
+        for f in frameworks
+        for m, a, t in (("r2_vanilla_cnn", 0.4, 1.0), ("r3_deep_cnn", 0.5, 10.0), ("r1_vgg_cnn", 0.3, 5.0))
+    ]
     configs = configs_of(records)
     front = plots.pareto_front(configs[configs["framework"] == "torch"])
     assert list(configs.loc[front, "model"]) == ["r2_vanilla_cnn", "r3_deep_cnn"]  # r1_vgg_cnn: slower and worse
@@ -129,16 +165,19 @@ def test_r0_batch_rows_carry_the_reports_own_batch_table():
     assert list(table["epoch time ÷ smallest batch's"]) == ["1.00", "0.25"]
     assert list(table["reported: min/epoch (÷ smallest), test acc"]) == ["60 (1.00), 84 %", "12 (0.20), 78 %"]
     other_recipe = [record_like("r0_deep_cnn", recipe="common", batch_size=b) for b in (32, 256)]
-    assert set(tables.batch_size_table(frame.trial_frame(other_recipe))[
-        "reported: min/epoch (÷ smallest), test acc"]) == {"-"}
+    assert set(
+        tables.batch_size_table(frame.trial_frame(other_recipe))["reported: min/epoch (÷ smallest), test acc"]
+    ) == {"-"}
 
 
 def test_learning_curves_one_figure_per_model_recipe_and_budget_seeds_averaged(tmp_path):
     records = [record_like(framework=f, seed=s) for f in ("torch", "keras") for s in (0, 1, 2)]
     records += [record_like(recipe="baseline")]
     paths = plots.learning_curves(records, tmp_path)
-    assert sorted(p.name for p in paths) == ["curves-r2-vanilla-cnn-baseline-3ep-2000img.png",
-                                             "curves-r2-vanilla-cnn-common-3ep-2000img.png"]
+    assert sorted(p.name for p in paths) == [
+        "curves-r2-vanilla-cnn-baseline-3ep-2000img.png",
+        "curves-r2-vanilla-cnn-common-3ep-2000img.png",
+    ]
 
 
 def test_a_one_epoch_learning_curve_is_drawn_as_points(tmp_path, monkeypatch):
@@ -184,24 +223,32 @@ def test_a_model_at_chance_is_marked_and_wins_nothing(tmp_path):
         record["timing"]["train_images_per_s"] = 1e6  # by far the fastest
     records = learned + at_chance
     configs = configs_of(records)
-    assert list(configs.set_index("model")["learned"].items()) == [("r2_squeezenet1_1", False), ("r2_vanilla_cnn", True)]
+    assert list(configs.set_index("model")["learned"].items()) == [
+        ("r2_squeezenet1_1", False),
+        ("r2_vanilla_cnn", True),
+    ]
     cells = tables.architectures_table(configs).set_index("model")["test acc % (mean ± std, n)"]
     assert cells["r2_squeezenet1_1"].endswith("did not learn") and not cells["r2_vanilla_cnn"].endswith("learn")
     summary = "\n".join(markdown.summary_lines(configs))
     assert "r2_squeezenet1_1" not in summary and "throughput" in summary
     assert plots.pareto_front(configs[configs["learned"]]) and "r2_squeezenet1_1" not in set(
-        configs.loc[plots.pareto_front(configs[configs["learned"]]), "model"])
+        configs.loc[plots.pareto_front(configs[configs["learned"]]), "model"]
+    )
     assert plots.pareto(configs, tmp_path)
 
 
 def test_a_repeated_trial_counts_once_for_accuracy_and_says_so():
-    first, repeat, other_seed = record_like(seed=0, accuracy=0.5), record_like(seed=0, accuracy=0.5), \
-        record_like(seed=1, accuracy=0.6)
+    first, repeat, other_seed = (
+        record_like(seed=0, accuracy=0.5),
+        record_like(seed=0, accuracy=0.5),
+        record_like(seed=1, accuracy=0.6),
+    )
     repeat["_file"] = "repeat.json"  # the same trial id run again: a second file
     (row,) = configs_of([first, repeat, other_seed]).to_dict("records")
     assert row["n"] == 2 and row["repeats"] == 1 and abs(row["acc_mean"] - 0.55) < 1e-9
     assert tables.accuracy_cell(row["acc_mean"], row["acc_std"], row["n"], row["repeats"]).endswith(
-        "(n=2, 1 repeat merged)")
+        "(n=2, 1 repeat merged)"
+    )
 
 
 def test_results_readme_lists_each_command_once_with_its_keras_backend():
@@ -228,15 +275,19 @@ def test_first_screen_answers_the_three_questions_for_each_hardware():
 
     committed = REPO_ROOT / "results"
     first_screen = (committed / "leaderboard.md").read_text().splitlines()[:40]
-    hardware = {hardware_label(r) for r in store.load(committed) if r["status"] == "ok" and not r["config"].get("search")}
+    hardware = {
+        hardware_label(r) for r in store.load(committed) if r["status"] == "ok" and not r["config"].get("search")
+    }
     assert {"NVIDIA H200", "AMD EPYC, 2 threads"} <= {name.split(" #")[0] for name in hardware}
     for name in hardware:
         assert f"**{name}**" in first_screen, name
     for question in ("Which CNN", "Which framework", "Which batch size"):
         answers = [line for line in first_screen if line.startswith(f"- {question}: ")]
         assert len(answers) == len(hardware), question
-    answers_section = first_screen[:first_screen.index("## Summary")]
-    assert all(len(line) <= 200 for line in answers_section if not line.startswith("![")), "a first screen of short lines"
+    answers_section = first_screen[: first_screen.index("## Summary")]
+    assert all(len(line) <= 200 for line in answers_section if not line.startswith("![")), (
+        "a first screen of short lines"
+    )
     inline = [line for line in first_screen if line.startswith("![")]
     assert len(inline) == 2
     for line in inline:
@@ -252,8 +303,11 @@ def test_answers_recommend_a_learned_model_with_its_noise_and_budget():
     line = which_model(configs_of(records))
     assert line.startswith("**r2_vanilla_cnn** (torch) 41.0 ± 1.4 % (n=2); next **r3_deep_cnn** 30.5 %")
     assert "beyond the seed noise" in line and "`common` × 3 ep, 2,000 img" in line
-    sweep = [record_like(batch_size=b, seed=s, accuracy=a, epoch_s=e) for b, a, e in
-             ((32, 0.50, 4.0), (64, 0.49, 2.0), (128, 0.30, 1.0)) for s in (0, 1)]
+    sweep = [
+        record_like(batch_size=b, seed=s, accuracy=a, epoch_s=e)
+        for b, a, e in ((32, 0.50, 4.0), (64, 0.49, 2.0), (128, 0.30, 1.0))
+        for s in (0, 1)
+    ]
     for record in sweep:
         record["test"]["accuracy"] += 0.005 * record["config"]["seed"]
         record["timing"]["train_images_per_s"] = 2000 / record["timing"]["epoch_median_s"]
@@ -324,11 +378,24 @@ def test_a_learning_rate_by_batch_size_grid_is_a_table_and_a_heatmap(tmp_path):
 
 def search_record(number, accuracy, role="candidate", status="ok", test=None, **parameters):
     """A search's trial: candidates carry validation accuracy only; the final trial a test score."""
-    values = {"filters1": 32, "filters2": 64, "kernel": 3, "dense": 256, "dropout": 0.5, "learning_rate": 1e-3,
-              "batch_size": 64, **parameters}
+    values = {
+        "filters1": 32,
+        "filters2": 64,
+        "kernel": 3,
+        "dense": 256,
+        "dropout": 0.5,
+        "learning_rate": 1e-3,
+        "batch_size": 64,
+        **parameters,
+    }
     record = record_like(model="r2_tuned_cnn", recipe="r2", batch_size=values["batch_size"])
-    record["config"]["search"] = {"space": "r2", "study": "s-torch", "candidate": number, "role": role,
-                                  "parameters": values}
+    record["config"]["search"] = {
+        "space": "r2",
+        "study": "s-torch",
+        "candidate": number,
+        "role": role,
+        "parameters": values,
+    }
     record["status"] = status
     record["epochs"][-1]["val_accuracy"] = accuracy
     record["test"] = {**record["test"], "accuracy": test} if test is not None else None
@@ -338,8 +405,12 @@ def search_record(number, accuracy, role="candidate", status="ok", test=None, **
 
 
 def test_searches_pick_on_validation_and_show_the_final_test_score(tmp_path):
-    candidates = [search_record(0, 0.40, dense=128), search_record(1, 0.55, dense=512),
-                  search_record(2, 0.30, status="pruned"), search_record(3, 0.45, dropout=0.3)]
+    candidates = [
+        search_record(0, 0.40, dense=128),
+        search_record(1, 0.55, dense=512),
+        search_record(2, 0.30, status="pruned"),
+        search_record(3, 0.45, dropout=0.3),
+    ]
     final = search_record(1, 0.54, role="final", test=0.52, dense=512)
     records = [*candidates, final, record_like()]
     (row,) = tables.derived(records)[1]["searches"].to_dict("records")
@@ -365,8 +436,9 @@ def test_committed_leaderboard_shows_the_searches_and_the_grid_heatmaps():
 def test_a_batch_sweep_at_a_set_learning_rate_names_it_in_the_answer():
     from bench.report.answers import which_batch_size
 
-    records = [record_like(batch_size=batch, seed=seed, accuracy=0.4 + seed / 100)
-               for batch in (32, 64) for seed in (0, 1)]
+    records = [
+        record_like(batch_size=batch, seed=seed, accuracy=0.4 + seed / 100) for batch in (32, 64) for seed in (0, 1)
+    ]
     for record in records:
         record["config"]["learning_rate"] = 0.1
     answer = which_batch_size(frame.trial_frame(records))
@@ -375,12 +447,23 @@ def test_a_batch_sweep_at_a_set_learning_rate_names_it_in_the_answer():
 
 @pytest.mark.skipif(bool(missing_framework("torch")), reason="YARDSTICK SKIPPED: no torch")
 def test_the_yardstick_runs_the_airbench_package_as_it_runs_itself(tmp_path, framework_processes):
-    result = framework_processes["torch"].submit(jobs.yardstick_with_a_stand_in_airbench, "torch",
-                                                 str(tmp_path / "results"), str(tmp_path / "work")).result()
+    result = (
+        framework_processes["torch"]
+        .submit(jobs.yardstick_with_a_stand_in_airbench, "torch", str(tmp_path / "results"), str(tmp_path / "work"))
+        .result()
+    )
     loaders = [call for call in result["calls"] if call[0] == "loader"]
     # airbench's files: all 50,000 training images, uint8 NHWC, int64 labels; its batch, augmentation and flips
-    assert ("loader", True, 1024, {"flip": True, "translate": 2}, True, (50000, 32, 32, 3), "torch.uint8",
-            "torch.int64") in loaders
+    assert (
+        "loader",
+        True,
+        1024,
+        {"flip": True, "translate": 2},
+        True,
+        (50000, 32, 32, 3),
+        "torch.uint8",
+        "torch.int64",
+    ) in loaders
     assert any(call[1] is False and call[5] == (200, 32, 32, 3) for call in loaders)
     trains = [call for call in result["calls"] if call[0] == "train94"]
     assert trains[0][1] == -1 and [call[3] for call in trains[1:]] == [3, 4]  # a warm-up, then one run per seed
@@ -392,19 +475,42 @@ def test_the_yardstick_runs_the_airbench_package_as_it_runs_itself(tmp_path, fra
 
 
 def _yardstick_trial(seed: int, accuracy: float, reached_epoch, epoch_s: float) -> dict:
-    return {"config": {"model": "airbench94", "framework": "torch", "device": "cuda", "threads": 1,
-                       "amp": "bf16", "compile": "default"},
-            "status": "ok", "settings": {"device_name": "Stand-in GPU"}, "test": {"accuracy": accuracy},
-            "timing": {"epoch_median_s": epoch_s},
-            "time_to_accuracy": {"target": 0.94, "epoch": reached_epoch,
-                                 "train_seconds": None if reached_epoch is None else reached_epoch * epoch_s + 5}}
+    return {
+        "config": {
+            "model": "airbench94",
+            "framework": "torch",
+            "device": "cuda",
+            "threads": 1,
+            "amp": "bf16",
+            "compile": "default",
+        },
+        "status": "ok",
+        "settings": {"device_name": "Stand-in GPU"},
+        "test": {"accuracy": accuracy},
+        "timing": {"epoch_median_s": epoch_s},
+        "time_to_accuracy": {
+            "target": 0.94,
+            "epoch": reached_epoch,
+            "train_seconds": None if reached_epoch is None else reached_epoch * epoch_s + 5,
+        },
+    }
 
 
 def test_the_yardstick_table_sets_the_harness_beside_the_package_on_the_same_gpu():
-    package = [{"device_name": "Stand-in GPU", "airbench_version": "0.1.8", "test_accuracy": accuracy,
-                "train_seconds": seconds} for accuracy, seconds in ((0.940, 3.0), (0.942, 4.0), (0.938, 5.0))]
-    trials = [_yardstick_trial(0, 0.941, 8, 0.5), _yardstick_trial(1, 0.939, None, 0.5),
-              _yardstick_trial(2, 0.943, 6, 0.5)]
+    package = [
+        {
+            "device_name": "Stand-in GPU",
+            "airbench_version": "0.1.8",
+            "test_accuracy": accuracy,
+            "train_seconds": seconds,
+        }
+        for accuracy, seconds in ((0.940, 3.0), (0.942, 4.0), (0.938, 5.0))
+    ]
+    trials = [
+        _yardstick_trial(0, 0.941, 8, 0.5),
+        _yardstick_trial(1, 0.939, None, 0.5),
+        _yardstick_trial(2, 0.943, 6, 0.5),
+    ]
     table = tables.yardstick_table(package, trials)
     package_row, harness_row = table.to_dict("records")
     assert package_row["test accuracy %"] == "94.00 ± 0.20 (n=3)" and package_row["time to 94 % s"].startswith("4.00")
@@ -422,8 +528,9 @@ def loaded(record: dict) -> dict:
 
 def test_foreign_load_marks_an_epoch_time_and_leaves_it_out_of_the_answers_ratio():
     quiet = [record_like(framework=fw, epoch_s=t) for fw, t in (("torch", 2.0), ("keras", 3.0))]
-    busy = [loaded(record_like(model="r3_deep_cnn", framework=fw, epoch_s=t)) for fw, t in (("torch", 2.0),
-                                                                                            ("keras", 20.0))]
+    busy = [
+        loaded(record_like(model="r3_deep_cnn", framework=fw, epoch_s=t)) for fw, t in (("torch", 2.0), ("keras", 20.0))
+    ]
     configs = configs_of(quiet + busy)
     assert tables.SHARED in tables.formatted_columns(configs_of(busy[:1]))[tables.EPOCH_COLUMN][0]
     frameworks = tables.framework_pairs(configs).set_index("model")["epoch time keras/torch"]
@@ -444,12 +551,20 @@ def paper_record(framework="torch", accuracy=0.70, epochs=50, seed=0) -> dict:
 
 
 def test_a_paper_part_at_its_own_budget_gets_a_verdict_and_a_parity_row():
-    records = [paper_record("torch", 0.70, seed=0), paper_record("torch", 0.69, seed=1),
-               paper_record("keras", 0.66, seed=0), paper_record("keras", 0.65, seed=1),
-               paper_record("torch", 0.40, epochs=3)]  # a short budget of the same part
+    records = [
+        paper_record("torch", 0.70, seed=0),
+        paper_record("torch", 0.69, seed=1),
+        paper_record("keras", 0.66, seed=0),
+        paper_record("keras", 0.65, seed=1),
+        paper_record("torch", 0.40, epochs=3),
+    ]  # a short budget of the same part
     configs, named = tables.derived(records)
     reported = named["reported_vs_reproduced"]
-    assert list(reported["verdict"]) == ["not reproduced", "reproduced", "budget short"]  # full budgets first (keras 65.5, torch 69.5)
+    assert list(reported["verdict"]) == [
+        "not reproduced",
+        "reproduced",
+        "budget short",
+    ]  # full budgets first (keras 65.5, torch 69.5)
     (parity,) = named["parity_at_convergence"].to_dict("records")
     assert parity["model"] == "r2_vanilla_cnn" and parity["epochs"] == 50 and parity["n keras/torch"] == "2/2"
     assert parity["test acc difference (pt, keras - torch)"] == "-4.00" and parity["95% CI (pt)"].startswith("± ")

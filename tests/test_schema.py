@@ -42,15 +42,18 @@ def test_a_version_2_record_reads_with_the_papers_named_paper():
     assert schema.read(current) == current  # a version-3 record reads as itself
 
 
-@pytest.mark.parametrize("fault, message", [
-    (lambda r: r.update(surprise=1), "unknown fields surprise"),
-    (lambda r: r.pop("config"), "missing fields config"),
-    (lambda r: r.update(status="fine"), "status 'fine' is not one of"),
-    (lambda r: r.update(trial_id="0123"), "trial_id '0123' is not 16 hex digits"),
-    (lambda r: r.update(timing=None), "a successful trial's record lacks timing"),
-    (lambda r: r.update(epochs={"1": {}}), "field 'epochs' is dict, not list"),
-    (lambda r: r.update(error=3), "field 'error' is int, not str | None"),
-])
+@pytest.mark.parametrize(
+    "fault, message",
+    [
+        (lambda r: r.update(surprise=1), "unknown fields surprise"),
+        (lambda r: r.pop("config"), "missing fields config"),
+        (lambda r: r.update(status="fine"), "status 'fine' is not one of"),
+        (lambda r: r.update(trial_id="0123"), "trial_id '0123' is not 16 hex digits"),
+        (lambda r: r.update(timing=None), "a successful trial's record lacks timing"),
+        (lambda r: r.update(epochs={"1": {}}), "field 'epochs' is dict, not list"),
+        (lambda r: r.update(error=3), "field 'error' is int, not str | None"),
+    ],
+)
 def test_a_record_off_the_schema_is_refused_when_written_and_skipped_when_read(tmp_path, fault, message):
     record = schema.read(next(r for r in committed_records() if r["status"] == "ok"))
     broken = copy.deepcopy(record)

@@ -12,18 +12,29 @@ import sys
 import optuna
 import pytest
 
+from bench.errors import BenchError
 from bench.results import store
 from bench.run import runner, tune
 from bench.spec import registry
-from bench.errors import BenchError
 from bench.spec.searches import R2_TUNED_CNN
 from tests.conftest import REPO_ROOT
 from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
 from tests.test_faults import wait_for_results
 
-TUNE = ["tune", "--model", "r2_tuned_cnn", "--dataset", "synthetic", "--train-subset", "256", "--val-size", "128",
-        "--threads", "1"]
+TUNE = [
+    "tune",
+    "--model",
+    "r2_tuned_cnn",
+    "--dataset",
+    "synthetic",
+    "--train-subset",
+    "256",
+    "--val-size",
+    "128",
+    "--threads",
+    "1",
+]
 
 
 def test_model_parameters_are_typed_canonical_name_options():
@@ -36,20 +47,24 @@ def test_model_parameters_are_typed_canonical_name_options():
     assert (conv1.filters, conv1.kernel) == (16, 5)
 
 
-@pytest.mark.parametrize("name, message", [
-    ("r2_tuned_cnn:kernel=4", "kernel must be odd"),
-    ("r2_tuned_cnn:dropout=1.5", "dropout must be float in [0.0, 0.95]"),
-    ("r2_tuned_cnn:filters1=wide", "filters1 must be int"),
-    ("r2_tuned_cnn:depth=3", "numeric options of r2_tuned_cnn"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("r2_tuned_cnn:kernel=4", "kernel must be odd"),
+        ("r2_tuned_cnn:dropout=1.5", "dropout must be float in [0.0, 0.95]"),
+        ("r2_tuned_cnn:filters1=wide", "filters1 must be int"),
+        ("r2_tuned_cnn:depth=3", "numeric options of r2_tuned_cnn"),
+    ],
+)
 def test_bad_model_parameters_are_refused(name, message):
     with pytest.raises(BenchError, match=message.replace("[", r"\[").replace("]", r"\]")):
         registry.parse(name)
 
 
 def test_a_stop_reason_from_on_epoch_ends_the_trial_as_pruned(tmp_path):
-    summary = runner.run_sweep([synthetic_trial(epochs=3)], tmp_path,
-                               on_epoch=lambda config, event: "enough" if event["epoch"] == 1 else None)
+    summary = runner.run_sweep(
+        [synthetic_trial(epochs=3)], tmp_path, on_epoch=lambda config, event: "enough" if event["epoch"] == 1 else None
+    )
     (record,) = store.load(tmp_path)
     assert summary.counts["pruned"] == 1
     assert record["status"] == "pruned" and record["error"] == "enough"
@@ -57,13 +72,23 @@ def test_a_stop_reason_from_on_epoch_ends_the_trial_as_pruned(tmp_path):
 
 
 def test_the_median_pruner_stops_a_candidate_below_the_finished_ones():
-    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(
-        n_startup_trials=tune.PRUNER_STARTUP_CANDIDATES, n_warmup_steps=tune.PRUNER_WARMUP_EPOCHS))
+    study = optuna.create_study(
+        direction="maximize",
+        pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=tune.PRUNER_STARTUP_CANDIDATES, n_warmup_steps=tune.PRUNER_WARMUP_EPOCHS
+        ),
+    )
     distributions = tune.distributions(R2_TUNED_CNN)
     for accuracy in (0.5, 0.6):
         params = {key: (d.choices[0] if hasattr(d, "choices") else d.low) for key, d in distributions.items()}
-        study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=accuracy,
-                                                  intermediate_values={1: accuracy, 2: accuracy}))
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params,
+                distributions=distributions,
+                value=accuracy,
+                intermediate_values={1: accuracy, 2: accuracy},
+            )
+        )
     tuned = tune.Study(R2_TUNED_CNN, synthetic_trial(model="r2_tuned_cnn", epochs=2), study, {})
     weak, strong = study.ask(distributions), study.ask(distributions)
     weak_config, strong_config = tuned.config(weak.number, weak.params), tuned.config(strong.number, strong.params)
@@ -74,15 +99,23 @@ def test_the_median_pruner_stops_a_candidate_below_the_finished_ones():
 
 def candidates_and_finals(results):
     records = [r for r in store.load(results) if r["config"].get("search")]
-    candidates = sorted((r for r in records if r["config"]["search"]["role"] == "candidate"),
-                        key=lambda r: r["config"]["search"]["candidate"])
+    candidates = sorted(
+        (r for r in records if r["config"]["search"]["role"] == "candidate"),
+        key=lambda r: r["config"]["search"]["candidate"],
+    )
     return candidates, [r for r in records if r["config"]["search"]["role"] == "final"]
 
 
 def test_a_killed_search_continues_without_repeating_candidates_and_scores_test_once(tmp_path):
     args = [*TUNE, "--framework", "torch", "--trials", "3", "--epochs", "2", "--results", str(tmp_path)]
-    search = subprocess.Popen([sys.executable, "-m", "bench", *args], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    search = subprocess.Popen(
+        [sys.executable, "-m", "bench", *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     (first,) = wait_for_results(tmp_path, 1, search)
     content = first.read_bytes()
     os.killpg(search.pid, signal.SIGKILL)
@@ -101,8 +134,10 @@ def test_a_killed_search_continues_without_repeating_candidates_and_scores_test_
     (final,) = finals
     assert final["test"]["accuracy"] is not None and final["dataset"]["test_size"] == 1000
     assert final["started_at"] >= max(r["finished_at"] for r in candidates)
-    best = max((r for r in candidates if r["status"] == "ok"),
-               key=lambda r: (tune.objective(r), -r["config"]["search"]["candidate"]))
+    best = max(
+        (r for r in candidates if r["status"] == "ok"),
+        key=lambda r: (tune.objective(r), -r["config"]["search"]["candidate"]),
+    )
     assert final["config"]["search"]["parameters"] == best["config"]["search"]["parameters"]
     assert final["config"]["model"] == best["config"]["model"]
 
@@ -125,20 +160,37 @@ def test_a_study_refuses_other_settings_under_its_name(tmp_path):
     assert_one_line_error(bench(*common, "--epochs", "2"), "study 's-torch' was run with other settings (epochs)")
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--model", "r2_vanilla_cnn", "--trials", "2"], "no search space for model 'r2_vanilla_cnn'"),
-    (["--model", "r2_tuned_cnn", "--trials", "2", "--val-size", "0"], "--val-size must be > 0"),
-    (["--model", "r2_tuned_cnn", "--trials", "0"], "must be an integer >= 1"),
-    (["--model", "r2_tuned_cnn", "--trials", "2", "--train-subset", "50", "--val-size", "100"], "batch sizes reach 128, more than the 50 training images"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "r2_vanilla_cnn", "--trials", "2"], "no search space for model 'r2_vanilla_cnn'"),
+        (["--model", "r2_tuned_cnn", "--trials", "2", "--val-size", "0"], "--val-size must be > 0"),
+        (["--model", "r2_tuned_cnn", "--trials", "0"], "must be an integer >= 1"),
+        (
+            ["--model", "r2_tuned_cnn", "--trials", "2", "--train-subset", "50", "--val-size", "100"],
+            "batch sizes reach 128, more than the 50 training images",
+        ),
+    ],
+)
 def test_bad_tune_input_is_one_line(tmp_path, args, message):
     assert_one_line_error(bench("tune", "--dataset", "synthetic", "--results", str(tmp_path), *args), message)
 
 
 def test_a_database_url_holds_the_study_and_stays_out_of_the_record(tmp_path):
     url = f"sqlite:///{tmp_path / 'studies.db'}"
-    result = bench(*TUNE, "--framework", "torch", "--trials", "2", "--epochs", "1", "--results", str(tmp_path / "out"),
-                   "--storage", url)
+    result = bench(
+        *TUNE,
+        "--framework",
+        "torch",
+        "--trials",
+        "2",
+        "--epochs",
+        "1",
+        "--results",
+        str(tmp_path / "out"),
+        "--storage",
+        url,
+    )
     assert result.returncode == 0, result.stderr
     (summary,) = optuna.get_all_study_summaries(url)
     assert summary.n_trials == 2 and not (tmp_path / "out" / "searches").exists()
@@ -149,8 +201,10 @@ def test_a_database_url_holds_the_study_and_stays_out_of_the_record(tmp_path):
 def test_a_database_password_is_never_recorded():
     from bench.paths import portable_command
 
-    assert portable_command(["python", "--storage", "postgresql://me:secret@db/studies"]) == \
-        "python --storage postgresql://me:***@db/studies"
+    assert (
+        portable_command(["python", "--storage", "postgresql://me:secret@db/studies"])
+        == "python --storage postgresql://me:***@db/studies"
+    )
 
 
 def test_report_of_a_results_directory_with_searches_only(tmp_path):

@@ -1,10 +1,11 @@
 """CIFAR-10/100 as uint8 NHWC numpy arrays, from whichever copy is found, plus the fixed-seed split.
 
 Sources: an explicit `--data-dir` alone (used or refused, never replaced by another copy); otherwise
-the first of `$CNNBENCH_DATA`, `../shared/datasets`, then the download caches. Within a directory: the official python layout
-(`cifar-10-batches-py/`), the official archive (`cifar-10-python.tar.gz`), then the JPEG copy
-(`cifar10-jpeg.tar.gz`). Official pickles are read with an unpickler that refuses every class
-but numpy's array reconstruction, so a hostile file cannot run code.
+the first of `$CNNBENCH_DATA`, `../shared/datasets`, then the download caches, else a download of the official
+archive (unless offline). Within a directory: the official python layout (`cifar-10-batches-py/`), the
+official archive (`cifar-10-python.tar.gz`), then the JPEG copy (`cifar10-jpeg.tar.gz`). Official pickles are
+read with an unpickler that refuses every class but numpy's array reconstruction, so a hostile file cannot run
+code.
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from bench.spec.recipes import DEFAULT_VAL_SIZE
 
 SPLIT_SEED = 42  # fixes the train/val split and the train subset for every trial and framework
 
-CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
-                   "dog", "frog", "horse", "ship", "truck")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 
 # The shared JPEG copy (see ../shared/datasets/README.md); its digest when no .sha256 file sits beside it.
 JPEG_ARCHIVE = "cifar10-jpeg.tar.gz"
@@ -61,15 +61,30 @@ class OfficialLayout:
 
 
 OFFICIAL = {
-    "cifar10": OfficialLayout("CIFAR-10", "cifar-10-batches-py", "cifar-10-python.tar.gz",
-                              tuple(f"data_batch_{i}" for i in range(1, 6)), ("test_batch",),
-                              "batches.meta", "labels", "label_names",
-                              "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
-                              "c58f30108f718f92721af3b95e74349a"),
-    "cifar100": OfficialLayout("CIFAR-100", "cifar-100-python", "cifar-100-python.tar.gz",
-                               ("train",), ("test",), "meta", "fine_labels", "fine_label_names",
-                               "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
-                               "eb9058c3a382ffc7106e4002c42a8d85"),
+    "cifar10": OfficialLayout(
+        "CIFAR-10",
+        "cifar-10-batches-py",
+        "cifar-10-python.tar.gz",
+        tuple(f"data_batch_{i}" for i in range(1, 6)),
+        ("test_batch",),
+        "batches.meta",
+        "labels",
+        "label_names",
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "c58f30108f718f92721af3b95e74349a",
+    ),
+    "cifar100": OfficialLayout(
+        "CIFAR-100",
+        "cifar-100-python",
+        "cifar-100-python.tar.gz",
+        ("train",),
+        ("test",),
+        "meta",
+        "fine_labels",
+        "fine_label_names",
+        "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
+        "eb9058c3a382ffc7106e4002c42a8d85",
+    ),
 }
 DATASETS = ("cifar10", "cifar100", "synthetic")
 
@@ -161,8 +176,10 @@ def find_source(name: str, data_dir=None) -> tuple[str, Path]:
             if path.exists():
                 return kind, path
         looked.append(f"{origin} ({directory})")
-    raise BenchError(f"{OFFICIAL[name].title} not found; looked in: {'; '.join(looked)}. "
-                     f"Pass --data-dir, set CNNBENCH_DATA, or run without --offline (CNNBENCH_OFFLINE) to download it")
+    raise BenchError(
+        f"{OFFICIAL[name].title} not found; looked in: {'; '.join(looked)}. "
+        f"Pass --data-dir, set CNNBENCH_DATA, or run without --offline (CNNBENCH_OFFLINE) to download it"
+    )
 
 
 def is_offline(offline: bool = False) -> bool:
@@ -212,8 +229,10 @@ def _load_jpeg_archive(path: Path) -> Cifar:
     except OSError as err:
         raise BenchError(f"cannot read dataset archive {path}: {err.strerror}") from None
     if digest != _expected_sha256(path):
-        raise BenchError(f"dataset archive {path} is corrupt or not the expected file "
-                         f"(sha256 {digest[:16]}..., expected {_expected_sha256(path)[:16]}...)")
+        raise BenchError(
+            f"dataset archive {path} is corrupt or not the expected file "
+            f"(sha256 {digest[:16]}..., expected {_expected_sha256(path)[:16]}...)"
+        )
     cached = cache_dir() / f"cifar10-jpeg-{digest[:16]}.npz"
     arrays = _read_cache(cached)
     if arrays is None:
@@ -276,8 +295,10 @@ class _ArraysOnlyUnpickler(pickle.Unpickler):
     """Unpickles dicts, lists, strings and numpy arrays; refuses every other class or function."""
 
     ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
         ("_codecs", "encode"),  # how protocol-2 pickles written by Python 3 store bytes
     }
 
@@ -331,8 +352,9 @@ def _load_official(name: str, path: Path) -> Cifar:
     test_x, test_y = stack(layout.test_files)
     meta = read_batch(files[layout.meta_file], f"{path}/{layout.meta_file}")
     class_names = tuple(n.decode() if isinstance(n, bytes) else n for n in meta[layout.names_key])
-    return Cifar(name, f"{layout.title} (official python)", portable(path), digest, class_names,
-                 train_x, train_y, test_x, test_y)
+    return Cifar(
+        name, f"{layout.title} (official python)", portable(path), digest, class_names, train_x, train_y, test_x, test_y
+    )
 
 
 def download_official(name: str, root: Path) -> Path:
@@ -343,14 +365,25 @@ def download_official(name: str, root: Path) -> Path:
     layout = OFFICIAL[name]
     target = root / layout.archive
     partial = target.with_name(target.name + ".part")
-    print(f"{layout.title} not found: downloading {layout.url} into {portable(root)} (--offline refuses)",
-          file=sys.stderr, flush=True)
+    print(
+        f"{layout.title} not found: downloading {layout.url} into {portable(root)} (--offline refuses)",
+        file=sys.stderr,
+        flush=True,
+    )
     root.mkdir(parents=True, exist_ok=True)
     digest = hashlib.md5()
     try:
-        with urllib.request.urlopen(layout.url, timeout=60) as response, open(partial, "wb") as out, \
-                tqdm(total=int(response.headers.get("Content-Length") or 0) or None, unit="B", unit_scale=True,
-                     desc=layout.archive, disable=None) as bar:
+        with (
+            urllib.request.urlopen(layout.url, timeout=60) as response,
+            open(partial, "wb") as out,
+            tqdm(
+                total=int(response.headers.get("Content-Length") or 0) or None,
+                unit="B",
+                unit_scale=True,
+                desc=layout.archive,
+                disable=None,
+            ) as bar,
+        ):
             while chunk := response.read(1 << 20):
                 out.write(chunk)
                 digest.update(chunk)
@@ -372,11 +405,17 @@ def synthetic(num_classes: int = 10, train: int = 5000, test: int = 1000, seed: 
     """Random images for timing only; every row made from it says SYNTHETIC."""
     rng = np.random.default_rng(seed)
     names = CIFAR10_CLASSES if num_classes == 10 else tuple(f"class_{i}" for i in range(num_classes))
-    return Cifar("synthetic", "SYNTHETIC (timing only)", "generated", f"synthetic-seed{seed}", names,
-                 rng.integers(0, 256, (train, 32, 32, 3), dtype=np.uint8),
-                 rng.integers(0, num_classes, train).astype(np.int64),
-                 rng.integers(0, 256, (test, 32, 32, 3), dtype=np.uint8),
-                 rng.integers(0, num_classes, test).astype(np.int64))
+    return Cifar(
+        "synthetic",
+        "SYNTHETIC (timing only)",
+        "generated",
+        f"synthetic-seed{seed}",
+        names,
+        rng.integers(0, 256, (train, 32, 32, 3), dtype=np.uint8),
+        rng.integers(0, num_classes, train).astype(np.int64),
+        rng.integers(0, 256, (test, 32, 32, 3), dtype=np.uint8),
+        rng.integers(0, num_classes, test).astype(np.int64),
+    )
 
 
 def _balanced_take(labels: np.ndarray, order: np.ndarray, count: int) -> np.ndarray:
@@ -390,8 +429,13 @@ def _balanced_take(labels: np.ndarray, order: np.ndarray, count: int) -> np.ndar
     return np.sort(np.concatenate(taken))
 
 
-def split(dataset: Cifar, val_size: int = DEFAULT_VAL_SIZE, train_subset: int | None = None,
-          seed: int = SPLIT_SEED, test_subset: int | None = None) -> Splits:
+def split(
+    dataset: Cifar,
+    val_size: int = DEFAULT_VAL_SIZE,
+    train_subset: int | None = None,
+    seed: int = SPLIT_SEED,
+    test_subset: int | None = None,
+) -> Splits:
     """Fixed-seed, class-balanced train/val split; optionally class-balanced train and test subsets
     (a test subset only to fit a small budget; every row says how many test images it scored)."""
     total = len(dataset.train_y)
@@ -403,11 +447,14 @@ def split(dataset: Cifar, val_size: int = DEFAULT_VAL_SIZE, train_subset: int | 
     train_idx = np.setdiff1d(np.arange(total), val_idx)
     if train_subset is not None:
         if train_subset > len(train_idx):
-            raise BenchError(f"--train-subset {train_subset} is larger than the training split "
-                             f"({len(train_idx)} images)")
+            raise BenchError(
+                f"--train-subset {train_subset} is larger than the training split ({len(train_idx)} images)"
+            )
         if train_subset < dataset.num_classes:
-            raise BenchError(f"--train-subset {train_subset} is fewer images than the {dataset.num_classes} "
-                             f"classes: a class-balanced subset needs at least one image of each")
+            raise BenchError(
+                f"--train-subset {train_subset} is fewer images than the {dataset.num_classes} "
+                f"classes: a class-balanced subset needs at least one image of each"
+            )
         sub_order = train_idx[rng.permutation(len(train_idx))]
         train_idx = _balanced_take(dataset.train_y, sub_order, train_subset)
     test_idx = np.arange(len(dataset.test_y))
@@ -415,6 +462,12 @@ def split(dataset: Cifar, val_size: int = DEFAULT_VAL_SIZE, train_subset: int | 
         if test_subset > len(test_idx):
             raise BenchError(f"test subset {test_subset} is larger than the test set ({len(test_idx)} images)")
         test_idx = _balanced_take(dataset.test_y, rng.permutation(len(test_idx)), test_subset)
-    return Splits(dataset, dataset.train_x[train_idx], dataset.train_y[train_idx],
-                  dataset.train_x[val_idx], dataset.train_y[val_idx],
-                  dataset.test_x[test_idx], dataset.test_y[test_idx])
+    return Splits(
+        dataset,
+        dataset.train_x[train_idx],
+        dataset.train_y[train_idx],
+        dataset.train_x[val_idx],
+        dataset.train_y[val_idx],
+        dataset.test_x[test_idx],
+        dataset.test_y[test_idx],
+    )

@@ -17,11 +17,13 @@ import numpy as np
 
 from bench.errors import BenchError
 
-
 # Where torchvision keeps the files it downloads (torch.hub's checkpoints folder): a machine that once ran
 # `torchvision.models.resnet50(weights="IMAGENET1K_V1")` has them there.
-DEFAULT_WEIGHTS_DIR = Path(os.environ.get("TORCH_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or
-                                                                 Path.home() / ".cache") / "torch") / "hub" / "checkpoints"
+DEFAULT_WEIGHTS_DIR = (
+    Path(os.environ.get("TORCH_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "torch")
+    / "hub"
+    / "checkpoints"
+)
 
 
 def file_sha256(path: str) -> str:
@@ -30,8 +32,10 @@ def file_sha256(path: str) -> str:
 
 def check_exists(path: str) -> None:
     if not Path(path).is_file():
-        raise BenchError(f"pretrained weights file {path} not found (cnnbench never downloads weights: "
-                         "download torchvision's file yourself and pass its path)")
+        raise BenchError(
+            f"pretrained weights file {path} not found (cnnbench never downloads weights: "
+            "download torchvision's file yourself and pass its path)"
+        )
 
 
 def read_torchvision(path: str, expected: dict[str, dict[str, tuple]]) -> tuple[dict, list[str]]:

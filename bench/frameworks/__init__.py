@@ -49,8 +49,10 @@ def unsupported(framework: str, execution) -> str | None:
 def honoured_part(framework: str, execution):
     """`execution` with every option that `framework` does not honour back at its default (the fastest options
     one framework has, from a list meant for all)."""
-    return replace(execution, **{option.name: option.default for option in fields(execution)
-                                 if option.name not in HONOURED[framework]})
+    return replace(
+        execution,
+        **{option.name: option.default for option in fields(execution) if option.name not in HONOURED[framework]},
+    )
 
 
 def missing_framework(framework: str, device: str = "cpu") -> str | None:

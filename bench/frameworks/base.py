@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import abc
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -22,7 +23,6 @@ EVAL_BATCH_SIZE = 1000  # images per inference batch; does not change any result
 
 
 INITS = ("native", "torch", "keras")  # native: each framework's own default initialisation
-
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,17 @@ class Adapter(abc.ABC):
         with a fresh optimizer."""
 
     @abc.abstractmethod
-    def prepare(self, model, recipe: Recipe, train_x: np.ndarray, train_y: np.ndarray, mean: tuple, std: tuple,
-                seed: int, class_weights: list[float] | None = None) -> Any:
+    def prepare(
+        self,
+        model,
+        recipe: Recipe,
+        train_x: np.ndarray,
+        train_y: np.ndarray,
+        mean: tuple,
+        std: tuple,
+        seed: int,
+        class_weights: list[float] | None = None,
+    ) -> Any:
         """The training state: data on the device, optimizer, loss; returned to every later call."""
 
     @abc.abstractmethod
@@ -129,9 +138,21 @@ class Adapter(abc.ABC):
 
 
 # What every adapter's settings() reports (the leaderboard's fairness manifest reads them).
-SETTINGS = ("backend", "device_name", "cuda_version", "threads_intra_op", "threads_inter_op", "tf32_matmul",
-            "cudnn_benchmark", "compile", "precision", "memory_format", "loader", "fused_optimizer",
-            "steps_per_execution")
+SETTINGS = (
+    "backend",
+    "device_name",
+    "cuda_version",
+    "threads_intra_op",
+    "threads_inter_op",
+    "tf32_matmul",
+    "cudnn_benchmark",
+    "compile",
+    "precision",
+    "memory_format",
+    "loader",
+    "fused_optimizer",
+    "steps_per_execution",
+)
 
 _REGISTERED: dict[str, type[Adapter]] = {}
 

@@ -9,7 +9,7 @@ pad, arange, broadcast_to, where, take and reshape.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from bench.spec.recipes import Recipe
 

@@ -21,8 +21,9 @@ TRIAL_OVERHEAD_S = 15.0  # process start, framework import, data load: a 1-epoch
 #                          of wall time here, 2.3 s of it training and 4.5 s the calibration (now cached)
 
 
-def estimate_seconds(calibration: dict, forward_flops: int, epochs: int, train_images: int, val_images: int,
-                     test_images: int) -> float:
+def estimate_seconds(
+    calibration: dict, forward_flops: int, epochs: int, train_images: int, val_images: int, test_images: int
+) -> float:
     """A rough wall time of one trial: its FLOPs (training 3x forward, validation every epoch, the test
     once) at the rate this machine ran the calibration convolution, plus the per-trial overhead.
     Real models run below that rate (small layers, memory-bound ops), so read it as a lower bound."""
@@ -49,11 +50,17 @@ def measure(framework: str, device: str, threads: int) -> dict:
     adapter.setup(device, threads, seed=0)
     matmul, conv = adapter.calibration_workload(MATMUL_SIZE, CONV_SHAPE)
     return {
-        "framework": framework, "device": device, "threads": threads,
+        "framework": framework,
+        "device": device,
+        "threads": threads,
         "matmul_s": _median_seconds(matmul, adapter.synchronize),
         "conv_s": _median_seconds(conv, adapter.synchronize),
-        "workload": {"matmul": f"{MATMUL_SIZE}x{MATMUL_SIZE} float32", "conv": f"NCHW {CONV_SHAPE}, 3x3",
-                     "repeats": REPEATS, "statistic": "median"},
+        "workload": {
+            "matmul": f"{MATMUL_SIZE}x{MATMUL_SIZE} float32",
+            "conv": f"NCHW {CONV_SHAPE}, 3x3",
+            "repeats": REPEATS,
+            "statistic": "median",
+        },
     }
 
 

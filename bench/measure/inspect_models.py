@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import sys
 
-from bench.spec import registry
 from bench.frameworks.base import get_adapter
+from bench.spec import registry
 
 
 def measured_counts(framework: str, num_classes: int = 10) -> dict[str, list[int]]:
     adapter = get_adapter(framework)
     adapter.setup("cpu", threads=1, seed=0)
-    return {name: list(adapter.count_params(adapter.build(registry.layers(name, num_classes), name)))
-            for name in registry.model_names()}
+    return {
+        name: list(adapter.count_params(adapter.build(registry.layers(name, num_classes), name)))
+        for name in registry.model_names()
+    }
 
 
 if __name__ == "__main__":

@@ -34,13 +34,15 @@ class ForeignLoad:
         self._process = psutil.Process()
         self.cores = float("nan")
 
-    def __enter__(self) -> "ForeignLoad":
+    def __enter__(self) -> ForeignLoad:
         self._start = (time.perf_counter(), machine_busy_seconds(), own_seconds(self._process))
         return self
 
     def __exit__(self, *exc) -> None:
-        wall, busy, own = (now - then for now, then in zip(
-            (time.perf_counter(), machine_busy_seconds(), own_seconds(self._process)), self._start))
+        wall, busy, own = (
+            now - then
+            for now, then in zip((time.perf_counter(), machine_busy_seconds(), own_seconds(self._process)), self._start)
+        )
         self.cores = max(0.0, busy - own) / wall if wall > 0 else 0.0
 
 

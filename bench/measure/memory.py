@@ -26,7 +26,7 @@ class PeakRSS:
             if self._stop.wait(self.interval):
                 return
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self

@@ -40,8 +40,9 @@ def cpu_model() -> str:
 
 def git_state() -> dict:
     def git(*args):
-        return subprocess.run(["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip()
+        return subprocess.run(
+            ["git", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
 
     try:
         commit = git("rev-parse", "HEAD") or None
@@ -56,8 +57,16 @@ def gpu_driver() -> dict:
     if not shutil.which("nvidia-smi"):
         return {"gpus": [], "driver_version": None}
     try:
-        lines = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
-                               capture_output=True, text=True, timeout=20).stdout.strip().splitlines()
+        lines = (
+            subprocess.run(
+                ["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            )
+            .stdout.strip()
+            .splitlines()
+        )
     except (OSError, subprocess.SubprocessError):
         return {"gpus": [], "driver_version": None}
     pairs = [line.rsplit(",", 1) for line in lines if "," in line]

@@ -5,7 +5,7 @@ and epoch-time summaries that keep the first (warm-up, tracing, compilation) epo
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -17,7 +17,7 @@ class SyncedTimer:
         self.synchronize = synchronize
         self.seconds = float("nan")
 
-    def __enter__(self) -> "SyncedTimer":
+    def __enter__(self) -> SyncedTimer:
         self.synchronize()
         self._start = time.perf_counter()
         return self
@@ -37,8 +37,13 @@ def summarise_epochs(epoch_seconds: list[float], images_per_epoch: int) -> dict:
     steady = epoch_seconds[1:]
     basis = steady or epoch_seconds
     if not basis:
-        return {"first_epoch_s": None, "epoch_median_s": None, "epoch_iqr_s": None,
-                "steady_epochs": 0, "train_images_per_s": None}
+        return {
+            "first_epoch_s": None,
+            "epoch_median_s": None,
+            "epoch_iqr_s": None,
+            "steady_epochs": 0,
+            "train_images_per_s": None,
+        }
     median = float(np.median(basis))
     q1, q3 = np.percentile(basis, [25, 75])
     return {

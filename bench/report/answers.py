@@ -1,8 +1,9 @@
 """The leaderboard's first screen: which CNN, which framework, which batch size, per hardware.
 
 Three lines per hardware (the newest run's machine first, then GPUs), each of 200 characters or fewer:
-the answer with its n, noise and budget, and a link to the table with the rest. Derived from the same configuration and trial tables as the rest of the leaderboard;
-configurations that did not learn are never recommended.
+the answer with its n, noise and budget, and a link to the table with the rest. Derived from the same
+configuration and trial tables as the rest of the leaderboard; configurations that did not learn are never
+recommended.
 """
 
 from __future__ import annotations
@@ -41,17 +42,21 @@ def which_model(configs: pd.DataFrame) -> str:
     if not contests:
         return "no two models compared at one budget yet"
     # Seeds first (a ranking with a noise estimate), then the largest budget, then the most models.
-    _, group = max(contests, key=lambda item: (item[1]["n"].min() > 1, item[0][2] * item[0][3],
-                                               item[1]["model"].nunique()))
+    _, group = max(
+        contests, key=lambda item: (item[1]["n"].min() > 1, item[0][2] * item[0][3], item[1]["model"].nunique())
+    )
     ranked = group.sort_values(["acc_mean", "model"], ascending=[False, True])
     best = ranked.iloc[0]
     other = ranked[ranked["model"] != best["model"]].iloc[0]
     verdict = statistics.accuracy_verdict_from_summary(best, other)[2]
     noise = {statistics.NO_ESTIMATE: "one seed", statistics.WITHIN: "within the seed noise"}.get(
-        verdict, "beyond the seed noise")
+        verdict, "beyond the seed noise"
+    )
     link = "[architectures](#architectures)" if best["recipe"] == "common" else "[details](details.md)"
-    return (f"**{best['model']}** ({best['framework']}) {_accuracy(best)}; next **{other['model']}** "
-            f"{100 * other['acc_mean']:.1f} %, {noise}; {group['model'].nunique()} models, {_budget(best)} ({link})")
+    return (
+        f"**{best['model']}** ({best['framework']}) {_accuracy(best)}; next **{other['model']}** "
+        f"{100 * other['acc_mean']:.1f} %, {noise}; {group['model'].nunique()} models, {_budget(best)} ({link})"
+    )
 
 
 SHARED = "†"  # marks an epoch time measured under load: another trial, or other processes (bench.measure.load)
@@ -83,9 +88,11 @@ def which_framework(pairs: list[dict]) -> str:
     mark = SHARED if loaded == len(rows) else ""
     left_out = f", {loaded} loaded left out" if loaded and not mark else ""
     others = f"; {len(ratios) - 1} more backend{'s' if len(ratios) > 2 else ''}" if len(ratios) > 1 else ""
-    return (f"**{'torch' if ratios[backend] > 1 else backend}**: {backend} takes {ratios[backend]:.2f}x{mark} "
-            f"torch's epoch time, accuracy {accuracy} (median of {len(rows)}{left_out}; {noise}){others} "
-            f"([frameworks](#frameworks))")
+    return (
+        f"**{'torch' if ratios[backend] > 1 else backend}**: {backend} takes {ratios[backend]:.2f}x{mark} "
+        f"torch's epoch time, accuracy {accuracy} (median of {len(rows)}{left_out}; {noise}){others} "
+        f"([frameworks](#frameworks))"
+    )
 
 
 SWEEP_KEYS = ["model", "framework", "dataset", "recipe", "epochs", "train_size", "lr", "lr_rule", "variant"]
@@ -98,7 +105,9 @@ def widest_sweep(trials: pd.DataFrame) -> tuple[tuple, pd.DataFrame] | None:
     sweeps = [(key, group) for key, group in ok.groupby(SWEEP_KEYS, sort=True) if group["batch_size"].nunique() > 1]
     if not sweeps:
         return None
-    return max(sweeps, key=lambda item: (item[1]["batch_size"].nunique(), len(item[1]), item[0][1] == REFERENCE_FRAMEWORK))
+    return max(
+        sweeps, key=lambda item: (item[1]["batch_size"].nunique(), len(item[1]), item[0][1] == REFERENCE_FRAMEWORK)
+    )
 
 
 def _throughput_gain(smallest: pd.DataFrame, largest: pd.DataFrame) -> tuple[float, str]:
@@ -126,16 +135,22 @@ def which_batch_size(trials: pd.DataFrame) -> str:
     speed, loaded = _throughput_gain(per_batch[smallest], per_batch[largest])
     accuracy = {batch: runs["test_accuracy"].dropna().tolist() for batch, runs in per_batch.items()}
     best = max(accuracy, key=lambda batch: np.mean(accuracy[batch]))
-    falls = [batch for batch in sorted(accuracy) if batch > best
-             and statistics.accuracy_verdict(accuracy[best], accuracy[batch])[2] == "worse"]
+    falls = [
+        batch
+        for batch in sorted(accuracy)
+        if batch > best and statistics.accuracy_verdict(accuracy[best], accuracy[batch])[2] == "worse"
+    ]
     n = min(len(values) for values in accuracy.values())
-    trend = (f"falls beyond the noise from {falls[0]}" if falls else
-             "within the noise throughout" if n > 1 else "one seed")
-    return (f"**{model}** ({framework}), batch {smallest} → {largest}: {speed:.1f}x{loaded} images/s, "
-            f"accuracy {100 * np.mean(accuracy[smallest]):.1f} → {100 * np.mean(accuracy[largest]):.1f} % "
-            f"(best {best}, n={n}), {trend}; "
-            + (f"lr rule `{rule}`" if rate == RECIPE_LR else f"lr {rate} at every batch")
-            + " ([batch size](#batch-size))")
+    trend = (
+        f"falls beyond the noise from {falls[0]}" if falls else "within the noise throughout" if n > 1 else "one seed"
+    )
+    return (
+        f"**{model}** ({framework}), batch {smallest} → {largest}: {speed:.1f}x{loaded} images/s, "
+        f"accuracy {100 * np.mean(accuracy[smallest]):.1f} → {100 * np.mean(accuracy[largest]):.1f} % "
+        f"(best {best}, n={n}), {trend}; "
+        + (f"lr rule `{rule}`" if rate == RECIPE_LR else f"lr {rate} at every batch")
+        + " ([batch size](#batch-size))"
+    )
 
 
 def hardware_order(trials: pd.DataFrame) -> list[str]:
@@ -153,8 +168,12 @@ def answer_lines(configs: pd.DataFrame, trials: pd.DataFrame, pairs: list[dict])
         mine = configs[configs["hardware"] == hardware]
         if mine.empty:
             continue
-        lines += [f"**{hardware}**", "",
-                  f"- Which CNN: {which_model(mine)}",
-                  f"- Which framework: {which_framework([p for p in pairs if p['hardware'] == hardware])}",
-                  f"- Which batch size: {which_batch_size(trials[trials['hardware'] == hardware])}", ""]
+        lines += [
+            f"**{hardware}**",
+            "",
+            f"- Which CNN: {which_model(mine)}",
+            f"- Which framework: {which_framework([p for p in pairs if p['hardware'] == hardware])}",
+            f"- Which batch size: {which_batch_size(trials[trials['hardware'] == hardware])}",
+            "",
+        ]
     return lines

@@ -15,8 +15,7 @@ import pandas as pd
 from bench.report import statistics
 from bench.results import store
 
-MATCH_KEYS = ["model", "framework", "backend", "device", "batch_size", "recipe", "epochs",
-              "train_size", "dataset"]
+MATCH_KEYS = ["model", "framework", "backend", "device", "batch_size", "recipe", "epochs", "train_size", "dataset"]
 MIN_ACCURACY_CHANGE = 0.01  # one percentage point
 
 
@@ -28,9 +27,17 @@ def _samples(records: list[dict]) -> dict[tuple, dict]:
         if record["status"] != "ok" or (record["config"].get("search") or {}).get("role") == "candidate":
             continue  # a search's candidates are no configuration of their own
         config = record["config"]
-        key = (config["model"], config["framework"], config.get("keras_backend") or "-", config["device"],
-               config["batch_size"], config["recipe"], config["epochs"], record["dataset"]["train_size"],
-               record["dataset"]["label"])
+        key = (
+            config["model"],
+            config["framework"],
+            config.get("keras_backend") or "-",
+            config["device"],
+            config["batch_size"],
+            config["recipe"],
+            config["epochs"],
+            record["dataset"]["train_size"],
+            record["dataset"]["label"],
+        )
         times = [e["epoch_time_s"] for e in record["epochs"]]
         machine = (record.get("settings") or {}).get("device_name") or (record.get("provenance") or {}).get("cpu")
         group = groups.setdefault(key, {"times": [], "accuracies": {}, "runs": 0, "machines": set()})
@@ -50,8 +57,17 @@ def _calibration(results_dir) -> dict[tuple, float]:
 
 
 NORMALISED = "epoch time new/old, normalised by calibration (other machine)"
-COLUMNS = [*MATCH_KEYS, "n old/new", "epoch time new/old", "Mann-Whitney p", "time", NORMALISED,
-           "accuracy new-old (pt)", "95% CI (pt)", "accuracy"]
+COLUMNS = [
+    *MATCH_KEYS,
+    "n old/new",
+    "epoch time new/old",
+    "Mann-Whitney p",
+    "time",
+    NORMALISED,
+    "accuracy new-old (pt)",
+    "95% CI (pt)",
+    "accuracy",
+]
 
 
 def compare(old_dir, new_dir, threshold: float = 1.10) -> pd.DataFrame:
@@ -60,21 +76,33 @@ def compare(old_dir, new_dir, threshold: float = 1.10) -> pd.DataFrame:
     rows = []
     for key in sorted(set(old) & set(new), key=str):
         before, after = old[key], new[key]
-        ratio, p_value, time_label = statistics.time_verdict(before["times"], after["times"], before["runs"],
-                                                             after["runs"], threshold)
+        ratio, p_value, time_label = statistics.time_verdict(
+            before["times"], after["times"], before["runs"], after["runs"], threshold
+        )
         difference, half, accuracy_label = statistics.accuracy_verdict(
-            list(before["accuracies"].values()), list(after["accuracies"].values()), MIN_ACCURACY_CHANGE)
+            list(before["accuracies"].values()), list(after["accuracies"].values()), MIN_ACCURACY_CHANGE
+        )
         machine_key = (key[1], key[2], key[3])
         normalised = None
-        if before["machines"] != after["machines"] and machine_key in old_calibration \
-                and machine_key in new_calibration:
+        if (
+            before["machines"] != after["machines"]
+            and machine_key in old_calibration
+            and machine_key in new_calibration
+        ):
             normalised = round(ratio * old_calibration[machine_key] / new_calibration[machine_key], 3)
-        rows.append({**dict(zip(MATCH_KEYS, key)),
-                     "n old/new": f"{len(before['accuracies'])}/{len(after['accuracies'])}",
-                     "epoch time new/old": round(ratio, 3),
-                     "Mann-Whitney p": None if p_value is None else round(p_value, 4), "time": time_label,
-                     NORMALISED: normalised, "accuracy new-old (pt)": round(100 * difference, 2),
-                     "95% CI (pt)": None if half != half else round(100 * half, 2), "accuracy": accuracy_label})
+        rows.append(
+            {
+                **dict(zip(MATCH_KEYS, key)),
+                "n old/new": f"{len(before['accuracies'])}/{len(after['accuracies'])}",
+                "epoch time new/old": round(ratio, 3),
+                "Mann-Whitney p": None if p_value is None else round(p_value, 4),
+                "time": time_label,
+                NORMALISED: normalised,
+                "accuracy new-old (pt)": round(100 * difference, 2),
+                "95% CI (pt)": None if half != half else round(100 * half, 2),
+                "accuracy": accuracy_label,
+            }
+        )
     table = pd.DataFrame(rows, columns=COLUMNS)
     return table if table[NORMALISED].notna().any() else table.drop(columns=NORMALISED)
 

@@ -5,78 +5,97 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench.errors import BenchError
 from bench.measure.load import timed_under_load
+from bench.report.answers import RECIPE_LR, learned
+from bench.report.labels import framework_label, hardware_label, variant_label
 from bench.results import store
 from bench.spec import registry
-from bench.report.answers import RECIPE_LR, learned
-from bench.errors import BenchError
-from bench.report.labels import framework_label, hardware_label, variant_label
 from bench.spec.recipes import get_recipe
 
-
-GROUP_KEYS = ["dataset", "hardware", "model", "framework", "variant", "batch_size", "lr", "recipe", "epochs",
-              "train_size", "test_size"]
+GROUP_KEYS = [
+    "dataset",
+    "hardware",
+    "model",
+    "framework",
+    "variant",
+    "batch_size",
+    "lr",
+    "recipe",
+    "epochs",
+    "train_size",
+    "test_size",
+]
 
 
 def _megabytes(value) -> float | None:
     return value / 2**20 if value else None
 
 
+def _split_key(config: dict) -> tuple:
+    """The dataset and split sizes of a trial: trials alike in them scored the same images."""
+    return config["dataset"], config.get("val_size"), config.get("train_subset"), config.get("test_subset")
+
+
 def trial_frame(records: list[dict]) -> pd.DataFrame:
     """One row per trial with the fields tables are made from."""
     headline_files = {record["_file"] for record in paper_records(records)}
     # A failed trial has no dataset block: it takes the one of a successful trial of the same data and split.
-    split_key = lambda config: (config["dataset"], config.get("val_size"), config.get("train_subset"),  # noqa: E731
-                                config.get("test_subset"))
-    datasets = {split_key(r["config"]): r["dataset"] for r in records if r["status"] == "ok"}
+    datasets = {_split_key(r["config"]): r["dataset"] for r in records if r["status"] == "ok"}
     rows = []
     for record in records:
         config = record["config"]
         ok = record["status"] == "ok"
         timing = record.get("timing") or {}
-        dataset = record["dataset"] if ok else datasets.get(split_key(config), {})
-        rows.append({
-            "dataset": dataset.get("label", config["dataset"]),
-            "hardware": hardware_label(record),
-            "device": config["device"],
-            "model": config["model"],
-            "framework": framework_label(record),
-            "variant": variant_label(config),
-            "batch_size": config["batch_size"],
-            "lr": f"{config['learning_rate']:g}" if config.get("learning_rate") else RECIPE_LR,
-            "recipe": config["recipe"],
-            "epochs": config["epochs"],
-            "train_size": dataset.get("train_size", config.get("train_subset")),
-            "seed": config["seed"],
-            "status": record["status"],
-            "error": record.get("error"),
-            "test_accuracy": record["test"]["accuracy"] if ok else None,
-            "chance": 1 / record["dataset"]["num_classes"] if ok else None,
-            "trial_id": record["trial_id"],
-            "trial_key": store.trial_key(record),  # repeats share it, across cnnbench versions too
-            "epoch_s": timing.get("epoch_median_s"),
-            "first_epoch_s": timing.get("first_epoch_s"),
-            "warmup_in_epoch_time": ok and timing.get("steady_epochs") == 0,
-            "timing_shared": ((record.get("machine") or {}).get("other_trials_max", 0) > 0
-                              or timed_under_load(record.get("epochs") or [])),
-            "images_per_s": timing.get("train_images_per_s"),
-            "peak_rss_mb": (record.get("memory") or {}).get("peak_rss_bytes", 0) / 2**20 if ok else None,
-            "peak_device_mb": _megabytes((record.get("memory") or {}).get("peak_device_bytes")),
-            "tta_s": (record.get("time_to_accuracy") or {}).get("train_seconds"),
-            "tta_target": (record.get("time_to_accuracy") or {}).get("target"),
-            "params": (record["model"]["params_trainable"] + record["model"]["params_non_trainable"]) if ok else None,
-            "mflops": record["model"]["forward_flops_per_image"] / 1e6 if ok else None,
-            "lr_rule": config.get("lr_scaling", "none"),
-            "first_lr": record["epochs"][0]["learning_rate"] if ok and record["epochs"] else None,
-            "paper": (record.get("recipe") or {}).get("paper"),
-            "headline": record["_file"] in headline_files,
-            "budget_note": (record.get("budget") or {}).get("note", ""),
-            "matches_paper": (record.get("budget") or {}).get("matches_paper"),
-            "full_budget": at_papers_budget(record),
-            "test_size": dataset.get("test_size"),
-            "file": record["_file"],
-            "finished_at": record.get("finished_at"),
-        })
+        dataset = record["dataset"] if ok else datasets.get(_split_key(config), {})
+        rows.append(
+            {
+                "dataset": dataset.get("label", config["dataset"]),
+                "hardware": hardware_label(record),
+                "device": config["device"],
+                "model": config["model"],
+                "framework": framework_label(record),
+                "variant": variant_label(config),
+                "batch_size": config["batch_size"],
+                "lr": f"{config['learning_rate']:g}" if config.get("learning_rate") else RECIPE_LR,
+                "recipe": config["recipe"],
+                "epochs": config["epochs"],
+                "train_size": dataset.get("train_size", config.get("train_subset")),
+                "seed": config["seed"],
+                "status": record["status"],
+                "error": record.get("error"),
+                "test_accuracy": record["test"]["accuracy"] if ok else None,
+                "chance": 1 / record["dataset"]["num_classes"] if ok else None,
+                "trial_id": record["trial_id"],
+                "trial_key": store.trial_key(record),  # repeats share it, across cnnbench versions too
+                "epoch_s": timing.get("epoch_median_s"),
+                "first_epoch_s": timing.get("first_epoch_s"),
+                "warmup_in_epoch_time": ok and timing.get("steady_epochs") == 0,
+                "timing_shared": (
+                    (record.get("machine") or {}).get("other_trials_max", 0) > 0
+                    or timed_under_load(record.get("epochs") or [])
+                ),
+                "images_per_s": timing.get("train_images_per_s"),
+                "peak_rss_mb": (record.get("memory") or {}).get("peak_rss_bytes", 0) / 2**20 if ok else None,
+                "peak_device_mb": _megabytes((record.get("memory") or {}).get("peak_device_bytes")),
+                "tta_s": (record.get("time_to_accuracy") or {}).get("train_seconds"),
+                "tta_target": (record.get("time_to_accuracy") or {}).get("target"),
+                "params": (record["model"]["params_trainable"] + record["model"]["params_non_trainable"])
+                if ok
+                else None,
+                "mflops": record["model"]["forward_flops_per_image"] / 1e6 if ok else None,
+                "lr_rule": config.get("lr_scaling", "none"),
+                "first_lr": record["epochs"][0]["learning_rate"] if ok and record["epochs"] else None,
+                "paper": (record.get("recipe") or {}).get("paper"),
+                "headline": record["_file"] in headline_files,
+                "budget_note": (record.get("budget") or {}).get("note", ""),
+                "matches_paper": (record.get("budget") or {}).get("matches_paper"),
+                "full_budget": at_papers_budget(record),
+                "test_size": dataset.get("test_size"),
+                "file": record["_file"],
+                "finished_at": record.get("finished_at"),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -123,8 +142,12 @@ def at_papers_budget(record: dict) -> bool:
     """Whether a trial trained at its paper's own budget: the recipe's epoch count (or its early stop), the whole
     training split, scored on the whole test set. Interpretations (`recipe.deviations`) do not shorten a budget."""
     budget, config = record.get("budget") or {}, record["config"]
-    return bool(budget.get("full_training_set") and budget.get("epochs") == budget.get("paper_epochs")
-                and config.get("test_subset") is None and (record.get("recipe") or {}).get("paper"))
+    return bool(
+        budget.get("full_training_set")
+        and budget.get("epochs") == budget.get("paper_epochs")
+        and config.get("test_subset") is None
+        and (record.get("recipe") or {}).get("paper")
+    )
 
 
 def published(model: str) -> dict:
@@ -153,8 +176,11 @@ def paper_records(records: list[dict]) -> list[dict]:
     """The successful trials of a paper's recipe that stand beside its published figures: those at the
     recipe's own batch size, or every batch size where a model has none there (a batch sweep's other
     rows stand in the Batch size table); never a grid's other learning rates."""
-    runs = [r for r in records if r["status"] == "ok" and (r.get("recipe") or {}).get("paper")
-            and _at_recipe_learning_rate(r["config"])]
+    runs = [
+        r
+        for r in records
+        if r["status"] == "ok" and (r.get("recipe") or {}).get("paper") and _at_recipe_learning_rate(r["config"])
+    ]
     with_own = {r["config"]["model"] for r in runs if _at_recipe_batch(r["config"])}
     return [r for r in runs if _at_recipe_batch(r["config"]) or r["config"]["model"] not in with_own]
 

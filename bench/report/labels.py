@@ -23,9 +23,13 @@ def machine_fingerprint(provenance: dict) -> str:
     """Six hex digits that tell machines apart where their names agree: the CPU model, logical cores, memory
     (whole GiB), GPUs and driver of the machine that ran the trial."""
     gpu = provenance.get("gpu") or {}
-    facts = [provenance.get("cpu"), provenance.get("cpu_cores_logical"),
-             round((provenance.get("memory_total_bytes") or 0) / 2**30), gpu.get("gpus") or [],
-             gpu.get("driver_version")]
+    facts = [
+        provenance.get("cpu"),
+        provenance.get("cpu_cores_logical"),
+        round((provenance.get("memory_total_bytes") or 0) / 2**30),
+        gpu.get("gpus") or [],
+        gpu.get("driver_version"),
+    ]
     return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:6]
 
 

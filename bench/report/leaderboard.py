@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report import plots, search_report
+from bench.report.frame import paper_records
+from bench.report.markdown import NO_RESULTS, commands_readme, leaderboard_markdown, render_details
+from bench.report.tables import architecture_configs, derived, grid_groups
 from bench.results import store
 from bench.run import yardstick
-from bench.report.frame import paper_records
-from bench.report.markdown import NO_RESULTS, leaderboard_markdown, commands_readme, render_details
-from bench.report.tables import architecture_configs, derived, grid_groups
 
 
 def write_leaderboard(results_dir) -> Path:
@@ -36,10 +36,13 @@ def write_leaderboard(results_dir) -> Path:
     trials = named["trials"]
     drawn = search_report.plots(all_records, plot_dir)
     if records:
-        drawn += (plots.learning_curves(records, plot_dir)
-                  + plots.confusion_matrices(paper_records(records), plot_dir)
-                  + plots.pareto(architecture_configs(configs), plot_dir) + plots.batch_sizes(trials, plot_dir)
-                  + plots.grids(grid_groups(configs), plot_dir))
+        drawn += (
+            plots.learning_curves(records, plot_dir)
+            + plots.confusion_matrices(paper_records(records), plot_dir)
+            + plots.pareto(architecture_configs(configs), plot_dir)
+            + plots.batch_sizes(trials, plot_dir)
+            + plots.grids(grid_groups(configs), plot_dir)
+        )
     path.write_text(leaderboard_markdown(configs, named, sorted(p.name for p in drawn)))
     (root / "details.md").write_text(render_details(named.get("results", pd.DataFrame())))
     (root / "README.md").write_text(commands_readme(all_records))

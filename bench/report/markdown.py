@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.report import plots, search_report
 from bench.frameworks import DEFAULT_KERAS_BACKEND
+from bench.report import plots, search_report
 from bench.report.answers import answer_lines, hardware_order, widest_sweep
 from bench.report.labels import hardware_label
 from bench.report.statistics import NO_ESTIMATE, WITHIN, accuracy_verdict_from_summary
-from bench.report.tables import (ARCHITECTURE_RECIPE, architecture_configs, architectures_table, derived,
-                                 framework_pair_values, seconds_cell)
+from bench.report.tables import (
+    ARCHITECTURE_RECIPE,
+    architecture_configs,
+    architectures_table,
+    derived,
+    framework_pair_values,
+    seconds_cell,
+)
 
 
 def architectures_markdown(table: pd.DataFrame, order: list[str]) -> list[str]:
@@ -19,17 +25,25 @@ def architectures_markdown(table: pd.DataFrame, order: list[str]) -> list[str]:
     ranking = architectures_table(table)
     if ranking.empty:
         return []
-    lines = ["## Architectures", "",
-             f"Every model under the `{ARCHITECTURE_RECIPE}` recipe (Adam, cosine, crop + flip), one ranking across "
-             "frameworks per hardware and budget, best test accuracy first; time to target counts training "
-             "seconds until the validation accuracy first reaches it; † marks an epoch time measured under load "
-             "(another trial, or other processes, using the machine's CPU). All columns: `tables/architectures.csv`.", ""]
+    lines = [
+        "## Architectures",
+        "",
+        f"Every model under the `{ARCHITECTURE_RECIPE}` recipe (Adam, cosine, crop + flip), one ranking across "
+        "frameworks per hardware and budget, best test accuracy first; time to target counts training "
+        "seconds until the validation accuracy first reaches it; † marks an epoch time measured under load "
+        "(another trial, or other processes, using the machine's CPU). All columns: `tables/architectures.csv`.",
+        "",
+    ]
     keys = ["hardware", "dataset", "epochs", "train images", "test images", "batch", "variant"]
     groups = sorted(ranking.groupby(keys, sort=False), key=lambda item: (order.index(item[0][0]), item[0]))
     for (hardware, dataset, epochs, train, test, batch, variant), group in groups:
-        lines += [f"### {hardware}: {dataset}, {epochs} epochs on {train:,} images, {test:,} test images, "
-                  f"batch {batch}, {variant}", "",
-                  group.drop(columns=keys).to_markdown(index=False), ""]
+        lines += [
+            f"### {hardware}: {dataset}, {epochs} epochs on {train:,} images, {test:,} test images, "
+            f"batch {batch}, {variant}",
+            "",
+            group.drop(columns=keys).to_markdown(index=False),
+            "",
+        ]
     return lines
 
 
@@ -49,30 +63,39 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
         ranked = group.sort_values(["acc_mean", "model"], ascending=[False, True])
         best = ranked.iloc[0]
         runner_up = ranked[ranked["model"] != best["model"]].iloc[0]
-        lines.append(f"- {dataset}, recipe `{recipe}`, {epochs} epochs on {int(images)} images, {hardware}: best "
-                     f"test accuracy {_headline(best)}; best other model {_headline(runner_up)} "
-                     f"({group['model'].nunique()} models){_lead(best, runner_up)}.")
+        lines.append(
+            f"- {dataset}, recipe `{recipe}`, {epochs} epochs on {int(images)} images, {hardware}: best "
+            f"test accuracy {_headline(best)}; best other model {_headline(runner_up)} "
+            f"({group['model'].nunique()} models){_lead(best, runner_up)}."
+        )
     timed = table[~table["shared"]]  # times measured under load win nothing either
     for (hardware, target), group in timed.groupby(["hardware", "tta_target"], sort=True):
         reached = group[group["tta_reached"] == group["n"]]
         if not reached.empty:
             fastest = reached.sort_values(["tta_s", "model"]).iloc[0]
-            lines.append(f"- Fastest to {100 * target:.0f} % validation accuracy on {hardware}: "
-                         f"**{fastest['model']}** ({fastest['framework']}, {fastest['variant']}, batch "
-                         f"{fastest['batch_size']}, recipe `{fastest['recipe']}`) in {seconds_cell(fastest['tta_s'])} s "
-                         f"of training (median over n={fastest['n']}; {len(reached)} of {len(group)} "
-                         f"configurations reached it in every seed).")
+            lines.append(
+                f"- Fastest to {100 * target:.0f} % validation accuracy on {hardware}: "
+                f"**{fastest['model']}** ({fastest['framework']}, {fastest['variant']}, batch "
+                f"{fastest['batch_size']}, recipe `{fastest['recipe']}`) in {seconds_cell(fastest['tta_s'])} s "
+                f"of training (median over n={fastest['n']}; {len(reached)} of {len(group)} "
+                f"configurations reached it in every seed)."
+            )
     for hardware, group in timed.groupby("hardware", sort=True):
         fastest = group.sort_values("images_per_s", ascending=False).iloc[0]
-        lines.append(f"- Highest training throughput on {hardware}: **{fastest['model']}** ({fastest['framework']}, "
-                     f"{fastest['variant']}, batch {fastest['batch_size']}) at {fastest['images_per_s']:.0f} "
-                     f"images/s (median over n={fastest['n']}; its test accuracy {100 * fastest['acc_mean']:.1f} %).")
+        lines.append(
+            f"- Highest training throughput on {hardware}: **{fastest['model']}** ({fastest['framework']}, "
+            f"{fastest['variant']}, batch {fastest['batch_size']}) at {fastest['images_per_s']:.0f} "
+            f"images/s (median over n={fastest['n']}; its test accuracy {100 * fastest['acc_mean']:.1f} %)."
+        )
     values = pd.Series([p["time_ratio"] for p in pairs if not p["timed_under_load"]], dtype=float)
     if not values.empty:
         loaded = len(pairs) - len(values)
-        lines.append(f"- Keras/PyTorch epoch-time ratio, same model and settings: median {values.median():.2f} "
-                     f"(range {values.min():.2f}-{values.max():.2f}, n={len(values)} pairs"
-                     + (f"; {loaded} timed under load left out" if loaded else "") + ").")
+        lines.append(
+            f"- Keras/PyTorch epoch-time ratio, same model and settings: median {values.median():.2f} "
+            f"(range {values.min():.2f}-{values.max():.2f}, n={len(values)} pairs"
+            + (f"; {loaded} timed under load left out" if loaded else "")
+            + ")."
+        )
     return lines
 
 
@@ -81,13 +104,16 @@ def _lead(best, other) -> str:
     difference, half, verdict = accuracy_verdict_from_summary(best, other)
     if verdict == NO_ESTIMATE:
         return f"; lead {100 * difference:.2f} pt, no interval with a single seed"
-    return (f"; lead {100 * difference:.2f} ± {100 * half:.2f} pt (95 % CI), "
-            f"{'within' if verdict == WITHIN else 'beyond'} the seed noise")
+    return (
+        f"; lead {100 * difference:.2f} ± {100 * half:.2f} pt (95 % CI), "
+        f"{'within' if verdict == WITHIN else 'beyond'} the seed noise"
+    )
 
 
 def _headline(row) -> str:
     spread = f" ± {100 * row['acc_std']:.2f}" if row["n"] > 1 else ""
-    return f"**{row['model']}** ({row['framework']}, {row['variant']}) {100 * row['acc_mean']:.2f}{spread} % (n={row['n']})"
+    accuracy = f"{100 * row['acc_mean']:.2f}{spread} % (n={row['n']})"
+    return f"**{row['model']}** ({row['framework']}, {row['variant']}) {accuracy}"
 
 
 def _section(title: str, intro: str, table: pd.DataFrame, lift: tuple[str, ...] = ()) -> list[str]:
@@ -99,8 +125,10 @@ def _section(title: str, intro: str, table: pd.DataFrame, lift: tuple[str, ...] 
         return [f"## {title}", "", intro, "", table.to_markdown(index=False), ""]
     lines = [f"## {title}", "", intro, ""]
     for values, group in table.groupby(list(lift), sort=True):
-        heading = ", ".join(str(value) if name in ("hardware", "variant", "dataset") else f"{name} {value}"
-                            for name, value in zip(lift, values))
+        heading = ", ".join(
+            str(value) if name in ("hardware", "variant", "dataset") else f"{name} {value}"
+            for name, value in zip(lift, values)
+        )
         lines += [f"### {heading}", "", group.drop(columns=list(lift)).to_markdown(index=False), ""]
     return lines
 
@@ -116,34 +144,72 @@ def searches_markdown(named: dict[str, pd.DataFrame], plot_files: list[str]) -> 
         return []
     lines = ["## Searches", ""]
     if not studies.empty:
-        lines += ["Optuna studies of `python -m bench tune`, one per framework: each candidate is a trial of its own, "
-                  "chosen by TPE (fixed seed) and stopped early by a median pruner on validation accuracy; the best "
-                  "candidate by validation accuracy is trained again in a final trial, the only one that sees the "
-                  "test set. Searched spaces:", "", *search_report.space_lines(), "",
-                  studies.drop(columns=["study"]).to_markdown(index=False), ""]
-        lines += [f"![{name.removesuffix('.png')}](plots/{name})" for name in plot_files
-                  if name in {search_report.plot_name(study, hardware)
-                              for study, hardware in zip(studies["study"], studies["hardware"])}]
+        lines += [
+            "Optuna studies of `python -m bench tune`, one per framework: each candidate is a trial of its own, "
+            "chosen by TPE (fixed seed) and stopped early by a median pruner on validation accuracy; the best "
+            "candidate by validation accuracy is trained again in a final trial, the only one that sees the "
+            "test set. Searched spaces:",
+            "",
+            *search_report.space_lines(),
+            "",
+            studies.drop(columns=["study"]).to_markdown(index=False),
+            "",
+        ]
+        lines += [
+            f"![{name.removesuffix('.png')}](plots/{name})"
+            for name in plot_files
+            if name
+            in {
+                search_report.plot_name(study, hardware)
+                for study, hardware in zip(studies["study"], studies["hardware"])
+            }
+        ]
         lines.append("")
     if not grid.empty:
-        lines += ["### Learning rate x batch size grids", "",
-                  "Test accuracy per learning rate (rows) and batch size (columns), as report r4's grid search; "
-                  "one block per model, framework and budget.", ""]
-        keys = ["dataset", "hardware", "model", "framework", "variant", "recipe", "epochs", "train images",
-                "test images"]
+        lines += [
+            "### Learning rate x batch size grids",
+            "",
+            "Test accuracy per learning rate (rows) and batch size (columns), as report r4's grid search; "
+            "one block per model, framework and budget.",
+            "",
+        ]
+        keys = [
+            "dataset",
+            "hardware",
+            "model",
+            "framework",
+            "variant",
+            "recipe",
+            "epochs",
+            "train images",
+            "test images",
+        ]
         for values, block in grid.groupby(keys, sort=False):
-            heading = ", ".join(str(v) for v in values[:5]) + f", recipe {values[5]}, {values[6]} epochs on " \
-                      f"{int(values[7]):,} images, {int(values[8]):,} test images"
-            lines += [f"#### {heading}", "", block.drop(columns=keys).dropna(axis=1, how="all")
-                      .loc[:, lambda b: (b != "-").any()].to_markdown(index=False), ""]
+            heading = (
+                ", ".join(str(v) for v in values[:5]) + f", recipe {values[5]}, {values[6]} epochs on "
+                f"{int(values[7]):,} images, {int(values[8]):,} test images"
+            )
+            lines += [
+                f"#### {heading}",
+                "",
+                block.drop(columns=keys)
+                .dropna(axis=1, how="all")
+                .loc[:, lambda b: (b != "-").any()]
+                .to_markdown(index=False),
+                "",
+            ]
             name = plots.grid_plot_name(*values)
             if name in plot_files:
                 lines += [f"![{name.removesuffix('.png')}](plots/{name})", ""]
     return lines
 
 
-HEADER = ["# cnnbench leaderboard", "",
-          "Generated by `python -m bench report` from the raw results in `raw/`; do not edit by hand.", ""]
+HEADER = [
+    "# cnnbench leaderboard",
+    "",
+    "Generated by `python -m bench report` from the raw results in `raw/`; do not edit by hand.",
+    "",
+]
 
 
 NO_RESULTS = "\n".join(HEADER + ["No results yet: run `python -m bench run`.", ""])
@@ -170,70 +236,113 @@ def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], 
     lines = list(HEADER)
     trials = named["trials"]
     if trials.empty:
-        return "\n".join(lines + searches_markdown(named, plot_files)
-                         + ["## Environment", "", named["environment"].to_markdown(index=False), ""])
+        return "\n".join(
+            lines
+            + searches_markdown(named, plot_files)
+            + ["## Environment", "", named["environment"].to_markdown(index=False), ""]
+        )
     if not configs.empty:
-        lines += ["## Answers", "",
-                  "Which CNN, which framework, which batch size, per machine (#fingerprint), the newest run's first. "
-                  "Each answer names its budget: a short one ranks models at that budget only.", "",
-                  *answer_lines(configs, trials, framework_pair_values(configs)),
-                  *_inline_plots(configs, trials, plot_files), ""]
+        lines += [
+            "## Answers",
+            "",
+            "Which CNN, which framework, which batch size, per machine (#fingerprint), the newest run's first. "
+            "Each answer names its budget: a short one ranks models at that budget only.",
+            "",
+            *answer_lines(configs, trials, framework_pair_values(configs)),
+            *_inline_plots(configs, trials, plot_files),
+            "",
+        ]
         lines += ["## Summary", "", *summary_lines(configs), ""]
     lines += architectures_markdown(configs, hardware_order(trials))
-    lines += _section("Yardstick", "The fastest known CIFAR-10 trainer, airbench94, for every GPU row to be read "
-                      "against: the airbench package run as it runs itself (`python -m bench yardstick`: all "
-                      "50,000 training images, test-time augmentation, timed after a warm-up), and its network "
-                      "and hyperparameters in this harness (suite `yardstick`: 45,000 training images, no "
-                      "test-time augmentation, the deviations in recipe airbench94). Time to 94 %: the package's "
-                      "whole run; a harness trial's training time until 94 % validation accuracy, as measured "
-                      "(compilation in its first epoch) and steady (epochs to 94 % x its median epoch).",
-                      named["yardstick"], lift=("hardware",))
-    lines += _section("Frameworks", "The same model, settings, data and budget in PyTorch and Keras: test "
-                      "accuracy difference with Welch's 95 % interval over seeds, and ratios of median epoch "
-                      "time and peak host memory († a ratio with a time measured under load, left out of the "
-                      "Answers' ratio).", named["frameworks"],
-                      lift=("hardware", "variant", "recipe", "epochs", "train images", "test images"))
-    lines += _section("Batch size", "Time per epoch, throughput, peak memory and accuracy per batch size "
-                      "(report r0's table), per model, framework and hardware, with the first epoch's learning "
-                      "rate and the rule that set it (none: the recipe's rate at every batch size; linear, "
-                      "sqrt: scaled from the recipe's batch size). The largest batch that ran is marked \"fits\" "
-                      "only where a larger one ran out of memory, otherwise \"largest tried\". Where the report "
-                      "published its own batch-size table "
-                      "(r0, on its CPU) and the row uses the report's recipe, the report's figures stand beside "
-                      "ours; compare the shapes (time relative to the smallest batch), not the absolute "
-                      "times.", named["batch_size"], lift=("hardware", "recipe"))
+    lines += _section(
+        "Yardstick",
+        "The fastest known CIFAR-10 trainer, airbench94, for every GPU row to be read "
+        "against: the airbench package run as it runs itself (`python -m bench yardstick`: all "
+        "50,000 training images, test-time augmentation, timed after a warm-up), and its network "
+        "and hyperparameters in this harness (suite `yardstick`: 45,000 training images, no "
+        "test-time augmentation, the deviations in recipe airbench94). Time to 94 %: the package's "
+        "whole run; a harness trial's training time until 94 % validation accuracy, as measured "
+        "(compilation in its first epoch) and steady (epochs to 94 % x its median epoch).",
+        named["yardstick"],
+        lift=("hardware",),
+    )
+    lines += _section(
+        "Frameworks",
+        "The same model, settings, data and budget in PyTorch and Keras: test "
+        "accuracy difference with Welch's 95 % interval over seeds, and ratios of median epoch "
+        "time and peak host memory († a ratio with a time measured under load, left out of the "
+        "Answers' ratio).",
+        named["frameworks"],
+        lift=("hardware", "variant", "recipe", "epochs", "train images", "test images"),
+    )
+    lines += _section(
+        "Batch size",
+        "Time per epoch, throughput, peak memory and accuracy per batch size "
+        "(report r0's table), per model, framework and hardware, with the first epoch's learning "
+        "rate and the rule that set it (none: the recipe's rate at every batch size; linear, "
+        'sqrt: scaled from the recipe\'s batch size). The largest batch that ran is marked "fits" '
+        'only where a larger one ran out of memory, otherwise "largest tried". Where the report '
+        "published its own batch-size table "
+        "(r0, on its CPU) and the row uses the report's recipe, the report's figures stand beside "
+        "ours; compare the shapes (time relative to the smallest batch), not the absolute "
+        "times.",
+        named["batch_size"],
+        lift=("hardware", "recipe"),
+    )
     lines += searches_markdown(named, plot_files)
-    lines += _section("Fast path vs naive loop", "Median steady epoch time of the fast path (data on the device, "
-                      "batched augmentation, and the variant's precision, memory format and compilation) "
-                      "against the reports' loop (DataLoader over per-image transforms, float32, eager), "
-                      "same model, batch size and hardware.", named["fast_vs_naive"])
-    lines += _section("Reported vs reproduced", "Each report's published figures (copied from the report, in "
-                      "the columns marked reported: accuracy, parameter count, epoch time on the report's "
-                      "hardware) beside ours for the same model and recipe, on our hardware and budget. A "
-                      "shorter budget than the report's is stated in the last column; recipe deviations are "
-                      "in each result's `recipe.deviations`. The difference compares different datasets "
-                      "and budgets wherever the last column says so. Rows at the paper's own budget (its "
-                      "recipe, batch size and epochs, or its early stop, on the whole training split) come first; "
-                      "their verdict: reproduced (within 3 points of the published accuracy) or not; any shorter "
-                      "budget is \"budget short\" and says nothing about the paper's figure.",
-                      named["reported_vs_reproduced"])
-    lines += _section("Framework parity at convergence", "The pairs of Frameworks trained at a paper's own budget: "
-                      "the claim that one network under one recipe gives the same accuracy in PyTorch and Keras, "
-                      "tested where it matters. Learning curves of both frameworks overlaid: the `curves-*` "
-                      "plots of each part.", named["parity_at_convergence"],
-                      lift=("hardware", "variant", "recipe", "epochs", "train images", "test images"))
-    lines += _section("Per class", "Test accuracy per class (%) of each report's model, cat and dog first "
-                      "(the reports' hardest classes), over all its seeds, and its three most confused "
-                      "pairs (share of the true class).", named["per_class"])
-    lines += ["## Results", "", "Every configuration, one row each, is in [details.md](details.md) (and "
-              "`tables/results.csv`).", ""]
+    lines += _section(
+        "Fast path vs naive loop",
+        "Median steady epoch time of the fast path (data on the device, "
+        "batched augmentation, and the variant's precision, memory format and compilation) "
+        "against the reports' loop (DataLoader over per-image transforms, float32, eager), "
+        "same model, batch size and hardware.",
+        named["fast_vs_naive"],
+    )
+    lines += _section(
+        "Reported vs reproduced",
+        "Each report's published figures (copied from the report, in "
+        "the columns marked reported: accuracy, parameter count, epoch time on the report's "
+        "hardware) beside ours for the same model and recipe, on our hardware and budget. A "
+        "shorter budget than the report's is stated in the last column; recipe deviations are "
+        "in each result's `recipe.deviations`. The difference compares different datasets "
+        "and budgets wherever the last column says so. Rows at the paper's own budget (its "
+        "recipe, batch size and epochs, or its early stop, on the whole training split) come first; "
+        "their verdict: reproduced (within 3 points of the published accuracy) or not; any shorter "
+        'budget is "budget short" and says nothing about the paper\'s figure.',
+        named["reported_vs_reproduced"],
+    )
+    lines += _section(
+        "Framework parity at convergence",
+        "The pairs of Frameworks trained at a paper's own budget: "
+        "the claim that one network under one recipe gives the same accuracy in PyTorch and Keras, "
+        "tested where it matters. Learning curves of both frameworks overlaid: the `curves-*` "
+        "plots of each part.",
+        named["parity_at_convergence"],
+        lift=("hardware", "variant", "recipe", "epochs", "train images", "test images"),
+    )
+    lines += _section(
+        "Per class",
+        "Test accuracy per class (%) of each report's model, cat and dog first "
+        "(the reports' hardest classes), over all its seeds, and its three most confused "
+        "pairs (share of the true class).",
+        named["per_class"],
+    )
+    lines += [
+        "## Results",
+        "",
+        "Every configuration, one row each, is in [details.md](details.md) (and `tables/results.csv`).",
+        "",
+    ]
     lines += _section("Failed trials", "Recorded faults, never counted as accuracy 0.", named["failed_trials"])
-    lines += _section("Fairness manifest", "Settings that change speed or numerics, as in force in each "
-                      "framework's trials. By default both sides run strict float32 (TF32 off), without "
-                      "compilation (torch eager, keras `jit_compile=False`), with the same thread counts. TF32 "
-                      "exists on NVIDIA GPUs only: `tf32_matmul True` on a CPU row (keras on torch before "
-                      "TF32 was switched off there too) changed no arithmetic.",
-                      named["fairness_manifest"])
+    lines += _section(
+        "Fairness manifest",
+        "Settings that change speed or numerics, as in force in each "
+        "framework's trials. By default both sides run strict float32 (TF32 off), without "
+        "compilation (torch eager, keras `jit_compile=False`), with the same thread counts. TF32 "
+        "exists on NVIDIA GPUs only: `tf32_matmul True` on a CPU row (keras on torch before "
+        "TF32 was switched off there too) changed no arithmetic.",
+        named["fairness_manifest"],
+    )
     lines += ["## Environment", "", named["environment"].to_markdown(index=False), ""]
     if plot_files:
         lines += ["## Plots", "", *[f"- [{name}](plots/{name})" for name in plot_files], ""]
@@ -243,16 +352,23 @@ def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], 
 
 def render_details(table: pd.DataFrame) -> str:
     """details.md: the Results table (`leaderboard_table`), every configuration, too wide for the leaderboard."""
-    return "\n".join([
-        "# cnnbench results: every configuration", "",
-        "Generated by `python -m bench report` from `raw/`; the summary is in [leaderboard.md](leaderboard.md).", "",
-        "One row per model x framework x hardware x batch size x recipe x budget; accuracy is on the test set, "
-        "scored once after the last epoch. A trial's epoch time is the median of its steady-state epochs (the "
-        "first epoch, with warm-up and tracing, is shown apart); the table gives the median over seeds and their "
-        "range; `*` marks a figure from a single epoch, warm-up included; † one measured under load: while another "
-        "trial ran on the same machine (a shared node under Ray, or concurrent sweeps), or while other processes "
-        "took a quarter of a core or more (psutil, per epoch).", "",
-        table.to_markdown(index=False) if not table.empty else "No successful trials.", ""])
+    return "\n".join(
+        [
+            "# cnnbench results: every configuration",
+            "",
+            "Generated by `python -m bench report` from `raw/`; the summary is in [leaderboard.md](leaderboard.md).",
+            "",
+            "One row per model x framework x hardware x batch size x recipe x budget; accuracy is on the test set, "
+            "scored once after the last epoch. A trial's epoch time is the median of its steady-state epochs (the "
+            "first epoch, with warm-up and tracing, is shown apart); the table gives the median over seeds and their "
+            "range; `*` marks a figure from a single epoch, warm-up included; † one measured under load: while another "
+            "trial ran on the same machine (a shared node under Ray, or concurrent sweeps), or while other processes "
+            "took a quarter of a core or more (psutil, per epoch).",
+            "",
+            table.to_markdown(index=False) if not table.empty else "No successful trials.",
+            "",
+        ]
+    )
 
 
 def commands_readme(records: list[dict]) -> str:
@@ -268,13 +384,21 @@ def commands_readme(records: list[dict]) -> str:
         run["hardware"].add(hardware_label(record))
         run["commits"].add(((record.get("provenance") or {}).get("git") or {}).get("commit", "")[:10] or "-")
         run["first"] = run["first"] or (record.get("started_at") or "")[:10]
-    lines = ["# How these results were made", "",
-             "Generated by `python -m bench report` from `raw/`; do not edit by hand. Every command that wrote a "
-             "result here, as it was typed (paths relative to the project), in the order the runs started, with "
-             "how many result files it left, on which hardware and at which commit. Files imported with "
-             "`python -m bench import` keep the command of the machine that ran them.", ""]
+    lines = [
+        "# How these results were made",
+        "",
+        "Generated by `python -m bench report` from `raw/`; do not edit by hand. Every command that wrote a "
+        "result here, as it was typed (paths relative to the project), in the order the runs started, with "
+        "how many result files it left, on which hardware and at which commit. Files imported with "
+        "`python -m bench import` keep the command of the machine that ran them.",
+        "",
+    ]
     for command, run in runs.items():
-        lines += [f"- {run['first']}, {run['trials']} result file{'s' if run['trials'] > 1 else ''}, "
-                  f"{'; '.join(sorted(run['hardware']))}, commit {', '.join(sorted(run['commits']))}:",
-                  "", f"  ```bash\n  {command}\n  ```", ""]
+        lines += [
+            f"- {run['first']}, {run['trials']} result file{'s' if run['trials'] > 1 else ''}, "
+            f"{'; '.join(sorted(run['hardware']))}, commit {', '.join(sorted(run['commits']))}:",
+            "",
+            f"  ```bash\n  {command}\n  ```",
+            "",
+        ]
     return "\n".join(lines)

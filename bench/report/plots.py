@@ -14,9 +14,9 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from bench.report.labels import framework_label, variant_label  # noqa: E402
 
@@ -55,16 +55,25 @@ def learning_curves(records: list[dict], directory: Path) -> list[Path]:
             x = np.arange(1, length + 1)
             train = np.array([[100 * e["train_accuracy"] for e in r["epochs"][:length]] for r in runs])
             marker = "o" if length < 6 else None  # a curve of one or a few epochs shows as points
-            line, = axis.plot(x, train.mean(axis=0), "--", marker=marker, alpha=0.6)
+            (line,) = axis.plot(x, train.mean(axis=0), "--", marker=marker, alpha=0.6)
             if all("val_accuracy" in e for r in runs for e in r["epochs"][:length]):
                 val = np.array([[100 * e["val_accuracy"] for e in r["epochs"][:length]] for r in runs])
-                axis.plot(x, val.mean(axis=0), "-", marker=marker, color=line.get_color(),
-                          label=f"{framework}, {variant}, batch {batch} (n={len(runs)})")
+                axis.plot(
+                    x,
+                    val.mean(axis=0),
+                    "-",
+                    marker=marker,
+                    color=line.get_color(),
+                    label=f"{framework}, {variant}, batch {batch} (n={len(runs)})",
+                )
                 if len(runs) > 1:
                     axis.fill_between(x, val.min(axis=0), val.max(axis=0), color=line.get_color(), alpha=0.15)
-        axis.set(title=f"{model}, recipe {recipe}, {images} training images: accuracy per epoch\n"
-                       "solid: validation (mean, range over seeds shaded), dashed: training (mean)",
-                 xlabel="epoch", ylabel="accuracy (%)")
+        axis.set(
+            title=f"{model}, recipe {recipe}, {images} training images: accuracy per epoch\n"
+            "solid: validation (mean, range over seeds shaded), dashed: training (mean)",
+            xlabel="epoch",
+            ylabel="accuracy (%)",
+        )
         axis.title.set_fontsize(9)
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         if axis.get_legend_handles_labels()[0]:
@@ -91,8 +100,9 @@ def confusion_matrices(records: list[dict], directory: Path) -> list[Path]:
         image = axis.imshow(100 * rates, cmap="Blues", vmin=0, vmax=100)
         axis.set_xticks(range(len(names)), names, rotation=60, fontsize=7)
         axis.set_yticks(range(len(names)), names, fontsize=7)
-        axis.set(title=f"{model} ({framework}): test confusion, % of each true class",
-                 xlabel="predicted", ylabel="true")
+        axis.set(
+            title=f"{model} ({framework}): test confusion, % of each true class", xlabel="predicted", ylabel="true"
+        )
         figure.colorbar(image, ax=axis, label="% of the true class")
         paths.append(save(figure, directory / f"confusion-{slug(model)}-{slug(framework)}-{slug(dataset)}.png"))
     return paths
@@ -133,19 +143,41 @@ def pareto(table: pd.DataFrame, directory: Path) -> list[Path]:
             axis.scatter(mine["epoch_s"], 100 * mine["acc_mean"], s=28, marker=marker, color=colour, label=framework)
         failed = points[~points["learned"]]
         if not failed.empty:
-            axis.scatter(failed["epoch_s"], 100 * failed["acc_mean"], s=22, marker="x", color="lightgrey",
-                         label="did not learn (within 2 pt of chance)")
-        axis.plot(points.loc[front, "epoch_s"], 100 * points.loc[front, "acc_mean"], "-", color="black",
-                  marker="o", markerfacecolor="none", markersize=11, label="Pareto front")
+            axis.scatter(
+                failed["epoch_s"],
+                100 * failed["acc_mean"],
+                s=22,
+                marker="x",
+                color="lightgrey",
+                label="did not learn (within 2 pt of chance)",
+            )
+        axis.plot(
+            points.loc[front, "epoch_s"],
+            100 * points.loc[front, "acc_mean"],
+            "-",
+            color="black",
+            marker="o",
+            markerfacecolor="none",
+            markersize=11,
+            label="Pareto front",
+        )
         # Only the front is labelled, alternately above and below its line, so labels do not collide.
         for rank, index in enumerate(front):
             row = points.loc[index]
-            axis.annotate(f"{row['model']} ({row['framework']})", (row["epoch_s"], 100 * row["acc_mean"]),
-                          fontsize=7, xytext=(4, 6 if rank % 2 == 0 else -10), textcoords="offset points")
+            axis.annotate(
+                f"{row['model']} ({row['framework']})",
+                (row["epoch_s"], 100 * row["acc_mean"]),
+                fontsize=7,
+                xytext=(4, 6 if rank % 2 == 0 else -10),
+                textcoords="offset points",
+            )
         axis.set_xscale("log")
-        axis.set(title=f"Accuracy vs epoch time, {epochs} epochs on {int(images)} images, {hardware}\n"
-                       "marker and colour: framework; labelled: the Pareto front",
-                 xlabel="median epoch time (s, log scale)", ylabel="test accuracy (%, mean over seeds)")
+        axis.set(
+            title=f"Accuracy vs epoch time, {epochs} epochs on {int(images)} images, {hardware}\n"
+            "marker and colour: framework; labelled: the Pareto front",
+            xlabel="median epoch time (s, log scale)",
+            ylabel="test accuracy (%, mean over seeds)",
+        )
         axis.legend(fontsize=7)
         paths.append(save(figure, directory / pareto_name(hardware, epochs, images)))
     return paths
@@ -168,15 +200,19 @@ def batch_sizes(trials: pd.DataFrame, directory: Path) -> list[Path]:
             axis.set_xscale("log", base=2)
             axis.set(xlabel="batch size", ylabel=label)
             axis.legend(fontsize=7)
-        figure.suptitle(f"{model} on {hardware}, recipe {recipe}, {epochs} epochs on {int(images)} images: "
-                        "batch-size trade-off", fontsize=9)
+        figure.suptitle(
+            f"{model} on {hardware}, recipe {recipe}, {epochs} epochs on {int(images)} images: batch-size trade-off",
+            fontsize=9,
+        )
         paths.append(save(figure, directory / batch_name(model, hardware, recipe, epochs, images)))
     return paths
 
 
 def grid_plot_name(dataset, hardware, model, framework, variant, recipe, epochs, train, test) -> str:
-    return (f"grid-{slug(model)}-{slug(framework)}-{slug(hardware)}-{slug(recipe)}-{slug(variant)}-{epochs}ep-"
-            f"{int(train)}img-{int(test)}test-{slug(dataset)}.png")
+    return (
+        f"grid-{slug(model)}-{slug(framework)}-{slug(hardware)}-{slug(recipe)}-{slug(variant)}-{epochs}ep-"
+        f"{int(train)}img-{int(test)}test-{slug(dataset)}.png"
+    )
 
 
 def grids(grouped, directory: Path) -> list[Path]:
@@ -185,8 +221,11 @@ def grids(grouped, directory: Path) -> list[Path]:
     epochs, train size, test size)."""
     paths = []
     for key, group in grouped:
-        table = group.assign(rate=group["lr"].astype(float)).pivot_table(
-            index="rate", columns="batch_size", values="acc_mean", aggfunc="first").sort_index()
+        table = (
+            group.assign(rate=group["lr"].astype(float))
+            .pivot_table(index="rate", columns="batch_size", values="acc_mean", aggfunc="first")
+            .sort_index()
+        )
         figure, axis = plt.subplots(figsize=(1.4 * len(table.columns) + 2.5, 0.6 * len(table) + 2))
         image = axis.imshow(100 * table.to_numpy(), cmap="viridis", aspect="auto")
         for (row, column), value in np.ndenumerate(table.to_numpy()):
@@ -195,10 +234,12 @@ def grids(grouped, directory: Path) -> list[Path]:
         axis.set_xticks(range(len(table.columns)), [str(b) for b in table.columns])
         axis.set_yticks(range(len(table)), [f"{r:g}" for r in table.index])
         dataset, hardware, model, framework, variant, recipe, epochs, train, test = key
-        axis.set(xlabel="batch size", ylabel="learning rate",
-                 title=f"{model} {framework}: test accuracy %\n{hardware}, {epochs} epochs on {int(train)} images")
+        axis.set(
+            xlabel="batch size",
+            ylabel="learning rate",
+            title=f"{model} {framework}: test accuracy %\n{hardware}, {epochs} epochs on {int(train)} images",
+        )
         axis.title.set_fontsize(9)
         figure.colorbar(image, ax=axis)
         paths.append(save(figure, directory / grid_plot_name(*key)))
     return paths
-

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.spec import registry
 from bench.report.labels import framework_label, hardware_label
 from bench.report.plots import save, slug
+from bench.spec import registry
 from bench.spec.searches import SEARCHES, objective
 
 MIN_COMPLETED_FOR_IMPORTANCES = 3
@@ -54,27 +54,44 @@ def searches_table(records: list[dict]) -> pd.DataFrame:
         completed = [r for r in candidates if r["status"] == "ok"]
         best = max(completed, key=lambda r: (objective(r), -r["config"]["search"]["candidate"]), default=None)
         # a final trial of an earlier, smaller study may have scored another candidate: only the best's count
-        scored = [r for r in finals if r["status"] == "ok" and best is not None
-                  and r["config"]["search"]["candidate"] == best["config"]["search"]["candidate"]]
+        scored = [
+            r
+            for r in finals
+            if r["status"] == "ok"
+            and best is not None
+            and r["config"]["search"]["candidate"] == best["config"]["search"]["candidate"]
+        ]
         first = (candidates or finals)[0]
         config = (best or first)["config"]
         space = SEARCHES.get(config["model"].partition(":")[0])
-        rows.append({
-            "model": config["model"].partition(":")[0], "framework": framework_label(first), "hardware": hardware,
-            "dataset": ((scored or completed or [{}])[0].get("dataset") or {}).get("label", config["dataset"]),
-            "budget": f"{config['epochs']} epochs, {config.get('train_subset') or 'all'} train images, "
-                      f"{config['val_size']} validation",
-            "candidates": f"{len(candidates)} ({statuses.count('ok')} completed, {statuses.count('pruned')} pruned, "
-                          f"{len(statuses) - statuses.count('ok') - statuses.count('pruned')} failed)",
-            "best candidate": "-" if best is None else f"#{best['config']['search']['candidate']}: "
-                                                       f"{_parameters(best['config']['search']['parameters'])}",
-            "val acc % (best)": _percent(objective(best) if best else None),
-            "test acc % (final)": (" / ".join(_percent(r["test"]["accuracy"]) for r in scored) + f" (n={len(scored)})"
-                                   if scored else "not scored yet"),
-            "reported (test)": (f"{100 * space_reported(space):.1f} % after the report's search"
-                                if space and space_reported(space) else "-"),
-            "study": study,
-        })
+        rows.append(
+            {
+                "model": config["model"].partition(":")[0],
+                "framework": framework_label(first),
+                "hardware": hardware,
+                "dataset": ((scored or completed or [{}])[0].get("dataset") or {}).get("label", config["dataset"]),
+                "budget": f"{config['epochs']} epochs, {config.get('train_subset') or 'all'} train images, "
+                f"{config['val_size']} validation",
+                "candidates": f"{len(candidates)} ({statuses.count('ok')} completed, "
+                f"{statuses.count('pruned')} pruned, "
+                f"{len(statuses) - statuses.count('ok') - statuses.count('pruned')} failed)",
+                "best candidate": "-"
+                if best is None
+                else f"#{best['config']['search']['candidate']}: {_parameters(best['config']['search']['parameters'])}",
+                "val acc % (best)": _percent(objective(best) if best else None),
+                "test acc % (final)": (
+                    " / ".join(_percent(r["test"]["accuracy"]) for r in scored) + f" (n={len(scored)})"
+                    if scored
+                    else "not scored yet"
+                ),
+                "reported (test)": (
+                    f"{100 * space_reported(space):.1f} % after the report's search"
+                    if space and space_reported(space)
+                    else "-"
+                ),
+                "study": study,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -94,8 +111,11 @@ def _rebuilt_study(candidates: list[dict]):
     spaces = distributions(space)
     for record in candidates:
         if record["status"] == "ok":
-            study.add_trial(optuna.trial.create_trial(params=record["config"]["search"]["parameters"],
-                                                      distributions=spaces, value=objective(record)))
+            study.add_trial(
+                optuna.trial.create_trial(
+                    params=record["config"]["search"]["parameters"], distributions=spaces, value=objective(record)
+                )
+            )
     return study
 
 
@@ -137,11 +157,16 @@ def plots(records: list[dict], directory: Path) -> list[Path]:
             elif last is not None:  # pruned: where it stood when stopped
                 history.plot(number, 100 * last, "x", color="tab:red")
             best_line.append(None if best is None else 100 * best)
-        history.step([r["config"]["search"]["candidate"] for r in candidates],
-                     [float("nan") if v is None else v for v in best_line], where="post", color="tab:green",
-                     label="best so far")
-        history.set(xlabel="candidate (o completed, x pruned)", ylabel="validation accuracy %",
-                    title=f"{study}\n{hardware}")
+        history.step(
+            [r["config"]["search"]["candidate"] for r in candidates],
+            [float("nan") if v is None else v for v in best_line],
+            where="post",
+            color="tab:green",
+            label="best so far",
+        )
+        history.set(
+            xlabel="candidate (o completed, x pruned)", ylabel="validation accuracy %", title=f"{study}\n{hardware}"
+        )
         history.title.set_fontsize(8)
         history.legend(fontsize=8)
         if weights:
@@ -156,6 +181,8 @@ def space_lines() -> list[str]:
     """The searched spaces, as the Searches section states them."""
     lines = []
     for space in SEARCHES.values():
-        lines.append(f"- `{space.model}` (report {space.name}, recipe `{space.recipe}`): {space.describe()}. "
-                     f"{space.note[0].upper()}{space.note[1:]}.")
+        lines.append(
+            f"- `{space.model}` (report {space.name}, recipe `{space.recipe}`): {space.describe()}. "
+            f"{space.note[0].upper()}{space.note[1:]}."
+        )
     return lines

@@ -30,10 +30,10 @@ def confidence_95_difference(std_a: float, n_a: int, std_b: float, n_b: int) -> 
     """Half-width of Welch's 95 % interval for a difference of two means (nan below 2 samples each)."""
     if n_a < 2 or n_b < 2:
         return float("nan")
-    var_a, var_b = std_a ** 2 / n_a, std_b ** 2 / n_b
+    var_a, var_b = std_a**2 / n_a, std_b**2 / n_b
     if var_a + var_b == 0:
         return 0.0
-    dof = (var_a + var_b) ** 2 / (var_a ** 2 / (n_a - 1) + var_b ** 2 / (n_b - 1))
+    dof = (var_a + var_b) ** 2 / (var_a**2 / (n_a - 1) + var_b**2 / (n_b - 1))
     return float(stats.t.ppf(1 - ALPHA / 2, dof) * np.sqrt(var_a + var_b))
 
 
@@ -41,8 +41,12 @@ def accuracy_verdict(old: list[float], new: list[float], minimum: float = 0.0) -
     """(new - old mean, Welch half-width, 'better' | 'worse' | 'within noise' | 'no noise estimate').
     A difference counts when its interval excludes zero and it is at least `minimum`."""
     difference = float(np.mean(new) - np.mean(old))
-    half = confidence_95_difference(float(np.std(old, ddof=1)) if len(old) > 1 else 0.0, len(old),
-                                    float(np.std(new, ddof=1)) if len(new) > 1 else 0.0, len(new))
+    half = confidence_95_difference(
+        float(np.std(old, ddof=1)) if len(old) > 1 else 0.0,
+        len(old),
+        float(np.std(new, ddof=1)) if len(new) > 1 else 0.0,
+        len(new),
+    )
     if np.isnan(half):
         return difference, half, NO_ESTIMATE
     if abs(difference) > half and abs(difference) >= minimum:
@@ -50,8 +54,9 @@ def accuracy_verdict(old: list[float], new: list[float], minimum: float = 0.0) -
     return difference, half, WITHIN
 
 
-def time_verdict(old: list[float], new: list[float], old_runs: int, new_runs: int,
-                 threshold: float) -> tuple[float, float | None, str]:
+def time_verdict(
+    old: list[float], new: list[float], old_runs: int, new_runs: int, threshold: float
+) -> tuple[float, float | None, str]:
     """(median new / median old, Mann-Whitney p, 'slower' | 'faster' | 'within noise' | 'no noise estimate')."""
     ratio = float(np.median(new) / np.median(old))
     if old_runs < 2 or new_runs < 2:

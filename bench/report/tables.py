@@ -7,19 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.report import search_report
-from bench.report import answers
-from bench.report.answers import RECIPE_LR, SHARED
 from bench.frameworks import REFERENCE_FRAMEWORK
+from bench.report import answers, search_report
+from bench.report.answers import RECIPE_LR, SHARED
+from bench.report.frame import configurations, is_papers_recipe, paper_records, published, trial_frame
 from bench.report.labels import framework_label, hardware_label, on_machine, variant_label
-from bench.spec.suites import YARDSTICK_MODELS
 from bench.report.statistics import accuracy_verdict_from_summary, confidence_95
-from bench.report.frame import is_papers_recipe, configurations, published, paper_records, trial_frame
-
+from bench.spec.suites import YARDSTICK_MODELS
 
 EPOCH_COLUMN = "epoch s (median, range over seeds)"
-
-
 
 
 DID_NOT_LEARN = "did not learn"
@@ -44,31 +40,59 @@ def _learned(runs: pd.DataFrame) -> bool:
 def formatted_columns(table: pd.DataFrame) -> dict[str, list]:
     """The measured figures of configurations as table cells, shared by the Results and Architectures sections."""
     return {
-        "test acc % (mean ± std, n)": [accuracy_cell(m, s, n, r, learned) for m, s, n, r, learned in
-                                       zip(table["acc_mean"], table["acc_std"].fillna(0), table["n"], table["repeats"],
-                                           table["learned"])],
-        "95% CI (pt)": [f"± {100 * confidence_95(s, n):.2f}" if n > 1 else "-"
-                        for s, n in zip(table["acc_std"].fillna(0), table["n"])],
-        EPOCH_COLUMN: [f"{e:.1f}{'*' if w else ''}{SHARED if shared else ''}"
-                       + (f" ({lo:.1f}-{hi:.1f})" if n > 1 else "")
-                       for e, w, shared, lo, hi, n in zip(table["epoch_s"], table["warmup"], table["shared"],
-                                                          table["epoch_s_min"], table["epoch_s_max"], table["n"])],
+        "test acc % (mean ± std, n)": [
+            accuracy_cell(m, s, n, r, learned)
+            for m, s, n, r, learned in zip(
+                table["acc_mean"], table["acc_std"].fillna(0), table["n"], table["repeats"], table["learned"]
+            )
+        ],
+        "95% CI (pt)": [
+            f"± {100 * confidence_95(s, n):.2f}" if n > 1 else "-"
+            for s, n in zip(table["acc_std"].fillna(0), table["n"])
+        ],
+        EPOCH_COLUMN: [
+            f"{e:.1f}{'*' if w else ''}{SHARED if shared else ''}" + (f" ({lo:.1f}-{hi:.1f})" if n > 1 else "")
+            for e, w, shared, lo, hi, n in zip(
+                table["epoch_s"],
+                table["warmup"],
+                table["shared"],
+                table["epoch_s_min"],
+                table["epoch_s_max"],
+                table["n"],
+            )
+        ],
         "first epoch s": [f"{v:.1f}" for v in table["first_epoch_s"]],
         "train img/s": [f"{v:.0f}" for v in table["images_per_s"]],
         "params": [f"{int(p):,}" for p in table["params"]],
         "MFLOPs/image": [f"{v:.1f}" for v in table["mflops"]],
-        "time to val target": [_time_to_target(t, r, n, g) for t, r, n, g in
-                               zip(table["tta_s"], table["tta_reached"], table["n"], table["tta_target"])],
+        "time to val target": [
+            _time_to_target(t, r, n, g)
+            for t, r, n, g in zip(table["tta_s"], table["tta_reached"], table["n"], table["tta_target"])
+        ],
         "peak RSS MB": [f"{v:.0f}" for v in table["peak_rss_mb"]],
     }
 
 
-RESULTS_COLUMNS = ["test acc % (mean ± std, n)", "95% CI (pt)", EPOCH_COLUMN, "first epoch s", "train img/s",
-                   "params", "time to val target"]
+RESULTS_COLUMNS = [
+    "test acc % (mean ± std, n)",
+    "95% CI (pt)",
+    EPOCH_COLUMN,
+    "first epoch s",
+    "train img/s",
+    "params",
+    "time to val target",
+]
 
 
-ARCHITECTURE_COLUMNS = ["test acc % (mean ± std, n)", "params", "MFLOPs/image", EPOCH_COLUMN, "train img/s",
-                        "time to val target", "peak RSS MB"]
+ARCHITECTURE_COLUMNS = [
+    "test acc % (mean ± std, n)",
+    "params",
+    "MFLOPs/image",
+    EPOCH_COLUMN,
+    "train img/s",
+    "time to val target",
+    "peak RSS MB",
+]
 
 
 def leaderboard_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -76,14 +100,22 @@ def leaderboard_table(table: pd.DataFrame) -> pd.DataFrame:
     if table.empty:
         return table
     cells = formatted_columns(table)
-    return pd.DataFrame({
-        "model": table["model"], "framework": table["framework"], "variant": table["variant"],
-        "hardware": table["hardware"], "batch": table["batch_size"], "lr": table["lr"],
-        **{name: cells[name] for name in RESULTS_COLUMNS},
-        "epochs": table["epochs"], "train images": table["train_size"].astype(int),
-        "test images": table["test_size"].astype(int), "recipe": table["recipe"],
-        "dataset": table["dataset"],
-    })
+    return pd.DataFrame(
+        {
+            "model": table["model"],
+            "framework": table["framework"],
+            "variant": table["variant"],
+            "hardware": table["hardware"],
+            "batch": table["batch_size"],
+            "lr": table["lr"],
+            **{name: cells[name] for name in RESULTS_COLUMNS},
+            "epochs": table["epochs"],
+            "train images": table["train_size"].astype(int),
+            "test images": table["test_size"].astype(int),
+            "recipe": table["recipe"],
+            "dataset": table["dataset"],
+        }
+    )
 
 
 ARCHITECTURE_RECIPE = "common"  # the one recipe every model is trained with, to compare architectures
@@ -102,16 +134,24 @@ def architectures_table(table: pd.DataFrame) -> pd.DataFrame:
     common = architecture_configs(table)
     if common.empty:
         return pd.DataFrame()
-    order = common.sort_values(ARCHITECTURE_KEYS + ["acc_mean", "model"],
-                               ascending=[True] * len(ARCHITECTURE_KEYS) + [False, True])
+    order = common.sort_values(
+        ARCHITECTURE_KEYS + ["acc_mean", "model"], ascending=[True] * len(ARCHITECTURE_KEYS) + [False, True]
+    )
     cells = formatted_columns(order)
-    return pd.DataFrame({
-        "model": order["model"], "framework": order["framework"],
-        **{name: cells[name] for name in ARCHITECTURE_COLUMNS},
-        "hardware": order["hardware"], "dataset": order["dataset"], "epochs": order["epochs"],
-        "train images": order["train_size"].astype(int), "test images": order["test_size"].astype(int),
-        "batch": order["batch_size"], "variant": order["variant"],
-    })
+    return pd.DataFrame(
+        {
+            "model": order["model"],
+            "framework": order["framework"],
+            **{name: cells[name] for name in ARCHITECTURE_COLUMNS},
+            "hardware": order["hardware"],
+            "dataset": order["dataset"],
+            "epochs": order["epochs"],
+            "train images": order["train_size"].astype(int),
+            "test images": order["test_size"].astype(int),
+            "batch": order["batch_size"],
+            "variant": order["variant"],
+        }
+    )
 
 
 def _time_to_target(seconds, reached: int, n: int, target) -> str:
@@ -143,24 +183,39 @@ def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
         smallest_reported = reported[min(reported)][0] if reported else None
         for batch, runs in group.groupby("batch_size", sort=True):
             ok = runs[runs["status"] == "ok"]
-            rows.append({
-                "model": key[0], "framework": key[1], "hardware": key[2], "recipe": key[4], "batch": batch,
-                "status": "ok" if len(ok) == len(runs) else ", ".join(sorted(set(runs["status"]))),
-                "epoch s": f"{ok['epoch_s'].median():.1f}" if not ok.empty else "-",
-                "img/s": f"{ok['images_per_s'].median():.0f}" if not ok.empty else "-",
-                "peak RSS MB": f"{ok['peak_rss_mb'].max():.0f}" if not ok.empty else "-",
-                "peak device MB": f"{ok['peak_device_mb'].max():.0f}" if ok["peak_device_mb"].notna().any() else "-",
-                "test acc %": _marked(f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})", _learned(ok))
-                              if not ok.empty else "-",
-                "epoch time ÷ smallest batch's": f"{ok['epoch_s'].median() / smallest_s:.2f}" if not ok.empty else "-",
-                "reported: min/epoch (÷ smallest), test acc": (
-                    f"{reported[batch][0]} ({reported[batch][0] / smallest_reported:.2f}), "
-                    f"{100 * reported[batch][1]:.0f} %" if batch in reported else "-"),
-                "lr (epoch 1), rule": f"{ok['first_lr'].iloc[0]:.3g}, {runs['lr_rule'].iloc[0]}" if not ok.empty else
-                                      f"-, {runs['lr_rule'].iloc[0]}",
-                "test images": int(ok["test_size"].iloc[0]) if not ok.empty else "-",
-                "largest": limit if batch == largest else "",
-            })
+            rows.append(
+                {
+                    "model": key[0],
+                    "framework": key[1],
+                    "hardware": key[2],
+                    "recipe": key[4],
+                    "batch": batch,
+                    "status": "ok" if len(ok) == len(runs) else ", ".join(sorted(set(runs["status"]))),
+                    "epoch s": f"{ok['epoch_s'].median():.1f}" if not ok.empty else "-",
+                    "img/s": f"{ok['images_per_s'].median():.0f}" if not ok.empty else "-",
+                    "peak RSS MB": f"{ok['peak_rss_mb'].max():.0f}" if not ok.empty else "-",
+                    "peak device MB": f"{ok['peak_device_mb'].max():.0f}"
+                    if ok["peak_device_mb"].notna().any()
+                    else "-",
+                    "test acc %": _marked(f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})", _learned(ok))
+                    if not ok.empty
+                    else "-",
+                    "epoch time ÷ smallest batch's": f"{ok['epoch_s'].median() / smallest_s:.2f}"
+                    if not ok.empty
+                    else "-",
+                    "reported: min/epoch (÷ smallest), test acc": (
+                        f"{reported[batch][0]} ({reported[batch][0] / smallest_reported:.2f}), "
+                        f"{100 * reported[batch][1]:.0f} %"
+                        if batch in reported
+                        else "-"
+                    ),
+                    "lr (epoch 1), rule": f"{ok['first_lr'].iloc[0]:.3g}, {runs['lr_rule'].iloc[0]}"
+                    if not ok.empty
+                    else f"-, {runs['lr_rule'].iloc[0]}",
+                    "test images": int(ok["test_size"].iloc[0]) if not ok.empty else "-",
+                    "largest": limit if batch == largest else "",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -192,9 +247,13 @@ def grid_table(table: pd.DataFrame) -> pd.DataFrame:
         for rate, line in group.groupby("lr", sort=False):
             row = dict(zip(GRID_KEYS, key), lr=rate)
             for _, cell in line.iterrows():
-                row[f"batch {cell['batch_size']}"] = accuracy_cell(cell["acc_mean"], 0 if pd.isna(cell["acc_std"])
-                                                                   else cell["acc_std"], cell["n"], cell["repeats"],
-                                                                   cell["learned"])
+                row[f"batch {cell['batch_size']}"] = accuracy_cell(
+                    cell["acc_mean"],
+                    0 if pd.isna(cell["acc_std"]) else cell["acc_std"],
+                    cell["n"],
+                    cell["repeats"],
+                    cell["learned"],
+                )
             rows.append(row)
     frame = pd.DataFrame(rows).fillna("-")
     frame["lr"] = frame["lr"].astype(float)
@@ -216,10 +275,19 @@ def speedup_table(trials: pd.DataFrame) -> pd.DataFrame:
                 continue
             naive_s, fast_s = naive["epoch_s"].median(), fast["epoch_s"].median()
             tested = sorted({int(size) for size in pd.concat([fast, naive])["test_size"]})
-            rows.append({"model": model, "framework": framework, "hardware": hardware, "batch": batch,
-                         "fast variant": variant, "fast epoch s": f"{fast_s:.2f}", "naive epoch s": f"{naive_s:.2f}",
-                         "test images": ", ".join(f"{size:,}" for size in tested),
-                         "speed-up": f"{naive_s / fast_s:.1f}x"})
+            rows.append(
+                {
+                    "model": model,
+                    "framework": framework,
+                    "hardware": hardware,
+                    "batch": batch,
+                    "fast variant": variant,
+                    "fast epoch s": f"{fast_s:.2f}",
+                    "naive epoch s": f"{naive_s:.2f}",
+                    "test images": ", ".join(f"{size:,}" for size in tested),
+                    "speed-up": f"{naive_s / fast_s:.1f}x",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -228,8 +296,15 @@ def failure_table(trials: pd.DataFrame) -> pd.DataFrame:
     return failed[["model", "framework", "hardware", "batch_size", "seed", "status", "error"]]
 
 
-MANIFEST_FIELDS = ["compile", "precision", "tf32_matmul", "cudnn_benchmark", "memory_format",
-                   "threads_intra_op", "threads_inter_op"]
+MANIFEST_FIELDS = [
+    "compile",
+    "precision",
+    "tf32_matmul",
+    "cudnn_benchmark",
+    "memory_format",
+    "threads_intra_op",
+    "threads_inter_op",
+]
 
 
 def manifest_table(records: list[dict]) -> pd.DataFrame:
@@ -238,8 +313,13 @@ def manifest_table(records: list[dict]) -> pd.DataFrame:
     for record in records:
         if record["status"] == "ok":
             settings = record.get("settings") or {}
-            rows.append({"framework": framework_label(record), "hardware": hardware_label(record),
-                         **{f: str(settings.get(f, "-")) for f in MANIFEST_FIELDS}})
+            rows.append(
+                {
+                    "framework": framework_label(record),
+                    "hardware": hardware_label(record),
+                    **{f: str(settings.get(f, "-")) for f in MANIFEST_FIELDS},
+                }
+            )
     return pd.DataFrame(rows).drop_duplicates().sort_values(["hardware", "framework"]) if rows else pd.DataFrame()
 
 
@@ -249,11 +329,16 @@ def environment_table(records: list[dict]) -> pd.DataFrame:
     for record in records:
         provenance = record.get("provenance") or {}
         packages = provenance.get("packages") or {}
-        rows.append({"hardware": hardware_label(record), "python": provenance.get("python"),
-                     **{name: packages.get(name) or "-" for name in ("torch", "keras", "jax", "numpy")},
-                     "tensorflow": packages.get("tensorflow") or packages.get("tensorflow-cpu") or "-",
-                     "platform": provenance.get("platform"),
-                     "commit": ((provenance.get("git") or {}).get("commit") or "-")[:10]})
+        rows.append(
+            {
+                "hardware": hardware_label(record),
+                "python": provenance.get("python"),
+                **{name: packages.get(name) or "-" for name in ("torch", "keras", "jax", "numpy")},
+                "tensorflow": packages.get("tensorflow") or packages.get("tensorflow-cpu") or "-",
+                "platform": provenance.get("platform"),
+                "commit": ((provenance.get("git") or {}).get("commit") or "-")[:10],
+            }
+        )
     return pd.DataFrame(rows).drop_duplicates().sort_values(["hardware", "commit"])
 
 
@@ -269,8 +354,18 @@ def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
     at the recipe's batch size (other batch sizes stand in the Batch size table)."""
     ok = trials[trials["headline"]]
     rows = []
-    keys = ["paper", "model", "recipe", "framework", "hardware", "dataset", "batch_size", "epochs", "train_size",
-            "test_size"]
+    keys = [
+        "paper",
+        "model",
+        "recipe",
+        "framework",
+        "hardware",
+        "dataset",
+        "batch_size",
+        "epochs",
+        "train_size",
+        "test_size",
+    ]
     for key, group in ok.groupby(keys, sort=True):
         values = dict(zip(keys, key))
         reported = published(values["model"])
@@ -278,26 +373,34 @@ def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
         ours = group["test_accuracy"].mean()
         context = ", ".join(str(reported[k]) for k in ("framework", "dataset", "stem") if k in reported)
         full = bool(group["full_budget"].all())
-        rows.append({
-            "report": values["paper"], "model": values["model"], "framework": values["framework"],
-            "batch": values["batch_size"],
-            "reported accuracy": described,
-            "reproduced test acc %": _marked(f"{100 * ours:.2f} (n={len(group)})", _learned(group)),
-            "difference (pt)": f"{100 * (ours - accuracy):+.1f}" if accuracy is not None else "-",
-            "verdict": reproduction_verdict(ours, accuracy, full),
-            "reported params": f"{reported['params']:,}" if "params" in reported else "-",
-            "our params": f"{int(group['params'].iloc[0]):,}",
-            "reported epoch time": (f"{reported['epoch_minutes']} min ({reported.get('hardware', '?')})"
-                                    if "epoch_minutes" in reported else "-"),
-            "our epoch s": f"{group['epoch_s'].median():.1f}{SHARED if group['timing_shared'].any() else ''} "
-                           f"({values['hardware']})",
-            "report's setting": f"{context}, {reported['epochs']} epochs" if "epochs" in reported else context,
-            "our data and budget": f"{values['dataset']}, {values['epochs']} epochs, "
-                                   f"{int(values['train_size'])} train / {int(values['test_size'])} test images",
-            "same budget and recipe as the report": "yes" if group["matches_paper"].all() else
-                                                    f"no: {group['budget_note'].iloc[0] or 'see recipe deviations'}",
-            "_full": full,
-        })
+        rows.append(
+            {
+                "report": values["paper"],
+                "model": values["model"],
+                "framework": values["framework"],
+                "batch": values["batch_size"],
+                "reported accuracy": described,
+                "reproduced test acc %": _marked(f"{100 * ours:.2f} (n={len(group)})", _learned(group)),
+                "difference (pt)": f"{100 * (ours - accuracy):+.1f}" if accuracy is not None else "-",
+                "verdict": reproduction_verdict(ours, accuracy, full),
+                "reported params": f"{reported['params']:,}" if "params" in reported else "-",
+                "our params": f"{int(group['params'].iloc[0]):,}",
+                "reported epoch time": (
+                    f"{reported['epoch_minutes']} min ({reported.get('hardware', '?')})"
+                    if "epoch_minutes" in reported
+                    else "-"
+                ),
+                "our epoch s": f"{group['epoch_s'].median():.1f}{SHARED if group['timing_shared'].any() else ''} "
+                f"({values['hardware']})",
+                "report's setting": f"{context}, {reported['epochs']} epochs" if "epochs" in reported else context,
+                "our data and budget": f"{values['dataset']}, {values['epochs']} epochs, "
+                f"{int(values['train_size'])} train / {int(values['test_size'])} test images",
+                "same budget and recipe as the report": "yes"
+                if group["matches_paper"].all()
+                else f"no: {group['budget_note'].iloc[0] or 'see recipe deviations'}",
+                "_full": full,
+            }
+        )
     if not rows:
         return pd.DataFrame()
     table = pd.DataFrame(rows)  # the paper's own budget first
@@ -320,8 +423,18 @@ def reproduction_verdict(ours: float, published_accuracy: float | None, full_bud
 def framework_pair_values(table: pd.DataFrame) -> list[dict]:
     """The same configuration in PyTorch and in each Keras backend, as numbers: accuracy difference (keras -
     torch) with Welch's half-width and verdict, epoch-time and memory ratios."""
-    keys = ["dataset", "hardware", "model", "variant", "batch_size", "lr", "recipe", "epochs", "train_size",
-            "test_size"]
+    keys = [
+        "dataset",
+        "hardware",
+        "model",
+        "variant",
+        "batch_size",
+        "lr",
+        "recipe",
+        "epochs",
+        "train_size",
+        "test_size",
+    ]
     pairs = []
     for key, group in table.groupby(keys, sort=True):
         references = group[group["framework"] == REFERENCE_FRAMEWORK]
@@ -330,13 +443,21 @@ def framework_pair_values(table: pd.DataFrame) -> list[dict]:
         reference = references.iloc[0]
         for _, other in group[group["framework"] != REFERENCE_FRAMEWORK].iterrows():
             difference, half, verdict = accuracy_verdict_from_summary(other, reference)
-            pairs.append({**dict(zip(keys, key)), "framework": other["framework"],
-                          "n": f"{other['n']}/{reference['n']}", "difference": difference, "half": half,
-                          "verdict": verdict, "learned": bool(other["learned"] and reference["learned"]),
-                          "time_ratio": other["epoch_s"] / reference["epoch_s"],
-                          "timed_under_load": bool(other["shared"] or reference["shared"]),
-                          "full_budget": bool(other["full_budget"] and reference["full_budget"]),
-                          "memory_ratio": other["peak_rss_mb"] / reference["peak_rss_mb"]})
+            pairs.append(
+                {
+                    **dict(zip(keys, key)),
+                    "framework": other["framework"],
+                    "n": f"{other['n']}/{reference['n']}",
+                    "difference": difference,
+                    "half": half,
+                    "verdict": verdict,
+                    "learned": bool(other["learned"] and reference["learned"]),
+                    "time_ratio": other["epoch_s"] / reference["epoch_s"],
+                    "timed_under_load": bool(other["shared"] or reference["shared"]),
+                    "full_budget": bool(other["full_budget"] and reference["full_budget"]),
+                    "memory_ratio": other["peak_rss_mb"] / reference["peak_rss_mb"],
+                }
+            )
     return pairs
 
 
@@ -352,14 +473,27 @@ def parity_at_convergence(table: pd.DataFrame) -> pd.DataFrame:
 
 def pair_rows(pairs: list[dict]) -> pd.DataFrame:
     """Framework pairs as table cells."""
-    return pd.DataFrame([{
-        "model": p["model"], "hardware": p["hardware"], "variant": p["variant"], "batch": p["batch_size"],
-        "recipe": p["recipe"], "epochs": p["epochs"], "train images": int(p["train_size"]),
-        "test images": int(p["test_size"]), "framework": p["framework"], "n keras/torch": p["n"],
-        "test acc difference (pt, keras - torch)": _marked(f"{100 * p['difference']:+.2f}", p["learned"]),
-        "95% CI (pt)": f"± {100 * p['half']:.2f}" if p["half"] == p["half"] else "n/a (needs 2+ seeds each)",
-        "epoch time keras/torch": f"{p['time_ratio']:.2f}{SHARED if p['timed_under_load'] else ''}",
-        "peak RSS keras/torch": f"{p['memory_ratio']:.2f}"} for p in pairs])
+    return pd.DataFrame(
+        [
+            {
+                "model": p["model"],
+                "hardware": p["hardware"],
+                "variant": p["variant"],
+                "batch": p["batch_size"],
+                "recipe": p["recipe"],
+                "epochs": p["epochs"],
+                "train images": int(p["train_size"]),
+                "test images": int(p["test_size"]),
+                "framework": p["framework"],
+                "n keras/torch": p["n"],
+                "test acc difference (pt, keras - torch)": _marked(f"{100 * p['difference']:+.2f}", p["learned"]),
+                "95% CI (pt)": f"± {100 * p['half']:.2f}" if p["half"] == p["half"] else "n/a (needs 2+ seeds each)",
+                "epoch time keras/torch": f"{p['time_ratio']:.2f}{SHARED if p['timed_under_load'] else ''}",
+                "peak RSS keras/torch": f"{p['memory_ratio']:.2f}",
+            }
+            for p in pairs
+        ]
+    )
 
 
 FIRST_CLASSES = ("cat", "dog")  # the reports' hardest classes lead the per-class table
@@ -370,24 +504,38 @@ def per_class_table(records: list[dict]) -> pd.DataFrame:
     groups: dict[tuple, list[dict]] = {}
     for record in paper_records(records):
         config = record["config"]
-        key = (record["recipe"]["paper"], config["model"], framework_label(record), hardware_label(record),
-               record["dataset"]["label"], config["epochs"], record["dataset"]["train_size"])
+        key = (
+            record["recipe"]["paper"],
+            config["model"],
+            framework_label(record),
+            hardware_label(record),
+            record["dataset"]["label"],
+            config["epochs"],
+            record["dataset"]["train_size"],
+        )
         groups.setdefault(key, []).append(record)
     rows = []
-    for (paper, model, framework, hardware, dataset, epochs, images), runs in sorted(groups.items()):
+    for (paper, model, framework, hardware, _, epochs, images), runs in sorted(groups.items()):
         names = runs[0]["dataset"]["class_names"]
         matrix = sum(np.array(r["test"]["confusion_matrix"]) for r in runs)
         rates = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         order = [n for n in FIRST_CLASSES if n in names] + [n for n in names if n not in FIRST_CLASSES]
-        row = {"report": paper, "model": model, "framework": framework, "hardware": hardware,
-               "budget": f"{epochs} epochs, {images} images", "test images": int(matrix.sum() / len(runs)),
-               "n": len(runs)}
+        row = {
+            "report": paper,
+            "model": model,
+            "framework": framework,
+            "hardware": hardware,
+            "budget": f"{epochs} epochs, {images} images",
+            "test images": int(matrix.sum() / len(runs)),
+            "n": len(runs),
+        }
         if len(names) <= 10:
             row.update({name: f"{100 * rates[names.index(name), names.index(name)]:.1f}" for name in order})
         off_diagonal = rates - np.diag(np.diag(rates))
         worst = np.argsort(off_diagonal, axis=None)[::-1][:3]
         row["most confused (true→predicted)"] = ", ".join(
-            f"{names[i // len(names)]}→{names[i % len(names)]} {100 * off_diagonal.flat[i]:.0f}%" for i in worst)
+            f"{names[i // len(names)]}→{names[i % len(names)]} {100 * off_diagonal.flat[i]:.0f}%" for i in worst
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -404,32 +552,51 @@ def yardstick_table(package_runs: list[dict], records: list[dict]) -> pd.DataFra
     machines = [on_machine(run["device_name"], run.get("provenance") or {}) for run in package_runs]
     for device, runs in pd.DataFrame(package_runs).groupby(machines, sort=True) if package_runs else []:
         package_seconds[device] = runs["train_seconds"].median()
-        rows.append({"hardware": device, "run": f"airbench package {runs['airbench_version'].iloc[0]} (its own protocol)",
-                     "test accuracy %": accuracy_cell(runs["test_accuracy"].mean(), runs["test_accuracy"].std(ddof=1),
-                                                      len(runs)),
-                     "time to 94 % s": f"{package_seconds[device]:.2f} (whole run, median)",
-                     "steady time to 94 % s": "-", "vs package": "1.00x"})
+        rows.append(
+            {
+                "hardware": device,
+                "run": f"airbench package {runs['airbench_version'].iloc[0]} (its own protocol)",
+                "test accuracy %": accuracy_cell(
+                    runs["test_accuracy"].mean(), runs["test_accuracy"].std(ddof=1), len(runs)
+                ),
+                "time to 94 % s": f"{package_seconds[device]:.2f} (whole run, median)",
+                "steady time to 94 % s": "-",
+                "vs package": "1.00x",
+            }
+        )
     trials = [r for r in records if r["config"]["model"] in YARDSTICK_MODELS and r["status"] == "ok"]
     keyed = {}
     for record in trials:
-        keyed.setdefault((hardware_label(record), framework_label(record), variant_label(record["config"])),
-                         []).append(record)
+        keyed.setdefault((hardware_label(record), framework_label(record), variant_label(record["config"])), []).append(
+            record
+        )
     for (hardware, framework, variant), runs in sorted(keyed.items()):
         accuracy = [r["test"]["accuracy"] for r in runs]
         reached = [r for r in runs if r["time_to_accuracy"]["epoch"] is not None]
         measured = np.median([r["time_to_accuracy"]["train_seconds"] for r in reached]) if reached else None
-        steady = np.median([r["time_to_accuracy"]["epoch"] * r["timing"]["epoch_median_s"] for r in reached]) \
-            if reached else None
+        steady = (
+            np.median([r["time_to_accuracy"]["epoch"] * r["timing"]["epoch_median_s"] for r in reached])
+            if reached
+            else None
+        )
         target = runs[0]["time_to_accuracy"]["target"]
         package = package_seconds.get(hardware)
-        rows.append({"hardware": hardware, "run": f"harness: {runs[0]['config']['model']}, {framework}, {variant}",
-                     "test accuracy %": accuracy_cell(np.mean(accuracy), np.std(accuracy, ddof=1) if len(runs) > 1
-                                                      else 0.0, len(runs)),
-                     "time to 94 % s": (f"{measured:.2f} ({len(reached)}/{len(runs)} reached "
-                                        f"{100 * target:.0f} % validation)" if reached else
-                                        f"not reached (0/{len(runs)})"),
-                     "steady time to 94 % s": f"{steady:.2f}" if reached else "-",
-                     "vs package": f"{steady / package:.2f}x" if reached and package else "-"})
+        rows.append(
+            {
+                "hardware": hardware,
+                "run": f"harness: {runs[0]['config']['model']}, {framework}, {variant}",
+                "test accuracy %": accuracy_cell(
+                    np.mean(accuracy), np.std(accuracy, ddof=1) if len(runs) > 1 else 0.0, len(runs)
+                ),
+                "time to 94 % s": (
+                    f"{measured:.2f} ({len(reached)}/{len(runs)} reached {100 * target:.0f} % validation)"
+                    if reached
+                    else f"not reached (0/{len(runs)})"
+                ),
+                "steady time to 94 % s": f"{steady:.2f}" if reached else "-",
+                "vs package": f"{steady / package:.2f}x" if reached and package else "-",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -440,17 +607,28 @@ def derived(records: list[dict], package_runs: list[dict] = ()) -> tuple[pd.Data
     searched = [r for r in records if search_report.is_search(r)]
     records = [r for r in records if not search_report.is_search(r)]
     if not records:  # only searches so far
-        return pd.DataFrame(), {"searches": search_report.searches_table(searched), "grid": pd.DataFrame(),
-                                "environment": environment_table(searched), "trials": pd.DataFrame()}
+        return pd.DataFrame(), {
+            "searches": search_report.searches_table(searched),
+            "grid": pd.DataFrame(),
+            "environment": environment_table(searched),
+            "trials": pd.DataFrame(),
+        }
     trials = trial_frame(records)
     configs = configurations(trials)
     return configs, {
         "yardstick": yardstick_table(list(package_runs), records),
-        "searches": search_report.searches_table(searched), "grid": grid_table(configs),
-        "results": leaderboard_table(configs), "architectures": architectures_table(configs),
+        "searches": search_report.searches_table(searched),
+        "grid": grid_table(configs),
+        "results": leaderboard_table(configs),
+        "architectures": architectures_table(configs),
         "reported_vs_reproduced": reported_table(trials),
-        "frameworks": framework_pairs(configs), "parity_at_convergence": parity_at_convergence(configs),
+        "frameworks": framework_pairs(configs),
+        "parity_at_convergence": parity_at_convergence(configs),
         "per_class": per_class_table(records),
-        "fast_vs_naive": speedup_table(trials), "batch_size": batch_size_table(trials),
-        "failed_trials": failure_table(trials), "fairness_manifest": manifest_table(records),
-        "environment": environment_table(records), "trials": trials}
+        "fast_vs_naive": speedup_table(trials),
+        "batch_size": batch_size_table(trials),
+        "failed_trials": failure_table(trials),
+        "fairness_manifest": manifest_table(records),
+        "environment": environment_table(records),
+        "trials": trials,
+    }

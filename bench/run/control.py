@@ -27,10 +27,13 @@ class TrainingControl:
         """The learning rate of each optimizer step of epoch `epoch_index` (from 0)."""
         first = epoch_index * self.steps_per_epoch
         unfrozen = self.recipe.freeze_epochs and epoch_index >= self.recipe.freeze_epochs
-        return np.array([learning_rate_at(self.recipe, first + i, epoch_index, self.plateau_scale,
-                                          self.steps_per_epoch)
-                         for i in range(self.steps_per_epoch)], dtype=np.float64) * \
-            (self.recipe.unfrozen_lr_scale if unfrozen else 1.0)
+        return np.array(
+            [
+                learning_rate_at(self.recipe, first + i, epoch_index, self.plateau_scale, self.steps_per_epoch)
+                for i in range(self.steps_per_epoch)
+            ],
+            dtype=np.float64,
+        ) * (self.recipe.unfrozen_lr_scale if unfrozen else 1.0)
 
     def after_epoch(self, epoch: int, val_loss: float | None, val_accuracy: float | None) -> tuple[bool, bool]:
         """Update plateau and early stopping from this epoch's validation figures.
@@ -52,8 +55,9 @@ class TrainingControl:
         value = val_loss if rule.monitor == "val_loss" else val_accuracy
         if value is None:
             return False, False
-        better = self._stop_best is None or (value < self._stop_best if rule.monitor == "val_loss"
-                                             else value > self._stop_best)
+        better = self._stop_best is None or (
+            value < self._stop_best if rule.monitor == "val_loss" else value > self._stop_best
+        )
         if better:
             self._stop_best, self._stop_wait, self.best_epoch = value, 0, epoch
             return True, False

@@ -12,7 +12,8 @@ the executor.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Protocol
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from bench.run.runner import run_trial
 from bench.spec.config import TrialConfig
@@ -23,8 +24,13 @@ EXECUTORS = ("local", "ray")
 class Executor(Protocol):
     name: str
 
-    def run(self, trials: list[TrialConfig], admit: Callable[[TrialConfig], bool], timeout: float | None,
-            on_epoch: Callable[[TrialConfig, dict], str | None]) -> Iterator[tuple[TrialConfig, dict]]: ...
+    def run(
+        self,
+        trials: list[TrialConfig],
+        admit: Callable[[TrialConfig], bool],
+        timeout: float | None,
+        on_epoch: Callable[[TrialConfig, dict], str | None],
+    ) -> Iterator[tuple[TrialConfig, dict]]: ...
 
 
 class LocalExecutor:

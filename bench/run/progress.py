@@ -26,8 +26,9 @@ class Progress:
     def __init__(self, total_epochs: int, stream=None):
         self.stream = stream or sys.stderr
         self.interactive = self.stream.isatty()
-        self.sweep = tqdm(total=total_epochs, unit="epoch", dynamic_ncols=True, disable=not self.interactive,
-                          file=self.stream)
+        self.sweep = tqdm(
+            total=total_epochs, unit="epoch", dynamic_ncols=True, disable=not self.interactive, file=self.stream
+        )
         self.bars: dict[str, tqdm] = {}
         self.epochs_seen: dict[str, int] = {}
 
@@ -36,8 +37,14 @@ class Progress:
         self.epochs_seen[config.trial_id] = 0
         self.sweep.set_description(config.label())
         if self.interactive:
-            self.bars[config.trial_id] = tqdm(total=config.epochs, unit="epoch", desc=f"  {config.label()}",
-                                              leave=False, dynamic_ncols=True, file=self.stream)
+            self.bars[config.trial_id] = tqdm(
+                total=config.epochs,
+                unit="epoch",
+                desc=f"  {config.label()}",
+                leave=False,
+                dynamic_ncols=True,
+                file=self.stream,
+            )
 
     def skip(self, config: TrialConfig) -> None:
         """A trial left out (resumed, or another sweep's): its epochs count as done."""

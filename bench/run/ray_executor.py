@@ -14,10 +14,10 @@ crosses the network per trial and the worker subprocess reads the data as it doe
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from bench.run import failpoints
 from bench.errors import BenchError
+from bench.run import failpoints
 from bench.spec.config import TrialConfig
 
 TIMED_CPU = "cnnbench_timed_cpu"  # a custom resource, one per node: one timed CPU trial at a time
@@ -48,8 +48,10 @@ class RayExecutor:
             else:  # a local instance over this machine's cores and every GPU
                 ray.init(resources={TIMED_CPU: 1}, include_dashboard=False, log_to_driver=False)
         if any(t.device == "cpu" for t in trials) and not ray.cluster_resources().get(TIMED_CPU):
-            raise BenchError(f"the Ray cluster has no {TIMED_CPU} resource for timed CPU trials: start each node "
-                             f"with ray start ... --resources='{{\"{TIMED_CPU}\": 1}}'")
+            raise BenchError(
+                f"the Ray cluster has no {TIMED_CPU} resource for timed CPU trials: start each node "
+                f"with ray start ... --resources='{{\"{TIMED_CPU}\": 1}}'"
+            )
         if any(t.device == "cuda" for t in trials) and not ray.cluster_resources().get("GPU"):
             raise BenchError("--device cuda: the Ray cluster has no GPU")
 
@@ -81,10 +83,14 @@ class RayExecutor:
                 except ray.exceptions.RayError as error:
                     cause = (str(error).strip().splitlines() or [""])[0]
                     lost = not isinstance(error, ray.exceptions.RayTaskError)  # a worker or node gone, not a bug
-                    error_line = (f"Ray lost the trial after {RETRIES} retry: " if lost else "the Ray task failed: ")
-                    outcome = {"status": "crashed", "epochs": [], "error": f"{error_line}{type(error).__name__}: {cause}",
-                               "started_at": None,  # on a worker that is gone; when Ray lost it is now
-                               "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                    error_line = f"Ray lost the trial after {RETRIES} retry: " if lost else "the Ray task failed: "
+                    outcome = {
+                        "status": "crashed",
+                        "epochs": [],
+                        "error": f"{error_line}{type(error).__name__}: {cause}",
+                        "started_at": None,  # on a worker that is gone; when Ray lost it is now
+                        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    }
                 for epoch in outcome["epochs"]:  # after the fact: a pruner learns from them, stops nothing
                     on_epoch(config, {"event": "epoch", **epoch})
                 yield config, outcome

@@ -19,22 +19,21 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 
 from bench.data import cifar, pretrained
-from bench.results import store
-from bench.results.schema import STATUSES
 from bench.errors import BenchError
 from bench.frameworks import backend_for, missing_framework, unsupported
 from bench.paths import PROJECT_ROOT, portable
-from bench.spec.recipes import get_recipe
-from bench.spec.config import TrialConfig
+from bench.results import store
+from bench.results.schema import STATUSES
 from bench.run.progress import Progress
 from bench.run.worker import EVENT_PREFIX
-
+from bench.spec.config import TrialConfig
+from bench.spec.recipes import get_recipe
 
 
 @dataclass
@@ -54,8 +53,9 @@ class SweepSummary:
         return f"{head}: " + (", ".join(parts) or "no trials run")
 
 
-def expand(entries, frameworks, device, batch_sizes, seeds, learning_rates=None, weights_dir=None,
-           **common) -> tuple[list[TrialConfig], list[str]]:
+def expand(
+    entries, frameworks, device, batch_sizes, seeds, learning_rates=None, weights_dir=None, **common
+) -> tuple[list[TrialConfig], list[str]]:
     """Suite entries x frameworks x batch sizes x learning rates x seeds (a grid, as r4's search); a batch
     size, learning rate or budget left unset is the recipe's. Trials of frameworks missing here, or of
     entries whose weights file is not in `weights_dir`, are skipped with a reason."""
@@ -69,19 +69,31 @@ def expand(entries, frameworks, device, batch_sizes, seeds, learning_rates=None,
             if entry.weights and not weights:
                 weights = str(Path(weights_dir or pretrained.DEFAULT_WEIGHTS_DIR) / entry.weights)
                 if not Path(weights).is_file():
-                    missing_weights = f"needs weights file {entry.weights} in {portable(Path(weights).parent)} " \
-                                      f"(--weights-dir; see README, Transfer learning)"
+                    missing_weights = (
+                        f"needs weights file {entry.weights} in {portable(Path(weights).parent)} "
+                        f"(--weights-dir; see README, Transfer learning)"
+                    )
             for (batch, learning_rate), seed in ((point, seed) for point in grid for seed in seeds):
                 batch_size = batch or entry.batch_size or recipe.batch_size
                 config = TrialConfig(
-                    model=entry.model, framework=framework, device=device, batch_size=batch_size,
-                    seed=seed, epochs=entry.epochs or recipe.epochs, recipe=entry.recipe,
-                    dataset=entry.dataset, train_subset=entry.train_subset, test_subset=entry.test_subset,
-                    val_size=entry.val_size, learning_rate=learning_rate,
-                    keras_backend=backend_for(framework, device), note=entry.note,
+                    model=entry.model,
+                    framework=framework,
+                    device=device,
+                    batch_size=batch_size,
+                    seed=seed,
+                    epochs=entry.epochs or recipe.epochs,
+                    recipe=entry.recipe,
+                    dataset=entry.dataset,
+                    train_subset=entry.train_subset,
+                    test_subset=entry.test_subset,
+                    val_size=entry.val_size,
+                    learning_rate=learning_rate,
+                    keras_backend=backend_for(framework, device),
+                    note=entry.note,
                     target_accuracy=entry.target_accuracy,
                     execution=entry.execution,
-                    **{**common, "weights": weights})
+                    **{**common, "weights": weights},
+                )
                 why = reason or missing_weights or unsupported(framework, config.execution)
                 if why:
                     skipped.append(f"skipped {config.label()}: {why}")
@@ -121,19 +133,24 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
 
     `on_epoch(event)` sees each epoch's figures as they arrive; when it returns a reason (a search's
     pruner), the trial is stopped there and its status is `pruned`."""
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    started = datetime.now(UTC).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix="cnnbench-") as scratch:
         stderr_path = Path(scratch) / "stderr.txt"
         with open(stderr_path, "w") as stderr:
-            process = subprocess.Popen([sys.executable, "-m", "bench.run.worker"], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, stderr=stderr, text=True,
-                                       env=_worker_env(config))
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bench.run.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env=_worker_env(config),
+            )
         events: queue.Queue = queue.Queue()
 
         def read_events():
             for line in process.stdout:
                 if line.startswith(EVENT_PREFIX):
-                    events.put(json.loads(line[len(EVENT_PREFIX):]))
+                    events.put(json.loads(line[len(EVENT_PREFIX) :]))
             events.put(None)
 
         reader = threading.Thread(target=read_events, daemon=True)
@@ -178,8 +195,12 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
             reason = f"killed by signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
             outcome = {"status": "crashed", "error": f"trial process {reason}: {detail}"}
     outcome.setdefault("epochs", epochs)
-    return {**outcome, "started_at": started, "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "machine": {"hostname": platform.node(), "other_trials_max": sharing}}
+    return {
+        **outcome,
+        "started_at": started,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"hostname": platform.node(), "other_trials_max": sharing},
+    }
 
 
 DEVICE_PROBE = "from bench.frameworks.base import get_adapter; get_adapter({framework!r}).check_device({device!r})"
@@ -191,19 +212,29 @@ def check_devices(trials: list[TrialConfig]) -> None:
     for config in {(t.framework, t.keras_backend): t for t in trials if t.device != "cpu"}.values():
         probe = DEVICE_PROBE.format(framework=config.framework, device=config.device)
         try:
-            completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                                       env=_worker_env(config), timeout=300)
+            completed = subprocess.run(
+                [sys.executable, "-c", probe], capture_output=True, text=True, env=_worker_env(config), timeout=300
+            )
         except subprocess.TimeoutExpired:
-            raise BenchError(f"probing {config.framework} for a GPU took over 300 s; is the driver working "
-                             f"(nvidia-smi)?") from None
+            raise BenchError(
+                f"probing {config.framework} for a GPU took over 300 s; is the driver working (nvidia-smi)?"
+            ) from None
         if completed.returncode != 0:
             raise BenchError(_last_line_of(completed.stderr).removeprefix("bench.errors.BenchError: "))
 
 
 def _calibration_key(config: TrialConfig, provenance: dict) -> str:
     """What a calibration depends on: the machine, the framework's versions, backend, device and threads."""
-    parts = [provenance.get("hostname"), provenance.get("cpu"), (provenance.get("gpu") or {}).get("gpus"),
-             provenance.get("packages"), config.framework, config.keras_backend, config.device, config.threads]
+    parts = [
+        provenance.get("hostname"),
+        provenance.get("cpu"),
+        (provenance.get("gpu") or {}).get("gpus"),
+        provenance.get("packages"),
+        config.framework,
+        config.keras_backend,
+        config.device,
+        config.threads,
+    ]
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -227,17 +258,35 @@ def calibrate(trials: list[TrialConfig], results_dir, provenance: dict) -> dict[
         if record is None:
             try:
                 completed = subprocess.run(
-                    [sys.executable, "-m", "bench.measure.calibration", config.framework, config.device, str(config.threads)],
-                    capture_output=True, text=True, env=_worker_env(config), timeout=600)
+                    [
+                        sys.executable,
+                        "-m",
+                        "bench.measure.calibration",
+                        config.framework,
+                        config.device,
+                        str(config.threads),
+                    ],
+                    capture_output=True,
+                    text=True,
+                    env=_worker_env(config),
+                    timeout=600,
+                )
             except subprocess.TimeoutExpired:
                 print(f"warning: calibration of {config.framework} took over 600 s; skipped", file=sys.stderr)
                 continue
             if completed.returncode != 0:
-                print(f"warning: calibration of {config.framework} failed: "
-                      f"{_last_line_of(completed.stderr)}", file=sys.stderr)
+                print(
+                    f"warning: calibration of {config.framework} failed: {_last_line_of(completed.stderr)}",
+                    file=sys.stderr,
+                )
                 continue
-            record = {"schema_version": store.SCHEMA_VERSION, **json.loads(completed.stdout.strip().splitlines()[-1]),
-                      "keras_backend": config.keras_backend, "calibration_key": key, "provenance": provenance}
+            record = {
+                "schema_version": store.SCHEMA_VERSION,
+                **json.loads(completed.stdout.strip().splitlines()[-1]),
+                "keras_backend": config.keras_backend,
+                "calibration_key": key,
+                "provenance": provenance,
+            }
             store.write_json(cache, cached.name, record)
         found[(config.framework, config.keras_backend, config.device, config.threads)] = record
         if results_dir and key not in have:
@@ -245,10 +294,18 @@ def calibrate(trials: list[TrialConfig], results_dir, provenance: dict) -> dict[
     return found
 
 
-def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
-              trial_timeout: float | None = None, provenance: dict | None = None,
-              calibration: bool = False, executor=None, on_epoch=None, on_record=None,
-              tensorboard_dir=None) -> SweepSummary:
+def run_sweep(
+    trials: list[TrialConfig],
+    results_dir,
+    resume: bool = False,
+    trial_timeout: float | None = None,
+    provenance: dict | None = None,
+    calibration: bool = False,
+    executor=None,
+    on_epoch=None,
+    on_record=None,
+    tensorboard_dir=None,
+) -> SweepSummary:
     """Run every trial not already finished (with `resume`) on `executor` (default: local subprocesses),
     writing one result file each; only this process writes the results directory.
 
@@ -301,11 +358,19 @@ def run_sweep(trials: list[TrialConfig], results_dir, resume: bool = False,
 
     try:
         for config, outcome in executor.run(trials, admit, trial_timeout, epoch_done):
-            record = {"schema_version": store.SCHEMA_VERSION, "trial_id": config.trial_id,
-                      "config": {**config.record(), **config.identity(),
-                                 "data_dir": config.data_dir and portable(config.data_dir),
-                                 "weights": config.weights and portable(config.weights)},
-                      "provenance": provenance or {}, "executor": executor.name, **outcome}
+            record = {
+                "schema_version": store.SCHEMA_VERSION,
+                "trial_id": config.trial_id,
+                "config": {
+                    **config.record(),
+                    **config.identity(),
+                    "data_dir": config.data_dir and portable(config.data_dir),
+                    "weights": config.weights and portable(config.weights),
+                },
+                "provenance": provenance or {},
+                "executor": executor.name,
+                **outcome,
+            }
             path = store.write(results_dir, record)
             summary.counts[record["status"]] += 1  # right after the write: Ctrl-C may come at any moment
             store.release(claims.pop(config.trial_id))
@@ -330,6 +395,9 @@ def _trial_line(record: dict, path: Path) -> str:
     if record["status"] != "ok":
         return f"{record['status']:8} {label}: {record['error']}"
     timing = record["timing"]
-    scored = (f"test accuracy {record['test']['accuracy']:.4f}" if record["test"]
-              else f"validation accuracy {record['epochs'][-1].get('val_accuracy', float('nan')):.4f}")
+    scored = (
+        f"test accuracy {record['test']['accuracy']:.4f}"
+        if record["test"]
+        else f"validation accuracy {record['epochs'][-1].get('val_accuracy', float('nan')):.4f}"
+    )
     return f"ok       {label}: {scored}, epoch {timing['epoch_median_s']:.1f} s -> {path.name}"

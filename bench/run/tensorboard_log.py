@@ -16,11 +16,31 @@ from pathlib import Path
 from bench.errors import BenchError
 from bench.spec.searches import objective
 
-EPOCH_SCALARS = {"train/loss": "train_loss", "train/accuracy": "train_accuracy", "val/loss": "val_loss",
-                 "val/accuracy": "val_accuracy", "learning_rate": "learning_rate", "epoch_time_s": "epoch_time_s",
-                 "images_per_s": "images_per_s"}
-HPARAMS = ("model", "framework", "keras_backend", "device", "batch_size", "learning_rate", "seed", "epochs",
-           "recipe", "dataset", "train_subset", "amp", "compile", "loader")
+EPOCH_SCALARS = {
+    "train/loss": "train_loss",
+    "train/accuracy": "train_accuracy",
+    "val/loss": "val_loss",
+    "val/accuracy": "val_accuracy",
+    "learning_rate": "learning_rate",
+    "epoch_time_s": "epoch_time_s",
+    "images_per_s": "images_per_s",
+}
+HPARAMS = (
+    "model",
+    "framework",
+    "keras_backend",
+    "device",
+    "batch_size",
+    "learning_rate",
+    "seed",
+    "epochs",
+    "recipe",
+    "dataset",
+    "train_subset",
+    "amp",
+    "compile",
+    "loader",
+)
 
 
 def check_available() -> None:
@@ -55,8 +75,11 @@ class TrialLogs:
         from tensorboard.compat.proto.event_pb2 import Event
         from tensorboard.compat.proto.summary_pb2 import Summary
 
-        summary = Summary(value=[Summary.Value(tag=tag, simple_value=float(value))
-                                 for tag, value in values.items() if value is not None])
+        summary = Summary(
+            value=[
+                Summary.Value(tag=tag, simple_value=float(value)) for tag, value in values.items() if value is not None
+            ]
+        )
         self._writer(config).add_event(Event(wall_time=time.time(), step=step, summary=summary))
 
     def epoch(self, config, event: dict) -> None:
@@ -66,9 +89,11 @@ class TrialLogs:
         """The configuration as hyperparameters, and the final metrics (test accuracy when scored)."""
         from tensorboard.compat.proto.event_pb2 import Event
 
-        metrics = {"final/val_accuracy": objective(record),
-                   "final/test_accuracy": (record.get("test") or {}).get("accuracy"),
-                   "final/epoch_median_s": (record.get("timing") or {}).get("epoch_median_s")}
+        metrics = {
+            "final/val_accuracy": objective(record),
+            "final/test_accuracy": (record.get("test") or {}).get("accuracy"),
+            "final/epoch_median_s": (record.get("timing") or {}).get("epoch_median_s"),
+        }
         metrics = {tag: value for tag, value in metrics.items() if value is not None}
         step = len(record.get("epochs") or [])
         if metrics:
@@ -101,10 +126,14 @@ def _hparams_summaries(hparams: dict, metric_tags: list[str], status: str) -> li
             start.hparams[key].string_value = "" if value is None else str(value)
     experiment = api_pb2.Experiment(
         hparam_infos=[api_pb2.HParamInfo(name=key) for key in hparams],
-        metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag)) for tag in metric_tags])
+        metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=tag)) for tag in metric_tags],
+    )
     end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS if status == "ok" else api_pb2.STATUS_FAILURE)
-    parts = ((metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment)),
-             (metadata.SESSION_START_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_start_info=start)),
-             (metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end)))
-    return [Summary(value=[Summary.Value(tag=tag, metadata=metadata.create_summary_metadata(data))])
-            for tag, data in parts]
+    parts = (
+        (metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment)),
+        (metadata.SESSION_START_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_start_info=start)),
+        (metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end)),
+    )
+    return [
+        Summary(value=[Summary.Value(tag=tag, metadata=metadata.create_summary_metadata(data))]) for tag, data in parts
+    ]

@@ -8,26 +8,26 @@ validation after each epoch (never inside the epoch time) and every metric.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from bench.data import cifar
-from bench.measure import peak_flops, metrics
-from bench.run import failpoints, tta, whitening
-from bench.spec import layers, registry
-from bench.frameworks.base import get_adapter
-from bench.run.control import TrainingControl
+from bench.data.pretrained import file_sha256, read_torchvision
 from bench.errors import BenchError
-from bench.paths import portable
+from bench.frameworks.base import get_adapter
+from bench.measure import metrics, peak_flops
 from bench.measure.load import ForeignLoad
 from bench.measure.memory import PeakRSS
-from bench.data.pretrained import file_sha256, read_torchvision
+from bench.measure.timing import SyncedTimer, summarise_epochs
+from bench.paths import portable
+from bench.run import failpoints, tta, whitening
+from bench.run.control import TrainingControl
+from bench.spec import layers, registry
 from bench.spec.config import TrialConfig
 from bench.spec.recipes import get_recipe
-from bench.measure.timing import SyncedTimer, summarise_epochs
-
 
 TARGET_ACCURACY = {"cifar10": 0.60, "cifar100": 0.30, "synthetic": None}  # defaults, validation accuracy
 
@@ -63,8 +63,16 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     mean, std = cifar.IMAGENET_NORMALISATION if recipe.pretrained else cifar.NORMALISATION[dataset.name]
     built = build(config, recipe, adapter, dataset.num_classes, splits.train_x, mean, std)
     trainable, non_trainable = adapter.count_params(built.model)
-    state = adapter.prepare(built.model, recipe, splits.train_x, splits.train_y, mean, std, config.seed,
-                            recipe.class_weight_vector(dataset.class_names))
+    state = adapter.prepare(
+        built.model,
+        recipe,
+        splits.train_x,
+        splits.train_y,
+        mean,
+        std,
+        config.seed,
+        recipe.class_weight_vector(dataset.class_names),
+    )
     if built.kept_frozen:
         adapter.freeze(built.model, state, built.kept_frozen)
     if (recipe.plateau or recipe.early_stopping) and not len(splits.val_y):
@@ -75,35 +83,59 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         test_scores = inference_rate = None
         if config.scores_test:
             with SyncedTimer(adapter.synchronize) as test_timer:  # the test set, scored once
-                test_logits = tta.predict(lambda view: adapter.predict(built.model, state, view), splits.test_x,
-                                          recipe.test_time_augmentation)
+                test_logits = tta.predict(
+                    lambda view: adapter.predict(built.model, state, view), splits.test_x, recipe.test_time_augmentation
+                )
             test_scores = metrics.scores(test_logits, splits.test_y, dataset.class_names)
             inference_rate = len(splits.test_y) / test_timer.seconds
 
-    timing = {**phase_timing(built.pretrained, epoch_seconds, len(splits.train_y)),
-              "inference_images_per_s": inference_rate}
+    timing = {
+        **phase_timing(built.pretrained, epoch_seconds, len(splits.train_y)),
+        "inference_images_per_s": inference_rate,
+    }
     settings = adapter.settings(built.model)
     forward_flops = layers.forward_flops(built.layer_list)
     target = config.target_accuracy or TARGET_ACCURACY[dataset.name]
     spec = registry.spec(config.model)
     return {
         "recipe": recipe.as_dict(),
-        "budget": {"epochs": recipe.epochs, "paper_epochs": get_recipe(config.recipe).epochs,
-                   "train_images": len(splits.train_y), "full_training_set": config.train_subset is None,
-                   "matches_paper": (recipe.paper is not None and not recipe.deviations
-                                     and recipe.epochs == get_recipe(config.recipe).epochs
-                                     and config.train_subset is None and config.test_subset is None),
-                   "note": config.note},
-        "early_stopping": {"stopped_after_epoch": len(epochs) if len(epochs) < recipe.epochs else None,
-                           "restored_epoch": restored_epoch},
-        "dataset": {"name": dataset.name, "label": dataset.label, "source": dataset.source,
-                    "sha256": dataset.sha256, "num_classes": dataset.num_classes,
-                    "class_names": list(dataset.class_names), "train_size": len(splits.train_y),
-                    "val_size": len(splits.val_y), "test_size": len(splits.test_y) if config.scores_test else 0,
-                    "split_seed": cifar.SPLIT_SEED},
-        "model": {"paper": spec.PAPER, "description": spec.DESCRIPTION,
-                  "params_trainable": trainable, "params_non_trainable": non_trainable,
-                  "forward_flops_per_image": forward_flops},
+        "budget": {
+            "epochs": recipe.epochs,
+            "paper_epochs": get_recipe(config.recipe).epochs,
+            "train_images": len(splits.train_y),
+            "full_training_set": config.train_subset is None,
+            "matches_paper": (
+                recipe.paper is not None
+                and not recipe.deviations
+                and recipe.epochs == get_recipe(config.recipe).epochs
+                and config.train_subset is None
+                and config.test_subset is None
+            ),
+            "note": config.note,
+        },
+        "early_stopping": {
+            "stopped_after_epoch": len(epochs) if len(epochs) < recipe.epochs else None,
+            "restored_epoch": restored_epoch,
+        },
+        "dataset": {
+            "name": dataset.name,
+            "label": dataset.label,
+            "source": dataset.source,
+            "sha256": dataset.sha256,
+            "num_classes": dataset.num_classes,
+            "class_names": list(dataset.class_names),
+            "train_size": len(splits.train_y),
+            "val_size": len(splits.val_y),
+            "test_size": len(splits.test_y) if config.scores_test else 0,
+            "split_seed": cifar.SPLIT_SEED,
+        },
+        "model": {
+            "paper": spec.PAPER,
+            "description": spec.DESCRIPTION,
+            "params_trainable": trainable,
+            "params_non_trainable": non_trainable,
+            "forward_flops_per_image": forward_flops,
+        },
         "pretrained": built.pretrained,
         "initialisation": built.initialisation,  # a data-dependent initialisation (whitening), if the recipe has one
         "settings": settings,
@@ -111,10 +143,12 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         "timing": timing,
         "time_to_accuracy": time_to_accuracy(epochs, target),
         "compute": compute(forward_flops, len(splits.train_y), timing["epoch_median_s"], settings),
-        "memory": {"peak_rss_bytes": rss.peak_bytes,
-                   "peak_rss_measures": "host resident set of the trial process, sampled every 50 ms "
-                                        "during training and evaluation",
-                   **adapter.peak_device_memory()},
+        "memory": {
+            "peak_rss_bytes": rss.peak_bytes,
+            "peak_rss_measures": "host resident set of the trial process, sampled every 50 ms "
+            "during training and evaluation",
+            **adapter.peak_device_memory(),
+        },
         "test": test_scores,  # None for a search's candidate
     }
 
@@ -122,8 +156,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
 def build(config: TrialConfig, recipe, adapter, num_classes: int, train_x: np.ndarray, mean, std) -> Built:
     """The trial's model: built from its layer list, initialised as asked, with the weights file loaded and
     the first conv whitened where the recipe says so."""
-    layer_list = ([layers.Resize(recipe.resize)] if recipe.resize else []) + \
-        registry.layers(config.model, num_classes)
+    layer_list = ([layers.Resize(recipe.resize)] if recipe.resize else []) + registry.layers(config.model, num_classes)
     model = adapter.build(layer_list, config.model)
     if config.init != "native":
         adapter.initialise(model, config.init, config.seed)
@@ -132,8 +165,13 @@ def build(config: TrialConfig, recipe, adapter, num_classes: int, train_x: np.nd
         weights, skipped = read_torchvision(config.weights, layers.torch_tensor_shapes(layer_list))
         adapter.load_weights(model, layer_list, weights)
         loaded = set(weights)
-        pretrained = {"path": portable(config.weights), "sha256": file_sha256(config.weights),
-                      "layers_loaded": len(weights), "layers_left_initialised": skipped, "phases": []}
+        pretrained = {
+            "path": portable(config.weights),
+            "sha256": file_sha256(config.weights),
+            "layers_loaded": len(weights),
+            "layers_left_initialised": skipped,
+            "phases": [],
+        }
     kept_frozen, initialisation = set(), None
     if recipe.whiten_first_conv:  # airbench's whitening: computed from the training images, then frozen
         first = whitening.first_conv(layer_list)
@@ -146,12 +184,16 @@ def validate(adapter, built: Built, state, splits) -> dict:
     """An epoch's validation figures: loss, accuracy and the time scoring the validation split took."""
     with SyncedTimer(adapter.synchronize) as eval_timer:
         val_logits = adapter.predict(built.model, state, splits.val_x)
-    return {"val_loss": metrics.cross_entropy(val_logits, splits.val_y),
-            "val_accuracy": metrics.accuracy(val_logits, splits.val_y), "eval_time_s": eval_timer.seconds}
+    return {
+        "val_loss": metrics.cross_entropy(val_logits, splits.val_y),
+        "val_accuracy": metrics.accuracy(val_logits, splits.val_y),
+        "eval_time_s": eval_timer.seconds,
+    }
 
 
-def train(config: TrialConfig, recipe, adapter, built: Built, state, splits,
-          emit: Callable[[dict], None], validation=validate) -> tuple[list[dict], list[float], int | None]:
+def train(
+    config: TrialConfig, recipe, adapter, built: Built, state, splits, emit: Callable[[dict], None], validation=validate
+) -> tuple[list[dict], list[float], int | None]:
     """The epochs: a seeded order of the training images each, the synced epoch time, validation after it
     (never inside the epoch time), the schedule's controls and early stopping. Returns the epochs' records,
     their training seconds, and the epoch whose weights early stopping restored (or None).
@@ -165,19 +207,29 @@ def train(config: TrialConfig, recipe, adapter, built: Built, state, splits,
         if built.pretrained and recipe.freeze_epochs and epoch in (1, recipe.freeze_epochs + 1):
             frozen = (built.loaded if epoch == 1 else set()) | built.kept_frozen  # the loaded layers, then none
             adapter.freeze(built.model, state, frozen)
-            built.pretrained["phases"].append({"from_epoch": epoch, "frozen_layers": len(frozen),
-                                               "params_trainable": adapter.count_params(built.model)[0],
-                                               "learning_rate_scale": 1.0 if frozen else recipe.unfrozen_lr_scale})
+            built.pretrained["phases"].append(
+                {
+                    "from_epoch": epoch,
+                    "frozen_layers": len(frozen),
+                    "params_trainable": adapter.count_params(built.model)[0],
+                    "learning_rate_scale": 1.0 if frozen else recipe.unfrozen_lr_scale,
+                }
+            )
         order = order_rng.permutation(len(splits.train_y))
         learning_rates = control.learning_rates(epoch - 1)
         with ForeignLoad() as load, SyncedTimer(adapter.synchronize) as train_timer:
             stats = adapter.train_epoch(built.model, state, order, learning_rates)
         if not math.isfinite(stats.loss):
             raise Diverged(f"training loss is {stats.loss} in epoch {epoch}")
-        record = {"epoch": epoch, "train_loss": stats.loss, "train_accuracy": stats.accuracy,
-                  "learning_rate": stats.learning_rate, "epoch_time_s": train_timer.seconds,
-                  "images_per_s": len(splits.train_y) / train_timer.seconds,
-                  "foreign_cpu_cores": round(load.cores, 3)}
+        record = {
+            "epoch": epoch,
+            "train_loss": stats.loss,
+            "train_accuracy": stats.accuracy,
+            "learning_rate": stats.learning_rate,
+            "epoch_time_s": train_timer.seconds,
+            "images_per_s": len(splits.train_y) / train_timer.seconds,
+            "foreign_cpu_cores": round(load.cores, 3),
+        }
         if len(splits.val_y):
             record.update(validation(adapter, built, state, splits))
         is_best, stop = control.after_epoch(epoch, record.get("val_loss"), record.get("val_accuracy"))
@@ -202,8 +254,8 @@ def phase_timing(pretrained: dict | None, epoch_seconds: list[float], images: in
     phases = (pretrained or {}).get("phases", [])
     starts = [phase["from_epoch"] for phase in phases]
     for phase, end in zip(phases, starts[1:] + [len(epoch_seconds) + 1]):
-        phase["epoch_times_s"] = epoch_seconds[phase["from_epoch"] - 1:end - 1]
-    return summarise_epochs(epoch_seconds[starts[-1] - 1:] if starts else epoch_seconds, images)
+        phase["epoch_times_s"] = epoch_seconds[phase["from_epoch"] - 1 : end - 1]
+    return summarise_epochs(epoch_seconds[starts[-1] - 1 :] if starts else epoch_seconds, images)
 
 
 def time_to_accuracy(epochs: list[dict], target: float | None) -> dict:
@@ -217,8 +269,7 @@ def time_to_accuracy(epochs: list[dict], target: float | None) -> dict:
         train_seconds += record["epoch_time_s"]
         wall_seconds += record["epoch_time_s"] + record.get("eval_time_s", 0.0)
         if target is not None and record.get("val_accuracy", 0.0) >= target:
-            return {**result, "epoch": record["epoch"], "train_seconds": train_seconds,
-                    "wall_seconds": wall_seconds}
+            return {**result, "epoch": record["epoch"], "train_seconds": train_seconds, "wall_seconds": wall_seconds}
     return result
 
 
@@ -230,6 +281,10 @@ def compute(forward_flops: int, images: int, epoch_seconds: float, settings: dic
     if precision == "float32" and settings.get("tf32_matmul"):
         precision = "tf32"
     peak = peak_flops.peak_tflops(settings.get("device_name"), precision)
-    return {"train_flops_per_epoch": train_flops, "achieved_tflops": achieved / 1e12,
-            "peak_tflops": peak, "share_of_peak": achieved / (peak * 1e12) if peak else None,
-            "precision_for_peak": precision}
+    return {
+        "train_flops_per_epoch": train_flops,
+        "achieved_tflops": achieved / 1e12,
+        "peak_tflops": peak,
+        "share_of_peak": achieved / (peak * 1e12) if peak else None,
+        "precision_for_peak": precision,
+    }

@@ -4,7 +4,7 @@ the uint8 images and each is scored by the adapter's predict."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -24,10 +24,10 @@ def views(images: np.ndarray, kind: str) -> list[tuple[float, np.ndarray]]:
         raise ValueError(f"unknown test-time augmentation {kind!r}; choose from {', '.join(KINDS)}")
     height, width = images.shape[1:3]
     padded = np.pad(images, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
-    shifted = [padded[:, :height, :width], padded[:, 2:height + 2, 2:width + 2]]
-    return [(weight / 2, view) for weight, view in mirrored] + \
-        [(weight / 4, view) for image in shifted for weight, view in
-         ((0.5, image), (0.5, image[:, :, ::-1]))]
+    shifted = [padded[:, :height, :width], padded[:, 2 : height + 2, 2 : width + 2]]
+    return [(weight / 2, view) for weight, view in mirrored] + [
+        (weight / 4, view) for image in shifted for weight, view in ((0.5, image), (0.5, image[:, :, ::-1]))
+    ]
 
 
 def predict(score: Callable[[np.ndarray], np.ndarray], images: np.ndarray, kind: str) -> np.ndarray:

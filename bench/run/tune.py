@@ -23,12 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bench.errors import BenchError
 from bench.results import store
 from bench.run import runner
 from bench.spec import registry
-from bench.errors import BenchError
-from bench.spec.searches import Choice, SearchSpace, objective
 from bench.spec.config import TrialConfig
+from bench.spec.searches import Choice, SearchSpace, objective
 
 JOURNAL = Path("searches") / "optuna.journal"
 PRUNER_STARTUP_CANDIDATES = 2  # the median pruner waits for this many finished candidates
@@ -47,10 +47,14 @@ def _optuna():
 def distributions(space: SearchSpace) -> dict:
     """The space as Optuna distributions: a list of choices is categorical, a range continuous."""
     optuna = _optuna()
-    return {key: (optuna.distributions.CategoricalDistribution(list(value.values)) if isinstance(value, Choice)
-                  else optuna.distributions.FloatDistribution(value.low, value.high, log=value.log,
-                                                                 step=value.step))
-            for key, value in space.parameters.items()}
+    return {
+        key: (
+            optuna.distributions.CategoricalDistribution(list(value.values))
+            if isinstance(value, Choice)
+            else optuna.distributions.FloatDistribution(value.low, value.high, log=value.log, step=value.step)
+        )
+        for key, value in space.parameters.items()
+    }
 
 
 def storage_for(url: str | None, results_dir):
@@ -79,10 +83,14 @@ class Study:
 
     def config(self, number: int, params: dict, role: str = "candidate") -> TrialConfig:
         model = registry.variant(self.space.model, **self.space.model_parameters(params))
-        search = {"space": self.space.name, "study": self.name, "candidate": number, "role": role,
-                  "parameters": params}
-        return replace(self.base, model=model, batch_size=params["batch_size"],
-                       learning_rate=params["learning_rate"], search=search)
+        search = {"space": self.space.name, "study": self.name, "candidate": number, "role": role, "parameters": params}
+        return replace(
+            self.base,
+            model=model,
+            batch_size=params["batch_size"],
+            learning_rate=params["learning_rate"],
+            search=search,
+        )
 
     def trials(self, *states):
         return self.optuna_study.get_trials(deepcopy=False, states=states)
@@ -98,8 +106,10 @@ class Study:
             return None
         trial.report(event["val_accuracy"], event["epoch"])
         if event["epoch"] < config.epochs and trial.should_prune():
-            return (f"pruned by the median pruner after epoch {event['epoch']} (validation accuracy "
-                    f"{event['val_accuracy']:.4f})")
+            return (
+                f"pruned by the median pruner after epoch {event['epoch']} (validation accuracy "
+                f"{event['val_accuracy']:.4f})"
+            )
         return None
 
     def on_record(self, config: TrialConfig, record: dict) -> None:
@@ -112,25 +122,33 @@ class Study:
         if record["status"] == "ok":
             self.optuna_study.tell(number, objective(record), skip_if_finished=True)
         else:
-            self.optuna_study.tell(number, state=states.PRUNED if record["status"] == "pruned" else states.FAIL,
-                                   skip_if_finished=True)
+            self.optuna_study.tell(
+                number, state=states.PRUNED if record["status"] == "pruned" else states.FAIL, skip_if_finished=True
+            )
 
 
 def open_study(space: SearchSpace, base: TrialConfig, name: str, storage, seed: int) -> Study:
     """Create or continue a study; one run with other fixed settings under this name is refused."""
     optuna = _optuna()
     study = optuna.create_study(
-        study_name=name, storage=storage, direction="maximize", load_if_exists=True,
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=PRUNER_STARTUP_CANDIDATES,
-                                           n_warmup_steps=PRUNER_WARMUP_EPOCHS))
+        study_name=name,
+        storage=storage,
+        direction="maximize",
+        load_if_exists=True,
+        pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=PRUNER_STARTUP_CANDIDATES, n_warmup_steps=PRUNER_WARMUP_EPOCHS
+        ),
+    )
     # Seeded by the study's progress: a continued study must not draw its first candidates' parameters again.
     study.sampler = optuna.samplers.TPESampler(seed=seed + len(study.trials))
     fixed = {k: v for k, v in base.identity().items() if k not in NOT_FIXED} | {"space": space.describe()}
     stored = {k: v for k, v in study.user_attrs.get("fixed", fixed).items() if k not in NOT_FIXED}
     if stored != fixed:
         changed = sorted(k for k in fixed.keys() | stored.keys() if fixed.get(k) != stored.get(k))
-        raise BenchError(f"study {name!r} was run with other settings ({', '.join(changed)}); "
-                         f"give another --study or the same settings")
+        raise BenchError(
+            f"study {name!r} was run with other settings ({', '.join(changed)}); "
+            f"give another --study or the same settings"
+        )
     study.set_user_attr("fixed", fixed)
     return Study(space, base, study, {})
 
@@ -155,8 +173,7 @@ def _draw_missing(trial, space: dict):
         if hasattr(distribution, "choices"):
             trial.suggest_categorical(name, distribution.choices)
         else:
-            trial.suggest_float(name, distribution.low, distribution.high, step=distribution.step,
-                                log=distribution.log)
+            trial.suggest_float(name, distribution.low, distribution.high, step=distribution.step, log=distribution.log)
     return trial
 
 
@@ -183,8 +200,10 @@ def run_study(study: Study, wanted: int, results_dir, parallel: int, sweep_optio
         # Each trial is owned before its parameters are drawn: one whose process was killed while drawing has an
         # owner that is gone, and is taken over; one another process is drawing has an owner alive, left to it.
         batch, interrupted = [_owned(trial) for trial in interrupted[:parallel]], interrupted[parallel:]
-        batch += [_owned(study.optuna_study.ask())
-                  for _ in range(min(parallel - len(batch), wanted - study.finished() - in_flight))]
+        batch += [
+            _owned(study.optuna_study.ask())
+            for _ in range(min(parallel - len(batch), wanted - study.finished() - in_flight))
+        ]
         if not batch:
             break  # every missing candidate is running in another process
         configs = []
@@ -192,8 +211,9 @@ def run_study(study: Study, wanted: int, results_dir, parallel: int, sweep_optio
             config = study.config(trial.number, _draw_missing(trial, space).params)
             study.running[config.trial_id] = trial
             configs.append(config)
-        summary = runner.run_sweep(configs, results_dir, resume=True, on_epoch=study.on_epoch,
-                                   on_record=study.on_record, **sweep_options)
+        summary = runner.run_sweep(
+            configs, results_dir, resume=True, on_epoch=study.on_epoch, on_record=study.on_record, **sweep_options
+        )
         if summary.interrupted:
             return {"summary": summary, "final": None}
     complete = study.trials(states.COMPLETE)
@@ -212,8 +232,10 @@ def default_study_name(base: TrialConfig, framework_label: str) -> str:
 
 def result_line(study: Study, wanted: int, outcome: dict) -> str:
     states = _optuna().trial.TrialState
-    counts = {name: len(study.trials(state)) for name, state in
-              (("completed", states.COMPLETE), ("pruned", states.PRUNED), ("failed", states.FAIL))}
+    counts = {
+        name: len(study.trials(state))
+        for name, state in (("completed", states.COMPLETE), ("pruned", states.PRUNED), ("failed", states.FAIL))
+    }
     head = f"study {study.name}: " + ", ".join(f"{n} {name}" for name, n in counts.items())
     final = outcome["final"]
     if final is None:
@@ -228,6 +250,8 @@ def result_line(study: Study, wanted: int, outcome: dict) -> str:
     if final["status"] != "ok":
         return f"{head}; final trial {final['status']}: {final['error']}"
     search = final["config"]["search"]
-    return (f"{head}; best candidate {search['candidate']} "
-            f"({', '.join(f'{k}={v:g}' for k, v in search['parameters'].items())}): validation accuracy "
-            f"{objective(final):.4f}, test accuracy {final['test']['accuracy']:.4f}")
+    return (
+        f"{head}; best candidate {search['candidate']} "
+        f"({', '.join(f'{k}={v:g}' for k, v in search['parameters'].items())}): validation accuracy "
+        f"{objective(final):.4f}, test accuracy {final['test']['accuracy']:.4f}"
+    )

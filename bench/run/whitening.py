@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.spec import layers as L
 from bench.errors import BenchError
+from bench.spec import layers as L
 
 SAMPLE_IMAGES = 5000  # training images the covariance is estimated from (airbench: the first 5,000)
 EPSILON = 5e-4  # added to every eigenvalue (airbench's eps)
@@ -17,10 +17,16 @@ CHUNK = 500  # images per partial sum (bounds the memory of the patches)
 def first_conv(layer_list: list) -> L.Conv:
     """The first layer, which must be a bias-carrying conv without padding of 2 x channels x k x k filters."""
     first = layer_list[0]
-    if not (isinstance(first, L.Conv) and first.pad == 0 and not first.depthwise
-            and first.filters == 2 * L.INPUT_SHAPE[-1] * first.kernel ** 2):
-        raise BenchError("a whitening recipe needs a model whose first layer is a conv without padding of "
-                         "2 x 3 x k x k filters (as airbench94's)")
+    if not (
+        isinstance(first, L.Conv)
+        and first.pad == 0
+        and not first.depthwise
+        and first.filters == 2 * L.INPUT_SHAPE[-1] * first.kernel**2
+    ):
+        raise BenchError(
+            "a whitening recipe needs a model whose first layer is a conv without padding of "
+            "2 x 3 x k x k filters (as airbench94's)"
+        )
     return first
 
 
@@ -30,8 +36,9 @@ def patch_covariance(pixels: np.ndarray, kernel: int) -> np.ndarray:
     size = pixels.shape[-1] * kernel * kernel
     total, count = np.zeros((size, size)), 0
     for start in range(0, len(pixels), CHUNK):
-        windows = np.lib.stride_tricks.sliding_window_view(pixels[start:start + CHUNK], (kernel, kernel),
-                                                             axis=(1, 2))  # N, H', W', C, k, k
+        windows = np.lib.stride_tricks.sliding_window_view(
+            pixels[start : start + CHUNK], (kernel, kernel), axis=(1, 2)
+        )  # N, H', W', C, k, k
         patches = windows.reshape(-1, size).astype(np.float64)
         total += patches.T @ patches
         count += len(patches)
@@ -45,5 +52,7 @@ def whitening_weights(layer: L.Conv, train_x: np.ndarray, mean, std) -> dict[str
     order = np.argsort(eigenvalues)[::-1]  # largest first, as airbench
     filters = (eigenvectors[:, order] / np.sqrt(eigenvalues[order] + EPSILON)).T
     filters = filters.reshape(-1, L.INPUT_SHAPE[-1], layer.kernel, layer.kernel)
-    return {"weight": np.concatenate([filters, -filters]).astype(np.float32),
-            "bias": np.zeros(layer.filters, np.float32)}
+    return {
+        "weight": np.concatenate([filters, -filters]).astype(np.float32),
+        "bias": np.zeros(layer.filters, np.float32),
+    }

@@ -16,15 +16,17 @@ import time
 from pathlib import Path
 
 from bench.data import cifar
+from bench.errors import BenchError
 from bench.measure import provenance
 from bench.results import store
-from bench.errors import BenchError
 
 AIRBENCH_FOLDER = "cifar10"  # airbench's train() opens CifarLoader('cifar10', train=False) in the working directory
-PROTOCOL = ("the airbench package's own protocol: all 50,000 training images, 9.9 epochs, whitening "
-            "initialisation, lookahead, test scored with flip-and-translate test-time augmentation; time is the "
-            "synchronised wall time of train94 after one warm-up run (airbench's own clock leaves out loading "
-            "the test set)")
+PROTOCOL = (
+    "the airbench package's own protocol: all 50,000 training images, 9.9 epochs, whitening "
+    "initialisation, lookahead, test scored with flip-and-translate test-time augmentation; time is the "
+    "synchronised wall time of train94 after one warm-up run (airbench's own clock leaves out loading "
+    "the test set)"
+)
 
 
 def write_airbench_data(dataset: cifar.Cifar, root: Path) -> Path:
@@ -33,9 +35,18 @@ def write_airbench_data(dataset: cifar.Cifar, root: Path) -> Path:
 
     folder = Path(root) / AIRBENCH_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    for split, images, labels in (("train", dataset.train_x, dataset.train_y), ("test", dataset.test_x, dataset.test_y)):
-        torch.save({"images": torch.from_numpy(images), "labels": torch.from_numpy(labels).long(),
-                    "classes": list(dataset.class_names)}, folder / f"{split}.pt")
+    for split, images, labels in (
+        ("train", dataset.train_x, dataset.train_y),
+        ("test", dataset.test_x, dataset.test_y),
+    ):
+        torch.save(
+            {
+                "images": torch.from_numpy(images),
+                "labels": torch.from_numpy(labels).long(),
+                "classes": list(dataset.class_names),
+            },
+            folder / f"{split}.pt",
+        )
     return folder
 
 
@@ -61,14 +72,24 @@ def run(data_dir, results_dir, seeds: list[int], work_dir: Path) -> list[dict]:
     import torch
 
     folder = write_airbench_data(dataset, work_dir)
-    shared = {"schema_version": store.SCHEMA_VERSION, "provenance": provenance.collect(), "protocol": PROTOCOL, "dataset": {
-        "label": dataset.label, "sha256": dataset.sha256, "train_size": len(dataset.train_y),
-        "test_size": len(dataset.test_y)}, "airbench_version": importlib.metadata.version("airbench"),
-        "device_name": torch.cuda.get_device_name()}
+    shared = {
+        "schema_version": store.SCHEMA_VERSION,
+        "provenance": provenance.collect(),
+        "protocol": PROTOCOL,
+        "dataset": {
+            "label": dataset.label,
+            "sha256": dataset.sha256,
+            "train_size": len(dataset.train_y),
+            "test_size": len(dataset.test_y),
+        },
+        "airbench_version": importlib.metadata.version("airbench"),
+        "device_name": torch.cuda.get_device_name(),
+    }
     records = []
     with contextlib.chdir(work_dir):
-        loader = airbench.CifarLoader(str(folder), train=True, batch_size=1024, aug={"flip": True, "translate": 2},
-                                      altflip=True)
+        loader = airbench.CifarLoader(
+            str(folder), train=True, batch_size=1024, aug={"flip": True, "translate": 2}, altflip=True
+        )
         test_loader = airbench.CifarLoader(str(folder), train=False, batch_size=2000)
         with contextlib.redirect_stdout(io.StringIO()):
             airbench.train94(loader, run=-1, verbose=False)  # warm-up: cuDNN's autotuning, allocator
@@ -79,12 +100,18 @@ def run(data_dir, results_dir, seeds: list[int], work_dir: Path) -> list[dict]:
             model = airbench.train94(loader, verbose=False)
             torch.cuda.synchronize()
             seconds = time.perf_counter() - start
-            record = {**shared, "model": "airbench94", "source": "airbench package", "seed": seed,
-                      "train_seconds": seconds,
-                      "test_accuracy": airbench.evaluate(model, test_loader, tta_level=2),
-                      "test_accuracy_without_tta": airbench.evaluate(model, test_loader, tta_level=0)}
-            store.write_json(Path(results_dir) / store.YARDSTICK_DIR, f"airbench94-package_seed{seed}_{store.stamp()}.json",
-                             record)
+            record = {
+                **shared,
+                "model": "airbench94",
+                "source": "airbench package",
+                "seed": seed,
+                "train_seconds": seconds,
+                "test_accuracy": airbench.evaluate(model, test_loader, tta_level=2),
+                "test_accuracy_without_tta": airbench.evaluate(model, test_loader, tta_level=0),
+            }
+            store.write_json(
+                Path(results_dir) / store.YARDSTICK_DIR, f"airbench94-package_seed{seed}_{store.stamp()}.json", record
+            )
             records.append(record)
     return records
 
@@ -95,6 +122,7 @@ def load(results_dir) -> list[dict]:
 
 
 def result_line(record: dict) -> str:
-    return (f"airbench94 (package) seed {record['seed']}: {100 * record['test_accuracy']:.2f} % test accuracy "
-            f"(with test-time augmentation) in {record['train_seconds']:.2f} s on {record['device_name']}")
-
+    return (
+        f"airbench94 (package) seed {record['seed']}: {100 * record['test_accuracy']:.2f} % test accuracy "
+        f"(with test-time augmentation) in {record['train_seconds']:.2f} s on {record['device_name']}"
+    )

@@ -56,10 +56,18 @@ class TrialConfig:
         """The fields that define the trial; those at their default are left out, so adding a field
         whose default keeps the old behaviour does not change existing trials' ids. The recipe's part is
         today's recipe of its name, or `recipe` (a recipe as a record holds it)."""
-        values = {f.name: getattr(self, f.name) for f in fields(self) if f.compare and f.name != "execution"
-                  and (f.default is MISSING or getattr(self, f.name) != f.default)}
-        values.update({f.name: getattr(self.execution, f.name) for f in fields(Execution)
-                       if getattr(self.execution, f.name) != f.default})
+        values = {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.compare and f.name != "execution" and (f.default is MISSING or getattr(self, f.name) != f.default)
+        }
+        values.update(
+            {
+                f.name: getattr(self.execution, f.name)
+                for f in fields(Execution)
+                if getattr(self.execution, f.name) != f.default
+            }
+        )
         if self.weights:  # the file, not where this machine keeps it (its sha256 is in the record)
             values["weights"] = os.path.basename(self.weights)
         values["resolved_recipe"] = identity_fields(recipe if recipe is not None else self.resolved_recipe().as_dict())
@@ -74,8 +82,7 @@ class TrialConfig:
         base_lr = self.learning_rate or recipe.learning_rate
         ratio = self.batch_size / recipe.batch_size
         factor = {"none": 1.0, "linear": ratio, "sqrt": math.sqrt(ratio)}[self.lr_scaling]
-        return recipe.with_overrides(batch_size=self.batch_size, epochs=self.epochs,
-                                     learning_rate=base_lr * factor)
+        return recipe.with_overrides(batch_size=self.batch_size, epochs=self.epochs, learning_rate=base_lr * factor)
 
     def record(self) -> dict:
         """Every field as JSON-ready values, the execution options flat among them (as a record's config)."""
@@ -83,7 +90,7 @@ class TrialConfig:
         return {**copy.deepcopy(values), **asdict(self.execution)}
 
     @classmethod
-    def from_record(cls, values: dict) -> "TrialConfig":
+    def from_record(cls, values: dict) -> TrialConfig:
         """The trial of a record's config (or of `record()`); keys that are not fields are left out."""
         names = {f.name for f in fields(cls)} - {"execution"}
         return cls(**{k: v for k, v in values.items() if k in names}, execution=Execution.of(values))
@@ -91,11 +98,21 @@ class TrialConfig:
     def label(self) -> str:
         framework = f"keras[{self.keras_backend}]" if self.keras_backend else self.framework
         variant = self.execution.label()
-        return (f"{self.model} {framework} {self.device} bs{self.batch_size}"
-                + (f" lr{self.learning_rate:g}" if self.learning_rate else "") + f" seed{self.seed}"
-                + (f" [{variant}]" if variant != "fast" else "")
-                + (" (" + " ".join(str(part) for part in (self.search["role"], self.search.get("candidate"))
-                                   if part is not None) + ")" if self.search else ""))
+        return (
+            f"{self.model} {framework} {self.device} bs{self.batch_size}"
+            + (f" lr{self.learning_rate:g}" if self.learning_rate else "")
+            + f" seed{self.seed}"
+            + (f" [{variant}]" if variant != "fast" else "")
+            + (
+                " ("
+                + " ".join(
+                    str(part) for part in (self.search["role"], self.search.get("candidate")) if part is not None
+                )
+                + ")"
+                if self.search
+                else ""
+            )
+        )
 
 
 def hashed(identity: dict) -> str:

@@ -28,17 +28,20 @@ class Execution:
     steps_per_execution: int = 1  # keras: training steps per call of the compiled step function
 
     @classmethod
-    def of(cls, values: dict) -> "Execution":
+    def of(cls, values: dict) -> Execution:
         """The execution options in `values` (a record's flat config, say); absent ones at their default."""
         return cls(**{f.name: values.get(f.name, f.default) for f in fields(cls)})
 
     def label(self) -> str:
-        parts = [self.loader] + ([self.amp] if self.amp != "off" else []) + \
-                (["channels-last"] if self.channels_last else []) + \
-                ([f"compile={self.compile}"] if self.compile != "off" else []) + \
-                (["fused-optimizer"] if self.fused_optimizer else []) + \
-                (["cudnn-benchmark"] if self.cudnn_benchmark else []) + \
-                ([f"steps-per-execution={self.steps_per_execution}"] if self.steps_per_execution != 1 else [])
+        parts = (
+            [self.loader]
+            + ([self.amp] if self.amp != "off" else [])
+            + (["channels-last"] if self.channels_last else [])
+            + ([f"compile={self.compile}"] if self.compile != "off" else [])
+            + (["fused-optimizer"] if self.fused_optimizer else [])
+            + (["cudnn-benchmark"] if self.cudnn_benchmark else [])
+            + ([f"steps-per-execution={self.steps_per_execution}"] if self.steps_per_execution != 1 else [])
+        )
         return "+".join(parts)
 
 

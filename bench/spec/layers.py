@@ -18,8 +18,8 @@ Framework defaults are fixed here, not inherited:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 BN_EPSILON = 1e-5
 BN_MOMENTUM_TORCH = 0.1  # new = (1 - m) * old + m * batch; keras writes the same as momentum 1 - m
@@ -167,8 +167,10 @@ def output_shape(layer, shape: Shape) -> Shape:
         return (1, 1, shape[-1]) if layer.keepdims else (shape[-1],)
     if isinstance(layer, AdaptiveAvgPool):
         if any(layer.size % n and n % layer.size for n in shape[:2]):
-            raise ValueError(f"adaptive average pool to {layer.size}x{layer.size} from {shape[0]}x{shape[1]}: one "
-                             f"side must be a whole multiple of the other (resize the input, e.g. to 32 or 224)")
+            raise ValueError(
+                f"adaptive average pool to {layer.size}x{layer.size} from {shape[0]}x{shape[1]}: one "
+                f"side must be a whole multiple of the other (resize the input, e.g. to 32 or 224)"
+            )
         return (layer.size, layer.size, shape[-1])
     if isinstance(layer, Resize):
         return (layer.size, layer.size, shape[-1])
@@ -226,9 +228,9 @@ INPUT_SHAPE = (32, 32, 3)
 def count_params(layers: list, input_shape: Shape = INPUT_SHAPE) -> tuple[int, int]:
     """(trainable, non-trainable) parameters; BatchNorm's running mean and variance are non-trainable."""
     trainable = frozen = 0
-    for layer, shape_in, shape_out in walk(layers, input_shape):
+    for layer, shape_in, _ in walk(layers, input_shape):
         if isinstance(layer, Conv):
-            per_filter = layer.kernel ** 2 * (1 if layer.depthwise else shape_in[-1])
+            per_filter = layer.kernel**2 * (1 if layer.depthwise else shape_in[-1])
             trainable += per_filter * layer.filters + (layer.filters if layer.bias else 0)
         elif isinstance(layer, Dense):
             trainable += shape_in[-1] * layer.units + (layer.units if layer.bias else 0)
@@ -244,7 +246,7 @@ def forward_flops(layers: list, input_shape: Shape = INPUT_SHAPE) -> int:
     flops = 0
     for layer, shape_in, shape_out in walk(layers, input_shape):
         if isinstance(layer, Conv):
-            per_output = layer.kernel ** 2 * (1 if layer.depthwise else shape_in[-1])
+            per_output = layer.kernel**2 * (1 if layer.depthwise else shape_in[-1])
             flops += 2 * shape_out[0] * shape_out[1] * layer.filters * per_output
         elif isinstance(layer, Dense):
             flops += 2 * shape_in[-1] * layer.units
@@ -253,8 +255,11 @@ def forward_flops(layers: list, input_shape: Shape = INPUT_SHAPE) -> int:
 
 def weighted_leaves(layers: list, input_shape: Shape = INPUT_SHAPE) -> list[tuple[object, Shape]]:
     """(layer, input shape) of every layer holding weights, in order; names must be unique."""
-    leaves = [(leaf, shape_in) for leaf, shape_in, _ in walk(layers, input_shape)
-              if isinstance(leaf, (Conv, Dense, BatchNorm))]
+    leaves = [
+        (leaf, shape_in)
+        for leaf, shape_in, _ in walk(layers, input_shape)
+        if isinstance(leaf, (Conv, Dense, BatchNorm))
+    ]
     names = [leaf.name for leaf, _ in leaves]
     if len(names) != len(set(names)):
         raise ValueError("layer names repeat within the model")

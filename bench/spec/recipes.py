@@ -103,13 +103,15 @@ class Recipe:
     def __post_init__(self):
         strangers = sorted(set(self.augment) - set(AUGMENTATIONS))
         if strangers:
-            raise BenchError(f"recipe {self.name}: unknown augmentation {', '.join(strangers)}; "
-                             f"choose from {', '.join(AUGMENTATIONS)}")
+            raise BenchError(
+                f"recipe {self.name}: unknown augmentation {', '.join(strangers)}; "
+                f"choose from {', '.join(AUGMENTATIONS)}"
+            )
         for name, value, known in (("optimizer", self.optimizer, OPTIMIZERS), ("loss", self.loss, LOSSES)):
             if value not in known:
                 raise BenchError(f"recipe {self.name}: unknown {name} {value!r}; choose from {', '.join(known)}")
 
-    def with_overrides(self, **overrides) -> "Recipe":
+    def with_overrides(self, **overrides) -> Recipe:
         """This recipe with the non-None overrides applied (CLI flags win over the recipe)."""
         return replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
@@ -126,8 +128,9 @@ class Recipe:
         return [weights.get(name, 1.0) for name in class_names]
 
 
-def learning_rate_at(recipe: Recipe, step: int, epoch: int, plateau_scale: float = 1.0,
-                     steps_per_epoch: int = 1) -> float:
+def learning_rate_at(
+    recipe: Recipe, step: int, epoch: int, plateau_scale: float = 1.0, steps_per_epoch: int = 1
+) -> float:
     """The learning rate of optimizer step `step` (from 0), in epoch `epoch` (from 0)."""
     schedule, base = recipe.schedule, recipe.learning_rate
     if schedule.kind == "constant":
@@ -150,15 +153,24 @@ def learning_rate_at(recipe: Recipe, step: int, epoch: int, plateau_scale: float
 COMMON = Recipe(
     name="common",
     # One recipe and budget for every model, to compare architectures fairly (not any paper's).
-    schedule=Schedule("cosine"), epochs=30,
+    schedule=Schedule("cosine"),
+    epochs=30,
 )
 
 # ResNet-18's reference recipe for a GPU (not a report's): the shape of the fast CIFAR-10 trainers
 # (Page's ResNet-9, airbench): batch 512, SGD with Nesterov momentum, a linear warm-up then a linear
 # decay to zero per step, label smoothing. Well-tuned ResNet-18s reach 93-94 % in 15-20 epochs.
 ONECYCLE = Recipe(
-    name="onecycle", optimizer="sgd", learning_rate=0.4, momentum=0.9, nesterov=True, weight_decay=5e-4,
-    label_smoothing=0.1, batch_size=512, epochs=20, schedule=Schedule("onecycle", warmup_epochs=4),
+    name="onecycle",
+    optimizer="sgd",
+    learning_rate=0.4,
+    momentum=0.9,
+    nesterov=True,
+    weight_decay=5e-4,
+    label_smoothing=0.1,
+    batch_size=512,
+    epochs=20,
+    schedule=Schedule("onecycle", warmup_epochs=4),
 )
 
 # airbench94's hyperparameters (lib_airbench94.py), restated for this harness's mean batch loss and coupled
@@ -166,17 +178,29 @@ ONECYCLE = Recipe(
 # on the batch mean; its decay of 0.0153 * 1024 / (1024 * (1 + 1 / 0.15)) = 0.0019956 of each weight per step
 # is a coupled weight decay of 0.0019956 / 1.5.
 AIRBENCH94 = Recipe(
-    name="airbench94", optimizer="sgd", learning_rate=1.5, momentum=0.85, nesterov=True,
-    weight_decay=0.0153 / (1 + 1 / 0.15) / 1.5, label_smoothing=0.2, batch_size=1024, epochs=10, crop_padding=2,
-    schedule=Schedule("onecycle", warmup_epochs=2.3), whiten_first_conv=True, test_time_augmentation="flip-translate",
-    deviations=("the harness's protocol, not airbench's: 45,000 training images (5,000 held out for validation), "
-                "no lookahead, no 64x learning rate for BatchNorm biases, BatchNorm with the harness's epsilon and "
-                "momentum and a trained scale, the whitening conv's bias kept at zero (airbench trains it for 3 "
-                "epochs), the convolutions' framework initialisation (airbench: partly identity, Dirac)",
-                "translation by 2 px over zero padding (airbench: reflect padding) and a random flip per image "
-                "(airbench: every other epoch), 10 epochs (airbench: 9.9)",
-                "learning rate rises linearly from 0 to its peak at 23 % of the steps and falls to 0 "
-                "(airbench: from 0.2x to the peak, then to 0.07x)"),
+    name="airbench94",
+    optimizer="sgd",
+    learning_rate=1.5,
+    momentum=0.85,
+    nesterov=True,
+    weight_decay=0.0153 / (1 + 1 / 0.15) / 1.5,
+    label_smoothing=0.2,
+    batch_size=1024,
+    epochs=10,
+    crop_padding=2,
+    schedule=Schedule("onecycle", warmup_epochs=2.3),
+    whiten_first_conv=True,
+    test_time_augmentation="flip-translate",
+    deviations=(
+        "the harness's protocol, not airbench's: 45,000 training images (5,000 held out for validation), "
+        "no lookahead, no 64x learning rate for BatchNorm biases, BatchNorm with the harness's epsilon and "
+        "momentum and a trained scale, the whitening conv's bias kept at zero (airbench trains it for 3 "
+        "epochs), the convolutions' framework initialisation (airbench: partly identity, Dirac)",
+        "translation by 2 px over zero padding (airbench: reflect padding) and a random flip per image "
+        "(airbench: every other epoch), 10 epochs (airbench: 9.9)",
+        "learning rate rises linearly from 0 to its peak at 23 % of the steps and falls to 0 "
+        "(airbench: from 0.2x to the peak, then to 0.07x)",
+    ),
 )
 
 RECIPES = {
@@ -186,67 +210,138 @@ RECIPES = {
     "onecycle": ONECYCLE,
     "airbench94": AIRBENCH94,
     "r0": Recipe(
-        name="r0", paper="r0", batch_size=64, epochs=50, augment=(),
+        name="r0",
+        paper="r0",
+        batch_size=64,
+        epochs=50,
+        augment=(),
         schedule=Schedule("exponential", decay_rate=0.96, decay_steps=1000),
         plateau=Plateau(factor=0.5, patience=5, min_lr=1e-7),
         early_stopping=EarlyStopping("val_loss", patience=15),
         # The L2 0.001 on every kernel belongs to the model spec (r0_deep_cnn), as in the report.
     ),
     "r1": Recipe(
-        name="r1", paper="r1", batch_size=128, epochs=50, crop_padding=2,
-        loss="focal", focal_gamma=2.0, focal_alpha=0.25, class_weights=(("cat", 2.0), ("dog", 2.0)),
+        name="r1",
+        paper="r1",
+        batch_size=128,
+        epochs=50,
+        crop_padding=2,
+        loss="focal",
+        focal_gamma=2.0,
+        focal_alpha=0.25,
+        class_weights=(("cat", 2.0), ("dog", 2.0)),
         plateau=Plateau(factor=0.1, patience=10, min_lr=0.0),  # keras's defaults: the report names none
         early_stopping=EarlyStopping("val_accuracy", patience=5),
-        deviations=("RandomTranslation(0.05) is done as a random crop with 2-pixel zero padding "
-                    "(whole-pixel shifts of up to 2 px, not interpolated shifts of up to 1.6 px)",
-                    "epochs not stated: 50"),
+        deviations=(
+            "RandomTranslation(0.05) is done as a random crop with 2-pixel zero padding "
+            "(whole-pixel shifts of up to 2 px, not interpolated shifts of up to 1.6 px)",
+            "epochs not stated: 50",
+        ),
     ),
     "r2": Recipe(
-        name="r2", paper="r2", batch_size=64, epochs=50,
+        name="r2",
+        paper="r2",
+        batch_size=64,
+        epochs=50,
         plateau=Plateau(factor=0.1, patience=10, min_lr=0.0),  # torch's defaults: the report names none
         deviations=("batch size not stated: 64",),
     ),
     "r2_squeezenet": Recipe(
-        name="r2_squeezenet", paper="r2", learning_rate=1e-4, weight_decay=1e-4, batch_size=64, epochs=50,
-        plateau=Plateau(factor=0.1, patience=10, min_lr=0.0), jitter=0.2, rotation=15.0,
-        deviations=("jitter strength and rotation angle not stated: 0.2 and 15 degrees",
-                    "batch size not stated: 64"),
+        name="r2_squeezenet",
+        paper="r2",
+        learning_rate=1e-4,
+        weight_decay=1e-4,
+        batch_size=64,
+        epochs=50,
+        plateau=Plateau(factor=0.1, patience=10, min_lr=0.0),
+        jitter=0.2,
+        rotation=15.0,
+        deviations=("jitter strength and rotation angle not stated: 0.2 and 15 degrees", "batch size not stated: 64"),
     ),
     "r3": Recipe(
-        name="r3", paper="r3", epochs=15,
+        name="r3",
+        paper="r3",
+        epochs=15,
         deviations=("optimizer not stated: Adam 1e-3", "batch size not stated: 128"),
     ),
     "r4_simple": Recipe(
-        name="r4_simple", paper="r4", weight_decay=5e-4, batch_size=32, epochs=50,
+        name="r4_simple",
+        paper="r4",
+        weight_decay=5e-4,
+        batch_size=32,
+        epochs=50,
         schedule=Schedule("step", step_epochs=20, gamma=0.1),
     ),
     "r4_resnet": Recipe(
-        name="r4_resnet", paper="r4", optimizer="sgd", learning_rate=0.01, momentum=0.9, weight_decay=5e-4,
-        batch_size=32, epochs=100, schedule=Schedule("cosine"), label_smoothing=0.1, clip_norm=1.0,
-        mixup_alpha=0.2, deviations=("mixup alpha not stated: 0.2",),
+        name="r4_resnet",
+        paper="r4",
+        optimizer="sgd",
+        learning_rate=0.01,
+        momentum=0.9,
+        weight_decay=5e-4,
+        batch_size=32,
+        epochs=100,
+        schedule=Schedule("cosine"),
+        label_smoothing=0.1,
+        clip_norm=1.0,
+        mixup_alpha=0.2,
+        deviations=("mixup alpha not stated: 0.2",),
     ),
     "r4_pretrained": Recipe(
-        name="r4_pretrained", paper="r4", optimizer="sgd", learning_rate=0.1, momentum=0.9, weight_decay=5e-4,
-        batch_size=64, epochs=100, schedule=Schedule("cosine"), label_smoothing=0.1, clip_norm=1.0,
-        mixup_alpha=0.2, pretrained=True, deviations=("mixup alpha not stated: 0.2",),
+        name="r4_pretrained",
+        paper="r4",
+        optimizer="sgd",
+        learning_rate=0.1,
+        momentum=0.9,
+        weight_decay=5e-4,
+        batch_size=64,
+        epochs=100,
+        schedule=Schedule("cosine"),
+        label_smoothing=0.1,
+        clip_norm=1.0,
+        mixup_alpha=0.2,
+        pretrained=True,
+        deviations=("mixup alpha not stated: 0.2",),
     ),
     # r1 fine-tuned ImageNet ResNet50, VGG16 and SqueezeNet on its 32x32 inputs with its own training setup.
     "r1_transfer": Recipe(
-        name="r1_transfer", paper="r1", batch_size=128, epochs=50, crop_padding=2,
-        loss="focal", focal_gamma=2.0, focal_alpha=0.25, class_weights=(("cat", 2.0), ("dog", 2.0)),
-        plateau=Plateau(factor=0.1, patience=10, min_lr=0.0), early_stopping=EarlyStopping("val_accuracy", patience=5),
-        pretrained=True, freeze_epochs=3, unfrozen_lr_scale=0.1,
-        deviations=("RandomTranslation(0.05) is done as a random crop with 2-pixel zero padding",
-                    "epochs not stated: 50", "fine-tuning schedule not stated: 3 epochs with the backbone "
-                    "frozen, then every layer at a tenth of the rate"),
+        name="r1_transfer",
+        paper="r1",
+        batch_size=128,
+        epochs=50,
+        crop_padding=2,
+        loss="focal",
+        focal_gamma=2.0,
+        focal_alpha=0.25,
+        class_weights=(("cat", 2.0), ("dog", 2.0)),
+        plateau=Plateau(factor=0.1, patience=10, min_lr=0.0),
+        early_stopping=EarlyStopping("val_accuracy", patience=5),
+        pretrained=True,
+        freeze_epochs=3,
+        unfrozen_lr_scale=0.1,
+        deviations=(
+            "RandomTranslation(0.05) is done as a random crop with 2-pixel zero padding",
+            "epochs not stated: 50",
+            "fine-tuning schedule not stated: 3 epochs with the backbone "
+            "frozen, then every layer at a tenth of the rate",
+        ),
     ),
     # r2's pretrained EfficientNet (>90 %): its common recipe on ImageNet-sized inputs.
     "r2_pretrained": Recipe(
-        name="r2_pretrained", paper="r2", batch_size=64, epochs=50,
+        name="r2_pretrained",
+        paper="r2",
+        batch_size=64,
+        epochs=50,
         plateau=Plateau(factor=0.1, patience=10, min_lr=0.0),
-        pretrained=True, resize=224, freeze_epochs=1, unfrozen_lr_scale=0.1,
-        deviations=("batch size not stated: 64", "input size and fine-tuning schedule not stated: inputs "
-                    "resized to 224x224, 1 epoch with the backbone frozen, then every layer at a tenth of the rate"),
+        pretrained=True,
+        resize=224,
+        freeze_epochs=1,
+        unfrozen_lr_scale=0.1,
+        deviations=(
+            "batch size not stated: 64",
+            "input size and fine-tuning schedule not stated: inputs "
+            "resized to 224x224, 1 epoch with the backbone frozen, then every layer at a tenth of the rate",
+        ),
     ),
 }
 

@@ -1,7 +1,8 @@
 """Model names -> framework-neutral layer lists, found and imported lazily.
 
 Every folder `impls/<name>/` with a `spec.py` is a model. A spec declares PAPER (which of the
-five source papers, `../shared/REPORTS.md`), DESCRIPTION, INTERPRETATION, PUBLISHED (the paper's figures) and `layers(num_classes, **options)`. Two kinds of options
+five source papers, `../shared/REPORTS.md`), DESCRIPTION, INTERPRETATION, PUBLISHED (the paper's figures) and
+`layers(num_classes, **options)`. Two kinds of options
 are part of a model's name, and only non-default values appear there:
 - OPTIONS: named choices (first value the default), each non-default one listed as a model of its
   own: `r4_resnet34:stem=cifar`;
@@ -51,8 +52,10 @@ def parse(name: str) -> tuple[str, dict]:
         elif key in declared and value in declared[key]:
             options[key] = value
         else:
-            raise BenchError(f"unknown model {name!r}; choose from {', '.join(model_names())}"
-                             + (f" (numeric options of {base}: {_ranges(numbers)})" if numbers else ""))
+            raise BenchError(
+                f"unknown model {name!r}; choose from {', '.join(model_names())}"
+                + (f" (numeric options of {base}: {_ranges(numbers)})" if numbers else "")
+            )
     if numbers:
         try:  # a spec's builder may refuse a combination (ValueError), e.g. an even kernel
             _import_spec(base).layers(10, **options)
@@ -83,8 +86,11 @@ def variant(base: str, **values) -> str:
     unknown = set(values) - set(defaults)
     if unknown:
         raise BenchError(f"model {base!r} has no option {', '.join(sorted(unknown))}")
-    chosen = [f"{key}={values[key]:g}" if isinstance(values[key], float) else f"{key}={values[key]}"
-              for key in defaults if key in values and values[key] != defaults[key]]
+    chosen = [
+        f"{key}={values[key]:g}" if isinstance(values[key], float) else f"{key}={values[key]}"
+        for key in defaults
+        if key in values and values[key] != defaults[key]
+    ]
     name = f"{base}:{','.join(chosen)}" if chosen else base
     parse(name)
     return name

@@ -50,7 +50,9 @@ class SearchSpace:
 
 
 R2_TUNED_CNN = SearchSpace(
-    name="r2", model="r2_tuned_cnn", recipe="r2",
+    name="r2",
+    model="r2_tuned_cnn",
+    recipe="r2",
     parameters={
         "filters1": Choice((16, 32, 64)),
         "filters2": Choice((32, 64, 128)),
@@ -60,9 +62,11 @@ R2_TUNED_CNN = SearchSpace(
         "learning_rate": FloatRange(1e-4, 1e-2, log=True),
         "batch_size": Choice((32, 64, 128)),
     },
-    note=("r2 names the searched quantities (filters, kernel sizes, dense units, learning rate, batch size, "
-          "dropout; 5 Optuna trials) but not their ranges: these ranges are ours, around the report's values "
-          "(32/64 filters, 3x3 kernels, 256 units, dropout 0.5, Adam 1e-3)"),
+    note=(
+        "r2 names the searched quantities (filters, kernel sizes, dense units, learning rate, batch size, "
+        "dropout; 5 Optuna trials) but not their ranges: these ranges are ours, around the report's values "
+        "(32/64 filters, 3x3 kernels, 256 units, dropout 0.5, Adam 1e-3)"
+    ),
 )
 
 SEARCHES = {space.model: space for space in (R2_TUNED_CNN,)}
@@ -81,4 +85,3 @@ def objective(record: dict) -> float | None:
         return None
     restored = (record.get("early_stopping") or {}).get("restored_epoch")
     return record["epochs"][(restored or len(record["epochs"])) - 1].get("val_accuracy")
-

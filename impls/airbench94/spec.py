@@ -10,13 +10,17 @@ from bench.spec.layers import GELU, BatchNorm, Conv, Dense, Flatten, MaxPool, Sc
 
 PAPER = "reference"
 DESCRIPTION = "airbench94 network (speed yardstick)"
-INTERPRETATION = ("airbench94's layers; its training tricks are the recipe's business (see recipe airbench94's "
-                  "deviations)")
-PUBLISHED = {"test_accuracy": 0.94, "epochs": 10,
-            "source": "airbench94 (Jordan 2024), outside the five reports: 94.01 % mean of 1,000 runs, with "
-                      "whitening initialisation, lookahead and flip-and-translate test-time augmentation"}
+INTERPRETATION = (
+    "airbench94's layers; its training tricks are the recipe's business (see recipe airbench94's deviations)"
+)
+PUBLISHED = {
+    "test_accuracy": 0.94,
+    "epochs": 10,
+    "source": "airbench94 (Jordan 2024), outside the five reports: 94.01 % mean of 1,000 runs, with "
+    "whitening initialisation, lookahead and flip-and-translate test-time augmentation",
+}
 WIDTHS = (64, 256, 256)
-WHITEN_FILTERS = 2 * 3 * 2 ** 2  # two signs of every eigenvector of the 2x2x3 patch covariance
+WHITEN_FILTERS = 2 * 3 * 2**2  # two signs of every eigenvector of the 2x2x3 patch covariance
 OUTPUT_SCALE = 1 / 9
 
 
@@ -24,6 +28,13 @@ def layers(num_classes: int):
     spec = [Conv("whiten", WHITEN_FILTERS, kernel=2, padding=0), GELU()]
     for index, width in enumerate(WIDTHS, start=1):
         block = f"block{index}"
-        spec += [Conv(f"{block}_conv1", width, bias=False), MaxPool(2), BatchNorm(f"{block}_norm1"), GELU(),
-                 Conv(f"{block}_conv2", width, bias=False), BatchNorm(f"{block}_norm2"), GELU()]
+        spec += [
+            Conv(f"{block}_conv1", width, bias=False),
+            MaxPool(2),
+            BatchNorm(f"{block}_norm1"),
+            GELU(),
+            Conv(f"{block}_conv2", width, bias=False),
+            BatchNorm(f"{block}_norm2"),
+            GELU(),
+        ]
     return spec + [MaxPool(3), Flatten(), Dense("head", num_classes, bias=False), Scale(OUTPUT_SCALE)]

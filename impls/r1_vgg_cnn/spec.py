@@ -10,17 +10,28 @@ from impls.blocks import conv_bn_relu_pair
 
 PAPER = "r1"
 DESCRIPTION = "VGG-style 64-128-256, BN, dropout, Dense 128"
-INTERPRETATION = ("the report's augmentation layers (RandomTranslation 0.05, RandomFlip) belong to the "
-                  "recipe, not the model, so both frameworks augment in their data pipeline")
+INTERPRETATION = (
+    "the report's augmentation layers (RandomTranslation 0.05, RandomFlip) belong to the "
+    "recipe, not the model, so both frameworks augment in their data pipeline"
+)
 PUBLISHED = {"test_accuracy": 0.8963, "framework": "Keras"}
 
 
 def layers(num_classes: int):
     return [
-        *conv_bn_relu_pair("block1", 64), MaxPool(2), Dropout(0.1),
-        *conv_bn_relu_pair("block2", 128), MaxPool(2), Dropout(0.2),
-        *conv_bn_relu_pair("block3", 256), MaxPool(2), Dropout(0.5),
+        *conv_bn_relu_pair("block1", 64),
+        MaxPool(2),
+        Dropout(0.1),
+        *conv_bn_relu_pair("block2", 128),
+        MaxPool(2),
+        Dropout(0.2),
+        *conv_bn_relu_pair("block3", 256),
+        MaxPool(2),
+        Dropout(0.5),
         Flatten(),
-        Dense("fc1", 128, l2=0.005), BatchNorm("fc1_bn"), ReLU(), Dropout(0.4),
+        Dense("fc1", 128, l2=0.005),
+        BatchNorm("fc1_bn"),
+        ReLU(),
+        Dropout(0.4),
         Dense("fc2", num_classes),
     ]

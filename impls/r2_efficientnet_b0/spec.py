@@ -12,14 +12,23 @@ from bench.spec.layers import Activation, BatchNorm, Conv, Dense, Dropout, Gate,
 
 PAPER = "r2"
 DESCRIPTION = "EfficientNet-B0 (torchvision layout)"
-INTERPRETATION = ("stem stride 1 (not 2) unless stem=imagenet; no stochastic depth (drop-connect); "
-                  "BatchNorm epsilon 1e-5 and momentum 0.1, as torchvision's B0")
+INTERPRETATION = (
+    "stem stride 1 (not 2) unless stem=imagenet; no stochastic depth (drop-connect); "
+    "BatchNorm epsilon 1e-5 and momentum 0.1, as torchvision's B0"
+)
 PUBLISHED = {"test_accuracy": 0.338, "framework": "PyTorch Lightning"}
 OPTIONS = {"stem": ("cifar", "imagenet")}
 
 # (expansion, output width, repeats, first stride, kernel) of B0's seven stages
-STAGES = ((1, 16, 1, 1, 3), (6, 24, 2, 2, 3), (6, 40, 2, 2, 5), (6, 80, 3, 2, 3),
-          (6, 112, 3, 1, 5), (6, 192, 4, 2, 5), (6, 320, 1, 1, 3))
+STAGES = (
+    (1, 16, 1, 1, 3),
+    (6, 24, 2, 2, 3),
+    (6, 40, 2, 2, 5),
+    (6, 80, 3, 2, 3),
+    (6, 112, 3, 1, 5),
+    (6, 192, 4, 2, 5),
+    (6, 320, 1, 1, 3),
+)
 
 
 def conv_bn(name: str, filters: int, kernel: int = 1, stride: int = 1, depthwise: bool = False) -> list:
@@ -34,8 +43,20 @@ def mbconv(name: str, width_in: int, width: int, expansion: int, stride: int, ke
         parts.append(conv_bn(f"{name}_block_{len(parts)}", mid) + [Activation("silu")])
     parts.append(conv_bn(f"{name}_block_{len(parts)}", mid, kernel, stride, depthwise=True) + [Activation("silu")])
     se = f"{name}_block_{len(parts)}"
-    parts.append([Gate(se, [GlobalAvgPool(keepdims=True), Conv(f"{se}_fc1", max(1, width_in // 4), 1),
-                            Activation("silu"), Conv(f"{se}_fc2", mid, 1), Activation("sigmoid")])])
+    parts.append(
+        [
+            Gate(
+                se,
+                [
+                    GlobalAvgPool(keepdims=True),
+                    Conv(f"{se}_fc1", max(1, width_in // 4), 1),
+                    Activation("silu"),
+                    Conv(f"{se}_fc2", mid, 1),
+                    Activation("sigmoid"),
+                ],
+            )
+        ]
+    )
     parts.append(conv_bn(f"{name}_block_{len(parts)}", width))
     body = [layer for part in parts for layer in part]
     if stride == 1 and width_in == width:
@@ -48,8 +69,12 @@ def layers(num_classes: int, stem: str = "cifar"):
     width_in = 32
     for stage, (expansion, width, repeats, stride, kernel) in enumerate(STAGES, 1):
         for index in range(repeats):
-            network += mbconv(f"features_{stage}_{index}", width_in, width, expansion,
-                              stride if index == 0 else 1, kernel)
+            network += mbconv(
+                f"features_{stage}_{index}", width_in, width, expansion, stride if index == 0 else 1, kernel
+            )
             width_in = width
-    return network + conv_bn("features_8", 1280) + [Activation("silu"), GlobalAvgPool(), Dropout(0.2),
-                                                     Dense("classifier_1", num_classes)]
+    return (
+        network
+        + conv_bn("features_8", 1280)
+        + [Activation("silu"), GlobalAvgPool(), Dropout(0.2), Dense("classifier_1", num_classes)]
+    )

@@ -10,24 +10,40 @@ from bench.spec.layers import Concat, Conv, Dropout, GlobalAvgPool, MaxPool, ReL
 
 PAPER = "r2"
 DESCRIPTION = "SqueezeNet 1.1 (torchvision layout)"
-INTERPRETATION = ("torchvision's layout unchanged for 32x32 inputs (spatial 32 -> 15 -> 7 -> 3 -> 1); "
-                  "its classifier ends in a ReLU, so the logits are non-negative, as in torchvision")
+INTERPRETATION = (
+    "torchvision's layout unchanged for 32x32 inputs (spatial 32 -> 15 -> 7 -> 3 -> 1); "
+    "its classifier ends in a ReLU, so the logits are non-negative, as in torchvision"
+)
 PUBLISHED = {"test_accuracy": 0.56, "framework": "PyTorch Lightning", "epochs": 50}
 
 
 def fire(index: int, squeeze: int, expand: int) -> list:
     name = f"features_{index}"
-    return [Conv(f"{name}_squeeze", squeeze, 1), ReLU(),
-            Concat(name, [[Conv(f"{name}_expand1x1", expand, 1), ReLU()],
-                          [Conv(f"{name}_expand3x3", expand, 3), ReLU()]])]
+    return [
+        Conv(f"{name}_squeeze", squeeze, 1),
+        ReLU(),
+        Concat(name, [[Conv(f"{name}_expand1x1", expand, 1), ReLU()], [Conv(f"{name}_expand3x3", expand, 3), ReLU()]]),
+    ]
 
 
 def layers(num_classes: int):
     pool = MaxPool(3, 2, ceil=True)
     return [
-        Conv("features_0", 64, 3, 2, 0), ReLU(), pool,
-        *fire(3, 16, 64), *fire(4, 16, 64), pool,
-        *fire(6, 32, 128), *fire(7, 32, 128), pool,
-        *fire(9, 48, 192), *fire(10, 48, 192), *fire(11, 64, 256), *fire(12, 64, 256),
-        Dropout(0.5), Conv("classifier_1", num_classes, 1), ReLU(), GlobalAvgPool(),
+        Conv("features_0", 64, 3, 2, 0),
+        ReLU(),
+        pool,
+        *fire(3, 16, 64),
+        *fire(4, 16, 64),
+        pool,
+        *fire(6, 32, 128),
+        *fire(7, 32, 128),
+        pool,
+        *fire(9, 48, 192),
+        *fire(10, 48, 192),
+        *fire(11, 64, 256),
+        *fire(12, 64, 256),
+        Dropout(0.5),
+        Conv("classifier_1", num_classes, 1),
+        ReLU(),
+        GlobalAvgPool(),
     ]

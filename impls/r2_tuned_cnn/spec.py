@@ -11,8 +11,10 @@ from bench.spec.layers import BatchNorm, Conv, Dense, Dropout, Flatten, MaxPool,
 
 PAPER = "r2"
 DESCRIPTION = "tuned CNN: 2 convs (32, 64) + BN, dropout, FC 256"
-INTERPRETATION = ("Optuna's chosen filters and kernel sizes are not published: the vanilla widths and "
-                  "3x3 kernels are kept, with the dense width (256) and dropout (0.5) the report states")
+INTERPRETATION = (
+    "Optuna's chosen filters and kernel sizes are not published: the vanilla widths and "
+    "3x3 kernels are kept, with the dense width (256) and dropout (0.5) the report states"
+)
 PUBLISHED = {"test_accuracy": 0.747, "framework": "PyTorch Lightning"}
 PARAMETERS = {  # name: (default, low, high)
     "filters1": (32, 1, 1024),
@@ -23,14 +25,24 @@ PARAMETERS = {  # name: (default, low, high)
 }
 
 
-def layers(num_classes: int, filters1: int = 32, filters2: int = 64, kernel: int = 3, dense: int = 256,
-           dropout: float = 0.5):
+def layers(
+    num_classes: int, filters1: int = 32, filters2: int = 64, kernel: int = 3, dense: int = 256, dropout: float = 0.5
+):
     if kernel % 2 == 0:
         raise ValueError(f"kernel must be odd ('same' padding keeps 32x32), not {kernel}")
     return [
-        Conv("conv1", filters1, kernel=kernel), BatchNorm("bn1"), ReLU(), MaxPool(2),
-        Conv("conv2", filters2, kernel=kernel), BatchNorm("bn2"), ReLU(), MaxPool(2),
-        Flatten(), Dropout(dropout),
-        Dense("fc1", dense), ReLU(), Dropout(dropout),
+        Conv("conv1", filters1, kernel=kernel),
+        BatchNorm("bn1"),
+        ReLU(),
+        MaxPool(2),
+        Conv("conv2", filters2, kernel=kernel),
+        BatchNorm("bn2"),
+        ReLU(),
+        MaxPool(2),
+        Flatten(),
+        Dropout(dropout),
+        Dense("fc1", dense),
+        ReLU(),
+        Dropout(dropout),
         Dense("fc2", num_classes),
     ]

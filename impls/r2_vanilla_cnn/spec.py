@@ -14,9 +14,14 @@ PUBLISHED = {"test_accuracy": 0.71, "framework": "PyTorch Lightning", "epochs": 
 
 def layers(num_classes: int):
     return [
-        Conv("conv1", 32), ReLU(), MaxPool(2),
-        Conv("conv2", 64), ReLU(), MaxPool(2),
+        Conv("conv1", 32),
+        ReLU(),
+        MaxPool(2),
+        Conv("conv2", 64),
+        ReLU(),
+        MaxPool(2),
         Flatten(),
-        Dense("fc1", 512), ReLU(),
+        Dense("fc1", 512),
+        ReLU(),
         Dense("fc2", num_classes),
     ]

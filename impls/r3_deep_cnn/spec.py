@@ -9,17 +9,34 @@ from bench.spec.layers import BatchNorm, Conv, Dense, Flatten, MaxPool, ReLU
 
 PAPER = "r3"
 DESCRIPTION = "deep CNN, widths 16..512 doubling, BN after pools, FC 256"
-INTERPRETATION = ("convs 16,32 | 64,128 | 256,512 with pools after every other conv; "
-                  "optimizer not stated by the report: Adam 1e-3")
+INTERPRETATION = (
+    "convs 16,32 | 64,128 | 256,512 with pools after every other conv; optimizer not stated by the report: Adam 1e-3"
+)
 PUBLISHED = {"test_accuracy": 0.82, "framework": "PyTorch", "epochs": 15}
 
 
 def layers(num_classes: int):
     return [
-        Conv("conv1", 16), ReLU(), Conv("conv2", 32), ReLU(), MaxPool(2), BatchNorm("bn1"),
-        Conv("conv3", 64), ReLU(), Conv("conv4", 128), ReLU(), MaxPool(2), BatchNorm("bn2"),
-        Conv("conv5", 256), ReLU(), Conv("conv6", 512), ReLU(), MaxPool(2), BatchNorm("bn3"),
+        Conv("conv1", 16),
+        ReLU(),
+        Conv("conv2", 32),
+        ReLU(),
+        MaxPool(2),
+        BatchNorm("bn1"),
+        Conv("conv3", 64),
+        ReLU(),
+        Conv("conv4", 128),
+        ReLU(),
+        MaxPool(2),
+        BatchNorm("bn2"),
+        Conv("conv5", 256),
+        ReLU(),
+        Conv("conv6", 512),
+        ReLU(),
+        MaxPool(2),
+        BatchNorm("bn3"),
         Flatten(),
-        Dense("fc1", 256), ReLU(),
+        Dense("fc1", 256),
+        ReLU(),
         Dense("fc2", num_classes),
     ]

@@ -11,8 +11,7 @@ from impls.blocks import resnet
 PAPER = "r4"
 DESCRIPTION = "ResNet-34 (basic blocks 3-4-6-3)"
 INTERPRETATION = "torchvision's ResNet-34 layout; no zero-init of the last BatchNorm in each block"
-PUBLISHED = {"val_accuracy": 0.49, "dataset": "cifar100", "framework": "PyTorch", "epochs": 100,
-            "stem": "imagenet"}
+PUBLISHED = {"val_accuracy": 0.49, "dataset": "cifar100", "framework": "PyTorch", "epochs": 100, "stem": "imagenet"}
 OPTIONS = {"stem": ("imagenet", "cifar")}
 
 

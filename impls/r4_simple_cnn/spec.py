@@ -15,10 +15,15 @@ PUBLISHED = {"val_accuracy": 0.60, "dataset": "cifar100", "framework": "PyTorch"
 
 def layers(num_classes: int):
     return [
-        *conv_bn_relu_pair("block1", 64), MaxPool(2),
-        *conv_bn_relu_pair("block2", 128), MaxPool(2),
-        *conv_bn_relu_pair("block3", 256), MaxPool(2),
+        *conv_bn_relu_pair("block1", 64),
+        MaxPool(2),
+        *conv_bn_relu_pair("block2", 128),
+        MaxPool(2),
+        *conv_bn_relu_pair("block3", 256),
+        MaxPool(2),
         Flatten(),
-        Dense("fc1", 512), ReLU(), Dropout(0.5),
+        Dense("fc1", 512),
+        ReLU(),
+        Dropout(0.5),
         Dense("fc2", num_classes),
     ]

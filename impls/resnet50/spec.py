@@ -9,8 +9,10 @@ from impls.blocks import resnet
 
 PAPER = "r1"
 DESCRIPTION = "ResNet-50 (torchvision layout, for ImageNet weights)"
-INTERPRETATION = ("torchvision's resnet50 unchanged but for the classification head; r1 fine-tuned ImageNet "
-                  "weights on 32x32 inputs and reports about 0.6")
+INTERPRETATION = (
+    "torchvision's resnet50 unchanged but for the classification head; r1 fine-tuned ImageNet "
+    "weights on 32x32 inputs and reports about 0.6"
+)
 PUBLISHED = {"test_accuracy": 0.6, "framework": "Keras", "pretrained": "ImageNet"}
 
 

@@ -9,8 +9,10 @@ from bench.spec.layers import AdaptiveAvgPool, Conv, Dense, Dropout, Flatten, Ma
 
 PAPER = "r1"
 DESCRIPTION = "VGG-16 (torchvision layout, no BN, for ImageNet weights)"
-INTERPRETATION = ("torchvision's vgg16 unchanged but for the classification head; on 32x32 inputs the "
-                  "features end at 1x1 and the 7x7 pool repeats that cell, as in torchvision")
+INTERPRETATION = (
+    "torchvision's vgg16 unchanged but for the classification head; on 32x32 inputs the "
+    "features end at 1x1 and the 7x7 pool repeats that cell, as in torchvision"
+)
 PUBLISHED = {"test_accuracy": 0.7, "framework": "Keras", "pretrained": "ImageNet"}
 GROUPS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
@@ -23,7 +25,14 @@ def layers(num_classes: int):
             index += 2
         network.append(MaxPool(2))
         index += 1
-    return network + [AdaptiveAvgPool(7), Flatten(),
-                      Dense("classifier_0", 4096), ReLU(), Dropout(0.5),
-                      Dense("classifier_3", 4096), ReLU(), Dropout(0.5),
-                      Dense("classifier_6", num_classes)]
+    return network + [
+        AdaptiveAvgPool(7),
+        Flatten(),
+        Dense("classifier_0", 4096),
+        ReLU(),
+        Dropout(0.5),
+        Dense("classifier_3", 4096),
+        ReLU(),
+        Dropout(0.5),
+        Dense("classifier_6", num_classes),
+    ]

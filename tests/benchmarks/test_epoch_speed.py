@@ -33,7 +33,13 @@ def test_training_epoch(benchmark, in_framework, framework, model):
         in_framework(jobs.train_one_epoch, model)  # warm-up: tracing, allocator, caches
     benchmark.group = f"one training epoch of {IMAGES} images, batch {BATCH_SIZE}"
     benchmark.name = epoch_benchmark_name(model, framework, settings)
-    benchmark.extra_info.update(framework=framework, images=images, batch_size=BATCH_SIZE,
-                                cpu=provenance.cpu_model(), git=provenance.git_state(), **settings)
+    benchmark.extra_info.update(
+        framework=framework,
+        images=images,
+        batch_size=BATCH_SIZE,
+        cpu=provenance.cpu_model(),
+        git=provenance.git_state(),
+        **settings,
+    )
     loss = benchmark.pedantic(in_framework, args=(jobs.train_one_epoch, model), rounds=3, iterations=1)
     assert np.isfinite(loss)

@@ -25,11 +25,16 @@ def executor_for(name: str):
     return make_executor(name)
 
 
-@pytest.mark.parametrize("name", [
-    "local",
-    pytest.param("ray", marks=pytest.mark.skipif(importlib.util.find_spec("ray") is None,
-                                                 reason="RAY BENCHMARK SKIPPED: no ray")),
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "local",
+        pytest.param(
+            "ray",
+            marks=pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="RAY BENCHMARK SKIPPED: no ray"),
+        ),
+    ],
+)
 def test_sweep_of_short_trials(benchmark, tmp_path_factory, request, name):
     if name == "ray":
         request.getfixturevalue("local_ray")

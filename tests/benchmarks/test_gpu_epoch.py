@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bench.measure import provenance
 from bench.frameworks import honoured_part
+from bench.measure import provenance
 from bench.spec.suites import ALL_MODELS, GPU_FASTEST, YARDSTICK_MODELS
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS, epoch_benchmark_name
@@ -31,7 +31,14 @@ def test_gpu_training_epoch(benchmark, in_framework, framework, model):
     in_framework(jobs.train_one_epoch, model)  # warm-up: compilation, autotuning, allocator
     benchmark.group = f"GPU: one training epoch of {IMAGES} images, batch {BATCH_SIZE}"
     benchmark.name = epoch_benchmark_name(model, framework, settings)
-    benchmark.extra_info.update(framework=framework, images=IMAGES, batch_size=BATCH_SIZE, gpu=GPUS[0],
-                                variant=execution.label(), git=provenance.git_state(), **settings)
+    benchmark.extra_info.update(
+        framework=framework,
+        images=IMAGES,
+        batch_size=BATCH_SIZE,
+        gpu=GPUS[0],
+        variant=execution.label(),
+        git=provenance.git_state(),
+        **settings,
+    )
     loss = benchmark.pedantic(in_framework, args=(jobs.train_one_epoch, model), rounds=3, iterations=1)
     assert np.isfinite(loss)

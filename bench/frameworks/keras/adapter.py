@@ -9,23 +9,22 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import keras
+import numpy as np
 from keras import ops
 
+from bench.errors import BenchError
 from bench.frameworks import base
 from bench.frameworks.base import EVAL_BATCH_SIZE, EpochStats, Execution
-from bench.errors import BenchError
-from bench.spec.recipes import Recipe
 from bench.frameworks.keras.network import export_torch_weights, load_torch_weights, network, with_input_normalisation
 from bench.frameworks.keras.optimizers import StepTable, make_optimizer
 from bench.frameworks.keras.training import TrainState, augment, mixup, photometric, recipe_loss
-
+from bench.spec.recipes import Recipe
 
 # What makes each keras backend see a GPU, named when a cuda trial's backend sees none.
 GPU_FIX = {
     "tensorflow": "tensorflow-cpu has no GPU support: pip install 'cnnbench[gpu]' and set KERAS_BACKEND=jax "
-                  "(or pip install 'tensorflow[and-cuda]')",
+    "(or pip install 'tensorflow[and-cuda]')",
     "jax": "this jax is CPU-only: pip install 'cnnbench[gpu]' (jax[cuda12])",
     "torch": "this torch has no CUDA: pip install 'cnnbench[gpu]' (a CUDA build of torch)",
 }
@@ -59,8 +58,7 @@ class Adapter(base.Adapter):
         self.check_device(device)
         self.device = device  # the runner hides GPUs from a cpu trial (CUDA_VISIBLE_DEVICES)
         self.execution = execution
-        keras.config.set_dtype_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}.get(execution.amp,
-                                                                                              "float32"))
+        keras.config.set_dtype_policy({"bf16": "mixed_bfloat16", "fp16": "mixed_float16"}.get(execution.amp, "float32"))
         backend = keras.backend.backend()
         if backend == "tensorflow":
             import tensorflow as tf
@@ -87,8 +85,10 @@ class Adapter(base.Adapter):
         """A cuda trial must train on the GPU: refuse, naming the fix, when the backend sees none."""
         if device == "cuda" and not gpu_count():
             backend = keras.backend.backend()
-            raise BenchError(f"--device cuda: keras's {backend} backend sees no GPU; "
-                             f"{GPU_FIX.get(backend, 'install a GPU build of it')}")
+            raise BenchError(
+                f"--device cuda: keras's {backend} backend sees no GPU; "
+                f"{GPU_FIX.get(backend, 'install a GPU build of it')}"
+            )
 
     def build(self, layer_list: list, name: str) -> keras.Model:
         return network(layer_list, name.replace(":", "_").replace("=", "_").replace(",", "_"))
@@ -112,33 +112,46 @@ class Adapter(base.Adapter):
         for layer in model.layers:
             if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D, keras.layers.Dense)):
                 kernel = layer.weights[0]
-                fan_in = int(np.prod(kernel.shape[:-1])) if not isinstance(layer, keras.layers.DepthwiseConv2D) \
+                fan_in = (
+                    int(np.prod(kernel.shape[:-1]))
+                    if not isinstance(layer, keras.layers.DepthwiseConv2D)
                     else int(np.prod(kernel.shape[:2]))
+                )
                 bound = 1 / np.sqrt(fan_in)
-                layer.set_weights([rng.uniform(-bound, bound, tuple(w.shape)).astype("float32")
-                                   for w in layer.weights])
+                layer.set_weights([rng.uniform(-bound, bound, tuple(w.shape)).astype("float32") for w in layer.weights])
 
     def count_params(self, model: keras.Model) -> tuple[int, int]:
         trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
         frozen = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
         return trainable, frozen
 
-    def prepare(self, model, recipe: Recipe, train_x, train_y, mean, std, seed: int,
-                class_weights: list[float] | None = None) -> TrainState:
+    def prepare(
+        self, model, recipe: Recipe, train_x, train_y, mean, std, seed: int, class_weights: list[float] | None = None
+    ) -> TrainState:
         steps = math.ceil(len(train_y) / recipe.batch_size)
-        state = TrainState(train_x, train_y, with_input_normalisation(model, mean, std), recipe,
-                           keras.random.SeedGenerator(seed), StepTable(steps), model.output_shape[-1], class_weights)
+        state = TrainState(
+            train_x,
+            train_y,
+            with_input_normalisation(model, mean, std),
+            recipe,
+            keras.random.SeedGenerator(seed),
+            StepTable(steps),
+            model.output_shape[-1],
+            class_weights,
+        )
         self._compile(state)
         return state
 
     def _compile(self, state: TrainState) -> None:
         """The training step with a fresh optimizer: at the start, and when a fine-tuning phase begins."""
-        state.trainer.compile(optimizer=make_optimizer(state.recipe, state.schedule),
-                      loss=recipe_loss(state.recipe, state.class_weights),
-                      metrics=["categorical_accuracy"],
-                      # Never "auto" (XLA on GPUs only): compiled exactly when torch is.
-                      jit_compile=self.execution.compile != "off",
-                      steps_per_execution=self.execution.steps_per_execution)
+        state.trainer.compile(
+            optimizer=make_optimizer(state.recipe, state.schedule),
+            loss=recipe_loss(state.recipe, state.class_weights),
+            metrics=["categorical_accuracy"],
+            # Never "auto" (XLA on GPUs only): compiled exactly when torch is.
+            jit_compile=self.execution.compile != "off",
+            steps_per_execution=self.execution.steps_per_execution,
+        )
 
     def freeze(self, model: keras.Model, state: TrainState, names: set[str]) -> None:
         """Freeze the layers named (a frozen BatchNorm runs on its running statistics) and unfreeze the
@@ -170,9 +183,11 @@ class Adapter(base.Adapter):
         # The trial reads the epoch's loss once at its end, and a NaN/inf there marks it diverged.
         history = state.trainer.fit(inputs, targets, batch_size=recipe.batch_size, epochs=1, shuffle=False, verbose=0)
         last_step = int(ops.convert_to_numpy(state.trainer.optimizer.iterations)) - 1
-        return EpochStats(loss=float(history.history["loss"][-1]),
-                          accuracy=float(history.history["categorical_accuracy"][-1]),
-                          learning_rate=float(ops.convert_to_numpy(state.schedule(last_step))))
+        return EpochStats(
+            loss=float(history.history["loss"][-1]),
+            accuracy=float(history.history["categorical_accuracy"][-1]),
+            learning_rate=float(ops.convert_to_numpy(state.schedule(last_step))),
+        )
 
     def snapshot(self, model: keras.Model) -> list:
         return [np.array(w) for w in model.get_weights()]
@@ -208,13 +223,14 @@ class Adapter(base.Adapter):
         if backend == "tensorflow":
             import tensorflow as tf
 
-            return {"threads_intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                    "threads_inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
+            return {
+                "threads_intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                "threads_inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+            }
         if backend == "torch":
             import torch
 
-            return {"threads_intra_op": torch.get_num_threads(),
-                    "threads_inter_op": torch.get_num_interop_threads()}
+            return {"threads_intra_op": torch.get_num_threads(), "threads_inter_op": torch.get_num_interop_threads()}
         return {"threads_intra_op": None, "threads_inter_op": None}  # jax: XLA's own pool
 
     def _device_name(self) -> str | None:
@@ -277,8 +293,10 @@ class Adapter(base.Adapter):
         x = ops.convert_to_tensor(rng.normal(size=(batch, height, width, channels)).astype("float32"))
         kernel = ops.convert_to_tensor(rng.normal(size=(3, 3, channels, channels)).astype("float32"))
         # Reading a scalar back waits for the result (synchronize does nothing); the sum costs little next to the op.
-        return ((lambda: float(ops.sum(ops.matmul(a, a)))),
-                (lambda: float(ops.sum(ops.conv(x, kernel, padding="same")))))
+        return (
+            (lambda: float(ops.sum(ops.matmul(a, a)))),
+            (lambda: float(ops.sum(ops.conv(x, kernel, padding="same")))),
+        )
 
     def peak_device_memory(self) -> dict:
         none = {"peak_device_bytes": None, "peak_device_measures": None}
@@ -288,17 +306,23 @@ class Adapter(base.Adapter):
         if backend == "tensorflow":
             import tensorflow as tf
 
-            return {"peak_device_bytes": tf.config.experimental.get_memory_info("GPU:0")["peak"],
-                    "peak_device_measures": "tf.config.experimental.get_memory_info peak (TF allocator)"}
+            return {
+                "peak_device_bytes": tf.config.experimental.get_memory_info("GPU:0")["peak"],
+                "peak_device_measures": "tf.config.experimental.get_memory_info peak (TF allocator)",
+            }
         if backend == "torch":
             import torch
 
-            return {"peak_device_bytes": torch.cuda.max_memory_allocated(),
-                    "peak_device_measures": "torch.cuda.max_memory_allocated (tensors only)"}
+            return {
+                "peak_device_bytes": torch.cuda.max_memory_allocated(),
+                "peak_device_measures": "torch.cuda.max_memory_allocated (tensors only)",
+            }
         if backend == "jax":
             import jax
 
             stats = jax.devices()[0].memory_stats() or {}
-            return {"peak_device_bytes": stats.get("peak_bytes_in_use"),
-                    "peak_device_measures": "jax device memory_stats peak_bytes_in_use"}
+            return {
+                "peak_device_bytes": stats.get("peak_bytes_in_use"),
+                "peak_device_measures": "jax device memory_stats peak_bytes_in_use",
+            }
         return none

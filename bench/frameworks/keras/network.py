@@ -3,8 +3,8 @@ weights copied in and out in torch's layout, and the input normalisation as the 
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 
 from bench.spec import layers as L
 
@@ -18,26 +18,25 @@ def _leaf(layer, shape: L.Shape) -> list:
     if isinstance(layer, L.Conv):
         same = layer.stride == 1 and layer.pad == layer.kernel // 2 and layer.kernel % 2 == 1
         padding = [] if same or not layer.pad else [keras.layers.ZeroPadding2D(layer.pad)]
-        kwargs = dict(strides=layer.stride, padding="same" if same else "valid", use_bias=layer.bias,
-                      name=layer.name)
+        kwargs = dict(strides=layer.stride, padding="same" if same else "valid", use_bias=layer.bias, name=layer.name)
         if layer.depthwise:
-            return padding + [keras.layers.DepthwiseConv2D(layer.kernel, depthwise_regularizer=_l2(layer),
-                                                           **kwargs)]
-        return padding + [keras.layers.Conv2D(layer.filters, layer.kernel, kernel_regularizer=_l2(layer),
-                                              **kwargs)]
+            return padding + [keras.layers.DepthwiseConv2D(layer.kernel, depthwise_regularizer=_l2(layer), **kwargs)]
+        return padding + [keras.layers.Conv2D(layer.filters, layer.kernel, kernel_regularizer=_l2(layer), **kwargs)]
     if isinstance(layer, L.BatchNorm):
-        return [keras.layers.BatchNormalization(epsilon=L.BN_EPSILON, momentum=1.0 - L.BN_MOMENTUM_TORCH,
-                                                name=layer.name)]
+        return [
+            keras.layers.BatchNormalization(epsilon=L.BN_EPSILON, momentum=1.0 - L.BN_MOMENTUM_TORCH, name=layer.name)
+        ]
     if isinstance(layer, L.Dense):
-        return [keras.layers.Dense(layer.units, use_bias=layer.bias, kernel_regularizer=_l2(layer),
-                                   name=layer.name)]
+        return [keras.layers.Dense(layer.units, use_bias=layer.bias, kernel_regularizer=_l2(layer), name=layer.name)]
     if isinstance(layer, L.Activation):
         return [keras.layers.Activation(layer.kind)]
     if isinstance(layer, L.MaxPool):
         stride = layer.stride or layer.size
         # Extra bottom/right padding reproduces torch's ceil_mode; zeros equal -inf after a ReLU.
-        extra = [(out - 1) * stride + layer.size - (n + 2 * layer.padding)
-                 for out, n in zip(L.output_shape(layer, shape)[:2], shape[:2])]
+        extra = [
+            (out - 1) * stride + layer.size - (n + 2 * layer.padding)
+            for out, n in zip(L.output_shape(layer, shape)[:2], shape[:2])
+        ]
         pads = ((layer.padding, layer.padding + max(extra[0], 0)), (layer.padding, layer.padding + max(extra[1], 0)))
         padding = [keras.layers.ZeroPadding2D(pads)] if any(map(any, pads)) else []
         return padding + [keras.layers.MaxPooling2D(layer.size, stride, padding="valid")]
@@ -65,11 +64,13 @@ def _apply(layer_list: list, x, shape: L.Shape):
     for layer in layer_list:
         if isinstance(layer, L.Residual):
             total = keras.layers.Add(name=f"{layer.name}_add")(
-                [_apply(layer.body, x, shape), _apply(layer.shortcut, x, shape)])
+                [_apply(layer.body, x, shape), _apply(layer.shortcut, x, shape)]
+            )
             x = keras.layers.Activation(layer.activation)(total) if layer.activation else total
         elif isinstance(layer, L.Concat):
             x = keras.layers.Concatenate(name=f"{layer.name}_concat")(
-                [_apply(branch, x, shape) for branch in layer.branches])
+                [_apply(branch, x, shape) for branch in layer.branches]
+            )
         elif isinstance(layer, L.Gate):
             x = keras.layers.Multiply(name=f"{layer.name}_gate")([x, _apply(layer.body, x, shape)])
         else:
@@ -99,7 +100,9 @@ def load_torch_weights(model: keras.Model, layer_list: list, weights: dict[str, 
         tensors = weights[layer.name]
         target = model.get_layer(layer.name)
         if isinstance(layer, L.Conv):
-            kernel = tensors["weight"].transpose(2, 3, 0, 1) if layer.depthwise else tensors["weight"].transpose(2, 3, 1, 0)
+            kernel = (
+                tensors["weight"].transpose(2, 3, 0, 1) if layer.depthwise else tensors["weight"].transpose(2, 3, 1, 0)
+            )
             values = [kernel] + ([tensors["bias"]] if layer.bias else [])
         elif isinstance(layer, L.Dense):
             matrix = tensors["weight"]
@@ -119,7 +122,9 @@ def export_torch_weights(model: keras.Model, layer_list: list) -> dict[str, dict
     for layer, _ in L.weighted_leaves(layer_list):
         values = [np.array(w) for w in model.get_layer(layer.name).get_weights()]
         if isinstance(layer, L.Conv):
-            tensors = {"weight": values[0].transpose(2, 3, 0, 1) if layer.depthwise else values[0].transpose(3, 2, 0, 1)}
+            tensors = {
+                "weight": values[0].transpose(2, 3, 0, 1) if layer.depthwise else values[0].transpose(3, 2, 0, 1)
+            }
         elif isinstance(layer, L.Dense):
             matrix = values[0].T
             if layer.name in flattened:

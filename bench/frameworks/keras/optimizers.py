@@ -3,8 +3,8 @@ momentum and Adam epsilon, and the harness's per-step learning rates as a schedu
 
 from __future__ import annotations
 
-import numpy as np
 import keras
+import numpy as np
 from keras import ops
 
 from bench.spec.recipes import Recipe

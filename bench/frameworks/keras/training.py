@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import keras
+import numpy as np
 from keras import ops
 
 from bench.frameworks import numerics
-from bench.spec.recipes import Recipe
 from bench.frameworks.keras.optimizers import StepTable
+from bench.spec.recipes import Recipe
 
 
 def augment(images, padding: int, flip: bool, seed: keras.random.SeedGenerator):
@@ -40,17 +40,28 @@ def photometric(pixels, jitter: float, degrees: float, seed: keras.random.SeedGe
     count = ops.shape(pixels)[0]
     if jitter:
         uniform = lambda: keras.random.uniform((count, 1, 1, 1), seed=seed)  # noqa: E731
-        pixels = numerics.colour_jitter(ops, pixels, jitter, uniform,
-                                        ops.convert_to_tensor(np.array(numerics.GREY, "float32")))
+        pixels = numerics.colour_jitter(
+            ops, pixels, jitter, uniform, ops.convert_to_tensor(np.array(numerics.GREY, "float32"))
+        )
     if degrees:
         angle = (keras.random.uniform((count,), seed=seed) * 2 - 1) * degrees * np.pi / 180
         cos, sin = ops.cos(angle), ops.sin(angle)
         height, width = pixels.shape[1], pixels.shape[2]
         centre_x, centre_y = (width - 1) / 2, (height - 1) / 2
         # Output pixel (x, y) samples the input at the rotation of (x, y) about the centre.
-        transform = ops.stack([cos, -sin, centre_x - cos * centre_x + sin * centre_y,
-                               sin, cos, centre_y - sin * centre_x - cos * centre_y,
-                               ops.zeros_like(angle), ops.zeros_like(angle)], axis=1)
+        transform = ops.stack(
+            [
+                cos,
+                -sin,
+                centre_x - cos * centre_x + sin * centre_y,
+                sin,
+                cos,
+                centre_y - sin * centre_x - cos * centre_y,
+                ops.zeros_like(angle),
+                ops.zeros_like(angle),
+            ],
+            axis=1,
+        )
         pixels = ops.image.affine_transform(pixels, transform, interpolation="bilinear", fill_mode="constant")
     return pixels
 
@@ -64,8 +75,10 @@ def mixup(inputs, targets, alpha: float, batch_size: int, seed: keras.random.See
     keys = keras.random.uniform((count,), seed=seed) + ops.cast(batch, "float32") * 2.0
     partner = ops.argsort(keys)
     weights = ops.take(keras.random.beta(((count + batch_size - 1) // batch_size,), alpha, alpha, seed=seed), batch)
-    return (numerics.mix(ops, inputs, partner, ops.reshape(weights, (-1, 1, 1, 1))),
-            numerics.mix(ops, targets, partner, ops.reshape(weights, (-1, 1))))
+    return (
+        numerics.mix(ops, inputs, partner, ops.reshape(weights, (-1, 1, 1, 1))),
+        numerics.mix(ops, targets, partner, ops.reshape(weights, (-1, 1))),
+    )
 
 
 @dataclass

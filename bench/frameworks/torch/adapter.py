@@ -13,10 +13,18 @@ import torch.nn.functional as F
 from bench.errors import BenchError
 from bench.frameworks import base
 from bench.frameworks.base import EVAL_BATCH_SIZE, EpochStats, Execution
-from bench.spec.recipes import Recipe
 from bench.frameworks.torch.network import export_weights, import_weights, kernel_penalties, network, output_classes
 from bench.frameworks.torch.runtime import set_torch_threads, strict_float32, tf32_allowed
-from bench.frameworks.torch.training import TrainState, augment, make_optimizer, mixup, naive_loader, photometric, recipe_loss
+from bench.frameworks.torch.training import (
+    TrainState,
+    augment,
+    make_optimizer,
+    mixup,
+    naive_loader,
+    photometric,
+    recipe_loss,
+)
+from bench.spec.recipes import Recipe
 
 
 @base.register
@@ -25,8 +33,10 @@ class Adapter(base.Adapter):
 
     def check_device(self, device: str) -> None:
         if device == "cuda" and not torch.cuda.is_available():
-            raise BenchError("--device cuda: torch sees no GPU; install a CUDA build of torch "
-                             "(pip install 'cnnbench[gpu]') and check the NVIDIA driver (nvidia-smi)")
+            raise BenchError(
+                "--device cuda: torch sees no GPU; install a CUDA build of torch "
+                "(pip install 'cnnbench[gpu]') and check the NVIDIA driver (nvidia-smi)"
+            )
 
     def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None:
         if reason := self.supports(execution):
@@ -88,20 +98,36 @@ class Adapter(base.Adapter):
         stats = sum(b.numel() for n, b in model.named_buffers() if not n.endswith("num_batches_tracked"))
         return trainable, frozen + stats
 
-    def prepare(self, model, recipe: Recipe, train_x, train_y, mean, std, seed: int,
-                class_weights: list[float] | None = None) -> TrainState:
+    def prepare(
+        self, model, recipe: Recipe, train_x, train_y, mean, std, seed: int, class_weights: list[float] | None = None
+    ) -> TrainState:
         generator = torch.Generator(device=self.device).manual_seed(seed)
         weights = torch.tensor(class_weights, device=self.device) if class_weights else None
         # Static shapes: the last partial batch and the evaluation batches get graphs of their own, rather
         # than one recompilation with a dynamic batch dimension (slower to compile, often slower to run).
-        compiled = model if self.execution.compile == "off" else torch.compile(model, mode=self.execution.compile,
-                                                                                  dynamic=False)
+        compiled = (
+            model
+            if self.execution.compile == "off"
+            else torch.compile(model, mode=self.execution.compile, dynamic=False)
+        )
         scaler = torch.amp.GradScaler(self.device.type) if self.execution.amp == "fp16" else None
-        return TrainState(make_optimizer(model, recipe, self.execution.fused_optimizer), torch.from_numpy(train_x).to(self.device),
-                          torch.from_numpy(train_y).to(self.device),
-                          torch.tensor(mean, device=self.device), torch.tensor(std, device=self.device),
-                          recipe, generator, kernel_penalties(model), weights, output_classes(model),
-                          np.random.default_rng(seed), compiled, scaler, train_x, train_y)
+        return TrainState(
+            make_optimizer(model, recipe, self.execution.fused_optimizer),
+            torch.from_numpy(train_x).to(self.device),
+            torch.from_numpy(train_y).to(self.device),
+            torch.tensor(mean, device=self.device),
+            torch.tensor(std, device=self.device),
+            recipe,
+            generator,
+            kernel_penalties(model),
+            weights,
+            output_classes(model),
+            np.random.default_rng(seed),
+            compiled,
+            scaler,
+            train_x,
+            train_y,
+        )
 
     def _to_input(self, images: torch.Tensor, state: TrainState, train: bool = False) -> torch.Tensor:
         pixels = images.float() / 255.0
@@ -117,7 +143,7 @@ class Adapter(base.Adapter):
         recipe = state.recipe
         order_t = torch.from_numpy(order).to(self.device)
         for start in range(0, len(order), recipe.batch_size):
-            index = order_t[start:start + recipe.batch_size]
+            index = order_t[start : start + recipe.batch_size]
             images = state.train_x[index]
             if recipe.augment:
                 padding = recipe.crop_padding if "crop" in recipe.augment else 0
@@ -126,11 +152,17 @@ class Adapter(base.Adapter):
 
     def _naive_batches(self, state: TrainState, order: np.ndarray):
         """What the papers did: a DataLoader over per-image PIL transforms, float32, copied per batch."""
-        loader = naive_loader(state.host_x, state.host_y, order, state.recipe, state.mean.tolist(),
-                              state.std.tolist(), pin_memory=self.device.type == "cuda")
+        loader = naive_loader(
+            state.host_x,
+            state.host_y,
+            order,
+            state.recipe,
+            state.mean.tolist(),
+            state.std.tolist(),
+            pin_memory=self.device.type == "cuda",
+        )
         for images, labels in loader:
-            yield (self._layout(images.to(self.device, non_blocking=True)),
-                   labels.to(self.device, non_blocking=True))
+            yield (self._layout(images.to(self.device, non_blocking=True)), labels.to(self.device, non_blocking=True))
 
     def train_epoch(self, model, state: TrainState, order: np.ndarray, learning_rates: np.ndarray) -> EpochStats:
         model.train()
@@ -145,8 +177,9 @@ class Adapter(base.Adapter):
         for step, (inputs, labels) in enumerate(batches(state, order)):
             targets = F.one_hot(labels, state.num_classes).float()
             if recipe.mixup_alpha:
-                inputs, targets = mixup(inputs, targets, state.mixup_rng.beta(recipe.mixup_alpha, recipe.mixup_alpha),
-                                        state.generator)
+                inputs, targets = mixup(
+                    inputs, targets, state.mixup_rng.beta(recipe.mixup_alpha, recipe.mixup_alpha), state.generator
+                )
             with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
                 logits = state.forward(inputs)
             loss = recipe_loss(logits.float(), targets, recipe, state.class_weights)
@@ -158,8 +191,11 @@ class Adapter(base.Adapter):
             self._backward_and_step(model, state, loss)
             loss_sum += loss.detach() * len(labels)
             correct += (logits.argmax(1) == labels).sum()
-        return EpochStats(loss=loss_sum.item() / len(order), accuracy=correct.item() / len(order),
-                          learning_rate=state.optimizer.param_groups[0]["lr"])
+        return EpochStats(
+            loss=loss_sum.item() / len(order),
+            accuracy=correct.item() / len(order),
+            learning_rate=state.optimizer.param_groups[0]["lr"],
+        )
 
     def _backward_and_step(self, model, state: TrainState, loss: torch.Tensor) -> None:
         """Backward pass, optional clipping and the optimizer step (with fp16 loss scaling when on)."""
@@ -188,7 +224,7 @@ class Adapter(base.Adapter):
         model.eval()
         outputs = []
         for start in range(0, len(images), EVAL_BATCH_SIZE):
-            batch = torch.from_numpy(images[start:start + EVAL_BATCH_SIZE]).to(self.device)
+            batch = torch.from_numpy(images[start : start + EVAL_BATCH_SIZE]).to(self.device)
             with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
                 outputs.append(state.forward(self._to_input(batch, state)).float().cpu())
         return torch.cat(outputs).numpy()
@@ -209,7 +245,9 @@ class Adapter(base.Adapter):
             "cudnn_benchmark": torch.backends.cudnn.benchmark,
             "fused_optimizer": self.execution.fused_optimizer,
             "steps_per_execution": None,
-            "compile": self.execution.compile if self.execution.compile == "off" else f"{self.execution.compile}, dynamic=False",
+            "compile": self.execution.compile
+            if self.execution.compile == "off"
+            else f"{self.execution.compile}, dynamic=False",
             "precision": {"bf16": "bfloat16", "fp16": "float16"}.get(self.execution.amp, "float32"),
             "memory_format": "channels_last" if self.execution.channels_last else "channels_first",
             "loader": self.execution.loader,
@@ -228,6 +266,8 @@ class Adapter(base.Adapter):
     def peak_device_memory(self) -> dict:
         if self.device.type != "cuda":
             return {"peak_device_bytes": None, "peak_device_measures": None}
-        return {"peak_device_bytes": torch.cuda.max_memory_allocated(self.device),
-                "peak_device_measures": "torch.cuda.max_memory_allocated (tensors only, not the "
-                                        "caching allocator's reserve)"}
+        return {
+            "peak_device_bytes": torch.cuda.max_memory_allocated(self.device),
+            "peak_device_measures": "torch.cuda.max_memory_allocated (tensors only, not the "
+            "caching allocator's reserve)",
+        }

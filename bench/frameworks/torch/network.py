@@ -11,7 +11,6 @@ import torch.nn as nn
 
 from bench.spec import layers as L
 
-
 ACTIVATIONS = {"relu": nn.ReLU, "silu": nn.SiLU, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
 
 
@@ -64,8 +63,15 @@ class GlobalAvgPool(nn.Module):
 def _leaf(layer, shape: L.Shape) -> nn.Module:
     channels = shape[-1]
     if isinstance(layer, L.Conv):
-        return nn.Conv2d(channels, layer.filters, layer.kernel, layer.stride, layer.pad, bias=layer.bias,
-                         groups=channels if layer.depthwise else 1)
+        return nn.Conv2d(
+            channels,
+            layer.filters,
+            layer.kernel,
+            layer.stride,
+            layer.pad,
+            bias=layer.bias,
+            groups=channels if layer.depthwise else 1,
+        )
     if isinstance(layer, L.BatchNorm):
         norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
         return norm(channels, eps=L.BN_EPSILON, momentum=L.BN_MOMENTUM_TORCH)
@@ -130,8 +136,9 @@ def export_weights(model: nn.Module) -> dict[str, dict[str, np.ndarray]]:
     for module in model.modules():
         if hasattr(module, "ir_name"):
             tensors = {**dict(module.named_parameters(recurse=False)), **dict(module.named_buffers(recurse=False))}
-            exported[module.ir_name] = {k: v.detach().cpu().numpy().copy() for k, v in tensors.items()
-                                        if k != "num_batches_tracked"}
+            exported[module.ir_name] = {
+                k: v.detach().cpu().numpy().copy() for k, v in tensors.items() if k != "num_batches_tracked"
+            }
     return exported
 
 

@@ -29,20 +29,24 @@ def photometric(pixels: torch.Tensor, jitter: float, degrees: float, generator: 
     count = pixels.shape[0]
     if jitter:
         uniform = lambda: torch.rand(count, 1, 1, 1, generator=generator, device=pixels.device)  # noqa: E731
-        pixels = numerics.colour_jitter(TorchOps(pixels.device), pixels, jitter, uniform,
-                                        torch.tensor(numerics.GREY, device=pixels.device))
+        pixels = numerics.colour_jitter(
+            TorchOps(pixels.device), pixels, jitter, uniform, torch.tensor(numerics.GREY, device=pixels.device)
+        )
     if degrees:
         angle = (torch.rand(count, generator=generator, device=pixels.device) * 2 - 1) * degrees * torch.pi / 180
         cos, sin, zero = angle.cos(), angle.sin(), torch.zeros_like(angle)
         theta = torch.stack([torch.stack([cos, -sin, zero], 1), torch.stack([sin, cos, zero], 1)], 1)
         nchw = pixels.permute(0, 3, 1, 2)
         grid = F.affine_grid(theta, list(nchw.shape), align_corners=False)
-        pixels = F.grid_sample(nchw, grid, mode="bilinear", padding_mode="zeros", align_corners=False).permute(0, 2, 3, 1)
+        pixels = F.grid_sample(nchw, grid, mode="bilinear", padding_mode="zeros", align_corners=False).permute(
+            0, 2, 3, 1
+        )
     return pixels
 
 
-def mixup(inputs: torch.Tensor, targets: torch.Tensor, weight: float,
-          generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def mixup(
+    inputs: torch.Tensor, targets: torch.Tensor, weight: float, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Mix a batch with a random permutation of itself: weight * a + (1 - weight) * b, images and targets."""
     permutation = torch.randperm(len(inputs), generator=generator, device=inputs.device)
     ops = TorchOps(inputs.device)
@@ -64,8 +68,9 @@ class PerImageDataset(torch.utils.data.Dataset):
         return self.transform(Image.fromarray(self.images[index])), int(self.labels[index])
 
 
-def naive_loader(images: np.ndarray, labels: np.ndarray, order: np.ndarray, recipe: Recipe, mean: list,
-                 std: list, pin_memory: bool) -> torch.utils.data.DataLoader:
+def naive_loader(
+    images: np.ndarray, labels: np.ndarray, order: np.ndarray, recipe: Recipe, mean: list, std: list, pin_memory: bool
+) -> torch.utils.data.DataLoader:
     """The papers' input pipeline: torchvision transforms per image in DataLoader workers."""
     from torchvision import transforms
 
@@ -79,9 +84,13 @@ def naive_loader(images: np.ndarray, labels: np.ndarray, order: np.ndarray, reci
     if recipe.rotation:
         steps.append(transforms.RandomRotation(recipe.rotation))
     steps += [transforms.ToTensor(), transforms.Normalize(mean, std)]
-    return torch.utils.data.DataLoader(PerImageDataset(images, labels, transforms.Compose(steps)),
-                                       batch_size=recipe.batch_size, sampler=order.tolist(),
-                                       num_workers=NAIVE_WORKERS, pin_memory=pin_memory)
+    return torch.utils.data.DataLoader(
+        PerImageDataset(images, labels, transforms.Compose(steps)),
+        batch_size=recipe.batch_size,
+        sampler=order.tolist(),
+        num_workers=NAIVE_WORKERS,
+        pin_memory=pin_memory,
+    )
 
 
 NAIVE_WORKERS = 2  # DataLoader worker processes of the naive loader, as tutorials set it
@@ -92,11 +101,22 @@ def make_optimizer(model: nn.Module, recipe: Recipe, fused: bool = False) -> tor
     `fused`: one kernel updates every tensor (torch's default is a foreach loop over them)."""
     kernel = {"fused": True} if fused else {}
     if recipe.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=recipe.learning_rate, eps=recipe.adam_epsilon,
-                                weight_decay=recipe.weight_decay, **kernel)
+        return torch.optim.Adam(
+            model.parameters(),
+            lr=recipe.learning_rate,
+            eps=recipe.adam_epsilon,
+            weight_decay=recipe.weight_decay,
+            **kernel,
+        )
     # sgd, the other of bench.spec.recipes.OPTIMIZERS (a recipe holds one of them)
-    return torch.optim.SGD(model.parameters(), lr=recipe.learning_rate, momentum=recipe.momentum,
-                           nesterov=recipe.nesterov, weight_decay=recipe.weight_decay, **kernel)
+    return torch.optim.SGD(
+        model.parameters(),
+        lr=recipe.learning_rate,
+        momentum=recipe.momentum,
+        nesterov=recipe.nesterov,
+        weight_decay=recipe.weight_decay,
+        **kernel,
+    )
 
 
 class TorchOps:
@@ -121,8 +141,9 @@ class TorchOps:
     reshape = staticmethod(torch.reshape)
 
 
-def recipe_loss(logits: torch.Tensor, targets: torch.Tensor, recipe: Recipe,
-                class_weights: torch.Tensor | None) -> torch.Tensor:
+def recipe_loss(
+    logits: torch.Tensor, targets: torch.Tensor, recipe: Recipe, class_weights: torch.Tensor | None
+) -> torch.Tensor:
     """The recipe's loss (bench.frameworks.numerics.recipe_loss), averaged over the batch."""
     return numerics.recipe_loss(TorchOps(logits.device), logits, targets, recipe, class_weights).mean()
 
