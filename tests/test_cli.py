@@ -88,7 +88,7 @@ def test_an_explicit_data_dir_without_the_dataset_is_refused_not_replaced(tmp_pa
 
 
 def test_legal_but_odd_runs_get_a_warning():
-    from bench.__main__ import warnings_for
+    from bench.cli.run import warnings_for
     from bench.spec.suites import get_suite
     from tests.test_end_to_end import synthetic_trial
 
@@ -168,7 +168,7 @@ def test_cuda_keras_whose_backend_sees_no_gpu_is_refused_before_the_sweep(tmp_pa
 
 def test_list_imports_no_framework():
     code = (
-        "import sys; from bench.__main__ import main; main(['list', '--json']);"
+        "import sys; from bench.cli import main; main(['list', '--json']);"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'tensorflow', 'keras', 'jax')))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT)
@@ -238,7 +238,8 @@ def test_list_measured_counts_equal_the_spec_in_every_framework():
 
 
 def entries_for(*argv):
-    from bench.__main__ import build_parser, resolve_suite
+    from bench.cli import build_parser
+    from bench.cli.run import resolve_suite
 
     return resolve_suite(build_parser().parse_args(["run", *argv]))[1]
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.__main__ import build_parser
+from bench.cli import build_parser
 from bench.errors import BenchError
 from bench.results import store
 from bench.run import runner

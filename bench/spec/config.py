@@ -95,11 +95,15 @@ class TrialConfig:
         names = {f.name for f in fields(cls)} - {"execution"}
         return cls(**{k: v for k, v in values.items() if k in names}, execution=Execution.of(values))
 
+    @property
+    def runtime(self) -> str:
+        """The framework, with its backend where it has one: 'torch', 'keras[jax]'."""
+        return f"{self.framework}[{self.keras_backend}]" if self.keras_backend else self.framework
+
     def label(self) -> str:
-        framework = f"keras[{self.keras_backend}]" if self.keras_backend else self.framework
         variant = self.execution.label()
         return (
-            f"{self.model} {framework} {self.device} bs{self.batch_size}"
+            f"{self.model} {self.runtime} {self.device} bs{self.batch_size}"
             + (f" lr{self.learning_rate:g}" if self.learning_rate else "")
             + f" seed{self.seed}"
             + (f" [{variant}]" if variant != "fast" else "")

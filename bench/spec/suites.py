@@ -40,6 +40,7 @@ class Suite:
     seeds: tuple[int, ...] = (0,)
     batch_sizes: tuple[int, ...] = ()  # a grid crossed with the learning rates (--batch-size overrides)
     learning_rates: tuple[float, ...] = ()  # (--lr overrides)
+    device: str = "cpu"  # what its budgets are sized for: run elsewhere, it is warned about
 
 
 SKELETON_MODELS = ("r2_vanilla_cnn", "r3_deep_cnn")
@@ -306,6 +307,7 @@ SUITES = {
         "reports",
         "every report's model with its own recipe and full budget (meant for a GPU)",
         tuple(Entry(m, r, d) for m, r, d in PAPER_PARTS),
+        device="cuda",
     ),
     "reports-quick": Suite(
         "reports-quick",
@@ -317,21 +319,25 @@ SUITES = {
         "for one GPU: every model x framework, fast path and torch's naive loop, batch 512, "
         "2 epochs; ResNet-18 to 93 % (the default with --device cuda)",
         GPU_SUITE,
+        device="cuda",
     ),
     "gpu-smoke": Suite(
         "gpu-smoke",
         "for one GPU: every model x framework, 1 eager epoch on 2,048 images (does everything run?)",
         GPU_SMOKE,
+        device="cuda",
     ),
     "reports-gpu": Suite(
         "reports-gpu",
         "every report part with its own recipe, sized to ~8 minutes of one H200 for both frameworks",
         _reports_gpu(),
+        device="cuda",
     ),
     "common-gpu": Suite(
         "common-gpu",
         "every model under the common recipe at a GPU budget (10 epochs, batch 512, fast path)",
         COMMON_GPU,
+        device="cuda",
     ),
     "yardstick": Suite(
         "yardstick",
@@ -339,6 +345,7 @@ SUITES = {
         "(the reference every GPU row is read against)",
         YARDSTICK,
         seeds=(0, 1, 2, 3, 4),
+        device="cuda",
     ),
     "gpu-speed": Suite(
         "gpu-speed",
@@ -346,11 +353,13 @@ SUITES = {
         "512, 1024 and 2048 (use --lr-scaling linear)",
         GPU_SPEED,
         batch_sizes=(512, 1024, 2048),
+        device="cuda",
     ),
     "common": Suite(
         "common",
         "every model under the common recipe and budget (30 epochs, cosine)",
         tuple(Entry(m, "common") for m in ALL_MODELS),
+        device="cuda",
     ),
     "r4-grid": Suite(
         "r4-grid",
@@ -358,6 +367,7 @@ SUITES = {
         "{0.01, 0.1, 0.5} x batch size {32, 64, 128} (meant for a GPU)",
         (Entry("r4_resnet34", "r4_resnet", "cifar100"),),
         **R4_GRID,
+        device="cuda",
     ),
     "r4-grid-quick": Suite(
         "r4-grid-quick",
@@ -371,6 +381,7 @@ SUITES = {
         "fine-tuning torchvision's ImageNet weights as r1, r2 and r4 did, full budgets "
         "(needs the weight files, see --weights-dir; meant for a GPU)",
         tuple(Entry(m, r, d, weights=w) for m, r, d, w in TRANSFER_PARTS),
+        device="cuda",
     ),
     "transfer-quick": Suite(
         "transfer-quick",

@@ -1,0 +1,93 @@
+"""What `run` and `tune` share before anything trains: the device, the executor, the trials (frameworks missing
+here skipped, each with its reason), each framework's view of the device, and the data checks. Every refusal
+comes before a folder is made or a trial starts."""
+
+from __future__ import annotations
+
+import os
+
+from bench.data import cifar
+from bench.errors import BenchError
+
+DEVICES = ("cpu", "cuda")
+
+
+def check_device(device: str) -> None:
+    """The device name; whether each framework sees that device is probed once trials are known."""
+    if device not in DEVICES:
+        raise BenchError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
+
+
+def prepare(args, entries, frameworks, batch_sizes, seeds, **options) -> tuple[list, list[str], object]:
+    """The trials of `entries` x `frameworks` x `batch_sizes` x `seeds` (with `options`, see runner.expand), the
+    lines of those skipped, and the executor; refused where nothing would run or a framework sees no device."""
+    from bench.run import runner
+    from bench.run.executors import make_executor
+
+    check_device(args.device)
+    executor = make_executor(args.executor, args.ray_address, args.max_parallel)
+    trials, skipped = runner.expand(
+        entries,
+        frameworks,
+        args.device,
+        batch_sizes,
+        seeds,
+        threads=args.threads or len(os.sched_getaffinity(0)),
+        data_dir=args.data_dir,
+        offline=args.offline,
+        **options,
+    )
+    if not trials:
+        reasons = dict.fromkeys(line.split(": ", 1)[-1] for line in skipped)  # each once, in order
+        raise BenchError(f"nothing to run: every trial is skipped ({'; '.join(reasons) or 'no trials'})")
+    if not (args.executor == "ray" and args.ray_address):  # a cluster's GPUs are checked when Ray connects
+        runner.check_devices(trials)
+    return trials, skipped, executor
+
+
+def check_trials(trials, data_dir, offline: bool) -> dict:
+    """Refuse, before anything runs, every trial that cannot give a meaningful row: a missing or corrupt
+    dataset, a bad subset size, a batch larger than the training set, a recipe that watches validation
+    figures without a validation set. Loads and splits each dataset once; returns each trial's split."""
+    datasets, splits, of_trial = {}, {}, {}
+    for trial in trials:
+        if trial.dataset not in datasets:
+            datasets[trial.dataset] = cifar.load(trial.dataset, data_dir, offline)
+        key = (trial.dataset, trial.val_size, trial.train_subset, trial.test_subset)
+        if key not in splits:
+            splits[key] = cifar.split(
+                datasets[trial.dataset], trial.val_size, trial.train_subset, test_subset=trial.test_subset
+            )
+        of_trial[trial] = splits[key]
+        _check_recipe_fits(trial, len(splits[key].train_y))
+    return of_trial
+
+
+def _check_recipe_fits(trial, train_images: int) -> None:
+    """A batch no larger than the training set, weights for a fine-tuning recipe, validation images for a recipe
+    that watches them."""
+    if trial.batch_size > train_images:
+        raise BenchError(
+            f"--batch-size {trial.batch_size} is larger than the {train_images} training images "
+            f"of {trial.model} (every epoch would be one partial batch)"
+        )
+    recipe = trial.resolved_recipe()
+    if recipe.pretrained and not trial.weights:
+        raise BenchError(
+            f"recipe {recipe.name} fine-tunes pretrained weights: give --weights PATH (or run a "
+            f"transfer suite with --weights-dir)"
+        )
+    if (recipe.plateau or recipe.early_stopping) and not trial.val_size:
+        raise BenchError(
+            f"recipe {recipe.name} watches validation figures (plateau or early stopping): --val-size must be > 0"
+        )
+
+
+def tensorboard_dir(args) -> str | None:
+    """--tensorboard DIR, or RESULTS/tensorboard for a bare --tensorboard (checked before anything runs)."""
+    if args.tensorboard is None:
+        return None
+    from bench.run.tensorboard_log import check_available
+
+    check_available()
+    return args.tensorboard or os.path.join(args.results, "tensorboard")
