@@ -100,6 +100,17 @@ def write_jpeg_archive(root: Path, per_class: int = 3, sidecar: bool = True) -> 
 
 # `pytest --benchmark-only` times these models' epochs unless --benchmark-models says otherwise: a small, a deep
 # and a residual network, each framework, in a few minutes on 2 cores (README, Benchmarks).
+def leaderboard_text(records: list[dict], plot_files: list[str] = (), package_runs: list[dict] = ()) -> str:
+    """The leaderboard `bench report` would write for `records`, as text."""
+    from bench.report import markdown, tables
+
+    return (
+        markdown.leaderboard_markdown(*tables.derived(records, package_runs), plot_files)
+        if records
+        else markdown.NO_RESULTS
+    )
+
+
 QUICK_BENCHMARK_MODELS = ("r2_vanilla_cnn", "r3_deep_cnn", "resnet18")
 QUICK_BENCHMARK_MINUTES = "4"  # measured here: `nox -s benchmark` on 2 cores
 

@@ -11,7 +11,7 @@ from bench.results import store
 from bench.run import runner
 from bench.spec.config import TrialConfig
 from bench.spec.execution import EXECUTION_OPTIONS, Execution
-from tests.conftest import REPO_ROOT, SHARED_ARCHIVE, requires_shared_cifar10
+from tests.conftest import REPO_ROOT, SHARED_ARCHIVE, leaderboard_text, requires_shared_cifar10
 from tests.test_cli import bench
 
 pytestmark = pytest.mark.real_data
@@ -59,7 +59,7 @@ def test_real_run_beats_chance_then_reports_and_resumes(tmp_path):
     text, details = (results / "leaderboard.md").read_text(), (results / "details.md").read_text()
     assert "| r2_vanilla_cnn | torch" in details and "| r2_vanilla_cnn | keras (tensorflow)" in details
     assert "keras (tensorflow) takes" in text.split("- Which framework: ")[1].splitlines()[0]
-    assert text == markdown.render(store.load(results), sorted(p.name for p in (results / "plots").glob("*.png")))
+    assert text == leaderboard_text(store.load(results), sorted(p.name for p in (results / "plots").glob("*.png")))
     assert (results / "plots" / "curves-r2-vanilla-cnn-baseline-2ep-2000img.png").exists()
     assert (results / "tables" / "results.csv").read_text().startswith("model,")
 
@@ -95,7 +95,7 @@ def test_a_failing_trial_becomes_a_row_and_the_sweep_goes_on(tmp_path):
     rows = {r["config"]["model"]: r for r in store.load(tmp_path)}
     assert "unknown model 'no_such_model'" in rows["no_such_model"]["error"]
     assert rows["r2_vanilla_cnn"]["status"] == "ok"
-    assert "## Failed trials" in markdown.render(store.load(tmp_path))
+    assert "## Failed trials" in leaderboard_text(store.load(tmp_path))
 
 
 def test_a_trial_past_its_timeout_is_stopped_and_recorded(tmp_path):
@@ -203,7 +203,7 @@ def test_committed_leaderboard_is_regenerated_byte_for_byte():
     committed = REPO_ROOT / "results"
     plot_files = sorted(p.name for p in (committed / "plots").glob("*.png"))
     records = store.load(committed)
-    assert (committed / "leaderboard.md").read_text() == markdown.render(records, plot_files)
+    assert (committed / "leaderboard.md").read_text() == leaderboard_text(records, plot_files)
     assert (committed / "details.md").read_text() == markdown.render_details(tables.derived(records)[1]["results"])
 
 
@@ -219,7 +219,7 @@ def test_a_report_recipe_row_stands_beside_the_published_figure(tmp_path):
         "matches_paper": False,
         "note": "a tiny budget",
     }
-    text = markdown.render(store.load(tmp_path))
+    text = leaderboard_text(store.load(tmp_path))
     section = text.split("## Reported vs reproduced")[1].split("\n## ")[0]
     row = next(line for line in section.splitlines() if line.startswith("| r3 "))
     assert "82.0 % test" in row and "no: a tiny budget" in row and "SYNTHETIC" in row

@@ -13,7 +13,7 @@ from bench.report import answers, frame, markdown, plots, search_report, tables
 from bench.report.labels import hardware_label
 from bench.results import store
 from tests import framework_jobs as jobs
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, leaderboard_text
 
 TEMPLATE = json.loads(
     next(iter(sorted((REPO_ROOT / "results" / "raw").glob("r2_vanilla_cnn_torch_*.json")))).read_text()
@@ -78,13 +78,13 @@ def test_architectures_rank_common_recipe_models_by_mean_accuracy_over_seeds():
     assert list(table["test acc % (mean ± std, n)"]) == ["50.00 (n=1)", "42.00 ± 2.83 (n=2)"]
     assert list(table["MFLOPs/image"]) == ["250.4", "15.0"]
     assert list(table["epoch s (median, range over seeds)"]) == ["2.0", "2.0 (1.0-3.0)"]
-    assert "## Architectures" in markdown.render(records)
+    assert "## Architectures" in leaderboard_text(records)
 
 
 def test_no_common_recipe_results_leave_the_architectures_section_out():
     records = [record_like(recipe="baseline"), record_like("r3_deep_cnn", recipe="baseline")]
     assert tables.architectures_table(configs_of(records)).empty
-    assert "## Architectures" not in markdown.render(records)
+    assert "## Architectures" not in leaderboard_text(records)
 
 
 def test_summary_names_a_best_model_only_where_two_models_compete():
@@ -371,7 +371,7 @@ def test_a_learning_rate_by_batch_size_grid_is_a_table_and_a_heatmap(tmp_path):
     assert list(grid["batch 32"]) == ["34.20 (n=1)", "43.20 (n=1)"]
     assert list(grid["batch 64"]) == ["37.40 (n=1)", "46.40 (n=1)"]
     (heatmap,) = plots.grids(tables.grid_groups(configs), tmp_path)
-    text = markdown.render(records, [heatmap.name])
+    text = leaderboard_text(records, [heatmap.name])
     assert "### Learning rate x batch size grids" in text and f"(plots/{heatmap.name})" in text
     assert tables.grid_table(configs_of(records[:1])).empty  # one point is no grid
 
@@ -418,9 +418,9 @@ def test_searches_pick_on_validation_and_show_the_final_test_score(tmp_path):
     assert row["best candidate"].startswith("#1: ") and "dense 512" in row["best candidate"]
     assert row["val acc % (best)"] == "55.0" and row["test acc % (final)"] == "52.0 (n=1)"
     assert list(tables.derived(records)[1]["trials"]["model"]) == ["r2_vanilla_cnn"]  # searches stay apart
-    (plot,) = search_report.plots(records, tmp_path)
+    (plot,) = search_report.draw_plots(records, tmp_path)
     assert search_report.importances(candidates)  # three completed candidates: importances drawn
-    text = markdown.render(records, [plot.name])
+    text = leaderboard_text(records, [plot.name])
     assert "## Searches" in text and f"(plots/{plot.name})" in text
 
 
@@ -568,4 +568,4 @@ def test_a_paper_part_at_its_own_budget_gets_a_verdict_and_a_parity_row():
     (parity,) = named["parity_at_convergence"].to_dict("records")
     assert parity["model"] == "r2_vanilla_cnn" and parity["epochs"] == 50 and parity["n keras/torch"] == "2/2"
     assert parity["test acc difference (pt, keras - torch)"] == "-4.00" and parity["95% CI (pt)"].startswith("± ")
-    assert "## Framework parity at convergence" in markdown.render(records)
+    assert "## Framework parity at convergence" in leaderboard_text(records)

@@ -120,7 +120,7 @@ def _measured_counts(framework: str) -> dict | None:
         return None
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
     completed = subprocess.run(
-        [sys.executable, "-m", "bench.measure.inspect_models", framework],
+        [sys.executable, "-m", "bench.measure.parameter_counts", framework],
         capture_output=True,
         text=True,
         env=env,

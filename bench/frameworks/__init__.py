@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import fields, replace
+from dataclasses import fields
 
 from bench.errors import BenchError
 
@@ -44,15 +44,6 @@ def unsupported(framework: str, execution) -> str | None:
             setting = f"the {value} loader" if option.name == "loader" else f"--{shown}"
             return f"{setting} is {'/'.join(others)}-only" if others else f"--{shown} is not supported"
     return None
-
-
-def honoured_part(framework: str, execution):
-    """`execution` with every option that `framework` does not honour back at its default (the fastest options
-    one framework has, from a list meant for all)."""
-    return replace(
-        execution,
-        **{option.name: option.default for option in fields(execution) if option.name not in HONOURED[framework]},
-    )
 
 
 def missing_framework(framework: str, device: str = "cpu") -> str | None:

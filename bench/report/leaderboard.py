@@ -34,7 +34,7 @@ def write_leaderboard(results_dir) -> Path:
     for old in plot_dir.glob("*.png"):
         old.unlink()  # derived files: a plot whose results are gone must go too
     trials = named["trials"]
-    drawn = search_report.plots(all_records, plot_dir)
+    drawn = search_report.draw_plots(all_records, plot_dir)
     if records:
         drawn += (
             plots.learning_curves(records, plot_dir)

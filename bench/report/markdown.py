@@ -14,7 +14,6 @@ from bench.report.tables import (
     ARCHITECTURE_RECIPE,
     architecture_configs,
     architectures_table,
-    derived,
     framework_pair_values,
     seconds_cell,
 )
@@ -131,10 +130,6 @@ def _section(title: str, intro: str, table: pd.DataFrame, lift: tuple[str, ...] 
         )
         lines += [f"### {heading}", "", group.drop(columns=list(lift)).to_markdown(index=False), ""]
     return lines
-
-
-def render(records: list[dict], plot_files: list[str] = (), package_runs: list[dict] = ()) -> str:
-    return leaderboard_markdown(*derived(records, package_runs), plot_files) if records else NO_RESULTS
 
 
 def searches_markdown(named: dict[str, pd.DataFrame], plot_files: list[str]) -> list[str]:

@@ -134,7 +134,7 @@ def plot_name(study: str, hardware: str) -> str:
     return f"search-{slug(study)}-{slug(hardware)}.png"
 
 
-def plots(records: list[dict], directory: Path) -> list[Path]:
+def draw_plots(records: list[dict], directory: Path) -> list[Path]:
     """Per study: validation accuracy of each candidate in order with the best so far, and importances."""
     import matplotlib.pyplot as plt
 

@@ -150,9 +150,6 @@ class Gate:
     body: list = field(default_factory=list)
 
 
-COMPOSITES = (Residual, Concat, Gate)
-
-
 def output_shape(layer, shape: Shape) -> Shape:
     """The shape a leaf layer produces from `shape`."""
     if isinstance(layer, Conv):

@@ -270,7 +270,6 @@ TRANSFER_PARTS = (
     ("r2_efficientnet_b0:stem=imagenet", "r2_pretrained", "cifar10", "efficientnet_b0_rwightman-7f5810bc.pth"),
     ("r4_resnet34", "r4_pretrained", "cifar100", "resnet34-b627a593.pth"),
 )
-TRANSFER_MODELS = ("resnet50", "vgg16", "resnet18:stem=imagenet", "r2_efficientnet_b0:stem=imagenet")
 
 
 def _transfer_quick(model: str, recipe: str, dataset: str, weights: str) -> Entry:

@@ -1,5 +1,5 @@
 """Counts every registered model's parameters as built by one framework:
-`python -m bench.measure.inspect_models FRAMEWORK` prints {model: [trainable, non_trainable]} as JSON.
+`python -m bench.measure.parameter_counts FRAMEWORK` prints {model: [trainable, non_trainable]} as JSON.
 
 `python -m bench list --measured` runs it once per installed framework (each in its own process,
 as trials do), so the listing shows counts the frameworks report, not only the spec's arithmetic.
