@@ -292,10 +292,10 @@ def test_dry_run_lists_trials_and_an_estimate_and_runs_nothing(tmp_path):
 
 
 def test_learning_rates_are_crossed_with_batch_sizes_and_seeds_as_r4s_grid():
-    from bench.run import runner
+    from bench.run.expansion import expand
 
     entries = entries_for("--model", "r4_simple_cnn", "--recipe", "r4_simple")
-    trials, _ = runner.expand(entries, ["torch"], "cpu", [32, 64], [0, 1], learning_rates=[0.01, 0.1, 0.5])
+    trials, _ = expand(entries, ["torch"], "cpu", [32, 64], [0, 1], learning_rates=[0.01, 0.1, 0.5])
     assert len(trials) == 12 and len({t.trial_id for t in trials}) == 12
     assert {(t.batch_size, t.learning_rate) for t in trials} == {(b, r) for b in (32, 64) for r in (0.01, 0.1, 0.5)}
     assert trials[0].label() == "r4_simple_cnn torch cpu bs32 lr0.01 seed0"

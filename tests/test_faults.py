@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from bench.cli import build_parser
 from bench.errors import BenchError
 from bench.results import store
-from bench.run import runner
+from bench.run import runner, trial_process
 from tests.conftest import FRAMEWORKS, REPO_ROOT, write_code_running_batch, write_official_dir
 from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
@@ -133,8 +133,8 @@ def test_a_worker_that_dies_before_reading_its_trial_is_a_crashed_row_not_a_brok
         worker.wait()
         return worker
 
-    monkeypatch.setattr(runner.subprocess, "Popen", dying_worker)
-    outcome = runner.run_trial(synthetic_trial(), None, lambda event: None)
+    monkeypatch.setattr(trial_process.subprocess, "Popen", dying_worker)
+    outcome = trial_process.run_trial(synthetic_trial(), None, lambda event: None)
     assert outcome["status"] == "crashed" and "exit code 3" in outcome["error"]
 
 

@@ -107,6 +107,7 @@ def run(args) -> int:
     from bench.measure import provenance
     from bench.results import store
     from bench.run import runner
+    from bench.run.calibrations import calibrate
 
     suite, entries = resolve_suite(args)
     args.results = args.results or run_folder(args.resume)
@@ -128,7 +129,7 @@ def run(args) -> int:
     for line in [f"warning: {warning}" for warning in warnings_for(args.device, suite, trials)] + skipped:
         print(line, file=sys.stderr)
     if args.dry_run:
-        dry_run(trials, splits, runner.calibrate(trials, None, provenance.collect(sys.argv)))
+        dry_run(trials, splits, calibrate(trials, None, provenance.collect(sys.argv)))
         return 0
     store.ensure_writable(args.results)  # only now: a refused sweep leaves no folder behind
     print(

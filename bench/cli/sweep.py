@@ -19,14 +19,15 @@ def check_device(device: str) -> None:
 
 
 def prepare(args, entries, frameworks, batch_sizes, seeds, **options) -> tuple[list, list[str], object]:
-    """The trials of `entries` x `frameworks` x `batch_sizes` x `seeds` (with `options`, see runner.expand), the
+    """The trials of `entries` x `frameworks` x `batch_sizes` x `seeds` (with `options`, see bench.run.expansion), the
     lines of those skipped, and the executor; refused where nothing would run or a framework sees no device."""
-    from bench.run import runner
+    from bench.run.devices import check_devices
     from bench.run.executors import make_executor
+    from bench.run.expansion import expand
 
     check_device(args.device)
     executor = make_executor(args.executor, args.ray_address, args.max_parallel)
-    trials, skipped = runner.expand(
+    trials, skipped = expand(
         entries,
         frameworks,
         args.device,
@@ -41,7 +42,7 @@ def prepare(args, entries, frameworks, batch_sizes, seeds, **options) -> tuple[l
         reasons = dict.fromkeys(line.split(": ", 1)[-1] for line in skipped)  # each once, in order
         raise BenchError(f"nothing to run: every trial is skipped ({'; '.join(reasons) or 'no trials'})")
     if not (args.executor == "ray" and args.ray_address):  # a cluster's GPUs are checked when Ray connects
-        runner.check_devices(trials)
+        check_devices(trials)
     return trials, skipped, executor
 
 

@@ -1,6 +1,6 @@
 """Where a sweep's trials run: `Executor.run(trials, admit, timeout, on_epoch)` yields (trial, outcome).
 
-Every executor runs each trial in a fresh process (`runner.run_trial`), asks `admit` just before
+Every executor runs each trial in a fresh process (`trial_process.run_trial`), asks `admit` just before
 starting one (the driver's claim and resume check), passes each epoch's event to `on_epoch(trial,
 event)` (which may return a reason to stop the trial: a search's pruner), and hands each outcome back
 to the driver, which alone writes the results directory: resume, report and compare never depend on
@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from bench.run.runner import run_trial
+from bench.run.trial_process import run_trial
 from bench.spec.config import TrialConfig
 
 EXECUTORS = ("local", "ray")

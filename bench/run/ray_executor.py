@@ -1,6 +1,6 @@
 """The Ray executor: a sweep's trials as Ray tasks, over every GPU of one machine or a whole cluster.
 
-Each task runs one trial in a fresh subprocess (`runner.run_trial`, as the local executor does), so no
+Each task runs one trial in a fresh subprocess (`trial_process.run_trial`, as the local executor does), so no
 framework state leaks between trials. Resources: one whole GPU for a cuda trial; for a cpu trial its
 threads and the node's single `cnnbench_timed_cpu` slot, so at most one timed CPU trial runs on a node
 at once (concurrent ones would distort each other's timings). A task whose Ray worker or node is lost
@@ -25,7 +25,7 @@ RETRIES = 1  # of a task whose worker process or node was lost
 
 
 def _run_one(config: dict, timeout: float | None) -> dict:
-    from bench.run.runner import run_trial
+    from bench.run.trial_process import run_trial
 
     return run_trial(TrialConfig.from_record(config), timeout, lambda event: None)
 

@@ -1,0 +1,129 @@
+"""One trial in its own process (bench.run.worker): the parent's side of the worker protocol.
+
+The trial's config goes to the worker's stdin; its events (each epoch, then the result or the error) come back
+on stdout, one line each. A trial that times out, is pruned, or dies by a signal still yields an outcome with
+that status.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import queue
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psutil
+
+from bench.paths import PROJECT_ROOT
+from bench.run.worker import EVENT_PREFIX
+from bench.spec.config import TrialConfig
+
+
+def worker_env(config: TrialConfig) -> dict:
+    """The environment of a trial's process: the project importable, a cpu trial blind to GPUs, keras's backend."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if config.device == "cpu":
+        env["CUDA_VISIBLE_DEVICES"] = ""  # a cpu trial must not touch a GPU, in any framework
+    if config.keras_backend:
+        env["KERAS_BACKEND"] = config.keras_backend
+    return env
+
+
+def last_line_of(text: str) -> str:
+    """The last non-empty line of a process's output (its error, where it failed)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""
+
+
+def _other_trials_on_this_machine(own_pid: int) -> int:
+    """How many other cnnbench trial processes run on this machine now (they share its cores or GPUs)."""
+    count = 0
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        command = process.info["cmdline"] or []
+        count += process.info["pid"] != own_pid and command[-2:] == ["-m", "bench.run.worker"]
+    return count
+
+
+def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
+    """Run one trial in a subprocess; return its record body with status, error, epochs, start and end
+    times, and how many other trials ran on the same machine meanwhile (sampled at every epoch).
+
+    `on_epoch(event)` sees each epoch's figures as they arrive; when it returns a reason (a search's
+    pruner), the trial is stopped there and its status is `pruned`."""
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    with tempfile.TemporaryDirectory(prefix="cnnbench-") as scratch:
+        stderr_path = Path(scratch) / "stderr.txt"
+        with open(stderr_path, "w") as stderr:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bench.run.worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env=worker_env(config),
+            )
+        events: queue.Queue = queue.Queue()
+
+        def read_events():
+            for line in process.stdout:
+                if line.startswith(EVENT_PREFIX):
+                    events.put(json.loads(line[len(EVENT_PREFIX) :]))
+            events.put(None)
+
+        reader = threading.Thread(target=read_events, daemon=True)
+        reader.start()
+        try:
+            process.stdin.write(json.dumps(config.record()))
+            process.stdin.close()
+        except BrokenPipeError:  # the worker died before reading its trial (e.g. Ctrl-C): its exit says how
+            pass
+        deadline = time.monotonic() + timeout if timeout else None
+        epochs, outcome = [], None
+        sharing = _other_trials_on_this_machine(process.pid)
+        try:
+            while True:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    event = events.get(timeout=wait)
+                except queue.Empty:
+                    process.kill()
+                    outcome = {"status": "timeout", "error": f"trial exceeded --trial-timeout {timeout:g} s"}
+                    break
+                if event is None:
+                    break
+                if event["event"] == "epoch":
+                    epochs.append({k: v for k, v in event.items() if k != "event"})
+                    sharing = max(sharing, _other_trials_on_this_machine(process.pid))
+                    stop_reason = on_epoch(event)
+                    if stop_reason:
+                        process.kill()
+                        outcome = {"status": "pruned", "error": stop_reason}
+                        break
+                elif event["event"] == "result":
+                    outcome = {"status": "ok", "error": None, **event["body"]}
+                elif event["event"] == "error":
+                    outcome = {"status": event["status"], "error": event["error"]}
+        finally:
+            if process.poll() is None:
+                process.kill()
+            returncode = process.wait()
+        if outcome is None:
+            detail = last_line_of(stderr_path.read_text(errors="replace")) or "no output"
+            reason = f"killed by signal {-returncode}" if returncode < 0 else f"exit code {returncode}"
+            outcome = {"status": "crashed", "error": f"trial process {reason}: {detail}"}
+    outcome.setdefault("epochs", epochs)
+    return {
+        **outcome,
+        "started_at": started,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"hostname": platform.node(), "other_trials_max": sharing},
+    }
