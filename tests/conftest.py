@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import multiprocessing
@@ -16,6 +17,7 @@ import pytest
 
 from bench import frameworks
 from bench.data import cifar
+from bench.frameworks import HONOURED
 from bench.spec import registry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -113,6 +115,13 @@ def leaderboard_text(records: list[dict], plot_files: list[str] = (), package_ru
 
 QUICK_BENCHMARK_MODELS = ("r2_vanilla_cnn", "r3_deep_cnn", "resnet18")
 QUICK_BENCHMARK_MINUTES = "4"  # measured here: `nox -s benchmark` on 2 cores
+
+
+def honoured_part(framework: str, execution):
+    """`execution` with every option that `framework` does not honour back at its default (the fastest options
+    one framework has, from a list meant for all)."""
+    others = [option for option in dataclasses.fields(execution) if option.name not in HONOURED[framework]]
+    return dataclasses.replace(execution, **{option.name: option.default for option in others})
 
 
 def epoch_benchmark_name(model: str, framework: str, settings: dict) -> str:

@@ -4,6 +4,7 @@ bench.frameworks but for the few listed exceptions; and the code clean under ruf
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -24,3 +25,14 @@ def test_the_code_is_clean_under_ruff_lint_and_format():
             [sys.executable, "-m", "ruff", *command], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
         )
         assert completed.returncode == 0, f"ruff {command[0]}: {completed.stdout[-3000:]} (fix: ruff {command[0]} .)"
+
+
+def test_no_function_in_bench_is_over_50_lines():
+    long = []
+    for path in sorted((REPO_ROOT / "bench").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 50:
+                long.append(
+                    f"{path.relative_to(REPO_ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1})"
+                )
+    assert not long, "split these (as formatted by ruff): " + "; ".join(long)

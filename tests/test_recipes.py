@@ -312,8 +312,9 @@ def test_a_trials_speed_options_are_flat_in_its_identity_and_its_record():
 
 
 def test_the_fastest_options_of_each_framework_are_those_it_honours_of_the_gpu_list():
-    from bench.frameworks import honoured_part, unsupported
+    from bench.frameworks import unsupported
     from bench.spec.suites import GPU_FASTEST
+    from tests.conftest import honoured_part
 
     torch_part, keras_part = honoured_part("torch", GPU_FASTEST), honoured_part("keras", GPU_FASTEST)
     assert torch_part == GPU_FASTEST and unsupported("keras", GPU_FASTEST)  # the list is torch's whole set

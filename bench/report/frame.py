@@ -44,59 +44,78 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
     datasets = {_split_key(r["config"]): r["dataset"] for r in records if r["status"] == "ok"}
     rows = []
     for record in records:
-        config = record["config"]
-        ok = record["status"] == "ok"
-        timing = record.get("timing") or {}
-        dataset = record["dataset"] if ok else datasets.get(_split_key(config), {})
+        dataset = record["dataset"] if record["status"] == "ok" else datasets.get(_split_key(record["config"]), {})
         rows.append(
             {
-                "dataset": dataset.get("label", config["dataset"]),
-                "hardware": hardware_label(record),
-                "device": config["device"],
-                "model": config["model"],
-                "framework": framework_label(record),
-                "variant": variant_label(config),
-                "batch_size": config["batch_size"],
-                "lr": f"{config['learning_rate']:g}" if config.get("learning_rate") else RECIPE_LR,
-                "recipe": config["recipe"],
-                "epochs": config["epochs"],
-                "train_size": dataset.get("train_size", config.get("train_subset")),
-                "seed": config["seed"],
-                "status": record["status"],
-                "error": record.get("error"),
-                "test_accuracy": record["test"]["accuracy"] if ok else None,
-                "chance": 1 / record["dataset"]["num_classes"] if ok else None,
-                "trial_id": record["trial_id"],
-                "trial_key": store.trial_key(record),  # repeats share it, across cnnbench versions too
-                "epoch_s": timing.get("epoch_median_s"),
-                "first_epoch_s": timing.get("first_epoch_s"),
-                "warmup_in_epoch_time": ok and timing.get("steady_epochs") == 0,
-                "timing_shared": (
-                    (record.get("machine") or {}).get("other_trials_max", 0) > 0
-                    or timed_under_load(record.get("epochs") or [])
-                ),
-                "images_per_s": timing.get("train_images_per_s"),
-                "peak_rss_mb": (record.get("memory") or {}).get("peak_rss_bytes", 0) / 2**20 if ok else None,
-                "peak_device_mb": _megabytes((record.get("memory") or {}).get("peak_device_bytes")),
-                "tta_s": (record.get("time_to_accuracy") or {}).get("train_seconds"),
-                "tta_target": (record.get("time_to_accuracy") or {}).get("target"),
-                "params": (record["model"]["params_trainable"] + record["model"]["params_non_trainable"])
-                if ok
-                else None,
-                "mflops": record["model"]["forward_flops_per_image"] / 1e6 if ok else None,
-                "lr_rule": config.get("lr_scaling", "none"),
-                "first_lr": record["epochs"][0]["learning_rate"] if ok and record["epochs"] else None,
-                "paper": (record.get("recipe") or {}).get("paper"),
+                **_what_ran(record, dataset),
+                **_what_was_measured(record),
                 "headline": record["_file"] in headline_files,
-                "budget_note": (record.get("budget") or {}).get("note", ""),
-                "matches_paper": (record.get("budget") or {}).get("matches_paper"),
-                "full_budget": at_papers_budget(record),
-                "test_size": dataset.get("test_size"),
                 "file": record["_file"],
                 "finished_at": record.get("finished_at"),
             }
         )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=TRIAL_COLUMNS if rows else None)
+
+
+TRIAL_COLUMNS = (  # the order of tables/trials.csv
+    "dataset hardware device model framework variant batch_size lr recipe epochs train_size seed status error "
+    "test_accuracy chance trial_id trial_key epoch_s first_epoch_s warmup_in_epoch_time timing_shared images_per_s "
+    "peak_rss_mb peak_device_mb tta_s tta_target params mflops lr_rule first_lr paper headline budget_note "
+    "matches_paper full_budget test_size file finished_at"
+).split()
+
+
+def _what_ran(record: dict, dataset: dict) -> dict:
+    """A trial's identity columns: data, hardware, model, framework, variant, budget, seed and its paper."""
+    config = record["config"]
+    return {
+        "dataset": dataset.get("label", config["dataset"]),
+        "hardware": hardware_label(record),
+        "device": config["device"],
+        "model": config["model"],
+        "framework": framework_label(record),
+        "variant": variant_label(config),
+        "batch_size": config["batch_size"],
+        "lr": f"{config['learning_rate']:g}" if config.get("learning_rate") else RECIPE_LR,
+        "recipe": config["recipe"],
+        "epochs": config["epochs"],
+        "train_size": dataset.get("train_size", config.get("train_subset")),
+        "test_size": dataset.get("test_size"),
+        "seed": config["seed"],
+        "trial_id": record["trial_id"],
+        "trial_key": store.trial_key(record),  # repeats share it, across cnnbench versions too
+        "lr_rule": config.get("lr_scaling", "none"),
+        "paper": (record.get("recipe") or {}).get("paper"),
+        "budget_note": (record.get("budget") or {}).get("note", ""),
+        "matches_paper": (record.get("budget") or {}).get("matches_paper"),
+        "full_budget": at_papers_budget(record),
+    }
+
+
+def _what_was_measured(record: dict) -> dict:
+    """A trial's outcome columns: status, accuracy, times (and whether under load), memory, size and FLOPs."""
+    ok = record["status"] == "ok"
+    timing, memory = record.get("timing") or {}, record.get("memory") or {}
+    reached = record.get("time_to_accuracy") or {}
+    return {
+        "status": record["status"],
+        "error": record.get("error"),
+        "test_accuracy": record["test"]["accuracy"] if ok else None,
+        "chance": 1 / record["dataset"]["num_classes"] if ok else None,
+        "epoch_s": timing.get("epoch_median_s"),
+        "first_epoch_s": timing.get("first_epoch_s"),
+        "warmup_in_epoch_time": ok and timing.get("steady_epochs") == 0,
+        "timing_shared": (record.get("machine") or {}).get("other_trials_max", 0) > 0
+        or timed_under_load(record.get("epochs") or []),
+        "images_per_s": timing.get("train_images_per_s"),
+        "peak_rss_mb": memory.get("peak_rss_bytes", 0) / 2**20 if ok else None,
+        "peak_device_mb": _megabytes(memory.get("peak_device_bytes")),
+        "tta_s": reached.get("train_seconds"),
+        "tta_target": reached.get("target"),
+        "params": record["model"]["params_trainable"] + record["model"]["params_non_trainable"] if ok else None,
+        "mflops": record["model"]["forward_flops_per_image"] / 1e6 if ok else None,
+        "first_lr": record["epochs"][0]["learning_rate"] if ok and record["epochs"] else None,
+    }
 
 
 def configurations(trials: pd.DataFrame) -> pd.DataFrame:

@@ -3,6 +3,8 @@ inline, the details page and the commands behind the results."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from bench.frameworks import DEFAULT_KERAS_BACKEND
@@ -137,65 +139,53 @@ def searches_markdown(named: dict[str, pd.DataFrame], plot_files: list[str]) -> 
     studies, grid = named["searches"], named["grid"]
     if studies.empty and grid.empty:
         return []
-    lines = ["## Searches", ""]
-    if not studies.empty:
-        lines += [
-            "Optuna studies of `python -m bench tune`, one per framework: each candidate is a trial of its own, "
-            "chosen by TPE (fixed seed) and stopped early by a median pruner on validation accuracy; the best "
-            "candidate by validation accuracy is trained again in a final trial, the only one that sees the "
-            "test set. Searched spaces:",
-            "",
-            *search_report.space_lines(),
-            "",
-            studies.drop(columns=["study"]).to_markdown(index=False),
-            "",
-        ]
-        lines += [
-            f"![{name.removesuffix('.png')}](plots/{name})"
-            for name in plot_files
-            if name
-            in {
-                search_report.plot_name(study, hardware)
-                for study, hardware in zip(studies["study"], studies["hardware"])
-            }
-        ]
-        lines.append("")
-    if not grid.empty:
-        lines += [
-            "### Learning rate x batch size grids",
-            "",
-            "Test accuracy per learning rate (rows) and batch size (columns), as report r4's grid search; "
-            "one block per model, framework and budget.",
-            "",
-        ]
-        keys = [
-            "dataset",
-            "hardware",
-            "model",
-            "framework",
-            "variant",
-            "recipe",
-            "epochs",
-            "train images",
-            "test images",
-        ]
-        for values, block in grid.groupby(keys, sort=False):
-            heading = (
-                ", ".join(str(v) for v in values[:5]) + f", recipe {values[5]}, {values[6]} epochs on "
-                f"{int(values[7]):,} images, {int(values[8]):,} test images"
-            )
-            lines += [
-                f"#### {heading}",
-                "",
-                block.drop(columns=keys)
-                .dropna(axis=1, how="all")
-                .loc[:, lambda b: (b != "-").any()]
-                .to_markdown(index=False),
-                "",
-            ]
-            name = plots.grid_plot_name(*values)
-            if name in plot_files:
-                lines += [f"![{name.removesuffix('.png')}](plots/{name})", ""]
+    return ["## Searches", "", *_studies_markdown(studies, plot_files), *_grids_markdown(grid, plot_files)]
+
+
+def _studies_markdown(studies: pd.DataFrame, plot_files: list[str]) -> list[str]:
+    """The Optuna studies: how they search, the spaces, one row per study, and their plots."""
+    if studies.empty:
+        return []
+    drawn = {search_report.plot_name(study, hardware) for study, hardware in zip(studies["study"], studies["hardware"])}
+    return [
+        "Optuna studies of `python -m bench tune`, one per framework: each candidate is a trial of its own, "
+        "chosen by TPE (fixed seed) and stopped early by a median pruner on validation accuracy; the best "
+        "candidate by validation accuracy is trained again in a final trial, the only one that sees the "
+        "test set. Searched spaces:",
+        "",
+        *search_report.space_lines(),
+        "",
+        studies.drop(columns=["study"]).to_markdown(index=False),
+        "",
+        *[f"![{name.removesuffix('.png')}](plots/{name})" for name in plot_files if name in drawn],
+        "",
+    ]
+
+
+GRID_KEYS = ["dataset", "hardware", "model", "framework", "variant", "recipe", "epochs", "train images", "test images"]
+
+
+def _grids_markdown(grid: pd.DataFrame, plot_files: list[str]) -> list[str]:
+    """The learning-rate x batch-size grids, one block (and heatmap) per model, framework and budget."""
+    if grid.empty:
+        return []
+    lines = [
+        "### Learning rate x batch size grids",
+        "",
+        "Test accuracy per learning rate (rows) and batch size (columns), as report r4's grid search; "
+        "one block per model, framework and budget.",
+        "",
+    ]
+    for values, block in grid.groupby(GRID_KEYS, sort=False):
+        heading = (
+            ", ".join(str(v) for v in values[:5]) + f", recipe {values[5]}, {values[6]} epochs on "
+            f"{int(values[7]):,} images, {int(values[8]):,} test images"
+        )
+        table = block.drop(columns=GRID_KEYS).dropna(axis=1, how="all").loc[:, lambda b: (b != "-").any()]
+        lines += [f"#### {heading}", "", table.to_markdown(index=False), ""]
+        name = plots.grid_plot_name(*values)
+        if name in plot_files:
+            lines += [f"![{name.removesuffix('.png')}](plots/{name})", ""]
     return lines
 
 
@@ -227,29 +217,19 @@ def _inline_plots(configs: pd.DataFrame, trials: pd.DataFrame, plot_files: list[
     return [f"![{name.removesuffix('.png')}](plots/{name})" for name in chosen if name in plot_files]
 
 
-def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], plot_files: list[str]) -> str:
-    lines = list(HEADER)
-    trials = named["trials"]
-    if trials.empty:
-        return "\n".join(
-            lines
-            + searches_markdown(named, plot_files)
-            + ["## Environment", "", named["environment"].to_markdown(index=False), ""]
-        )
-    if not configs.empty:
-        lines += [
-            "## Answers",
-            "",
-            "Which CNN, which framework, which batch size, per machine (#fingerprint), the newest run's first. "
-            "Each answer names its budget: a short one ranks models at that budget only.",
-            "",
-            *answer_lines(configs, trials, framework_pair_values(configs)),
-            *_inline_plots(configs, trials, plot_files),
-            "",
-        ]
-        lines += ["## Summary", "", *summary_lines(configs), ""]
-    lines += architectures_markdown(configs, hardware_order(trials))
-    lines += _section(
+@dataclass(frozen=True)
+class Section:
+    """A leaderboard section made of one table: its title, what it shows, its table's name, and the columns
+    lifted into sub-table headings (see _section)."""
+
+    title: str
+    intro: str
+    table: str
+    lift: tuple[str, ...] = ()
+
+
+_SECTIONS = (
+    Section(
         "Yardstick",
         "The fastest known CIFAR-10 trainer, airbench94, for every GPU row to be read "
         "against: the airbench package run as it runs itself (`python -m bench yardstick`: all "
@@ -258,19 +238,19 @@ def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], 
         "test-time augmentation, the deviations in recipe airbench94). Time to 94 %: the package's "
         "whole run; a harness trial's training time until 94 % validation accuracy, as measured "
         "(compilation in its first epoch) and steady (epochs to 94 % x its median epoch).",
-        named["yardstick"],
-        lift=("hardware",),
-    )
-    lines += _section(
+        "yardstick",
+        ("hardware",),
+    ),
+    Section(
         "Frameworks",
         "The same model, settings, data and budget in PyTorch and Keras: test "
         "accuracy difference with Welch's 95 % interval over seeds, and ratios of median epoch "
         "time and peak host memory († a ratio with a time measured under load, left out of the "
         "Answers' ratio).",
-        named["frameworks"],
-        lift=("hardware", "variant", "recipe", "epochs", "train images", "test images"),
-    )
-    lines += _section(
+        "frameworks",
+        ("hardware", "variant", "recipe", "epochs", "train images", "test images"),
+    ),
+    Section(
         "Batch size",
         "Time per epoch, throughput, peak memory and accuracy per batch size "
         "(report r0's table), per model, framework and hardware, with the first epoch's learning "
@@ -281,19 +261,18 @@ def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], 
         "(r0, on its CPU) and the row uses the report's recipe, the report's figures stand beside "
         "ours; compare the shapes (time relative to the smallest batch), not the absolute "
         "times.",
-        named["batch_size"],
-        lift=("hardware", "recipe"),
-    )
-    lines += searches_markdown(named, plot_files)
-    lines += _section(
+        "batch_size",
+        ("hardware", "recipe"),
+    ),
+    Section(
         "Fast path vs naive loop",
         "Median steady epoch time of the fast path (data on the device, "
         "batched augmentation, and the variant's precision, memory format and compilation) "
         "against the reports' loop (DataLoader over per-image transforms, float32, eager), "
         "same model, batch size and hardware.",
-        named["fast_vs_naive"],
-    )
-    lines += _section(
+        "fast_vs_naive",
+    ),
+    Section(
         "Reported vs reproduced",
         "Each report's published figures (copied from the report, in "
         "the columns marked reported: accuracy, parameter count, epoch time on the report's "
@@ -304,45 +283,93 @@ def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], 
         "recipe, batch size and epochs, or its early stop, on the whole training split) come first; "
         "their verdict: reproduced (within 3 points of the published accuracy) or not; any shorter "
         'budget is "budget short" and says nothing about the paper\'s figure.',
-        named["reported_vs_reproduced"],
-    )
-    lines += _section(
+        "reported_vs_reproduced",
+    ),
+    Section(
         "Framework parity at convergence",
         "The pairs of Frameworks trained at a paper's own budget: "
         "the claim that one network under one recipe gives the same accuracy in PyTorch and Keras, "
         "tested where it matters. Learning curves of both frameworks overlaid: the `curves-*` "
         "plots of each part.",
-        named["parity_at_convergence"],
-        lift=("hardware", "variant", "recipe", "epochs", "train images", "test images"),
-    )
-    lines += _section(
+        "parity_at_convergence",
+        ("hardware", "variant", "recipe", "epochs", "train images", "test images"),
+    ),
+    Section(
         "Per class",
         "Test accuracy per class (%) of each report's model, cat and dog first "
         "(the reports' hardest classes), over all its seeds, and its three most confused "
         "pairs (share of the true class).",
-        named["per_class"],
-    )
-    lines += [
-        "## Results",
-        "",
-        "Every configuration, one row each, is in [details.md](details.md) (and `tables/results.csv`).",
-        "",
-    ]
-    lines += _section("Failed trials", "Recorded faults, never counted as accuracy 0.", named["failed_trials"])
-    lines += _section(
+        "per_class",
+    ),
+    Section(
         "Fairness manifest",
         "Settings that change speed or numerics, as in force in each "
         "framework's trials. By default both sides run strict float32 (TF32 off), without "
         "compilation (torch eager, keras `jit_compile=False`), with the same thread counts. TF32 "
         "exists on NVIDIA GPUs only: `tf32_matmul True` on a CPU row (keras on torch before "
         "TF32 was switched off there too) changed no arithmetic.",
-        named["fairness_manifest"],
+        "fairness_manifest",
+    ),
+    Section("Failed trials", "Recorded faults, never counted as accuracy 0.", "failed_trials"),
+)
+SECTIONS = {section.title: section for section in _SECTIONS}
+
+
+def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], plot_files: list[str]) -> str:
+    """The leaderboard's text: the first screen (Answers, Summary), then one section per table."""
+    trials = named["trials"]
+    if trials.empty:
+        return "\n".join([*HEADER, *searches_markdown(named, plot_files), *_environment(named)])
+    lines = list(HEADER)
+    if not configs.empty:
+        lines += _first_screen(configs, trials, plot_files)
+    lines += architectures_markdown(configs, hardware_order(trials))
+    lines += _sections(named, "Yardstick", "Frameworks", "Batch size")
+    lines += searches_markdown(named, plot_files)
+    lines += _sections(
+        named, "Fast path vs naive loop", "Reported vs reproduced", "Framework parity at convergence", "Per class"
     )
-    lines += ["## Environment", "", named["environment"].to_markdown(index=False), ""]
+    lines += ["## Results", "", RESULTS_LINK, ""]
+    lines += _sections(named, "Failed trials", "Fairness manifest")
+    lines += _environment(named)
     if plot_files:
         lines += ["## Plots", "", *[f"- [{name}](plots/{name})" for name in plot_files], ""]
     lines += ["The tables are also in `tables/` as CSV and JSON; `tables/trials.csv` has one row per trial.", ""]
     return "\n".join(lines)
+
+
+RESULTS_LINK = "Every configuration, one row each, is in [details.md](details.md) (and `tables/results.csv`)."
+
+
+def _first_screen(configs: pd.DataFrame, trials: pd.DataFrame, plot_files: list[str]) -> list[str]:
+    """The Answers (per machine, with their plots) and the Summary."""
+    return [
+        "## Answers",
+        "",
+        "Which CNN, which framework, which batch size, per machine (#fingerprint), the newest run's first. "
+        "Each answer names its budget: a short one ranks models at that budget only.",
+        "",
+        *answer_lines(configs, trials, framework_pair_values(configs)),
+        *_inline_plots(configs, trials, plot_files),
+        "",
+        "## Summary",
+        "",
+        *summary_lines(configs),
+        "",
+    ]
+
+
+def _sections(named: dict[str, pd.DataFrame], *titles: str) -> list[str]:
+    """The sections of these titles (see SECTIONS), each from its table; none where its table is empty."""
+    lines = []
+    for title in titles:
+        section = SECTIONS[title]
+        lines += _section(section.title, section.intro, named[section.table], section.lift)
+    return lines
+
+
+def _environment(named: dict[str, pd.DataFrame]) -> list[str]:
+    return ["## Environment", "", named["environment"].to_markdown(index=False), ""]
 
 
 def render_details(table: pd.DataFrame) -> str:

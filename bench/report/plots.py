@@ -135,42 +135,9 @@ def pareto(table: pd.DataFrame, directory: Path) -> list[Path]:
     paths = []
     for (hardware, epochs, images), group in table.groupby(["hardware", "epochs", "train_size"], sort=True):
         points = group.sort_values(["epoch_s", "acc_mean"], ascending=[True, False])
-        front = pareto_front(points[points["learned"]])
         figure, axis = plt.subplots(figsize=(8, 5))
-        frameworks = sorted(points["framework"].unique())
-        for framework, marker, colour in zip(frameworks, "osD^v", plt.get_cmap("tab10").colors):
-            mine = points[(points["framework"] == framework) & points["learned"]]
-            axis.scatter(mine["epoch_s"], 100 * mine["acc_mean"], s=28, marker=marker, color=colour, label=framework)
-        failed = points[~points["learned"]]
-        if not failed.empty:
-            axis.scatter(
-                failed["epoch_s"],
-                100 * failed["acc_mean"],
-                s=22,
-                marker="x",
-                color="lightgrey",
-                label="did not learn (within 2 pt of chance)",
-            )
-        axis.plot(
-            points.loc[front, "epoch_s"],
-            100 * points.loc[front, "acc_mean"],
-            "-",
-            color="black",
-            marker="o",
-            markerfacecolor="none",
-            markersize=11,
-            label="Pareto front",
-        )
-        # Only the front is labelled, alternately above and below its line, so labels do not collide.
-        for rank, index in enumerate(front):
-            row = points.loc[index]
-            axis.annotate(
-                f"{row['model']} ({row['framework']})",
-                (row["epoch_s"], 100 * row["acc_mean"]),
-                fontsize=7,
-                xytext=(4, 6 if rank % 2 == 0 else -10),
-                textcoords="offset points",
-            )
+        _scatter_by_framework(axis, points)
+        _draw_front(axis, points, pareto_front(points[points["learned"]]))
         axis.set_xscale("log")
         axis.set(
             title=f"Accuracy vs epoch time, {epochs} epochs on {int(images)} images, {hardware}\n"
@@ -181,6 +148,42 @@ def pareto(table: pd.DataFrame, directory: Path) -> list[Path]:
         axis.legend(fontsize=7)
         paths.append(save(figure, directory / pareto_name(hardware, epochs, images)))
     return paths
+
+
+def _scatter_by_framework(axis, points: pd.DataFrame) -> None:
+    """Each framework's configurations that learned, a marker and colour each; those that did not, grey crosses."""
+    frameworks = sorted(points["framework"].unique())
+    for framework, marker, colour in zip(frameworks, "osD^v", plt.get_cmap("tab10").colors):
+        mine = points[(points["framework"] == framework) & points["learned"]]
+        axis.scatter(mine["epoch_s"], 100 * mine["acc_mean"], s=28, marker=marker, color=colour, label=framework)
+    failed = points[~points["learned"]]
+    if not failed.empty:
+        label = "did not learn (within 2 pt of chance)"
+        axis.scatter(failed["epoch_s"], 100 * failed["acc_mean"], s=22, marker="x", color="lightgrey", label=label)
+
+
+def _draw_front(axis, points: pd.DataFrame, front: list) -> None:
+    """The Pareto front as a line through circled points, each labelled alternately above and below its line,
+    so that labels do not collide (only the front is labelled)."""
+    axis.plot(
+        points.loc[front, "epoch_s"],
+        100 * points.loc[front, "acc_mean"],
+        "-",
+        color="black",
+        marker="o",
+        markerfacecolor="none",
+        markersize=11,
+        label="Pareto front",
+    )
+    for rank, index in enumerate(front):
+        row = points.loc[index]
+        axis.annotate(
+            f"{row['model']} ({row['framework']})",
+            (row["epoch_s"], 100 * row["acc_mean"]),
+            fontsize=7,
+            xytext=(4, 6 if rank % 2 == 0 else -10),
+            textcoords="offset points",
+        )
 
 
 def batch_sizes(trials: pd.DataFrame, directory: Path) -> list[Path]:

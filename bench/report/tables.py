@@ -171,52 +171,61 @@ def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
     keys = ["model", "framework", "hardware", "dataset", "recipe", "epochs", "train_size", "lr", "variant"]
     rows = []
     for key, group in trials.groupby(keys, dropna=False, sort=True):
-        if group["batch_size"].nunique() < 2:
-            continue
-        ok_runs = group[group["status"] == "ok"]
-        fits = ok_runs["batch_size"]
-        largest = fits.max() if not fits.empty else None
-        out_of_memory = group[group["status"] == "oom"]["batch_size"]
-        limit = "fits (a larger batch ran out of memory)" if (out_of_memory > (largest or 0)).any() else "largest tried"
-        smallest_s = ok_runs[fits == fits.min()]["epoch_s"].median() if not fits.empty else None
-        reported = published(key[0]).get("batch_sizes", {}) if is_papers_recipe(key[0], key[4]) else {}
-        smallest_reported = reported[min(reported)][0] if reported else None
-        for batch, runs in group.groupby("batch_size", sort=True):
-            ok = runs[runs["status"] == "ok"]
-            rows.append(
-                {
-                    "model": key[0],
-                    "framework": key[1],
-                    "hardware": key[2],
-                    "recipe": key[4],
-                    "batch": batch,
-                    "status": "ok" if len(ok) == len(runs) else ", ".join(sorted(set(runs["status"]))),
-                    "epoch s": f"{ok['epoch_s'].median():.1f}" if not ok.empty else "-",
-                    "img/s": f"{ok['images_per_s'].median():.0f}" if not ok.empty else "-",
-                    "peak RSS MB": f"{ok['peak_rss_mb'].max():.0f}" if not ok.empty else "-",
-                    "peak device MB": f"{ok['peak_device_mb'].max():.0f}"
-                    if ok["peak_device_mb"].notna().any()
-                    else "-",
-                    "test acc %": _marked(f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})", _learned(ok))
-                    if not ok.empty
-                    else "-",
-                    "epoch time ÷ smallest batch's": f"{ok['epoch_s'].median() / smallest_s:.2f}"
-                    if not ok.empty
-                    else "-",
-                    "reported: min/epoch (÷ smallest), test acc": (
-                        f"{reported[batch][0]} ({reported[batch][0] / smallest_reported:.2f}), "
-                        f"{100 * reported[batch][1]:.0f} %"
-                        if batch in reported
-                        else "-"
-                    ),
-                    "lr (epoch 1), rule": f"{ok['first_lr'].iloc[0]:.3g}, {runs['lr_rule'].iloc[0]}"
-                    if not ok.empty
-                    else f"-, {runs['lr_rule'].iloc[0]}",
-                    "test images": int(ok["test_size"].iloc[0]) if not ok.empty else "-",
-                    "largest": limit if batch == largest else "",
-                }
-            )
+        if group["batch_size"].nunique() >= 2:
+            sweep = _batch_sweep(key[0], key[4], group)
+            rows += [_batch_row(key, batch, runs, sweep) for batch, runs in group.groupby("batch_size", sort=True)]
     return pd.DataFrame(rows)
+
+
+def _batch_sweep(model: str, recipe: str, group: pd.DataFrame) -> dict:
+    """What every row of one batch-size sweep is read against: its largest batch that ran (and whether a larger
+    one ran out of memory), its smallest batch's epoch time, and the paper's batch-size figures."""
+    ok_runs = group[group["status"] == "ok"]
+    fits = ok_runs["batch_size"]
+    largest = fits.max() if not fits.empty else None
+    out_of_memory = group[group["status"] == "oom"]["batch_size"]
+    reported = published(model).get("batch_sizes", {}) if is_papers_recipe(model, recipe) else {}
+    return {
+        "largest": largest,
+        "limit": "fits (a larger batch ran out of memory)"
+        if (out_of_memory > (largest or 0)).any()
+        else "largest tried",
+        "smallest_s": ok_runs[fits == fits.min()]["epoch_s"].median() if not fits.empty else None,
+        "reported": reported,
+        "smallest_reported": reported[min(reported)][0] if reported else None,
+    }
+
+
+def _batch_row(key: tuple, batch: int, runs: pd.DataFrame, sweep: dict) -> dict:
+    """One batch size of a sweep: status, time, throughput, memory and accuracy, beside the paper's figures."""
+    ok = runs[runs["status"] == "ok"]
+    ran = not ok.empty
+    reported = sweep["reported"]
+    return {
+        "model": key[0],
+        "framework": key[1],
+        "hardware": key[2],
+        "recipe": key[4],
+        "batch": batch,
+        "status": "ok" if len(ok) == len(runs) else ", ".join(sorted(set(runs["status"]))),
+        "epoch s": f"{ok['epoch_s'].median():.1f}" if ran else "-",
+        "img/s": f"{ok['images_per_s'].median():.0f}" if ran else "-",
+        "peak RSS MB": f"{ok['peak_rss_mb'].max():.0f}" if ran else "-",
+        "peak device MB": f"{ok['peak_device_mb'].max():.0f}" if ok["peak_device_mb"].notna().any() else "-",
+        "test acc %": _marked(f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})", _learned(ok)) if ran else "-",
+        "epoch time ÷ smallest batch's": f"{ok['epoch_s'].median() / sweep['smallest_s']:.2f}" if ran else "-",
+        "reported: min/epoch (÷ smallest), test acc": (
+            f"{reported[batch][0]} ({reported[batch][0] / sweep['smallest_reported']:.2f}), "
+            f"{100 * reported[batch][1]:.0f} %"
+            if batch in reported
+            else "-"
+        ),
+        "lr (epoch 1), rule": f"{ok['first_lr'].iloc[0]:.3g}, {runs['lr_rule'].iloc[0]}"
+        if ran
+        else f"-, {runs['lr_rule'].iloc[0]}",
+        "test images": int(ok["test_size"].iloc[0]) if ran else "-",
+        "largest": sweep["limit"] if batch == sweep["largest"] else "",
+    }
 
 
 GRID_KEYS = ["dataset", "hardware", "model", "framework", "variant", "recipe", "epochs", "train_size", "test_size"]
@@ -349,62 +358,62 @@ def _published_accuracy(reported: dict) -> tuple[float | None, str]:
     return None, "-"
 
 
+REPORTED_KEYS = [
+    "paper",
+    "model",
+    "recipe",
+    "framework",
+    "hardware",
+    "dataset",
+    "batch_size",
+    "epochs",
+    "train_size",
+    "test_size",
+]
+
+
 def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
     """Each paper's published figures (accuracy, params, epoch time) beside ours for the same model and recipe,
     at the recipe's batch size (other batch sizes stand in the Batch size table)."""
     ok = trials[trials["headline"]]
-    rows = []
-    keys = [
-        "paper",
-        "model",
-        "recipe",
-        "framework",
-        "hardware",
-        "dataset",
-        "batch_size",
-        "epochs",
-        "train_size",
-        "test_size",
-    ]
-    for key, group in ok.groupby(keys, sort=True):
-        values = dict(zip(keys, key))
-        reported = published(values["model"])
-        accuracy, described = _published_accuracy(reported)
-        ours = group["test_accuracy"].mean()
-        context = ", ".join(str(reported[k]) for k in ("framework", "dataset", "stem") if k in reported)
-        full = bool(group["full_budget"].all())
-        rows.append(
-            {
-                "report": values["paper"],
-                "model": values["model"],
-                "framework": values["framework"],
-                "batch": values["batch_size"],
-                "reported accuracy": described,
-                "reproduced test acc %": _marked(f"{100 * ours:.2f} (n={len(group)})", _learned(group)),
-                "difference (pt)": f"{100 * (ours - accuracy):+.1f}" if accuracy is not None else "-",
-                "verdict": reproduction_verdict(ours, accuracy, full),
-                "reported params": f"{reported['params']:,}" if "params" in reported else "-",
-                "our params": f"{int(group['params'].iloc[0]):,}",
-                "reported epoch time": (
-                    f"{reported['epoch_minutes']} min ({reported.get('hardware', '?')})"
-                    if "epoch_minutes" in reported
-                    else "-"
-                ),
-                "our epoch s": f"{group['epoch_s'].median():.1f}{SHARED if group['timing_shared'].any() else ''} "
-                f"({values['hardware']})",
-                "report's setting": f"{context}, {reported['epochs']} epochs" if "epochs" in reported else context,
-                "our data and budget": f"{values['dataset']}, {values['epochs']} epochs, "
-                f"{int(values['train_size'])} train / {int(values['test_size'])} test images",
-                "same budget and recipe as the report": "yes"
-                if group["matches_paper"].all()
-                else f"no: {group['budget_note'].iloc[0] or 'see recipe deviations'}",
-                "_full": full,
-            }
-        )
+    rows = [_reported_row(dict(zip(REPORTED_KEYS, key)), group) for key, group in ok.groupby(REPORTED_KEYS, sort=True)]
     if not rows:
         return pd.DataFrame()
     table = pd.DataFrame(rows)  # the paper's own budget first
     return table.sort_values("_full", ascending=False, kind="stable").drop(columns="_full").reset_index(drop=True)
+
+
+def _reported_row(values: dict, group: pd.DataFrame) -> dict:
+    """One part: the paper's figures, ours over seeds, the difference and the verdict, and both settings."""
+    reported = published(values["model"])
+    accuracy, described = _published_accuracy(reported)
+    ours = group["test_accuracy"].mean()
+    context = ", ".join(str(reported[k]) for k in ("framework", "dataset", "stem") if k in reported)
+    full = bool(group["full_budget"].all())
+    return {
+        "report": values["paper"],
+        "model": values["model"],
+        "framework": values["framework"],
+        "batch": values["batch_size"],
+        "reported accuracy": described,
+        "reproduced test acc %": _marked(f"{100 * ours:.2f} (n={len(group)})", _learned(group)),
+        "difference (pt)": f"{100 * (ours - accuracy):+.1f}" if accuracy is not None else "-",
+        "verdict": reproduction_verdict(ours, accuracy, full),
+        "reported params": f"{reported['params']:,}" if "params" in reported else "-",
+        "our params": f"{int(group['params'].iloc[0]):,}",
+        "reported epoch time": (
+            f"{reported['epoch_minutes']} min ({reported.get('hardware', '?')})" if "epoch_minutes" in reported else "-"
+        ),
+        "our epoch s": f"{group['epoch_s'].median():.1f}{SHARED if group['timing_shared'].any() else ''} "
+        f"({values['hardware']})",
+        "report's setting": f"{context}, {reported['epochs']} epochs" if "epochs" in reported else context,
+        "our data and budget": f"{values['dataset']}, {values['epochs']} epochs, "
+        f"{int(values['train_size'])} train / {int(values['test_size'])} test images",
+        "same budget and recipe as the report": "yes"
+        if group["matches_paper"].all()
+        else f"no: {group['budget_note'].iloc[0] or 'see recipe deviations'}",
+        "_full": full,
+    }
 
 
 REPRODUCED_WITHIN = 0.03  # test accuracy within 3 points of the published figure
@@ -564,40 +573,40 @@ def yardstick_table(package_runs: list[dict], records: list[dict]) -> pd.DataFra
                 "vs package": "1.00x",
             }
         )
-    trials = [r for r in records if r["config"]["model"] in YARDSTICK_MODELS and r["status"] == "ok"]
     keyed = {}
-    for record in trials:
-        keyed.setdefault((hardware_label(record), framework_label(record), variant_label(record["config"])), []).append(
-            record
-        )
-    for (hardware, framework, variant), runs in sorted(keyed.items()):
-        accuracy = [r["test"]["accuracy"] for r in runs]
-        reached = [r for r in runs if r["time_to_accuracy"]["epoch"] is not None]
-        measured = np.median([r["time_to_accuracy"]["train_seconds"] for r in reached]) if reached else None
-        steady = (
-            np.median([r["time_to_accuracy"]["epoch"] * r["timing"]["epoch_median_s"] for r in reached])
-            if reached
-            else None
-        )
-        target = runs[0]["time_to_accuracy"]["target"]
-        package = package_seconds.get(hardware)
-        rows.append(
-            {
-                "hardware": hardware,
-                "run": f"harness: {runs[0]['config']['model']}, {framework}, {variant}",
-                "test accuracy %": accuracy_cell(
-                    np.mean(accuracy), np.std(accuracy, ddof=1) if len(runs) > 1 else 0.0, len(runs)
-                ),
-                "time to 94 % s": (
-                    f"{measured:.2f} ({len(reached)}/{len(runs)} reached {100 * target:.0f} % validation)"
-                    if reached
-                    else f"not reached (0/{len(runs)})"
-                ),
-                "steady time to 94 % s": f"{steady:.2f}" if reached else "-",
-                "vs package": f"{steady / package:.2f}x" if reached and package else "-",
-            }
-        )
+    for record in records:
+        if record["config"]["model"] in YARDSTICK_MODELS and record["status"] == "ok":
+            key = (hardware_label(record), framework_label(record), variant_label(record["config"]))
+            keyed.setdefault(key, []).append(record)
+    rows += [_harness_row(*key, runs, package_seconds.get(key[0])) for key, runs in sorted(keyed.items())]
     return pd.DataFrame(rows)
+
+
+def _harness_row(hardware: str, framework: str, variant: str, runs: list[dict], package: float | None) -> dict:
+    """The harness's airbench94 trials of one hardware, framework and variant: accuracy, time to 94 % as measured
+    and steady, and the steady time over the package's."""
+    accuracy = [r["test"]["accuracy"] for r in runs]
+    reached = [r for r in runs if r["time_to_accuracy"]["epoch"] is not None]
+    measured = np.median([r["time_to_accuracy"]["train_seconds"] for r in reached]) if reached else None
+    steady = (
+        np.median([r["time_to_accuracy"]["epoch"] * r["timing"]["epoch_median_s"] for r in reached])
+        if reached
+        else None
+    )
+    target = runs[0]["time_to_accuracy"]["target"]
+    spread = np.std(accuracy, ddof=1) if len(runs) > 1 else 0.0
+    return {
+        "hardware": hardware,
+        "run": f"harness: {runs[0]['config']['model']}, {framework}, {variant}",
+        "test accuracy %": accuracy_cell(np.mean(accuracy), spread, len(runs)),
+        "time to 94 % s": (
+            f"{measured:.2f} ({len(reached)}/{len(runs)} reached {100 * target:.0f} % validation)"
+            if reached
+            else f"not reached (0/{len(runs)})"
+        ),
+        "steady time to 94 % s": f"{steady:.2f}" if reached else "-",
+        "vs package": f"{steady / package:.2f}x" if reached and package else "-",
+    }
 
 
 def derived(records: list[dict], package_runs: list[dict] = ()) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:

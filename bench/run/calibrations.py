@@ -45,42 +45,33 @@ def calibrate(trials: list[TrialConfig], results_dir, provenance: dict) -> dict[
         cached = cache / f"{key}.json"
         try:
             record = json.loads(cached.read_text())
-        except (OSError, json.JSONDecodeError):
-            record = None  # not cached yet, or unreadable: measure again
-        if record is None:
-            try:
-                completed = subprocess.run(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bench.measure.calibration",
-                        config.framework,
-                        config.device,
-                        str(config.threads),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    env=worker_env(config),
-                    timeout=600,
-                )
-            except subprocess.TimeoutExpired:
-                print(f"warning: calibration of {config.framework} took over 600 s; skipped", file=sys.stderr)
+        except (OSError, json.JSONDecodeError):  # not cached yet, or unreadable: measure again
+            record = _measure(config, key, provenance)
+            if record is None:
                 continue
-            if completed.returncode != 0:
-                print(
-                    f"warning: calibration of {config.framework} failed: {last_line_of(completed.stderr)}",
-                    file=sys.stderr,
-                )
-                continue
-            record = {
-                "schema_version": store.SCHEMA_VERSION,
-                **json.loads(completed.stdout.strip().splitlines()[-1]),
-                "keras_backend": config.keras_backend,
-                "calibration_key": key,
-                "provenance": provenance,
-            }
             store.write_json(cache, cached.name, record)
         found[(config.framework, config.keras_backend, config.device, config.threads)] = record
         if results_dir and key not in have:
             store.write_calibration(results_dir, record)
     return found
+
+
+def _measure(config: TrialConfig, key: str, provenance: dict) -> dict | None:
+    """The calibration record of `config`'s framework, device and threads, measured in a process of the trial's
+    environment; None (with a warning) where it fails or takes over 600 s."""
+    command = [sys.executable, "-m", "bench.measure.calibration", config.framework, config.device, str(config.threads)]
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, env=worker_env(config), timeout=600)
+    except subprocess.TimeoutExpired:
+        print(f"warning: calibration of {config.framework} took over 600 s; skipped", file=sys.stderr)
+        return None
+    if completed.returncode != 0:
+        print(f"warning: calibration of {config.framework} failed: {last_line_of(completed.stderr)}", file=sys.stderr)
+        return None
+    return {
+        "schema_version": store.SCHEMA_VERSION,
+        **json.loads(completed.stdout.strip().splitlines()[-1]),
+        "keras_backend": config.keras_backend,
+        "calibration_key": key,
+        "provenance": provenance,
+    }

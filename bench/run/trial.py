@@ -53,103 +53,117 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     recipe = config.resolved_recipe()
     adapter = get_adapter(config.framework)
     adapter.setup(config.device, config.threads, config.seed, config.execution)
-
     if recipe.pretrained and not config.weights:
         raise BenchError(f"recipe {recipe.name} fine-tunes pretrained weights: give --weights")
     dataset = cifar.load(config.dataset, config.data_dir, config.offline)
     splits = cifar.split(dataset, config.val_size, config.train_subset, test_subset=config.test_subset)
     if not config.scores_test:  # a search's candidate: the test split is dropped before the model exists
         splits = replace(splits, test_x=None, test_y=None)
-    mean, std = cifar.IMAGENET_NORMALISATION if recipe.pretrained else cifar.NORMALISATION[dataset.name]
-    built = build(config, recipe, adapter, dataset.num_classes, splits.train_x, mean, std)
-    trainable, non_trainable = adapter.count_params(built.model)
-    state = adapter.prepare(
-        built.model,
-        recipe,
-        splits.train_x,
-        splits.train_y,
-        mean,
-        std,
-        config.seed,
-        recipe.class_weight_vector(dataset.class_names),
-    )
-    if built.kept_frozen:
-        adapter.freeze(built.model, state, built.kept_frozen)
     if (recipe.plateau or recipe.early_stopping) and not len(splits.val_y):
         raise BenchError(f"recipe {recipe.name} watches validation figures: --val-size must be > 0")
-
+    mean, std = cifar.IMAGENET_NORMALISATION if recipe.pretrained else cifar.NORMALISATION[dataset.name]
+    built = build(config, recipe, adapter, dataset.num_classes, splits.train_x, mean, std)
+    params = adapter.count_params(built.model)
+    class_weights = recipe.class_weight_vector(dataset.class_names)
+    state = adapter.prepare(built.model, recipe, splits.train_x, splits.train_y, mean, std, config.seed, class_weights)
+    if built.kept_frozen:
+        adapter.freeze(built.model, state, built.kept_frozen)
     with PeakRSS() as rss:
         epochs, epoch_seconds, restored_epoch = train(config, recipe, adapter, built, state, splits, emit)
-        test_scores = inference_rate = None
-        if config.scores_test:
-            with SyncedTimer(adapter.synchronize) as test_timer:  # the test set, scored once
-                test_logits = tta.predict(
-                    lambda view: adapter.predict(built.model, state, view), splits.test_x, recipe.test_time_augmentation
-                )
-            test_scores = metrics.scores(test_logits, splits.test_y, dataset.class_names)
-            inference_rate = len(splits.test_y) / test_timer.seconds
-
-    timing = {
-        **phase_timing(built.pretrained, epoch_seconds, len(splits.train_y)),
-        "inference_images_per_s": inference_rate,
+        test_scores, inference_rate = score_test(config, recipe, adapter, built, state, splits) or (None, None)
+    timing = phase_timing(built.pretrained, epoch_seconds, len(splits.train_y)) | {
+        "inference_images_per_s": inference_rate
     }
     settings = adapter.settings(built.model)
     forward_flops = layers.forward_flops(built.layer_list)
-    target = config.target_accuracy or TARGET_ACCURACY[dataset.name]
-    spec = registry.spec(config.model)
     return {
         "recipe": recipe.as_dict(),
-        "budget": {
-            "epochs": recipe.epochs,
-            "paper_epochs": get_recipe(config.recipe).epochs,
-            "train_images": len(splits.train_y),
-            "full_training_set": config.train_subset is None,
-            "matches_paper": (
-                recipe.paper is not None
-                and not recipe.deviations
-                and recipe.epochs == get_recipe(config.recipe).epochs
-                and config.train_subset is None
-                and config.test_subset is None
-            ),
-            "note": config.note,
-        },
+        "budget": budget_block(config, recipe, len(splits.train_y)),
         "early_stopping": {
             "stopped_after_epoch": len(epochs) if len(epochs) < recipe.epochs else None,
             "restored_epoch": restored_epoch,
         },
-        "dataset": {
-            "name": dataset.name,
-            "label": dataset.label,
-            "source": dataset.source,
-            "sha256": dataset.sha256,
-            "num_classes": dataset.num_classes,
-            "class_names": list(dataset.class_names),
-            "train_size": len(splits.train_y),
-            "val_size": len(splits.val_y),
-            "test_size": len(splits.test_y) if config.scores_test else 0,
-            "split_seed": cifar.SPLIT_SEED,
-        },
-        "model": {
-            "paper": spec.PAPER,
-            "description": spec.DESCRIPTION,
-            "params_trainable": trainable,
-            "params_non_trainable": non_trainable,
-            "forward_flops_per_image": forward_flops,
-        },
+        "dataset": dataset_block(config, splits),
+        "model": model_block(config.model, params, forward_flops),
         "pretrained": built.pretrained,
         "initialisation": built.initialisation,  # a data-dependent initialisation (whitening), if the recipe has one
         "settings": settings,
         "epochs": epochs,
         "timing": timing,
-        "time_to_accuracy": time_to_accuracy(epochs, target),
+        "time_to_accuracy": time_to_accuracy(epochs, config.target_accuracy or TARGET_ACCURACY[dataset.name]),
         "compute": compute(forward_flops, len(splits.train_y), timing["epoch_median_s"], settings),
-        "memory": {
-            "peak_rss_bytes": rss.peak_bytes,
-            "peak_rss_measures": "host resident set of the trial process, sampled every 50 ms "
-            "during training and evaluation",
-            **adapter.peak_device_memory(),
-        },
+        "memory": memory_block(rss.peak_bytes, adapter),
         "test": test_scores,  # None for a search's candidate
+    }
+
+
+def memory_block(peak_rss_bytes: int, adapter) -> dict:
+    """The trial's peak host memory (what it measures, said) and its device's, where the framework counts it."""
+    measures = "host resident set of the trial process, sampled every 50 ms during training and evaluation"
+    return {"peak_rss_bytes": peak_rss_bytes, "peak_rss_measures": measures, **adapter.peak_device_memory()}
+
+
+def score_test(config: TrialConfig, recipe, adapter, built: Built, state, splits) -> tuple[dict, float] | None:
+    """The test set, scored once (with the recipe's test-time augmentation): its scores and images per second;
+    None for a search's candidate, which never sees it."""
+    if not config.scores_test:
+        return None
+    with SyncedTimer(adapter.synchronize) as test_timer:
+        test_logits = tta.predict(
+            lambda view: adapter.predict(built.model, state, view), splits.test_x, recipe.test_time_augmentation
+        )
+    return metrics.scores(test_logits, splits.test_y, splits.dataset.class_names), len(
+        splits.test_y
+    ) / test_timer.seconds
+
+
+def budget_block(config: TrialConfig, recipe, train_images: int) -> dict:
+    """The trial's budget against its paper's: epochs, training images, and whether it is the paper's own."""
+    paper_epochs = get_recipe(config.recipe).epochs
+    full = config.train_subset is None
+    return {
+        "epochs": recipe.epochs,
+        "paper_epochs": paper_epochs,
+        "train_images": train_images,
+        "full_training_set": full,
+        "matches_paper": (
+            recipe.paper is not None
+            and not recipe.deviations
+            and recipe.epochs == paper_epochs
+            and full
+            and config.test_subset is None
+        ),
+        "note": config.note,
+    }
+
+
+def dataset_block(config: TrialConfig, splits) -> dict:
+    """Which data the trial saw: the copy, its classes, and the split's sizes and seed."""
+    dataset = splits.dataset
+    return {
+        "name": dataset.name,
+        "label": dataset.label,
+        "source": dataset.source,
+        "sha256": dataset.sha256,
+        "num_classes": dataset.num_classes,
+        "class_names": list(dataset.class_names),
+        "train_size": len(splits.train_y),
+        "val_size": len(splits.val_y),
+        "test_size": len(splits.test_y) if config.scores_test else 0,
+        "split_seed": cifar.SPLIT_SEED,
+    }
+
+
+def model_block(model: str, params: tuple[int, int], forward_flops: int) -> dict:
+    """The model as built: its paper, description, parameters (as the framework counts them) and FLOPs."""
+    spec = registry.spec(model)
+    trainable, non_trainable = params
+    return {
+        "paper": spec.PAPER,
+        "description": spec.DESCRIPTION,
+        "params_trainable": trainable,
+        "params_non_trainable": non_trainable,
+        "forward_flops_per_image": forward_flops,
     }
 
 
@@ -205,16 +219,7 @@ def train(
     epochs, epoch_seconds, best_weights = [], [], None
     for epoch in range(1, recipe.epochs + 1):
         if built.pretrained and recipe.freeze_epochs and epoch in (1, recipe.freeze_epochs + 1):
-            frozen = (built.loaded if epoch == 1 else set()) | built.kept_frozen  # the loaded layers, then none
-            adapter.freeze(built.model, state, frozen)
-            built.pretrained["phases"].append(
-                {
-                    "from_epoch": epoch,
-                    "frozen_layers": len(frozen),
-                    "params_trainable": adapter.count_params(built.model)[0],
-                    "learning_rate_scale": 1.0 if frozen else recipe.unfrozen_lr_scale,
-                }
-            )
+            enter_phase(epoch, recipe, adapter, built, state)
         order = order_rng.permutation(len(splits.train_y))
         learning_rates = control.learning_rates(epoch - 1)
         with ForeignLoad() as load, SyncedTimer(adapter.synchronize) as train_timer:
@@ -245,6 +250,21 @@ def train(
         return epochs, epoch_seconds, None
     adapter.restore(built.model, best_weights)  # early stopping's best epoch, chosen on validation
     return epochs, epoch_seconds, control.best_epoch
+
+
+def enter_phase(epoch: int, recipe, adapter, built: Built, state) -> None:
+    """Fine-tuning's phases: the loaded layers frozen from epoch 1, then none after the recipe's freeze epochs;
+    each phase is noted in the record with its trainable parameters and learning-rate scale."""
+    frozen = (built.loaded if epoch == 1 else set()) | built.kept_frozen
+    adapter.freeze(built.model, state, frozen)
+    built.pretrained["phases"].append(
+        {
+            "from_epoch": epoch,
+            "frozen_layers": len(frozen),
+            "params_trainable": adapter.count_params(built.model)[0],
+            "learning_rate_scale": 1.0 if frozen else recipe.unfrozen_lr_scale,
+        }
+    )
 
 
 def phase_timing(pretrained: dict | None, epoch_seconds: list[float], images: int) -> dict:

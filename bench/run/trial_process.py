@@ -62,56 +62,9 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
     started = datetime.now(UTC).isoformat(timespec="seconds")
     with tempfile.TemporaryDirectory(prefix="cnnbench-") as scratch:
         stderr_path = Path(scratch) / "stderr.txt"
-        with open(stderr_path, "w") as stderr:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bench.run.worker"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=stderr,
-                text=True,
-                env=worker_env(config),
-            )
-        events: queue.Queue = queue.Queue()
-
-        def read_events():
-            for line in process.stdout:
-                if line.startswith(EVENT_PREFIX):
-                    events.put(json.loads(line[len(EVENT_PREFIX) :]))
-            events.put(None)
-
-        reader = threading.Thread(target=read_events, daemon=True)
-        reader.start()
+        process, events = _start(config, stderr_path)
         try:
-            process.stdin.write(json.dumps(config.record()))
-            process.stdin.close()
-        except BrokenPipeError:  # the worker died before reading its trial (e.g. Ctrl-C): its exit says how
-            pass
-        deadline = time.monotonic() + timeout if timeout else None
-        epochs, outcome = [], None
-        sharing = _other_trials_on_this_machine(process.pid)
-        try:
-            while True:
-                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-                try:
-                    event = events.get(timeout=wait)
-                except queue.Empty:
-                    process.kill()
-                    outcome = {"status": "timeout", "error": f"trial exceeded --trial-timeout {timeout:g} s"}
-                    break
-                if event is None:
-                    break
-                if event["event"] == "epoch":
-                    epochs.append({k: v for k, v in event.items() if k != "event"})
-                    sharing = max(sharing, _other_trials_on_this_machine(process.pid))
-                    stop_reason = on_epoch(event)
-                    if stop_reason:
-                        process.kill()
-                        outcome = {"status": "pruned", "error": stop_reason}
-                        break
-                elif event["event"] == "result":
-                    outcome = {"status": "ok", "error": None, **event["body"]}
-                elif event["event"] == "error":
-                    outcome = {"status": event["status"], "error": event["error"]}
+            outcome, epochs, sharing = _follow(process, events, timeout, on_epoch)
         finally:
             if process.poll() is None:
                 process.kill()
@@ -127,3 +80,59 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
         "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"hostname": platform.node(), "other_trials_max": sharing},
     }
+
+
+def _start(config: TrialConfig, stderr_path: Path) -> tuple[subprocess.Popen, queue.Queue]:
+    """The worker process, given its trial on stdin, and a queue of its events (None once its output ends)."""
+    with open(stderr_path, "w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench.run.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=worker_env(config),
+        )
+    events: queue.Queue = queue.Queue()
+
+    def read_events():
+        for line in process.stdout:
+            if line.startswith(EVENT_PREFIX):
+                events.put(json.loads(line[len(EVENT_PREFIX) :]))
+        events.put(None)
+
+    threading.Thread(target=read_events, daemon=True).start()
+    try:
+        process.stdin.write(json.dumps(config.record()))
+        process.stdin.close()
+    except BrokenPipeError:  # the worker died before reading its trial (e.g. Ctrl-C): its exit says how
+        pass
+    return process, events
+
+
+def _follow(process, events: queue.Queue, timeout: float | None, on_epoch) -> tuple[dict | None, list, int]:
+    """The trial's events until its result, error, timeout or a stop asked for by `on_epoch`: its outcome (None
+    where the process ended without one), its epochs, and the most other trials seen running meanwhile."""
+    deadline = time.monotonic() + timeout if timeout else None
+    epochs, outcome = [], None
+    sharing = _other_trials_on_this_machine(process.pid)
+    while True:
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        try:
+            event = events.get(timeout=wait)
+        except queue.Empty:
+            process.kill()
+            return {"status": "timeout", "error": f"trial exceeded --trial-timeout {timeout:g} s"}, epochs, sharing
+        if event is None:
+            return outcome, epochs, sharing
+        if event["event"] == "epoch":
+            epochs.append({k: v for k, v in event.items() if k != "event"})
+            sharing = max(sharing, _other_trials_on_this_machine(process.pid))
+            stop_reason = on_epoch(event)
+            if stop_reason:
+                process.kill()
+                return {"status": "pruned", "error": stop_reason}, epochs, sharing
+        elif event["event"] == "result":
+            outcome = {"status": "ok", "error": None, **event["body"]}
+        elif event["event"] == "error":
+            outcome = {"status": event["status"], "error": event["error"]}

@@ -94,26 +94,29 @@ def run(data_dir, results_dir, seeds: list[int], work_dir: Path) -> list[dict]:
         with contextlib.redirect_stdout(io.StringIO()):
             airbench.train94(loader, run=-1, verbose=False)  # warm-up: cuDNN's autotuning, allocator
         for seed in seeds:
-            torch.manual_seed(seed)
-            torch.cuda.synchronize()
-            start = time.perf_counter()
-            model = airbench.train94(loader, verbose=False)
-            torch.cuda.synchronize()
-            seconds = time.perf_counter() - start
-            record = {
-                **shared,
-                "model": "airbench94",
-                "source": "airbench package",
-                "seed": seed,
-                "train_seconds": seconds,
-                "test_accuracy": airbench.evaluate(model, test_loader, tta_level=2),
-                "test_accuracy_without_tta": airbench.evaluate(model, test_loader, tta_level=0),
-            }
-            store.write_json(
-                Path(results_dir) / store.YARDSTICK_DIR, f"airbench94-package_seed{seed}_{store.stamp()}.json", record
-            )
+            record = {**shared, **_timed_run(airbench, torch, loader, test_loader, seed)}
+            name = f"airbench94-package_seed{seed}_{store.stamp()}.json"
+            store.write_json(Path(results_dir) / store.YARDSTICK_DIR, name, record)
             records.append(record)
     return records
+
+
+def _timed_run(airbench, torch, loader, test_loader, seed: int) -> dict:
+    """One airbench94 run of `seed`, timed between device synchronisations, scored with and without test-time
+    augmentation."""
+    torch.manual_seed(seed)
+    torch.cuda.synchronize()
+    start = time.perf_counter()
+    model = airbench.train94(loader, verbose=False)
+    torch.cuda.synchronize()
+    return {
+        "model": "airbench94",
+        "source": "airbench package",
+        "seed": seed,
+        "train_seconds": time.perf_counter() - start,
+        "test_accuracy": airbench.evaluate(model, test_loader, tta_level=2),
+        "test_accuracy_without_tta": airbench.evaluate(model, test_loader, tta_level=0),
+    }
 
 
 def load(results_dir) -> list[dict]:

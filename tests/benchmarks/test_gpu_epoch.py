@@ -8,26 +8,16 @@ every timed epoch ends with a device synchronisation. Keras runs on its backend 
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 import pytest
 
-from bench.frameworks import HONOURED
 from bench.measure import provenance
 from bench.spec.suites import ALL_MODELS, GPU_FASTEST, YARDSTICK_MODELS
 from tests import framework_jobs as jobs
-from tests.conftest import FRAMEWORKS, epoch_benchmark_name
+from tests.conftest import FRAMEWORKS, epoch_benchmark_name, honoured_part
 
 GPUS = provenance.gpu_driver()["gpus"]
 IMAGES, BATCH_SIZE = 8192, 512
-
-
-def honoured_part(framework: str, execution):
-    """`execution` with every option that `framework` does not honour back at its default (the fastest options
-    one framework has, from a list meant for all)."""
-    others = [option for option in dataclasses.fields(execution) if option.name not in HONOURED[framework]]
-    return dataclasses.replace(execution, **{option.name: option.default for option in others})
 
 
 pytestmark = pytest.mark.skipif(not GPUS, reason="GPU BENCHMARK SKIPPED: nvidia-smi names no GPU here")
