@@ -33,7 +33,7 @@ def test_speed_options_run_and_are_recorded_in_both_frameworks(tmp_path):
     # emulates float16 on a CPU at a crawl: 40 s for an epoch torch does in 1 s; its bfloat16 is fast).
     own_options = {
         "torch": dict(amp="fp16", fused_optimizer=True, cudnn_benchmark=True),
-        "keras": dict(amp="bf16", keras_backend="tensorflow", steps_per_execution=3),
+        "keras": dict(amp="bf16", backend="tensorflow", steps_per_execution=3),
     }
     trials = [synthetic_trial(framework=fw, channels_last=True, **own_options[fw]) for fw in ("torch", "keras")]
     summary = runner.run_sweep(trials, tmp_path)
@@ -103,8 +103,9 @@ def test_gpu_suite_has_fast_and_naive_twins_for_every_model():
     fast = {model for model, x in speed if x.loader == "fast" and x.amp == "bf16" and x.compile != "off"}
     naive = {model for model, x in speed if x.loader == "naive" and x.amp == "off" and x.compile == "off"}
     assert fast == naive == set(ALL_MODELS)
-    # every registered model is trained from scratch here, a transfer-learning layout or the yardstick
+    # every registered model is trained from scratch here, a transfer-learning layout or the yardstick, by its role
     assert set(ALL_MODELS) | set(TRANSFER_MODELS) | set(YARDSTICK_MODELS) == set(registry.model_names())
+    assert set(registry.models_for("pretrained")) == set(TRANSFER_MODELS) and YARDSTICK_MODELS == ("airbench94",)
     assert any(e.model == "resnet18" and e.recipe == "onecycle" and e.target_accuracy == 0.93 for e in entries)
 
 
@@ -112,7 +113,7 @@ def test_gpu_suite_has_fast_and_naive_twins_for_every_model():
 @needs_keras
 def test_keras_runs_on_the_torch_backend_as_on_the_gpu_machines(tmp_path):
     # The lent GPU machines have torch and JAX but no TensorFlow: keras must run on torch there.
-    trial = synthetic_trial(framework="keras", keras_backend="torch", recipe="r4_resnet", epochs=2)
+    trial = synthetic_trial(framework="keras", backend="torch", recipe="r4_resnet", epochs=2)
     runner.run_sweep([trial], tmp_path)
     (record,) = store.load(tmp_path)
     assert record["status"] == "ok", record["error"]
@@ -125,7 +126,7 @@ def test_keras_runs_on_the_torch_backend_as_on_the_gpu_machines(tmp_path):
 @pytest.mark.skipif(importlib.util.find_spec("jax") is None, reason="GPU PATH SKIPPED: no jax")
 def test_keras_runs_on_the_jax_backend_with_its_own_jit(tmp_path):
     # The other backend the lent GPU machines have; jit_compile is XLA's there.
-    trial = synthetic_trial(framework="keras", keras_backend="jax", epochs=2, compile="default", amp="bf16")
+    trial = synthetic_trial(framework="keras", backend="jax", epochs=2, compile="default", amp="bf16")
     runner.run_sweep([trial], tmp_path)
     (record,) = store.load(tmp_path)
     assert record["status"] == "ok", record["error"]
@@ -158,7 +159,7 @@ def test_keras_on_the_torch_backend_never_copies_its_tensors_through_numpy():
 def test_a_cuda_keras_trial_whose_backend_sees_no_gpu_fails_before_training_naming_the_fix(tmp_path, backend):
     if importlib.util.find_spec(backend) is None:
         pytest.skip(f"GPU PATH SKIPPED: keras backend {backend} is not installed")
-    trial = synthetic_trial(framework="keras", keras_backend=backend, device="cuda")
+    trial = synthetic_trial(framework="keras", backend=backend, device="cuda")
     runner.run_sweep([trial], tmp_path)  # this machine has no GPU, as a CPU-only install sees none
     (record,) = store.load(tmp_path)
     assert record["status"] == "crashed" and record["epochs"] == []

@@ -6,6 +6,9 @@ five source papers, `../shared/REPORTS.md`), DESCRIPTION, INTERPRETATION, PUBLIS
 are part of a model's name, and only non-default values appear there:
 - OPTIONS: named choices (first value the default), each non-default one listed as a model of its
   own: `r4_resnet34:stem=cifar`;
+- ROLE (optional): what the model is for, `trained` from scratch by the suites unless it says `pretrained`
+  (a layout for torchvision's ImageNet weights) or `yardstick`; PRETRAINED_OPTION: option values that make a
+  variant such a layout (`stem=imagenet`);
 - PARAMETERS: numbers within a range, `name: (default, low, high)` (an int or a float, as the
   default), the knobs of a search: `r2_tuned_cnn:filters1=64,dropout=0.3`. They are not listed.
 Listing names imports no framework; both framework builders read the same layer list
@@ -101,6 +104,25 @@ def options(name: str) -> dict[str, str]:
     base, chosen = parse(name)
     declared = getattr(_import_spec(base), "OPTIONS", {})
     return {key: chosen.get(key, choices[0]) for key, choices in declared.items()}
+
+
+ROLES = ("trained", "pretrained", "yardstick")
+
+
+def role(name: str) -> str:
+    """What a model is for: `trained` from scratch by the suites (the default); `pretrained`, a layout for
+    torchvision's ImageNet weights (a spec's ROLE, or its option values PRETRAINED_OPTION); or `yardstick`."""
+    base, chosen = parse(name)
+    module = _import_spec(base)
+    pretrained_option = getattr(module, "PRETRAINED_OPTION", {})
+    if pretrained_option and all(chosen.get(key) == value for key, value in pretrained_option.items()):
+        return "pretrained"
+    return getattr(module, "ROLE", "trained")
+
+
+def models_for(wanted: str) -> tuple[str, ...]:
+    """Every model of the role `wanted` (see role), in registry order: a new model folder is found here."""
+    return tuple(name for name in model_names() if role(name) == wanted)
 
 
 def _import_spec(base: str) -> ModuleType:

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, replace
 
 from bench.errors import unknown
+from bench.spec import registry
 from bench.spec.execution import Execution
 from bench.spec.recipes import DEFAULT_VAL_SIZE, get_recipe
 
@@ -36,7 +37,7 @@ class Suite:
     name: str
     description: str
     entries: tuple[Entry, ...]
-    frameworks: tuple[str, ...] = ("torch", "keras")
+    frameworks: tuple[str, ...] = ()  # empty: every framework cnnbench has (bench.frameworks.FRAMEWORKS)
     seeds: tuple[int, ...] = (0,)
     batch_sizes: tuple[int, ...] = ()  # a grid crossed with the learning rates (--batch-size overrides)
     learning_rates: tuple[float, ...] = ()  # (--lr overrides)
@@ -58,19 +59,7 @@ PAPER_PARTS = (
     ("r4_resnet34", "r4_resnet", "cifar100"),
     ("r4_resnet34:stem=cifar", "r4_resnet", "cifar100"),
 )
-ALL_MODELS = (
-    "r0_deep_cnn",
-    "r1_vgg_cnn",
-    "r2_vanilla_cnn",
-    "r2_tuned_cnn",
-    "r2_efficientnet_b0",
-    "r2_squeezenet1_1",
-    "r3_deep_cnn",
-    "r4_simple_cnn",
-    "r4_resnet34",
-    "r4_resnet34:stem=cifar",
-    "resnet18",
-)
+ALL_MODELS = registry.models_for("trained")  # every model trained from scratch, found in impls/
 
 # reports-quick: every report part on this 2-core CPU in well under 40 minutes for both frameworks.
 # Budgets scale by training images and epochs; heavy models get fewer images. CIFAR-100 has no
@@ -155,7 +144,7 @@ GPU_SUITE = tuple(
 )
 # The yardstick: airbench94's network under its own recipe (see recipe airbench94 for what differs from
 # airbench itself), every speed option on, 5 seeds; the airbench package's own run is `bench yardstick`.
-YARDSTICK_MODELS = ("airbench94",)
+YARDSTICK_MODELS = registry.models_for("yardstick")
 GPU_FASTEST = replace(GPU_FAST, fused_optimizer=True, cudnn_benchmark=True)
 YARDSTICK = tuple(
     Entry(

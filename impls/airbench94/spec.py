@@ -8,6 +8,7 @@ whiten conv 2x2 (24 filters, no padding, bias) -> GELU -> three groups of [conv 
 
 from bench.spec.layers import GELU, BatchNorm, Conv, Dense, Flatten, MaxPool, Scale
 
+ROLE = "yardstick"  # the reference every GPU row is read against, not a paper's model
 PAPER = "reference"
 DESCRIPTION = "airbench94 network (speed yardstick)"
 INTERPRETATION = (

@@ -18,6 +18,7 @@ INTERPRETATION = (
 )
 PUBLISHED = {"test_accuracy": 0.338, "framework": "PyTorch Lightning"}
 OPTIONS = {"stem": ("cifar", "imagenet")}
+PRETRAINED_OPTION = {"stem": "imagenet"}  # torchvision's own layout, for its ImageNet weights
 
 # (expansion, output width, repeats, first stride, kernel) of B0's seven stages
 STAGES = (

@@ -12,6 +12,7 @@ DESCRIPTION = "ResNet-18 (reference point)"
 INTERPRETATION = "torchvision layer layout; the CIFAR stem (3x3 stride 1, no max-pool) by default"
 PUBLISHED = {"test_accuracy": 0.93, "epochs": 200, "source": "literature, outside the five reports"}
 OPTIONS = {"stem": ("cifar", "imagenet")}
+PRETRAINED_OPTION = {"stem": "imagenet"}  # torchvision's own layout, for its ImageNet weights
 
 
 def layers(num_classes: int, stem: str = "cifar"):

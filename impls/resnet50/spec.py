@@ -7,6 +7,7 @@ names so that its weights file loads as it is.
 
 from impls.blocks import resnet
 
+ROLE = "pretrained"  # a layout for torchvision's ImageNet weights
 PAPER = "r1"
 DESCRIPTION = "ResNet-50 (torchvision layout, for ImageNet weights)"
 INTERPRETATION = (

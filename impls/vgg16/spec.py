@@ -7,6 +7,7 @@ each group, an adaptive average pool to 7x7, then dense 4096 -> 4096 -> classes 
 
 from bench.spec.layers import AdaptiveAvgPool, Conv, Dense, Dropout, Flatten, MaxPool, ReLU
 
+ROLE = "pretrained"  # a layout for torchvision's ImageNet weights
 PAPER = "r1"
 DESCRIPTION = "VGG-16 (torchvision layout, no BN, for ImageNet weights)"
 INTERPRETATION = (
