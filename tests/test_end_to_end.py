@@ -52,7 +52,7 @@ def test_real_run_beats_chance_then_reports_and_resumes(tmp_path):
         assert record["provenance"]["packages"]["numpy"]
         assert record["model"]["params_trainable"] == 2_122_186
     keras_record = next(r for r in records if r["config"]["framework"] == "keras")
-    assert keras_record["settings"]["backend"] == keras_record["config"]["keras_backend"]
+    assert keras_record["settings"]["backend"] == keras_record["config"]["backend"]
 
     made = bench("report", "--results", str(results))
     assert made.returncode == 0, made.stderr

@@ -54,7 +54,7 @@ def test_exploding_loss_is_diverged(tmp_path, framework):
                 framework=framework,
                 learning_rate=1e12,
                 epochs=3,
-                keras_backend="tensorflow" if framework == "keras" else None,
+                backend="tensorflow" if framework == "keras" else None,
             )
         ],
         tmp_path,

@@ -43,7 +43,7 @@ def record_like(
         batch_size=batch_size,
         lr_scaling=lr_scaling,
         epochs=3,
-        keras_backend="tensorflow" if framework == "keras" else None,
+        backend="tensorflow" if framework == "keras" else None,
     )
     record["recipe"]["paper"] = None
     record["dataset"]["train_size"] = 2000
@@ -193,7 +193,7 @@ def test_a_one_epoch_learning_curve_is_drawn_as_points(tmp_path, monkeypatch):
 
 def test_keras_backends_stay_apart_in_tables_and_plots(tmp_path):
     records = [record_like(framework="keras"), record_like(framework="keras")]
-    records[1]["config"]["keras_backend"] = "jax"
+    records[1]["config"]["backend"] = "jax"
     configs = configs_of(records)
     assert sorted(configs["framework"]) == ["keras (jax)", "keras (tensorflow)"]
 
@@ -254,7 +254,7 @@ def test_a_repeated_trial_counts_once_for_accuracy_and_says_so():
 def test_results_readme_lists_each_command_once_with_its_keras_backend():
     torch_runs = [record_like(seed=s) for s in (0, 1)]
     jax_run = record_like(framework="keras")
-    jax_run["config"]["keras_backend"] = "jax"
+    jax_run["config"]["backend"] = "jax"
     for record in torch_runs + [jax_run]:
         record["provenance"]["command"] = "python -m bench run --seeds 0 1"
     text = markdown.commands_readme(torch_runs + [jax_run])

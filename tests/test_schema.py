@@ -21,9 +21,10 @@ def test_every_committed_version_1_file_reads_as_the_current_version():
     assert len(records) >= 177  # every result committed before version 2
     for record in records:
         current = schema.read(record)
-        assert current["schema_version"] == schema.SCHEMA_VERSION == 3
+        assert current["schema_version"] == schema.SCHEMA_VERSION == 4
         assert current["initialisation"] is None  # version 2's new field
-        unchanged = set(record) - {"schema_version", *schema.RENAMED_IN_3}
+        assert current["config"] == schema.backend_named_calibration(record["config"])  # version 4's backend
+        unchanged = set(record) - {"schema_version", "config", *schema.RENAMED_IN_3}
         assert {key: current[key] for key in unchanged} == {key: record[key] for key in unchanged}
         for part, names in schema.RENAMED_IN_3.items():  # version 3's names for the source papers' fields
             if record.get(part) is None:
@@ -39,7 +40,18 @@ def test_a_version_2_record_reads_with_the_papers_named_paper():
     assert current["recipe"]["paper"] == record["recipe"]["report"] and "report" not in current["recipe"]
     assert current["model"]["paper"] == record["model"]["report"]
     assert current["budget"]["matches_paper"] == record["budget"]["matches_report"]
-    assert schema.read(current) == current  # a version-3 record reads as itself
+    assert schema.read(current) == current  # a version-4 record reads as itself
+
+
+def test_a_version_3_record_reads_with_the_backend_named_backend_and_keeps_its_trial_id():
+    version_3 = [r for r in committed_records() if r["schema_version"] == 3 and r["config"]["framework"] == "keras"]
+    assert version_3
+    for record in version_3:
+        current = schema.read(record)
+        assert current["config"]["backend"] == record["config"]["keras_backend"] == "tensorflow"
+        assert "keras_backend" not in current["config"]
+        # the identity hashes the backend under its first name: every id stays as it was
+        assert store.recorded_trial_id(current) == record["trial_id"]
 
 
 @pytest.mark.parametrize(
@@ -64,4 +76,4 @@ def test_a_record_off_the_schema_is_refused_when_written_and_skipped_when_read(t
     (tmp_path / "raw" / "broken.json").write_text(json.dumps(broken))
     with pytest.warns(UserWarning, match=message):
         (loaded,) = store.load(tmp_path)
-    assert loaded["trial_id"] == record["trial_id"] and loaded["schema_version"] == 3
+    assert loaded["trial_id"] == record["trial_id"] and loaded["schema_version"] == schema.SCHEMA_VERSION

@@ -57,7 +57,7 @@ def print_suites(as_json: bool) -> None:
         {
             "name": suite.name,
             "description": suite.description,
-            "frameworks": list(suite.frameworks),
+            "frameworks": list(suite.frameworks or FRAMEWORKS),
             "seeds": list(suite.seeds),
             "trials_per_framework": len(suite.entries) * len(suite.seeds),
         }

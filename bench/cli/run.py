@@ -12,6 +12,7 @@ from tabulate import tabulate
 from bench.cli import sweep
 from bench.cli.arguments import add_trial_options, fraction, non_negative_int, positive_float, positive_int
 from bench.errors import BenchError
+from bench.frameworks import FRAMEWORKS
 from bench.frameworks.base import INITS
 from bench.paths import run_folder
 from bench.spec import layers, registry
@@ -26,7 +27,7 @@ def add_arguments(parser) -> None:
     add_trial_options(parser)
     parser.add_argument("--suite", help=f"one of {', '.join(SUITES)} (default: default; gpu with --device cuda)")
     parser.add_argument("--model", nargs="+", help="models (default: the suite's)")
-    parser.add_argument("--framework", nargs="+", help="torch and/or keras (default: the suite's)")
+    parser.add_argument("--framework", nargs="+", help=f"{' and/or '.join(FRAMEWORKS)} (default: the suite's)")
     parser.add_argument("--batch-size", nargs="+", type=positive_int, help="one or more batch sizes")
     parser.add_argument("--seeds", nargs="+", type=non_negative_int, help="one or more seeds")
     parser.add_argument(
@@ -115,7 +116,7 @@ def run(args) -> int:
     trials, skipped, executor = sweep.prepare(
         args,
         entries,
-        args.framework or list(suite.frameworks),
+        args.framework or list(suite.frameworks or FRAMEWORKS),
         args.batch_size or list(suite.batch_sizes),
         args.seeds if args.seeds is not None else list(suite.seeds),
         learning_rates=args.lr or list(suite.learning_rates),
@@ -216,7 +217,7 @@ def dry_run(trials, splits: dict, calibrations: dict) -> None:
     rows, total = [], 0.0
     for trial in trials:
         split = splits[trial]
-        calibration = calibrations.get((trial.framework, trial.keras_backend, trial.device, trial.threads))
+        calibration = calibrations.get((trial.framework, trial.backend, trial.device, trial.threads))
         flops = layers.forward_flops(registry.layers(trial.model, split.dataset.num_classes))
         sizes = (len(split.train_y), len(split.val_y), len(split.test_y))
         seconds = estimate_seconds(calibration, flops, trial.epochs, *sizes) if calibration else None

@@ -17,7 +17,7 @@ HELP = "repeat a report's search with Optuna, one study per framework"
 
 def add_arguments(parser) -> None:
     parser.add_argument("--model", required=True, help="the searched model (r2_tuned_cnn: report r2's search)")
-    parser.add_argument("--framework", nargs="+", default=list(FRAMEWORKS), help="torch and/or keras")
+    parser.add_argument("--framework", nargs="+", default=list(FRAMEWORKS), help=" and/or ".join(FRAMEWORKS))
     parser.add_argument(
         "--trials",
         type=positive_int,

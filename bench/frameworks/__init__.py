@@ -21,6 +21,15 @@ REQUIRES = {"torch": ("torch", "cnnbench[torch]"), "keras": ("keras", "cnnbench[
 # The packages of each framework whose versions every record keeps (bench.measure.provenance).
 VERSIONED_PACKAGES = {"torch": ("torch", "torchvision"), "keras": ("keras", "tensorflow", "tensorflow-cpu", "jax")}
 
+# The version columns of the leaderboard's Environment table: each a package, or the first found of its builds.
+ENVIRONMENT_PACKAGES = {
+    "torch": ("torch",),
+    "keras": ("keras",),
+    "jax": ("jax",),
+    "numpy": ("numpy",),
+    "tensorflow": ("tensorflow", "tensorflow-cpu"),
+}
+
 # The execution options each framework honours when set away from their default (see bench.spec.execution.Execution).
 # Keras models are channels-last already, so the option is accepted and changes nothing there.
 HONOURED = {
@@ -29,9 +38,14 @@ HONOURED = {
 }
 
 DEFAULT_KERAS_BACKEND = {"cpu": "tensorflow", "cuda": "jax"}
+# Frameworks with more than one backend: the environment variable that picks it, and the default per device.
+BACKEND_VARIABLE = {"keras": "KERAS_BACKEND"}
+DEFAULT_BACKEND = {"keras": DEFAULT_KERAS_BACKEND}
 # The framework whose semantics the others follow (keras's optimizers take torch's conventions) and against
 # which the leaderboard reads every other framework's row of the same configuration.
 REFERENCE_FRAMEWORK = "torch"
+COMPARED = "/".join(f for f in FRAMEWORKS if f != REFERENCE_FRAMEWORK) + f"/{REFERENCE_FRAMEWORK}"  # "keras/torch"
+COMPARED_DIFFERENCE = COMPARED.replace("/", " - ")  # "keras - torch"
 
 
 def unsupported(framework: str, execution) -> str | None:
@@ -64,6 +78,16 @@ def backend_for(framework: str, device: str) -> str | None:
     """The backend a trial of `framework` on `device` runs on, recorded with it: keras's (keras_backend);
     None for a framework with a single backend."""
     return keras_backend(device) if framework == "keras" else None
+
+
+def backend_environment(framework: str, backend: str | None) -> dict[str, str]:
+    """The environment variables that make a process of `framework` run on `backend` (none without one)."""
+    return {BACKEND_VARIABLE[framework]: backend} if backend else {}
+
+
+def default_backend(framework: str, device: str) -> str | None:
+    """The backend `framework` runs on by default on `device` (what no environment variable changed), or None."""
+    return DEFAULT_BACKEND.get(framework, {}).get(device)
 
 
 def keras_backend(device: str = "cpu") -> str:

@@ -89,8 +89,8 @@ def which_framework(pairs: list[dict]) -> str:
     left_out = f", {loaded} loaded left out" if loaded and not mark else ""
     others = f"; {len(ratios) - 1} more backend{'s' if len(ratios) > 2 else ''}" if len(ratios) > 1 else ""
     return (
-        f"**{'torch' if ratios[backend] > 1 else backend}**: {backend} takes {ratios[backend]:.2f}x{mark} "
-        f"torch's epoch time, accuracy {accuracy} (median of {len(rows)}{left_out}; {noise}){others} "
+        f"**{REFERENCE_FRAMEWORK if ratios[backend] > 1 else backend}**: {backend} takes {ratios[backend]:.2f}x{mark} "
+        f"{REFERENCE_FRAMEWORK}'s epoch time, accuracy {accuracy} (median of {len(rows)}{left_out}; {noise}){others} "
         f"([frameworks](#frameworks))"
     )
 

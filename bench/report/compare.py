@@ -30,7 +30,7 @@ def _samples(records: list[dict]) -> dict[tuple, dict]:
         key = (
             config["model"],
             config["framework"],
-            config.get("keras_backend") or "-",
+            config.get("backend") or "-",
             config["device"],
             config["batch_size"],
             config["recipe"],
@@ -52,7 +52,7 @@ def _calibration(results_dir) -> dict[tuple, float]:
     """The latest calibration convolution time per (framework, backend, device) of a result set."""
     latest = {}
     for record in store.load_calibrations(results_dir):
-        latest[(record["framework"], record.get("keras_backend") or "-", record["device"])] = record["conv_s"]
+        latest[(record["framework"], record.get("backend") or "-", record["device"])] = record["conv_s"]
     return latest
 
 

@@ -9,9 +9,9 @@ from bench.spec.execution import Execution
 
 
 def framework_label(record: dict) -> str:
-    """'torch', or 'keras (BACKEND)': rows of different keras backends never merge."""
-    backend = record["config"].get("keras_backend")
-    return f"keras ({backend})" if backend else record["config"]["framework"]
+    """The framework, with its backend where it has several ('keras (jax)'): rows of two backends never merge."""
+    config = record["config"]
+    return f"{config['framework']} ({config['backend']})" if config.get("backend") else config["framework"]
 
 
 def variant_label(config: dict) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench.frameworks import DEFAULT_KERAS_BACKEND
+from bench.frameworks import backend_environment, default_backend
 from bench.report import plots, search_report
 from bench.report.answers import answer_lines, hardware_order, widest_sweep
 from bench.report.labels import hardware_label
@@ -398,9 +398,10 @@ def commands_readme(records: list[dict]) -> str:
     runs: dict[str, dict] = {}
     for record in sorted(records, key=lambda r: r.get("started_at") or ""):
         command = (record.get("provenance") or {}).get("command") or "(not recorded)"
-        backend, device = record["config"].get("keras_backend"), record["config"]["device"]
-        if backend and backend != DEFAULT_KERAS_BACKEND.get(device):
-            command = f"KERAS_BACKEND={backend} {command}"
+        config = record["config"]
+        if config.get("backend") and config["backend"] != default_backend(config["framework"], config["device"]):
+            variables = backend_environment(config["framework"], config["backend"])
+            command = " ".join(f"{name}={value}" for name, value in variables.items()) + f" {command}"
         run = runs.setdefault(command, {"trials": 0, "hardware": set(), "commits": set(), "first": None})
         run["trials"] += 1
         run["hardware"].add(hardware_label(record))

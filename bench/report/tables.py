@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.frameworks import REFERENCE_FRAMEWORK
+from bench.frameworks import COMPARED, COMPARED_DIFFERENCE, ENVIRONMENT_PACKAGES, REFERENCE_FRAMEWORK
 from bench.report import answers, search_report
 from bench.report.answers import RECIPE_LR, SHARED
 from bench.report.frame import configurations, is_papers_recipe, paper_records, published, trial_frame
@@ -342,8 +342,10 @@ def environment_table(records: list[dict]) -> pd.DataFrame:
             {
                 "hardware": hardware_label(record),
                 "python": provenance.get("python"),
-                **{name: packages.get(name) or "-" for name in ("torch", "keras", "jax", "numpy")},
-                "tensorflow": packages.get("tensorflow") or packages.get("tensorflow-cpu") or "-",
+                **{
+                    column: next((packages[name] for name in names if packages.get(name)), "-")
+                    for column, names in ENVIRONMENT_PACKAGES.items()
+                },
                 "platform": provenance.get("platform"),
                 "commit": ((provenance.get("git") or {}).get("commit") or "-")[:10],
             }
@@ -494,11 +496,13 @@ def pair_rows(pairs: list[dict]) -> pd.DataFrame:
                 "train images": int(p["train_size"]),
                 "test images": int(p["test_size"]),
                 "framework": p["framework"],
-                "n keras/torch": p["n"],
-                "test acc difference (pt, keras - torch)": _marked(f"{100 * p['difference']:+.2f}", p["learned"]),
+                f"n {COMPARED}": p["n"],
+                f"test acc difference (pt, {COMPARED_DIFFERENCE})": _marked(
+                    f"{100 * p['difference']:+.2f}", p["learned"]
+                ),
                 "95% CI (pt)": f"± {100 * p['half']:.2f}" if p["half"] == p["half"] else "n/a (needs 2+ seeds each)",
-                "epoch time keras/torch": f"{p['time_ratio']:.2f}{SHARED if p['timed_under_load'] else ''}",
-                "peak RSS keras/torch": f"{p['memory_ratio']:.2f}",
+                f"epoch time {COMPARED}": f"{p['time_ratio']:.2f}{SHARED if p['timed_under_load'] else ''}",
+                f"peak RSS {COMPARED}": f"{p['memory_ratio']:.2f}",
             }
             for p in pairs
         ]

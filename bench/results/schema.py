@@ -1,7 +1,8 @@
 """The result record of one trial, typed: built by the sweep (bench.run.runner), validated when written and
 when read, with a reader for every older schema version.
 
-Version 3 (this one) names the five source papers "paper" (`model.paper`, `recipe.paper`, `budget.paper_epochs`,
+Version 4 (this one) records a framework's backend as `config.backend`, for any framework with several, where
+versions 1 to 3 had `config.keras_backend`. Version 3 named the five source papers "paper" (`model.paper`, `recipe.paper`, `budget.paper_epochs`,
 `budget.matches_paper`), where versions 1 and 2 said "report". Version 2 added `initialisation` (a
 data-dependent initialisation such as airbench's whitening). An older file is read as this version: renamed
 fields under their new names, fields it lacks set to None, so old results stay usable.
@@ -13,8 +14,9 @@ import re
 from dataclasses import MISSING, dataclass, fields
 
 from bench.errors import BenchError
+from bench.spec.config import IDENTITY_NAMES
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 STATUSES = ("ok", "diverged", "oom", "timeout", "crashed", "pruned")  # pruned: stopped by a search's pruner
 
 
@@ -91,6 +93,8 @@ def read(record: dict) -> dict:
         raise InvalidRecord(f"schema version {version} is newer than {SCHEMA_VERSION}; upgrade cnnbench")
     if version < 3:
         record = _papers_named(record)
+    if version < 4:
+        record = _backend_named(record)
     return validated({**record, "schema_version": SCHEMA_VERSION})
 
 
@@ -105,3 +109,19 @@ def _papers_named(record: dict) -> dict:
         if isinstance(record.get(part), dict):
             renamed[part] = {names.get(key, key): value for key, value in record[part].items()}
     return renamed
+
+
+BACKEND_BEFORE_4 = IDENTITY_NAMES["backend"]  # the config field that held the backend in versions 1 to 3
+
+
+def _backend_named(record: dict) -> dict:
+    """A version-1 to -3 record with version 4's name for the backend: `config.backend`."""
+    if not isinstance(record.get("config"), dict):
+        return record
+    return {**record, "config": backend_named_calibration(record["config"])}
+
+
+def backend_named_calibration(values: dict) -> dict:
+    """`values` (a calibration record, or a trial's config) with the backend under `backend`, its name since
+    schema version 4."""
+    return {("backend" if key == BACKEND_BEFORE_4 else key): value for key, value in values.items()}

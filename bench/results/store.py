@@ -20,7 +20,7 @@ from pathlib import Path
 import psutil
 
 from bench.errors import BenchError
-from bench.results.schema import SCHEMA_VERSION, InvalidRecord, read, validated
+from bench.results.schema import SCHEMA_VERSION, InvalidRecord, backend_named_calibration, read, validated
 from bench.spec.config import TrialConfig, hashed
 
 RAW_DIR = "raw"
@@ -236,8 +236,10 @@ def write_calibration(results_dir, record: dict) -> Path:
 
 
 def load_calibrations(results_dir) -> list[dict]:
-    """Every readable calibration record under `results_dir/calibration`, in file-name order."""
-    return [record for _, record in read_json_folder(Path(results_dir) / CALIBRATION_DIR, "calibration file")]
+    """Every readable calibration record under `results_dir/calibration`, in file-name order (the backend under
+    its name of schema version 4 in older ones too)."""
+    records = [record for _, record in read_json_folder(Path(results_dir) / CALIBRATION_DIR, "calibration file")]
+    return [backend_named_calibration(record) for record in records]
 
 
 def _extract_safely(archive: tarfile.TarFile, target: str) -> None:

@@ -23,7 +23,7 @@ def _calibration_key(config: TrialConfig, provenance: dict) -> str:
         (provenance.get("gpu") or {}).get("gpus"),
         provenance.get("packages"),
         config.framework,
-        config.keras_backend,
+        config.backend,
         config.device,
         config.threads,
     ]
@@ -40,7 +40,7 @@ def calibrate(trials: list[TrialConfig], results_dir, provenance: dict) -> dict[
     cache = cifar.cache_dir() / "calibration"
     have = {record.get("calibration_key") for record in store.load_calibrations(results_dir)} if results_dir else set()
     found = {}
-    for config in {(t.framework, t.keras_backend, t.device, t.threads): t for t in trials}.values():
+    for config in {(t.framework, t.backend, t.device, t.threads): t for t in trials}.values():
         key = _calibration_key(config, provenance)
         cached = cache / f"{key}.json"
         try:
@@ -50,7 +50,7 @@ def calibrate(trials: list[TrialConfig], results_dir, provenance: dict) -> dict[
             if record is None:
                 continue
             store.write_json(cache, cached.name, record)
-        found[(config.framework, config.keras_backend, config.device, config.threads)] = record
+        found[(config.framework, config.backend, config.device, config.threads)] = record
         if results_dir and key not in have:
             store.write_calibration(results_dir, record)
     return found
@@ -71,7 +71,7 @@ def _measure(config: TrialConfig, key: str, provenance: dict) -> dict | None:
     return {
         "schema_version": store.SCHEMA_VERSION,
         **json.loads(completed.stdout.strip().splitlines()[-1]),
-        "keras_backend": config.keras_backend,
+        "backend": config.backend,
         "calibration_key": key,
         "provenance": provenance,
     }

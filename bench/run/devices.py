@@ -16,7 +16,7 @@ DEVICE_PROBE = "from bench.frameworks.base import get_adapter; get_adapter({fram
 def check_devices(trials: list[TrialConfig]) -> None:
     """Before the sweep, once per framework (and keras backend): every GPU trial's framework must see
     a GPU, else one BenchError naming the fix (never a CPU run under a cuda label)."""
-    for config in {(t.framework, t.keras_backend): t for t in trials if t.device != "cpu"}.values():
+    for config in {(t.framework, t.backend): t for t in trials if t.device != "cpu"}.values():
         probe = DEVICE_PROBE.format(framework=config.framework, device=config.device)
         try:
             completed = subprocess.run(

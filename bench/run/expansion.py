@@ -47,7 +47,7 @@ def expand(
                     test_subset=entry.test_subset,
                     val_size=entry.val_size,
                     learning_rate=learning_rate,
-                    keras_backend=backend_for(framework, device),
+                    backend=backend_for(framework, device),
                     note=entry.note,
                     target_accuracy=entry.target_accuracy,
                     execution=entry.execution,

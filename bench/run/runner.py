@@ -126,7 +126,7 @@ class Sweep:
             "trial_id": config.trial_id,
             "config": {
                 **config.record(),
-                **config.identity(),
+                "resolved_recipe": config.identity()["resolved_recipe"],
                 "data_dir": config.data_dir and portable(config.data_dir),
                 "weights": config.weights and portable(config.weights),
             },

@@ -28,7 +28,7 @@ EPOCH_SCALARS = {
 HPARAMS = (
     "model",
     "framework",
-    "keras_backend",
+    "backend",
     "device",
     "batch_size",
     "learning_rate",

@@ -21,20 +21,21 @@ from pathlib import Path
 
 import psutil
 
+from bench.frameworks import backend_environment
 from bench.paths import PROJECT_ROOT
 from bench.run.worker import EVENT_PREFIX
 from bench.spec.config import TrialConfig
 
 
 def worker_env(config: TrialConfig) -> dict:
-    """The environment of a trial's process: the project importable, a cpu trial blind to GPUs, keras's backend."""
+    """The environment of a trial's process: the project importable, a cpu trial blind to GPUs, the framework's
+    backend chosen."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if config.device == "cpu":
         env["CUDA_VISIBLE_DEVICES"] = ""  # a cpu trial must not touch a GPU, in any framework
-    if config.keras_backend:
-        env["KERAS_BACKEND"] = config.keras_backend
+    env.update(backend_environment(config.framework, config.backend))
     return env
 
 

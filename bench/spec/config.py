@@ -13,6 +13,10 @@ from dataclasses import MISSING, asdict, dataclass, field, fields
 from bench.spec.execution import Execution
 from bench.spec.recipes import DEFAULT_VAL_SIZE, get_recipe, identity_fields
 
+# A field renamed since trial ids were first hashed keeps its first name in the identity, so that ids stay as
+# they were: the backend was recorded as the one framework with several had it (schema versions 1 to 3).
+IDENTITY_NAMES = {"backend": "keras_backend"}
+
 
 @dataclass(frozen=True)
 class TrialConfig:
@@ -36,7 +40,7 @@ class TrialConfig:
     weights: str | None = None  # a local torchvision-format weights file to start from
     execution: Execution = Execution()  # the speed options; flat in the record and in the identity
     init: str = "native"  # native | torch | keras: weight initialisation, the same on both sides if not native
-    keras_backend: str | None = None  # set for keras trials only
+    backend: str | None = None  # the framework's backend, for a framework with several (keras)
     # A search's trial (bench.run.tune): {"space", "study", "candidate", "role", "parameters"}. A "candidate"
     # is selected on validation accuracy and never sees the test set; the "final" trial scores it once.
     search: dict | None = None
@@ -57,7 +61,7 @@ class TrialConfig:
         whose default keeps the old behaviour does not change existing trials' ids. The recipe's part is
         today's recipe of its name, or `recipe` (a recipe as a record holds it)."""
         values = {
-            f.name: getattr(self, f.name)
+            IDENTITY_NAMES.get(f.name, f.name): getattr(self, f.name)
             for f in fields(self)
             if f.compare and f.name != "execution" and (f.default is MISSING or getattr(self, f.name) != f.default)
         }
@@ -98,7 +102,7 @@ class TrialConfig:
     @property
     def runtime(self) -> str:
         """The framework, with its backend where it has one: 'torch', 'keras[jax]'."""
-        return f"{self.framework}[{self.keras_backend}]" if self.keras_backend else self.framework
+        return f"{self.framework}[{self.backend}]" if self.backend else self.framework
 
     def label(self) -> str:
         variant = self.execution.label()
