@@ -127,9 +127,15 @@ def test_a_child_the_trial_waits_for_is_its_own_work_not_foreign():
 
 
 def test_a_record_is_timed_under_load_by_its_steady_epochs():
-    from bench.measure.load import FOREIGN_LOAD_CORES, timed_under_load
+    from bench.measure.load import FOREIGN_LOAD_CORES, MIN_QUIET_EPOCHS, epoch_time_and_load
 
-    quiet, loaded = {"foreign_cpu_cores": 0.01}, {"foreign_cpu_cores": FOREIGN_LOAD_CORES}
-    assert not timed_under_load([loaded, quiet, quiet])  # the first epoch is not in the epoch time
-    assert timed_under_load([quiet, quiet, loaded]) and timed_under_load([loaded])
-    assert not timed_under_load([{"epoch": 1}, {"epoch": 2}])  # recorded before load was measured
+    def epoch(seconds, cores):
+        return {"epoch_time_s": seconds, "foreign_cpu_cores": cores}
+
+    quiet, loaded = epoch(10.0, 0.01), epoch(30.0, FOREIGN_LOAD_CORES)
+    assert epoch_time_and_load([loaded, quiet, quiet], 10.0) == (10.0, False)  # the first epoch is not timed
+    assert epoch_time_and_load([quiet, quiet, loaded], 20.0) == (20.0, True)  # too few quiet epochs: marked
+    assert epoch_time_and_load([loaded], 30.0) == (30.0, True)
+    many = [quiet] + [epoch(10.0 + i, 0.01) for i in range(MIN_QUIET_EPOCHS)] + [loaded] * 4
+    assert epoch_time_and_load(many, 25.0) == (12.0, False)  # a long trial keeps its quiet epochs' median
+    assert epoch_time_and_load([{"epoch": 1}, {"epoch": 2}], 9.0) == (9.0, False)  # before load was measured

@@ -569,3 +569,19 @@ def test_a_paper_part_at_its_own_budget_gets_a_verdict_and_a_parity_row():
     assert parity["model"] == "r2_vanilla_cnn" and parity["epochs"] == 50 and parity["n keras/torch"] == "2/2"
     assert parity["test acc difference (pt, keras - torch)"] == "-4.00" and parity["95% CI (pt)"].startswith("± ")
     assert "## Framework parity at convergence" in leaderboard_text(records)
+
+
+def test_a_missed_part_gets_the_reason_its_probe_found():
+    probe = record_like(framework="torch", recipe="r2_unaugmented", accuracy=0.72, batch_size=64)
+    probe["config"]["epochs"], probe["dataset"]["train_size"], probe["recipe"]["paper"] = 50, 45000, None
+    far_probe = copy.deepcopy(probe)
+    far_probe["dataset"]["train_size"] = 2000  # another budget: no evidence about this part
+    records = [paper_record("torch", 0.79), paper_record("keras", 0.705), probe, far_probe]
+    reasons = list(tables.derived(records)[1]["reported_vs_reproduced"]["reason found (probe)"])
+    assert len(reasons) == 2 and len(set(reasons)) == 1  # it speaks for the part, whichever framework ran it
+    assert reasons[0] == (
+        "the same network trained without flip and crop (probe recipe r2_unaugmented) reaches 72.00 % "
+        "(n=1, torch), +1.0 pt from the paper's figure: within 3 points, the likely reason"
+    )
+    text = leaderboard_text(records)
+    assert "### at the paper's own budget" in text and "the likely reason" in text

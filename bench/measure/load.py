@@ -8,11 +8,13 @@ time measured beside FOREIGN_LOAD_CORES or more (bench.report.frame).
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import psutil
 
 FOREIGN_LOAD_CORES = 0.25  # other processes' CPU, in cores, from which an epoch time counts as timed under load
+MIN_QUIET_EPOCHS = 5  # steady epochs without foreign load that make a trial's epoch time on their own
 
 
 def machine_busy_seconds() -> float:
@@ -46,8 +48,18 @@ class ForeignLoad:
         self.cores = max(0.0, busy - own) / wall if wall > 0 else 0.0
 
 
-def timed_under_load(epochs: list[dict]) -> bool:
-    """Whether an epoch behind a record's epoch time (the steady epochs, else the only one) ran beside
-    foreign load; records from before this was measured say nothing, so False."""
+def _loaded(epoch: dict) -> bool:
+    return (epoch.get("foreign_cpu_cores") or 0.0) >= FOREIGN_LOAD_CORES
+
+
+def epoch_time_and_load(epochs: list[dict], recorded_median: float | None) -> tuple[float | None, bool]:
+    """A record's epoch time and whether it was timed under load. The steady epochs (all but the first, else
+    the only one) that ran without foreign load give the median when no epoch was loaded or at least
+    MIN_QUIET_EPOCHS were quiet (a long trial keeps its quiet epochs); otherwise the recorded median, marked.
+    Records from before load was measured say nothing of it: their median, unmarked."""
     timed = epochs[1:] or epochs
-    return any((epoch.get("foreign_cpu_cores") or 0.0) >= FOREIGN_LOAD_CORES for epoch in timed)
+    quiet = [epoch.get("epoch_time_s") for epoch in timed if not _loaded(epoch)]
+    loaded = len(quiet) < len(timed)
+    if not loaded or len(quiet) < MIN_QUIET_EPOCHS or None in quiet:
+        return recorded_median, loaded
+    return statistics.median(quiet), False

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.measure.load import timed_under_load
+from bench.measure.load import epoch_time_and_load
 from bench.report.answers import RECIPE_LR, learned
 from bench.report.labels import framework_label, hardware_label, variant_label
 from bench.results import store
@@ -96,17 +96,17 @@ def _what_was_measured(record: dict) -> dict:
     """A trial's outcome columns: status, accuracy, times (and whether under load), memory, size and FLOPs."""
     ok = record["status"] == "ok"
     timing, memory = record.get("timing") or {}, record.get("memory") or {}
+    epoch_s, loaded = epoch_time_and_load(record.get("epochs") or [], timing.get("epoch_median_s"))
     reached = record.get("time_to_accuracy") or {}
     return {
         "status": record["status"],
         "error": record.get("error"),
         "test_accuracy": record["test"]["accuracy"] if ok else None,
         "chance": 1 / record["dataset"]["num_classes"] if ok else None,
-        "epoch_s": timing.get("epoch_median_s"),
+        "epoch_s": epoch_s,
         "first_epoch_s": timing.get("first_epoch_s"),
         "warmup_in_epoch_time": ok and timing.get("steady_epochs") == 0,
-        "timing_shared": (record.get("machine") or {}).get("other_trials_max", 0) > 0
-        or timed_under_load(record.get("epochs") or []),
+        "timing_shared": (record.get("machine") or {}).get("other_trials_max", 0) > 0 or loaded,
         "images_per_s": timing.get("train_images_per_s"),
         "peak_rss_mb": memory.get("peak_rss_bytes", 0) / 2**20 if ok else None,
         "peak_device_mb": _megabytes(memory.get("peak_device_bytes")),

@@ -117,9 +117,12 @@ def _headline(row) -> str:
     return f"**{row['model']}** ({row['framework']}, {row['variant']}) {accuracy}"
 
 
-def _section(title: str, intro: str, table: pd.DataFrame, lift: tuple[str, ...] = ()) -> list[str]:
+def _section(
+    title: str, intro: str, table: pd.DataFrame, lift: tuple[str, ...] = (), drop_empty: bool = False
+) -> list[str]:
     """A leaderboard section's lines, or none when its table is empty. Columns in `lift` are constant within
-    each of its sub-tables and go into that sub-table's heading, so the tables stay narrow."""
+    each of its sub-tables and go into that sub-table's heading, so the tables stay narrow; with `drop_empty`
+    a sub-table also leaves out the columns that are "-" in all its rows."""
     if table.empty:
         return []
     if not lift:
@@ -127,10 +130,13 @@ def _section(title: str, intro: str, table: pd.DataFrame, lift: tuple[str, ...] 
     lines = [f"## {title}", "", intro, ""]
     for values, group in table.groupby(list(lift), sort=True):
         heading = ", ".join(
-            str(value) if name in ("hardware", "variant", "dataset") else f"{name} {value}"
+            str(value) if name in ("hardware", "variant", "dataset", "budget") else f"{name} {value}"
             for name, value in zip(lift, values)
         )
-        lines += [f"### {heading}", "", group.drop(columns=list(lift)).to_markdown(index=False), ""]
+        group = group.drop(columns=list(lift))
+        if drop_empty:
+            group = group.loc[:, ~(group == "-").all()]
+        lines += [f"### {heading}", "", group.to_markdown(index=False), ""]
     return lines
 
 
@@ -226,6 +232,7 @@ class Section:
     intro: str
     table: str
     lift: tuple[str, ...] = ()
+    drop_empty: bool = False  # leave out of a sub-table the columns it has nothing for ("-" in every row)
 
 
 _SECTIONS = (
@@ -276,14 +283,16 @@ _SECTIONS = (
         "Reported vs reproduced",
         "Each report's published figures (copied from the report, in "
         "the columns marked reported: accuracy, parameter count, epoch time on the report's "
-        "hardware) beside ours for the same model and recipe, on our hardware and budget. A "
-        "shorter budget than the report's is stated in the last column; recipe deviations are "
-        "in each result's `recipe.deviations`. The difference compares different datasets "
-        "and budgets wherever the last column says so. Rows at the paper's own budget (its "
-        "recipe, batch size and epochs, or its early stop, on the whole training split) come first; "
-        "their verdict: reproduced (within 3 points of the published accuracy) or not; any shorter "
-        'budget is "budget short" and says nothing about the paper\'s figure.',
+        "hardware) beside ours for the same model and recipe, on our hardware. Rows at the paper's "
+        "own budget (its recipe, batch size and epochs, or its early stop, on the whole training split) "
+        "come first; their verdict: reproduced (within 3 points of the published accuracy) or not, and "
+        "for a miss the reason a probe found: the same network under a recipe that changes one thing "
+        "(`Recipe.probe_of`), same data and budget. Where the paper is silent the recipe's choices are in "
+        "each result's `recipe.deviations`. A shorter budget is stated in the last column; its verdict, "
+        '"budget short", says nothing about the paper\'s figure.',
         "reported_vs_reproduced",
+        ("budget",),
+        drop_empty=True,
     ),
     Section(
         "Framework parity at convergence",
@@ -364,7 +373,7 @@ def _sections(named: dict[str, pd.DataFrame], *titles: str) -> list[str]:
     lines = []
     for title in titles:
         section = SECTIONS[title]
-        lines += _section(section.title, section.intro, named[section.table], section.lift)
+        lines += _section(section.title, section.intro, named[section.table], section.lift, section.drop_empty)
     return lines
 
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from bench.errors import BenchError
 from bench.frameworks import COMPARED, COMPARED_DIFFERENCE, ENVIRONMENT_PACKAGES, REFERENCE_FRAMEWORK
 from bench.report import answers, search_report
 from bench.report.answers import RECIPE_LR, SHARED
 from bench.report.frame import configurations, is_papers_recipe, paper_records, published, trial_frame
 from bench.report.labels import framework_label, hardware_label, on_machine, variant_label
 from bench.report.statistics import accuracy_verdict_from_summary, confidence_95
+from bench.spec.recipes import get_recipe
 from bench.spec.suites import YARDSTICK_MODELS
 
 EPOCH_COLUMN = "epoch s (median, range over seeds)"
@@ -376,16 +378,24 @@ REPORTED_KEYS = [
 
 def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
     """Each paper's published figures (accuracy, params, epoch time) beside ours for the same model and recipe,
-    at the recipe's batch size (other batch sizes stand in the Batch size table)."""
+    at the recipe's batch size (other batch sizes stand in the Batch size table), with the reason a probe
+    found where one ran."""
     ok = trials[trials["headline"]]
-    rows = [_reported_row(dict(zip(REPORTED_KEYS, key)), group) for key, group in ok.groupby(REPORTED_KEYS, sort=True)]
+    probes = _probe_results(trials)
+    rows = [
+        _reported_row(dict(zip(REPORTED_KEYS, key)), group, probes)
+        for key, group in ok.groupby(REPORTED_KEYS, sort=True)
+    ]
     if not rows:
         return pd.DataFrame()
-    table = pd.DataFrame(rows)  # the paper's own budget first
-    return table.sort_values("_full", ascending=False, kind="stable").drop(columns="_full").reset_index(drop=True)
+    return pd.DataFrame(rows).sort_values("budget", kind="stable").reset_index(drop=True)
 
 
-def _reported_row(values: dict, group: pd.DataFrame) -> dict:
+AT_PAPERS_BUDGET = "at the paper's own budget"
+SHORTER_BUDGET = "shorter budgets (they say nothing of the paper's figure)"
+
+
+def _reported_row(values: dict, group: pd.DataFrame, probes: pd.DataFrame) -> dict:
     """One part: the paper's figures, ours over seeds, the difference and the verdict, and both settings."""
     reported = published(values["model"])
     accuracy, described = _published_accuracy(reported)
@@ -393,6 +403,7 @@ def _reported_row(values: dict, group: pd.DataFrame) -> dict:
     context = ", ".join(str(reported[k]) for k in ("framework", "dataset", "stem") if k in reported)
     full = bool(group["full_budget"].all())
     return {
+        "budget": AT_PAPERS_BUDGET if full else SHORTER_BUDGET,
         "report": values["paper"],
         "model": values["model"],
         "framework": values["framework"],
@@ -401,6 +412,7 @@ def _reported_row(values: dict, group: pd.DataFrame) -> dict:
         "reproduced test acc %": _marked(f"{100 * ours:.2f} (n={len(group)})", _learned(group)),
         "difference (pt)": f"{100 * (ours - accuracy):+.1f}" if accuracy is not None else "-",
         "verdict": reproduction_verdict(ours, accuracy, full),
+        "reason found (probe)": probe_reason(probes, values, accuracy) if full else "-",
         "reported params": f"{reported['params']:,}" if "params" in reported else "-",
         "our params": f"{int(group['params'].iloc[0]):,}",
         "reported epoch time": (
@@ -411,11 +423,67 @@ def _reported_row(values: dict, group: pd.DataFrame) -> dict:
         "report's setting": f"{context}, {reported['epochs']} epochs" if "epochs" in reported else context,
         "our data and budget": f"{values['dataset']}, {values['epochs']} epochs, "
         f"{int(values['train_size'])} train / {int(values['test_size'])} test images",
-        "same budget and recipe as the report": "yes"
-        if group["matches_paper"].all()
-        else f"no: {group['budget_note'].iloc[0] or 'see recipe deviations'}",
-        "_full": full,
+        "same budget and recipe as the report": _budget_cell(group, full),
     }
+
+
+def _budget_cell(group: pd.DataFrame, full: bool) -> str:
+    """yes; the paper's budget with the recipe's stated interpretations; or no, with the budget's note."""
+    if group["matches_paper"].all():
+        return "yes"
+    if full:
+        return "the paper's budget; where the paper is silent, the recipe's choices (`recipe.deviations`)"
+    return f"no: {group['budget_note'].iloc[0] or 'see recipe deviations'}"
+
+
+def _probed_recipe(name: str) -> str | None:
+    """The paper recipe a probe recipe varies (`Recipe.probe_of`); None for any other recipe."""
+    try:
+        return get_recipe(name).probe_of
+    except BenchError:
+        return None
+
+
+PROBE_KEYS = ["dataset", "hardware", "model", "probe_of", "recipe", "epochs", "train_size", "test_size"]
+
+
+def _probe_results(trials: pd.DataFrame) -> pd.DataFrame:
+    """The probes' ok trials, pooled over frameworks and seeds: mean test accuracy, n and frameworks."""
+    ok = trials[trials["status"] == "ok"].assign(probe_of=trials["recipe"].map(_probed_recipe))
+    ok = ok[ok["probe_of"].notna()]
+    if ok.empty:
+        return pd.DataFrame(columns=[*PROBE_KEYS, "accuracy", "n", "frameworks"])
+    grouped = ok.groupby(PROBE_KEYS, sort=True)
+    return grouped.agg(
+        accuracy=("test_accuracy", "mean"),
+        n=("test_accuracy", "count"),
+        frameworks=("framework", lambda names: ", ".join(sorted(set(names)))),
+    ).reset_index()
+
+
+def probe_reason(probes: pd.DataFrame, values: dict, published_accuracy: float | None) -> str:
+    """What the probes of this part's recipe measured (same network, data, hardware and budget): each one's
+    accuracy and its distance to the paper's figure; within 3 points it is the reason found. '-' if none ran."""
+    same = probes
+    for key in ("dataset", "hardware", "model", "epochs", "train_size", "test_size"):
+        same = same[same[key] == values[key]]
+    same = same[same["probe_of"] == values["recipe"]]
+    if same.empty or published_accuracy is None:
+        return "-"
+    return "; ".join(_probe_sentence(probe, published_accuracy) for probe in same.to_dict("records"))
+
+
+def _probe_sentence(probe: dict, published_accuracy: float) -> str:
+    change = get_recipe(probe["recipe"]).probe
+    gap = probe["accuracy"] - published_accuracy
+    sentence = (
+        f"the same network trained {change} (probe recipe {probe['recipe']}) reaches "
+        f"{100 * probe['accuracy']:.2f} % (n={probe['n']}, {probe['frameworks']}), {100 * gap:+.1f} pt from the "
+        "paper's figure"
+    )
+    if abs(gap) <= REPRODUCED_WITHIN:
+        sentence += ": within 3 points, the likely reason"
+    return sentence
 
 
 REPRODUCED_WITHIN = 0.03  # test accuracy within 3 points of the published figure
