@@ -284,7 +284,7 @@ def test_dry_run_lists_trials_and_an_estimate_and_runs_nothing(tmp_path):
     assert first.returncode == 0, first.stderr
     lines = first.stdout.strip().splitlines()
     assert lines[1].startswith("r2_vanilla_cnn torch cpu bs128 seed0") and "500" in lines[1]
-    assert lines[-1].startswith("2 trials, 4 epochs; roughly ~") and " min on this machine" in lines[-1]
+    assert lines[-1].startswith("2 trials (0 done), 4 epochs to run; roughly ~") and " min on this machine" in lines[-1]
     assert not list((tmp_path / "raw").glob("*.json")) and not (tmp_path / "calibration").exists()
     (cached,) = (tmp_path / "own-cache" / "calibration").glob("*.json")
     again = bench(*args, env=env)  # the machine's calibration is taken from the cache, not measured again

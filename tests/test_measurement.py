@@ -139,3 +139,38 @@ def test_a_record_is_timed_under_load_by_its_steady_epochs():
     many = [quiet] + [epoch(10.0 + i, 0.01) for i in range(MIN_QUIET_EPOCHS)] + [loaded] * 4
     assert epoch_time_and_load(many, 25.0) == (12.0, False)  # a long trial keeps its quiet epochs' median
     assert epoch_time_and_load([{"epoch": 1}, {"epoch": 2}], 9.0) == (9.0, False)  # before load was measured
+
+
+def test_a_dry_run_estimates_from_earlier_trials_on_this_machine_before_the_calibration():
+    from types import SimpleNamespace
+
+    from bench.run.estimates import measured_rates, trial_seconds
+
+    here, elsewhere = {"cpu": "this CPU", "cpu_cores_logical": 2}, {"cpu": "another CPU", "cpu_cores_logical": 2}
+    engine = {"framework": "torch", "backend": None, "device": "cpu", "threads": 2}
+
+    def record(model, epoch_s, provenance, train_size=45000):
+        return {
+            "status": "ok",
+            "config": {"model": model, "batch_size": 64, **engine},
+            "provenance": provenance,
+            "dataset": {"train_size": train_size, "val_size": 5000},
+            "timing": {"epoch_median_s": epoch_s},
+            "epochs": [{"eval_time_s": 1.0}, {"eval_time_s": 1.0}],
+            "model": {"forward_flops_per_image": 1_000_000},
+        }
+
+    records = [record("a", 45.0, here), record("a", 4500.0, elsewhere), record("b", 9.0, here, train_size=500)]
+    rates = measured_rates(records, here)
+    sizes, calibration = (45000, 5000, 10000), {"conv_s": 1.0}
+
+    def trial(model, batch_size=64):
+        return SimpleNamespace(model=model, batch_size=batch_size, epochs=2, **engine)
+
+    seconds, basis = trial_seconds(trial("a"), sizes, rates, calibration, 1_000_000)
+    # 1 s per 5,000 scored images, 15 s to start
+    assert basis == "measured" and seconds == pytest.approx(2 * (45.0 + 1.0) + 2.0 + 15.0)
+    seconds, basis = trial_seconds(trial("c"), sizes, rates, calibration, 2_000_000)  # twice a's FLOPs
+    assert basis == "scaled" and seconds == pytest.approx(2 * (90.0 + 2.0) + 4.0 + 15.0)
+    assert trial_seconds(trial("c"), sizes, ({}, {}), None, 1)[1] == "?"
+    assert trial_seconds(trial("c"), sizes, ({}, {}), calibration, 1)[1] == "calibration"

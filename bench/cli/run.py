@@ -130,7 +130,9 @@ def run(args) -> int:
     for line in [f"warning: {warning}" for warning in warnings_for(args.device, suite, trials)] + skipped:
         print(line, file=sys.stderr)
     if args.dry_run:
-        dry_run(trials, splits, calibrate(trials, None, provenance.collect(sys.argv)))
+        here = provenance.collect(sys.argv)
+        done = store.finished_trial_ids(args.results) if args.resume and os.path.isdir(args.results) else set()
+        dry_run(trials, splits, calibrate(trials, None, here), _earlier_records(args.results), here, done)
         return 0
     store.ensure_writable(args.results)  # only now: a refused sweep leaves no folder behind
     print(
@@ -210,25 +212,46 @@ def duration(seconds: float) -> str:
     return f"~{seconds / 60:.0f} min" if seconds < 2 * 3600 else f"~{seconds / 3600:.1f} h"
 
 
-def dry_run(trials, splits: dict, calibrations: dict) -> None:
-    """What a sweep would run and roughly how long it would take on this machine (see calibration)."""
-    from bench.measure.calibration import TRIAL_OVERHEAD_S, estimate_seconds
+def _earlier_records(results: str) -> list[dict]:
+    """The results a dry run estimates from: those in the sweep's folder and in the project's `results/`."""
+    import warnings
 
+    from bench.results import store
+
+    folders = {os.path.realpath(folder) for folder in (results, "results") if os.path.isdir(store.raw_dir(folder))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # an unreadable file is report's to name, not a dry run's
+        return [record for folder in sorted(folders) for record in store.load(folder)]
+
+
+def dry_run(trials, splits: dict, calibrations: dict, records: list[dict], provenance: dict, done: set[str]) -> None:
+    """What a sweep would run and roughly how long it would take on this machine (bench.run.estimates); with
+    --resume, the trials that already have a result say so and add nothing."""
+    from bench.run.estimates import measured_rates, trial_seconds
+
+    rates = measured_rates(records, provenance)
     rows, total = [], 0.0
     for trial in trials:
         split = splits[trial]
+        if trial.trial_id in done:
+            rows.append((trial.label(), trial.recipe, trial.epochs, "", "", "", "done", ""))
+            continue
         calibration = calibrations.get((trial.framework, trial.backend, trial.device, trial.threads))
         flops = layers.forward_flops(registry.layers(trial.model, split.dataset.num_classes))
         sizes = (len(split.train_y), len(split.val_y), len(split.test_y))
-        seconds = estimate_seconds(calibration, flops, trial.epochs, *sizes) if calibration else None
+        seconds, basis = trial_seconds(trial, sizes, rates, calibration, flops)
         total += seconds or 0.0
-        rows.append((trial.label(), trial.recipe, trial.epochs, *sizes, f"{seconds / 60:.1f}" if seconds else "?"))
-    headers = ["trial", "recipe", "epochs", "train", "val", "test", "est. min"]
+        minutes = f"{seconds / 60:.1f}" if seconds else "?"
+        rows.append((trial.label(), trial.recipe, trial.epochs, *sizes, minutes, basis))
+    headers = ["trial", "recipe", "epochs", "train", "val", "test", "est. min", "from"]
     print(tabulate(rows, headers=headers, tablefmt="plain", disable_numparse=True))
     print(
-        f"{len(trials)} trials, {sum(t.epochs for t in trials)} epochs; roughly {duration(total)} "
-        f"on this machine (each trial's FLOPs at the calibrated convolution rate plus {TRIAL_OVERHEAD_S:.0f} s "
-        f"of start-up: a lower bound; '?' where calibration failed)"
+        f"{len(trials)} trials ({len(done & {t.trial_id for t in trials})} done), "
+        f"{sum(t.epochs for t in trials if t.trial_id not in done)} epochs to run; roughly {duration(total)} "
+        "on this machine "
+        "(measured: from earlier trials of the same model, framework, batch size and threads here; scaled: from "
+        "other models' trials in that framework here, per FLOP; calibration: the FLOPs at the calibrated "
+        "convolution rate, a rough figure; '?' where none is known)"
     )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
+import json
 import os
 import platform
 import shutil
@@ -89,3 +91,17 @@ def collect(argv: list[str] | None = None) -> dict:
         "command": portable_command(argv if argv is not None else sys.argv),
         "ci": bool(os.environ.get("CI")),
     }
+
+
+def machine_fingerprint(provenance: dict) -> str:
+    """Six hex digits that tell machines apart where their names agree: the CPU model, logical cores, memory
+    (whole GiB), GPUs and driver of the machine that ran the trial."""
+    gpu = provenance.get("gpu") or {}
+    facts = [
+        provenance.get("cpu"),
+        provenance.get("cpu_cores_logical"),
+        round((provenance.get("memory_total_bytes") or 0) / 2**30),
+        gpu.get("gpus") or [],
+        gpu.get("driver_version"),
+    ]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:6]

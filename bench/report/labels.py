@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-
+from bench.measure.provenance import machine_fingerprint
 from bench.spec.execution import Execution
 
 
@@ -17,20 +15,6 @@ def framework_label(record: dict) -> str:
 def variant_label(config: dict) -> str:
     """The speed options of a trial, e.g. 'fast+bf16+channels-last+compile=default' or 'naive'."""
     return Execution.of(config).label()
-
-
-def machine_fingerprint(provenance: dict) -> str:
-    """Six hex digits that tell machines apart where their names agree: the CPU model, logical cores, memory
-    (whole GiB), GPUs and driver of the machine that ran the trial."""
-    gpu = provenance.get("gpu") or {}
-    facts = [
-        provenance.get("cpu"),
-        provenance.get("cpu_cores_logical"),
-        round((provenance.get("memory_total_bytes") or 0) / 2**30),
-        gpu.get("gpus") or [],
-        gpu.get("driver_version"),
-    ]
-    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:6]
 
 
 def hardware_label(record: dict) -> str:
