@@ -64,6 +64,9 @@ def test_a_version_3_record_reads_with_the_backend_named_backend_and_keeps_its_t
         (lambda r: r.update(timing=None), "a successful trial's record lacks timing"),
         (lambda r: r.update(epochs={"1": {}}), "field 'epochs' is dict, not list"),
         (lambda r: r.update(error=3), "field 'error' is int, not str | None"),
+        (lambda r: r["timing"].update(epoch_p99_s=1.0), "timing: unknown fields epoch_p99_s"),  # typed blocks
+        (lambda r: r["test"].update(accuracy="0.7"), "test.accuracy is str, not float"),
+        (lambda r: r["budget"].update(epochs=None), "budget.epochs is NoneType, not int"),
     ],
 )
 def test_a_record_off_the_schema_is_refused_when_written_and_skipped_when_read(tmp_path, fault, message):

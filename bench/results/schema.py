@@ -14,6 +14,7 @@ import re
 from dataclasses import MISSING, dataclass, fields
 
 from bench.errors import BenchError
+from bench.results.blocks import BLOCKS, block_fault
 from bench.spec.config import IDENTITY_NAMES
 
 SCHEMA_VERSION = 4
@@ -37,7 +38,8 @@ class TrialRecord:
     epochs: list  # one dict per finished epoch
     executor: str | None = None  # local | ray (None in files written before it was recorded)
     machine: dict | None = None  # what else ran on the trial's machine while it ran
-    # The trial's body (bench.run.trial.run): present when it ran to its end, None otherwise.
+    # The trial's body (bench.run.trial.run): present when it ran to its end, None otherwise; the blocks of
+    # bench.results.blocks are checked against their classes.
     recipe: dict | None = None
     budget: dict | None = None
     early_stopping: dict | None = None
@@ -63,6 +65,9 @@ class TrialRecord:
             raise InvalidRecord(f"status {self.status!r} is not one of {', '.join(STATUSES)}")
         if not re.fullmatch(r"[0-9a-f]{16}", self.trial_id):
             raise InvalidRecord(f"trial_id {self.trial_id!r} is not 16 hex digits")
+        faults = [block_fault(name, getattr(self, name)) for name in BLOCKS if getattr(self, name) is not None]
+        if any(faults):
+            raise InvalidRecord(next(fault for fault in faults if fault))
         if self.status == "ok":
             missing = [name for name in ("recipe", "dataset", "model", "settings", "timing", "memory")
                        if getattr(self, name) is None]

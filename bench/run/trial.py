@@ -23,6 +23,8 @@ from bench.measure.load import ForeignLoad
 from bench.measure.memory import PeakRSS
 from bench.measure.timing import SyncedTimer, summarise_epochs
 from bench.paths import portable
+from bench.results import blocks
+from bench.results.blocks import block
 from bench.run import failpoints, tta, whitening
 from bench.run.control import TrainingControl
 from bench.spec import layers, registry
@@ -71,18 +73,21 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     with PeakRSS() as rss:
         epochs, epoch_seconds, restored_epoch = train(config, recipe, adapter, built, state, splits, emit)
         test_scores, inference_rate = score_test(config, recipe, adapter, built, state, splits) or (None, None)
-    timing = phase_timing(built.pretrained, epoch_seconds, len(splits.train_y)) | {
-        "inference_images_per_s": inference_rate
-    }
+    timing = block(
+        blocks.Timing,
+        **phase_timing(built.pretrained, epoch_seconds, len(splits.train_y)),
+        inference_images_per_s=inference_rate,
+    )
     settings = adapter.settings(built.model)
     forward_flops = layers.forward_flops(built.layer_list)
     return {
         "recipe": recipe.as_dict(),
         "budget": budget_block(config, recipe, len(splits.train_y)),
-        "early_stopping": {
-            "stopped_after_epoch": len(epochs) if len(epochs) < recipe.epochs else None,
-            "restored_epoch": restored_epoch,
-        },
+        "early_stopping": block(
+            blocks.EarlyStop,
+            stopped_after_epoch=len(epochs) if len(epochs) < recipe.epochs else None,
+            restored_epoch=restored_epoch,
+        ),
         "dataset": dataset_block(config, splits),
         "model": model_block(config.model, params, forward_flops),
         "pretrained": built.pretrained,
@@ -93,14 +98,16 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         "time_to_accuracy": time_to_accuracy(epochs, config.target_accuracy or TARGET_ACCURACY[dataset.name]),
         "compute": compute(forward_flops, len(splits.train_y), timing["epoch_median_s"], settings),
         "memory": memory_block(rss.peak_bytes, adapter),
-        "test": test_scores,  # None for a search's candidate
+        "test": block(blocks.TestScores, **test_scores) if test_scores else None,  # None for a search's candidate
     }
 
 
 def memory_block(peak_rss_bytes: int, adapter) -> dict:
     """The trial's peak host memory (what it measures, said) and its device's, where the framework counts it."""
     measures = "host resident set of the trial process, sampled every 50 ms during training and evaluation"
-    return {"peak_rss_bytes": peak_rss_bytes, "peak_rss_measures": measures, **adapter.peak_device_memory()}
+    return block(
+        blocks.Memory, peak_rss_bytes=peak_rss_bytes, peak_rss_measures=measures, **adapter.peak_device_memory()
+    )
 
 
 def score_test(config: TrialConfig, recipe, adapter, built: Built, state, splits) -> tuple[dict, float] | None:
@@ -121,50 +128,53 @@ def budget_block(config: TrialConfig, recipe, train_images: int) -> dict:
     """The trial's budget against its paper's: epochs, training images, and whether it is the paper's own."""
     paper_epochs = get_recipe(config.recipe).epochs
     full = config.train_subset is None
-    return {
-        "epochs": recipe.epochs,
-        "paper_epochs": paper_epochs,
-        "train_images": train_images,
-        "full_training_set": full,
-        "matches_paper": (
+    return block(
+        blocks.Budget,
+        epochs=recipe.epochs,
+        paper_epochs=paper_epochs,
+        train_images=train_images,
+        full_training_set=full,
+        matches_paper=(
             recipe.paper is not None
             and not recipe.deviations
             and recipe.epochs == paper_epochs
             and full
             and config.test_subset is None
         ),
-        "note": config.note,
-    }
+        note=config.note,
+    )
 
 
 def dataset_block(config: TrialConfig, splits) -> dict:
     """Which data the trial saw: the copy, its classes, and the split's sizes and seed."""
     dataset = splits.dataset
-    return {
-        "name": dataset.name,
-        "label": dataset.label,
-        "source": dataset.source,
-        "sha256": dataset.sha256,
-        "num_classes": dataset.num_classes,
-        "class_names": list(dataset.class_names),
-        "train_size": len(splits.train_y),
-        "val_size": len(splits.val_y),
-        "test_size": len(splits.test_y) if config.scores_test else 0,
-        "split_seed": cifar.SPLIT_SEED,
-    }
+    return block(
+        blocks.Dataset,
+        name=dataset.name,
+        label=dataset.label,
+        source=dataset.source,
+        sha256=dataset.sha256,
+        num_classes=dataset.num_classes,
+        class_names=list(dataset.class_names),
+        train_size=len(splits.train_y),
+        val_size=len(splits.val_y),
+        test_size=len(splits.test_y) if config.scores_test else 0,
+        split_seed=cifar.SPLIT_SEED,
+    )
 
 
 def model_block(model: str, params: tuple[int, int], forward_flops: int) -> dict:
     """The model as built: its paper, description, parameters (as the framework counts them) and FLOPs."""
     spec = registry.spec(model)
     trainable, non_trainable = params
-    return {
-        "paper": spec.PAPER,
-        "description": spec.DESCRIPTION,
-        "params_trainable": trainable,
-        "params_non_trainable": non_trainable,
-        "forward_flops_per_image": forward_flops,
-    }
+    return block(
+        blocks.Model,
+        paper=spec.PAPER,
+        description=spec.DESCRIPTION,
+        params_trainable=trainable,
+        params_non_trainable=non_trainable,
+        forward_flops_per_image=forward_flops,
+    )
 
 
 def build(config: TrialConfig, recipe, adapter, num_classes: int, train_x: np.ndarray, mean, std) -> Built:
@@ -283,14 +293,19 @@ def time_to_accuracy(epochs: list[dict], target: float | None) -> dict:
 
     `train_seconds` sums the training epochs up to then; `wall_seconds` adds their evaluations.
     """
-    result = {"target": target, "epoch": None, "train_seconds": None, "wall_seconds": None}
     train_seconds = wall_seconds = 0.0
     for record in epochs:
         train_seconds += record["epoch_time_s"]
         wall_seconds += record["epoch_time_s"] + record.get("eval_time_s", 0.0)
         if target is not None and record.get("val_accuracy", 0.0) >= target:
-            return {**result, "epoch": record["epoch"], "train_seconds": train_seconds, "wall_seconds": wall_seconds}
-    return result
+            return block(
+                blocks.TimeToAccuracy,
+                target=target,
+                epoch=record["epoch"],
+                train_seconds=train_seconds,
+                wall_seconds=wall_seconds,
+            )
+    return block(blocks.TimeToAccuracy, target=target, epoch=None, train_seconds=None, wall_seconds=None)
 
 
 def compute(forward_flops: int, images: int, epoch_seconds: float, settings: dict) -> dict:
@@ -301,10 +316,11 @@ def compute(forward_flops: int, images: int, epoch_seconds: float, settings: dic
     if precision == "float32" and settings.get("tf32_matmul"):
         precision = "tf32"
     peak = peak_flops.peak_tflops(settings.get("device_name"), precision)
-    return {
-        "train_flops_per_epoch": train_flops,
-        "achieved_tflops": achieved / 1e12,
-        "peak_tflops": peak,
-        "share_of_peak": achieved / (peak * 1e12) if peak else None,
-        "precision_for_peak": precision,
-    }
+    return block(
+        blocks.Compute,
+        train_flops_per_epoch=train_flops,
+        achieved_tflops=achieved / 1e12,
+        peak_tflops=peak,
+        share_of_peak=achieved / (peak * 1e12) if peak else None,
+        precision_for_peak=precision,
+    )
