@@ -1,6 +1,6 @@
 """Model names -> framework-neutral layer lists, found and imported lazily.
 
-Every folder `impls/<name>/` with a `spec.py` is a model. A spec declares PAPER (which of the
+Every folder `models/<name>/` with a `spec.py` is a model. A spec declares PAPER (which of the
 five source papers, `../shared/REPORTS.md`), DESCRIPTION, INTERPRETATION, PUBLISHED (the paper's figures) and
 `layers(num_classes, **options)`. Two kinds of options
 are part of a model's name, and only non-default values appear there:
@@ -23,11 +23,11 @@ from types import ModuleType
 from bench.errors import BenchError, unknown
 from bench.paths import PROJECT_ROOT
 
-IMPLS_DIR = PROJECT_ROOT / "impls"
+MODELS_DIR = PROJECT_ROOT / "models"
 
 
 def base_names() -> list[str]:
-    return sorted(p.parent.name for p in IMPLS_DIR.glob("*/spec.py"))
+    return sorted(p.parent.name for p in MODELS_DIR.glob("*/spec.py"))
 
 
 def model_names() -> list[str]:
@@ -126,7 +126,7 @@ def models_for(wanted: str) -> tuple[str, ...]:
 
 
 def _import_spec(base: str) -> ModuleType:
-    return importlib.import_module(f"impls.{base}.spec")
+    return importlib.import_module(f"models.{base}.spec")
 
 
 def spec(name: str) -> ModuleType:

@@ -59,7 +59,7 @@ PAPER_PARTS = (
     ("r4_resnet34", "r4_resnet", "cifar100"),
     ("r4_resnet34:stem=cifar", "r4_resnet", "cifar100"),
 )
-ALL_MODELS = registry.models_for("trained")  # every model trained from scratch, found in impls/
+ALL_MODELS = registry.models_for("trained")  # every model trained from scratch, found in models/
 
 # reports-quick: every report part on this 2-core CPU in well under 40 minutes for both frameworks.
 # Budgets scale by training images and epochs; heavy models get fewer images. CIFAR-100 has no

@@ -5,7 +5,7 @@ without max-pool; `stem=imagenet`: torchvision's own resnet18 (7x7 stride-2 conv
 ImageNet weights file loads as it is.
 """
 
-from impls.blocks import resnet
+from models.blocks import resnet
 
 PAPER = "reference"
 DESCRIPTION = "ResNet-18 (reference point)"

@@ -5,7 +5,7 @@ the ImageNet stem (7x7 stride-2 conv and max-pool; 32x32 inputs end at 1x1), tor
 names so that its weights file loads as it is.
 """
 
-from impls.blocks import resnet
+from models.blocks import resnet
 
 ROLE = "pretrained"  # a layout for torchvision's ImageNet weights
 PAPER = "r1"

@@ -6,7 +6,7 @@ layer names. `stem=imagenet` (the default) is how the report trained it: 7x7 str
 and no max-pool.
 """
 
-from impls.blocks import resnet
+from models.blocks import resnet
 
 PAPER = "r4"
 DESCRIPTION = "ResNet-34 (basic blocks 3-4-6-3)"

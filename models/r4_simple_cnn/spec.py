@@ -5,7 +5,7 @@ FC 512 -> ReLU -> dropout 0.5 -> FC classes.
 """
 
 from bench.spec.layers import Dense, Dropout, Flatten, MaxPool, ReLU
-from impls.blocks import conv_bn_relu_pair
+from models.blocks import conv_bn_relu_pair
 
 PAPER = "r4"
 DESCRIPTION = "SimpleCNN 64-128-256, BN, FC 512"

@@ -6,7 +6,7 @@ ReLU -> dropout 0.4 -> Dense classes.
 """
 
 from bench.spec.layers import BatchNorm, Dense, Dropout, Flatten, MaxPool, ReLU
-from impls.blocks import conv_bn_relu_pair
+from models.blocks import conv_bn_relu_pair
 
 PAPER = "r1"
 DESCRIPTION = "VGG-style 64-128-256, BN, dropout, Dense 128"
