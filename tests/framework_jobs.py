@@ -159,7 +159,7 @@ def torch_reference(framework: str, model: str, images: np.ndarray, batches: lis
     from bench.frameworks.torch.network import export_weights
 
     adapter = _adapter("torch")
-    built = adapter.build(registry.layers(model, 10), model)
+    built = adapter.build(registry.layers(model, 10), model, images.shape[1:])
     generator = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for module in built.modules():
@@ -198,7 +198,7 @@ def keras_replay(framework: str, model: str, weights: dict, images: np.ndarray, 
 
     adapter = _adapter("keras")
     layer_list = registry.layers(model, 10)
-    built = adapter.build(layer_list, model)
+    built = adapter.build(layer_list, model, images.shape[1:])
     load_torch_weights(built, layer_list, weights)
     inference = keras.ops.convert_to_numpy(built(images, training=False))
     for layer in built.layers:

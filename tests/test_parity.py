@@ -70,6 +70,25 @@ def test_same_network_after_copying_weights(model, framework_processes):
         )
 
 
+@both_frameworks
+def test_a_classifier_sized_by_its_input_is_the_same_network_at_48_pixels(framework_processes):
+    """r2's vanilla CNN flattens its last feature map into its first dense layer: at 48x48 that layer is
+    built for 12x12x64 inputs in both frameworks, weights copied across give the same logits, and its
+    parameters are the spec's count at that size."""
+    images = np.random.default_rng(0).normal(size=(BATCH, 48, 48, 3)).astype(np.float32)
+    reference = framework_processes["torch"].submit(jobs.torch_reference, "torch", "r2_vanilla_cnn", images, [])
+    torch_side = reference.result()
+    keras_side = (
+        framework_processes["keras"]
+        .submit(jobs.keras_replay, "keras", "r2_vanilla_cnn", torch_side["weights"], images, [])
+        .result()
+    )
+    assert_close(keras_side["inference"], torch_side["inference"], "inference logits at 48x48")
+    assert torch_side["weights"]["fc1"]["weight"].shape == (512, 12 * 12 * 64)
+    counted = sum(tensor.size for tensors in torch_side["weights"].values() for tensor in tensors.values())
+    assert counted == sum(layers.count_params(registry.layers("r2_vanilla_cnn", 10), (48, 48, 3)))
+
+
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 # Each architecture once: a model option (a stem, a searched width) changes layers that the parity test above
 # covers, not the 100-way head this test is about (keras traces each model's step for up to 22 s here).

@@ -76,27 +76,7 @@ def add_trial_options(parser: argparse.ArgumentParser) -> None:
     """Options `run` and `tune` share: device, budget, data, results and executor."""
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default: cpu)")
     parser.add_argument("--epochs", type=positive_int, help="training epochs per trial")
-    parser.add_argument(
-        "--train-subset", type=positive_int, help="train on a class-balanced, seeded subset of N images"
-    )
-    parser.add_argument(
-        "--test-subset",
-        type=positive_int,
-        help="score a class-balanced, seeded subset of N test images (default: the suite's, or all)",
-    )
-    parser.add_argument(
-        "--val-size",
-        type=non_negative_int,
-        help=f"validation images held out of the training set (default {cifar.DEFAULT_VAL_SIZE})",
-    )
-    parser.add_argument("--dataset", help=f"one of {', '.join(cifar.DATASETS)} (default: the suite's, cifar10)")
-    parser.add_argument("--data-dir", help="where to look for the dataset first")
-    parser.add_argument(
-        "--offline",
-        action="store_true",
-        help="never download: refuse when no copy of the dataset "
-        "is found (also CNNBENCH_OFFLINE=1; default: download the official archive into the cache)",
-    )
+    _add_data_options(parser)
     parser.add_argument(
         "--threads",
         type=positive_int,
@@ -122,3 +102,33 @@ def add_trial_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--ray-address", help="a running Ray cluster: auto, or HOST:PORT (default: start Ray here)")
     parser.add_argument("--max-parallel", type=positive_int, help="with --executor ray: trials in flight at most")
+
+
+def _add_data_options(parser: argparse.ArgumentParser) -> None:
+    """The data options of `run` and `tune`: which dataset, where, at what size, and the split's subsets."""
+    parser.add_argument(
+        "--train-subset", type=positive_int, help="train on a class-balanced, seeded subset of N images"
+    )
+    parser.add_argument(
+        "--test-subset",
+        type=positive_int,
+        help="score a class-balanced, seeded subset of N test images (default: the suite's, or all)",
+    )
+    parser.add_argument(
+        "--val-size",
+        type=non_negative_int,
+        help=f"validation images held out of the training set (default {cifar.DEFAULT_VAL_SIZE})",
+    )
+    parser.add_argument("--dataset", help=f"one of {', '.join(cifar.DATASETS)} (default: the suite's, cifar10)")
+    parser.add_argument("--data-dir", help="where to look for the dataset first; with --dataset folder, the folder")
+    parser.add_argument(
+        "--image-size",
+        type=positive_int,
+        help="resize an image folder's images to N x N (default: their common size, else 32)",
+    )
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="never download: refuse when no copy of the dataset "
+        "is found (also CNNBENCH_OFFLINE=1; default: download the official archive into the cache)",
+    )

@@ -8,6 +8,7 @@ import os
 
 from bench.data import cifar
 from bench.errors import BenchError
+from bench.spec import layers, registry
 
 DEVICES = ("cpu", "cuda")
 
@@ -36,6 +37,7 @@ def prepare(args, entries, frameworks, batch_sizes, seeds, **options) -> tuple[l
         threads=args.threads or len(os.sched_getaffinity(0)),
         data_dir=args.data_dir,
         offline=args.offline,
+        image_size=args.image_size,
         **options,
     )
     if not trials:
@@ -52,16 +54,31 @@ def check_trials(trials, data_dir, offline: bool) -> dict:
     figures without a validation set. Loads and splits each dataset once; returns each trial's split."""
     datasets, splits, of_trial = {}, {}, {}
     for trial in trials:
-        if trial.dataset not in datasets:
-            datasets[trial.dataset] = cifar.load(trial.dataset, data_dir, offline)
-        key = (trial.dataset, trial.val_size, trial.train_subset, trial.test_subset)
+        data = (trial.dataset, trial.image_size)
+        if data not in datasets:
+            datasets[data] = cifar.load(trial.dataset, data_dir, offline, trial.image_size)
+        key = (*data, trial.val_size, trial.train_subset, trial.test_subset)
         if key not in splits:
-            splits[key] = cifar.split(
-                datasets[trial.dataset], trial.val_size, trial.train_subset, test_subset=trial.test_subset
-            )
+            splits[key] = cifar.split(datasets[data], trial.val_size, trial.train_subset, test_subset=trial.test_subset)
         of_trial[trial] = splits[key]
         _check_recipe_fits(trial, len(splits[key].train_y))
+        _check_input_size(trial, datasets[data])
     return of_trial
+
+
+def _check_input_size(trial, dataset) -> None:
+    """The model can take the dataset's images (its convolutions and pools leave some pixels)."""
+    recipe = trial.resolved_recipe()
+    layer_list = ([layers.Resize(recipe.resize)] if recipe.resize else []) + registry.layers(
+        trial.model, dataset.num_classes
+    )
+    height, width = dataset.train_x.shape[1:3]
+    try:
+        layers.network_shape(layer_list, dataset.train_x.shape[1:])
+    except ValueError as err:
+        raise BenchError(
+            f"{trial.model} cannot take {height}x{width} images: {err} (choose another --image-size)"
+        ) from None
 
 
 def _check_recipe_fits(trial, train_images: int) -> None:

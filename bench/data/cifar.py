@@ -86,7 +86,8 @@ OFFICIAL = {
         "eb9058c3a382ffc7106e4002c42a8d85",
     ),
 }
-DATASETS = ("cifar10", "cifar100", "synthetic")
+CLASS_COUNTS = {"cifar10": 10, "cifar100": 100}
+DATASETS = ("cifar10", "cifar100", "folder", "synthetic")  # folder: an image folder, --data-dir PATH
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def _candidates(name: str, directory: Path) -> list[tuple[str, Path]]:
     found = [("official-dir", directory / layout.folder), ("official-tar", directory / layout.archive)]
     if name == "cifar10":
         found.append(("jpeg-tar", directory / JPEG_ARCHIVE))
-    return found
+    return found + [("image-folder", directory / "train")]  # the images as files, train/<class>/ (and test/)
 
 
 def find_source(name: str, data_dir=None) -> tuple[str, Path]:
@@ -187,11 +188,17 @@ def is_offline(offline: bool = False) -> bool:
     return offline or os.environ.get("CNNBENCH_OFFLINE", "") not in ("", "0")
 
 
-def load(name: str, data_dir=None, offline: bool = False) -> Cifar:
-    """Load dataset `name` (cifar10 | cifar100 | synthetic) from the first copy found; with none found (and no
-    explicit `data_dir`), download the official archive into the cache unless offline."""
+def load(name: str, data_dir=None, offline: bool = False, image_size: int | None = None) -> Cifar:
+    """Load dataset `name` (cifar10 | cifar100 | folder | synthetic) from the first copy found; with none found
+    (and no explicit `data_dir`), download the official archive into the cache unless offline. An image folder
+    is resized to `image_size` (default: see bench.data.folder)."""
     if name == "synthetic":
+        _refuse_resize(image_size, name)
         return synthetic()
+    if name == "folder":
+        if not data_dir:
+            raise BenchError("--dataset folder reads the image folder given as --data-dir PATH (PATH/train/<class>/)")
+        return _load_image_folder(name, Path(data_dir), image_size)
     if name not in OFFICIAL:
         raise BenchError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
     try:
@@ -201,8 +208,67 @@ def load(name: str, data_dir=None, offline: bool = False) -> Cifar:
             raise
         kind, path = "official-tar", download_official(name, cache_dir() / "downloads")
     if kind == "jpeg-tar":
+        _refuse_resize(image_size, name)
         return _load_jpeg_archive(path)
+    if kind == "image-folder":
+        return _load_image_folder(name, path.parent, image_size)
+    _refuse_resize(image_size, name)
     return _load_official(name, path)
+
+
+def _refuse_resize(image_size: int | None, name: str) -> None:
+    """--image-size resizes image folders only (CIFAR's archives are 32x32, synthetic data too)."""
+    if image_size and image_size != 32:
+        raise BenchError(f"--image-size resizes an image folder's images; {name} here is 32x32 (leave it out)")
+
+
+# ---------------------------------------------------------------- image folders
+
+
+def _load_image_folder(name: str, root: Path, image_size: int | None) -> Cifar:
+    """An image folder (bench.data.folder) as a dataset, decoded once and cached by its content's sha256. For
+    cifar10 and cifar100 its class folders must be the official classes."""
+    from bench.data import folder
+
+    train_files, test_files = folder.layout(root)
+    classes = list(train_files)
+    if name in OFFICIAL and (
+        len(classes) != CLASS_COUNTS[name] or name == "cifar10" and tuple(classes) != CIFAR10_CLASSES
+    ):
+        raise BenchError(f"{root}/train's {len(classes)} class folders are not {OFFICIAL[name].title}'s classes")
+    files = {"train": train_files, "test": test_files}
+    digest, common = folder.content_sha256(root, files), folder.common_size(files)
+    size = image_size or (common[0] if common and common[0] == common[1] else folder.DEFAULT_IMAGE_SIZE)
+    cached = cache_dir() / f"folder-{digest[:16]}-{size}.npz"
+    arrays = _read_cache(cached)
+    if arrays is None:
+        train_x, train_y = folder.decode_split(train_files, classes, size)
+        if test_files:
+            arrays = dict(zip(("train_x", "train_y"), (train_x, train_y)))
+            arrays["test_x"], arrays["test_y"] = folder.decode_split(test_files, classes, size)
+        else:
+            arrays = dict(
+                zip(("train_x", "train_y", "test_x", "test_y"), folder.held_out_test(train_x, train_y, classes, root))
+            )
+        _write_cache(cached, arrays)
+    title = OFFICIAL[name].title if name in OFFICIAL else root.name
+    label = f"{title} (image folder {root.name}, sha256 {digest[:12]}, {size}x{size}{_resize_note(common, size)})"
+    return Cifar(name, label, portable(root), digest, tuple(classes), **arrays)
+
+
+def _resize_note(common: tuple[int, int] | None, size: int) -> str:
+    """How the images were resized, for the dataset's label: '' where they were not."""
+    if common == (size, size):
+        return ""
+    return f", resized from {common[0]}x{common[1]}" if common else ", resized from mixed sizes"
+
+
+def normalisation(dataset: Cifar) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel mean and std of pixel / 255: CIFAR's published figures, else the training images'."""
+    if dataset.name in NORMALISATION:
+        return NORMALISATION[dataset.name]
+    pixels = dataset.train_x.reshape(-1, dataset.train_x.shape[-1]).astype(np.float64) / 255
+    return tuple(float(m) for m in pixels.mean(0)), tuple(float(max(s, 1e-3)) for s in pixels.std(0))
 
 
 # ---------------------------------------------------------------- the JPEG copy
@@ -418,14 +484,18 @@ def synthetic(num_classes: int = 10, train: int = 5000, test: int = 1000, seed: 
     )
 
 
-def _balanced_take(labels: np.ndarray, order: np.ndarray, count: int) -> np.ndarray:
-    """Positions from `order` (already shuffled), `count` in all, as equal per class as possible."""
+def _balanced_take(labels: np.ndarray, order: np.ndarray, count: int, names: tuple[str, ...], what: str) -> np.ndarray:
+    """Positions from `order` (already shuffled), `count` in all, as equal per class as possible; a class with
+    too few images for `what` is named."""
     classes = np.unique(labels)
     per_class = np.full(len(classes), count // len(classes))
     per_class[: count % len(classes)] += 1
     taken = [order[labels[order] == c][:k] for c, k in zip(classes, per_class)]
-    if sum(len(t) for t in taken) < count:
-        raise BenchError(f"cannot take {count} class-balanced images from {len(labels)}")
+    for c, k, kept in zip(classes, per_class, taken):
+        if len(kept) < k:
+            raise BenchError(
+                f"class {names[c]!r} has {len(kept)} image(s) here; {what} of {count} takes {k} of each class"
+            )
     return np.sort(np.concatenate(taken))
 
 
@@ -443,7 +513,12 @@ def split(
         raise BenchError(f"--val-size {val_size} must be between 0 and {total - 1}")
     rng = np.random.default_rng(seed)
     order = rng.permutation(total)
-    val_idx = _balanced_take(dataset.train_y, order, val_size) if val_size else np.array([], int)
+    names = dataset.class_names
+    val_idx = (
+        _balanced_take(dataset.train_y, order, val_size, names, "the validation split (--val-size)")
+        if val_size
+        else np.array([], int)
+    )
     train_idx = np.setdiff1d(np.arange(total), val_idx)
     if train_subset is not None:
         if train_subset > len(train_idx):
@@ -456,12 +531,12 @@ def split(
                 f"classes: a class-balanced subset needs at least one image of each"
             )
         sub_order = train_idx[rng.permutation(len(train_idx))]
-        train_idx = _balanced_take(dataset.train_y, sub_order, train_subset)
+        train_idx = _balanced_take(dataset.train_y, sub_order, train_subset, names, "--train-subset")
     test_idx = np.arange(len(dataset.test_y))
     if test_subset is not None:
         if test_subset > len(test_idx):
             raise BenchError(f"test subset {test_subset} is larger than the test set ({len(test_idx)} images)")
-        test_idx = _balanced_take(dataset.test_y, rng.permutation(len(test_idx)), test_subset)
+        test_idx = _balanced_take(dataset.test_y, rng.permutation(len(test_idx)), test_subset, names, "the test subset")
     return Splits(
         dataset,
         dataset.train_x[train_idx],

@@ -17,6 +17,7 @@ import numpy as np
 
 from bench.frameworks import ADAPTER_MODULES, unsupported
 from bench.spec.execution import Execution
+from bench.spec.layers import INPUT_SHAPE
 from bench.spec.recipes import Recipe
 
 EVAL_BATCH_SIZE = 1000  # images per inference batch; does not change any result
@@ -54,8 +55,8 @@ class Adapter(abc.ABC):
         """Threads, seeds, numerics; refuses (BenchError) options it does not support."""
 
     @abc.abstractmethod
-    def build(self, layers: list, name: str) -> Any:
-        """The model of a bench.spec.layers list."""
+    def build(self, layers: list, name: str, input_shape: tuple = INPUT_SHAPE) -> Any:
+        """The model of a bench.spec.layers list, for (height, width, channels) images of `input_shape`."""
 
     @abc.abstractmethod
     def load_weights(self, model, layers: list, weights: dict) -> None:

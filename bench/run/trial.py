@@ -31,7 +31,7 @@ from bench.spec import layers, registry
 from bench.spec.config import TrialConfig
 from bench.spec.recipes import get_recipe
 
-TARGET_ACCURACY = {"cifar10": 0.60, "cifar100": 0.30, "synthetic": None}  # defaults, validation accuracy
+TARGET_ACCURACY = {"cifar10": 0.60, "cifar100": 0.30}  # defaults, validation accuracy; none for other data
 
 
 class Diverged(Exception):
@@ -57,13 +57,13 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     adapter.setup(config.device, config.threads, config.seed, config.execution)
     if recipe.pretrained and not config.weights:
         raise BenchError(f"recipe {recipe.name} fine-tunes pretrained weights: give --weights")
-    dataset = cifar.load(config.dataset, config.data_dir, config.offline)
+    dataset = cifar.load(config.dataset, config.data_dir, config.offline, config.image_size)
     splits = cifar.split(dataset, config.val_size, config.train_subset, test_subset=config.test_subset)
     if not config.scores_test:  # a search's candidate: the test split is dropped before the model exists
         splits = replace(splits, test_x=None, test_y=None)
     if (recipe.plateau or recipe.early_stopping) and not len(splits.val_y):
         raise BenchError(f"recipe {recipe.name} watches validation figures: --val-size must be > 0")
-    mean, std = cifar.IMAGENET_NORMALISATION if recipe.pretrained else cifar.NORMALISATION[dataset.name]
+    mean, std = cifar.IMAGENET_NORMALISATION if recipe.pretrained else cifar.normalisation(dataset)
     built = build(config, recipe, adapter, dataset.num_classes, splits.train_x, mean, std)
     params = adapter.count_params(built.model)
     class_weights = recipe.class_weight_vector(dataset.class_names)
@@ -79,7 +79,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         inference_images_per_s=inference_rate,
     )
     settings = adapter.settings(built.model)
-    forward_flops = layers.forward_flops(built.layer_list)
+    forward_flops = layers.forward_flops(built.layer_list, splits.train_x.shape[1:])
     return {
         "recipe": recipe.as_dict(),
         "budget": budget_block(config, recipe, len(splits.train_y)),
@@ -95,7 +95,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         "settings": settings,
         "epochs": epochs,
         "timing": timing,
-        "time_to_accuracy": time_to_accuracy(epochs, config.target_accuracy or TARGET_ACCURACY[dataset.name]),
+        "time_to_accuracy": time_to_accuracy(epochs, config.target_accuracy or TARGET_ACCURACY.get(dataset.name)),
         "compute": compute(forward_flops, len(splits.train_y), timing["epoch_median_s"], settings),
         "memory": memory_block(rss.peak_bytes, adapter),
         "test": block(blocks.TestScores, **test_scores) if test_scores else None,  # None for a search's candidate
@@ -181,12 +181,13 @@ def build(config: TrialConfig, recipe, adapter, num_classes: int, train_x: np.nd
     """The trial's model: built from its layer list, initialised as asked, with the weights file loaded and
     the first conv whitened where the recipe says so."""
     layer_list = ([layers.Resize(recipe.resize)] if recipe.resize else []) + registry.layers(config.model, num_classes)
-    model = adapter.build(layer_list, config.model)
+    input_shape = train_x.shape[1:]
+    model = adapter.build(layer_list, config.model, input_shape)
     if config.init != "native":
         adapter.initialise(model, config.init, config.seed)
     pretrained, loaded = None, set()
     if config.weights:
-        weights, skipped = read_torchvision(config.weights, layers.torch_tensor_shapes(layer_list))
+        weights, skipped = read_torchvision(config.weights, layers.torch_tensor_shapes(layer_list, input_shape))
         adapter.load_weights(model, layer_list, weights)
         loaded = set(weights)
         pretrained = {

@@ -41,6 +41,7 @@ class TrialConfig:
     execution: Execution = Execution()  # the speed options; flat in the record and in the identity
     init: str = "native"  # native | torch | keras: weight initialisation, the same on both sides if not native
     backend: str | None = None  # the framework's backend, for a framework with several (keras)
+    image_size: int | None = None  # an image folder's images resized to this (None: bench.data.folder's default)
     # A search's trial (bench.run.tune): {"space", "study", "candidate", "role", "parameters"}. A "candidate"
     # is selected on validation accuracy and never sees the test set; the "final" trial scores it once.
     search: dict | None = None
@@ -74,6 +75,8 @@ class TrialConfig:
         )
         if self.weights:  # the file, not where this machine keeps it (its sha256 is in the record)
             values["weights"] = os.path.basename(self.weights)
+        if self.dataset == "folder":  # there the folder is the data: two folders are two trials
+            values["data_dir"] = os.path.basename(os.path.normpath(self.data_dir or ""))
         values["resolved_recipe"] = identity_fields(recipe if recipe is not None else self.resolved_recipe().as_dict())
         return values
 

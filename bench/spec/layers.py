@@ -157,9 +157,10 @@ def output_shape(layer, shape: Shape) -> Shape:
         if layer.depthwise and layer.filters != channels:
             raise ValueError(f"depthwise conv {layer.name} needs filters == input channels ({channels})")
         size = [(n + 2 * layer.pad - layer.kernel) // layer.stride + 1 for n in (height, width)]
-        return (*size, layer.filters)
+        return (*_some_pixels(size, f"conv {layer.name}", shape), layer.filters)
     if isinstance(layer, MaxPool):
-        return (layer.output(shape[0]), layer.output(shape[1]), shape[2])
+        size = [layer.output(shape[0]), layer.output(shape[1])]
+        return (*_some_pixels(size, f"{layer.size}x{layer.size} max-pool", shape), shape[2])
     if isinstance(layer, GlobalAvgPool):
         return (1, 1, shape[-1]) if layer.keepdims else (shape[-1],)
     if isinstance(layer, AdaptiveAvgPool):
@@ -179,6 +180,13 @@ def output_shape(layer, shape: Shape) -> Shape:
     if isinstance(layer, Dense):
         return (layer.units,)
     return shape  # BatchNorm, Activation, Dropout, Scale
+
+
+def _some_pixels(size: list[int], what: str, shape: Shape) -> list[int]:
+    """`size`, the output's height and width, where it has some; ValueError where the input was too small."""
+    if min(size) < 1:
+        raise ValueError(f"its {what} gets {shape[0]}x{shape[1]} pixels and leaves none")
+    return size
 
 
 def walk(layers: list, shape: Shape) -> Iterator[tuple[object, Shape, Shape]]:

@@ -19,6 +19,7 @@ from bench.frameworks.base import EVAL_BATCH_SIZE, EpochStats, Execution
 from bench.frameworks.keras.network import export_torch_weights, load_torch_weights, network, with_input_normalisation
 from bench.frameworks.keras.optimizers import StepTable, make_optimizer
 from bench.frameworks.keras.training import TrainState, augment, mixup, photometric, recipe_loss
+from bench.spec import layers as L
 from bench.spec.recipes import Recipe
 
 # What makes each keras backend see a GPU, named when a cuda trial's backend sees none.
@@ -90,8 +91,8 @@ class Adapter(base.Adapter):
                 f"{GPU_FIX.get(backend, 'install a GPU build of it')}"
             )
 
-    def build(self, layer_list: list, name: str) -> keras.Model:
-        return network(layer_list, name.replace(":", "_").replace("=", "_").replace(",", "_"))
+    def build(self, layer_list: list, name: str, input_shape: tuple = L.INPUT_SHAPE) -> keras.Model:
+        return network(layer_list, name.replace(":", "_").replace("=", "_").replace(",", "_"), input_shape)
 
     def load_weights(self, model, layer_list: list, weights: dict) -> None:
         load_torch_weights(model, layer_list, weights)

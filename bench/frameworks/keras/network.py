@@ -80,10 +80,16 @@ def _apply(layer_list: list, x, shape: L.Shape):
     return x
 
 
-def network(layer_list: list, name: str) -> keras.Model:
-    """Build a keras functional model from a framework-neutral layer list; layer names follow the spec."""
-    inputs = keras.Input(L.INPUT_SHAPE)
-    return keras.Model(inputs, _apply(layer_list, inputs, L.INPUT_SHAPE), name=name)
+def network(layer_list: list, name: str, shape: L.Shape = L.INPUT_SHAPE) -> keras.Model:
+    """Build a keras functional model for (height, width, channels) inputs from a framework-neutral layer
+    list; layer names follow the spec."""
+    inputs = keras.Input(shape)
+    return keras.Model(inputs, _apply(layer_list, inputs, shape), name=name)
+
+
+def input_shape(model: keras.Model) -> L.Shape:
+    """The (height, width, channels) a model was built for."""
+    return tuple(int(n) for n in model.inputs[0].shape[1:])
 
 
 def load_torch_weights(model: keras.Model, layer_list: list, weights: dict[str, dict[str, np.ndarray]]) -> None:
@@ -93,8 +99,8 @@ def load_torch_weights(model: keras.Model, layer_list: list, weights: dict[str, 
     Conv kernels go from OIHW to HWIO (depthwise: C1HW to HWC1), dense matrices are transposed,
     and a dense layer fed by a Flatten has its input rows reordered from torch's CHW to keras's HWC.
     """
-    flattened = L.flattened_from(layer_list)
-    for layer, _ in L.weighted_leaves(layer_list):
+    flattened = L.flattened_from(layer_list, input_shape(model))
+    for layer, _ in L.weighted_leaves(layer_list, input_shape(model)):
         if layer.name not in weights:
             continue  # left as initialised (e.g. a new classification head)
         tensors = weights[layer.name]
@@ -117,9 +123,9 @@ def load_torch_weights(model: keras.Model, layer_list: list, weights: dict[str, 
 
 def export_torch_weights(model: keras.Model, layer_list: list) -> dict[str, dict[str, np.ndarray]]:
     """The inverse of load_torch_weights: every weighted layer's tensors in torch's layout, by name."""
-    flattened = L.flattened_from(layer_list)
+    flattened = L.flattened_from(layer_list, input_shape(model))
     exported = {}
-    for layer, _ in L.weighted_leaves(layer_list):
+    for layer, _ in L.weighted_leaves(layer_list, input_shape(model)):
         values = [np.array(w) for w in model.get_layer(layer.name).get_weights()]
         if isinstance(layer, L.Conv):
             tensors = {
@@ -144,6 +150,6 @@ def with_input_normalisation(model: keras.Model, mean, std) -> keras.Model:
     values (0-255) in, logits out. It runs inside the compiled step, a batch at a time, rather than as passes
     over the epoch's float images before `fit`. The weights are `model`'s own."""
     mean, std = np.array(mean, "float32"), np.array(std, "float32")
-    inputs = keras.Input(L.INPUT_SHAPE)
+    inputs = keras.Input(input_shape(model))
     normalised = keras.layers.Rescaling(1 / (255 * std), -mean / std, dtype="float32", name="normalise")(inputs)
     return keras.Model(inputs, model(normalised), name=f"{model.name}_normalised")

@@ -24,6 +24,7 @@ from bench.frameworks.torch.training import (
     photometric,
     recipe_loss,
 )
+from bench.spec import layers as L
 from bench.spec.recipes import Recipe
 
 
@@ -52,8 +53,8 @@ class Adapter(base.Adapter):
         if self.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.device)
 
-    def build(self, layer_list: list, name: str) -> nn.Module:
-        model = network(layer_list).to(self.device)
+    def build(self, layer_list: list, name: str, input_shape: tuple = L.INPUT_SHAPE) -> nn.Module:
+        model = network(layer_list, input_shape).to(self.device)
         return model.to(memory_format=torch.channels_last) if self.execution.channels_last else model
 
     def load_weights(self, model, layer_list: list, weights: dict) -> None:
