@@ -199,6 +199,7 @@ def isolated_cache(tmp_path, monkeypatch, request, session_calibrations):
         (tmp_path / "cache" / "calibration").symlink_to(session_calibrations, target_is_directory=True)
     monkeypatch.delenv("CNNBENCH_DATA", raising=False)
     monkeypatch.setenv("CNNBENCH_OFFLINE", "1")  # no test reaches the internet; the download test serves its own
+    monkeypatch.setenv("CNNBENCH_INFERENCE_SECONDS", "0")  # each trial's inference: the fewest calls it takes
 
 
 FRAMEWORKS = [

@@ -174,3 +174,27 @@ def test_a_dry_run_estimates_from_earlier_trials_on_this_machine_before_the_cali
     assert basis == "scaled" and seconds == pytest.approx(2 * (90.0 + 2.0) + 4.0 + 15.0)
     assert trial_seconds(trial("c"), sizes, ({}, {}), None, 1)[1] == "?"
     assert trial_seconds(trial("c"), sizes, ({}, {}), calibration, 1)[1] == "calibration"
+
+
+def test_inference_times_batch_one_and_the_largest_batch_that_fits():
+    from bench.measure import inference
+
+    class OutOfMemory(Exception):
+        pass
+
+    seen = []
+
+    def serve(images):
+        seen.append(len(images))
+        if len(images) > 64:
+            raise OutOfMemory
+        return np.zeros((len(images), 10), np.float32)
+
+    images = np.zeros((50, 8, 8, 3), np.uint8)  # fewer than a batch: repeated to fill it
+    result = inference.measure(serve, images, lambda error: isinstance(error, OutOfMemory))
+    assert result["throughput_batch"] == 64 and result["batches_out_of_memory"] == [256]
+    assert result["latency_calls"] >= inference.MIN_LATENCY_CALLS and 0 <= result["latency_median_ms"]
+    assert result["latency_median_ms"] <= result["latency_p99_ms"] and result["throughput_images_per_s"] > 0
+    assert 16 not in seen  # the ladder stops at the first batch that fits
+    with pytest.raises(ValueError):  # any other error is the trial's failure, not a smaller batch
+        inference.measure(lambda images: (_ for _ in ()).throw(ValueError("broken")), images, lambda e: False)

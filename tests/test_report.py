@@ -585,3 +585,31 @@ def test_a_missed_part_gets_the_reason_its_probe_found():
     )
     text = leaderboard_text(records)
     assert "### at the paper's own budget" in text and "the likely reason" in text
+
+
+def served_record(framework, latency_ms, images_per_s, accuracy, cores=0.0):
+    record = record_like(framework=framework, accuracy=accuracy)
+    record["inference"] = {
+        "path": f"{framework} serving path",
+        "latency_median_ms": latency_ms,
+        "latency_p99_ms": 2 * latency_ms,
+        "latency_calls": 100,
+        "throughput_batch": 256,
+        "throughput_images_per_s": images_per_s,
+        "batches_out_of_memory": [],
+        "foreign_cpu_cores": cores,
+    }
+    return record
+
+
+def test_inference_names_the_fastest_framework_at_batch_one_and_the_highest_throughput():
+    records = [
+        served_record("torch", 1.0, 1000.0, 0.60),
+        served_record("keras", 2.0, 3000.0, 0.62, cores=0.5),  # timed under load: marked
+        record_like(framework="torch", seed=1),  # recorded before inference was measured: left out
+    ]
+    (row,) = tables.derived(records)[1]["inference"].to_dict("records")
+    assert row["fastest at batch 1"] == "torch: 1.00 ms (p99 2.00), test acc 60.0 % (n=1)"
+    assert row["others at batch 1"] == "keras (tensorflow): 2.00 ms (p99 4.00)†, test acc 62.0 % (n=1)"
+    assert row["most images/s"] == "keras (tensorflow): 3,000 at batch 256†, test acc 62.0 %"
+    assert "## Inference" in leaderboard_text(records)

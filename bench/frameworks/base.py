@@ -116,6 +116,15 @@ class Adapter(abc.ABC):
         """Logits (float32) of uint8 NHWC images, in inference mode, normalised as in training."""
 
     @abc.abstractmethod
+    def serve(self, model, state, images: np.ndarray) -> np.ndarray:
+        """Logits of one batch of uint8 NHWC images by the framework's fastest documented serving path (what a
+        deployment calls per request: images in, logits on the host out); `serving_path` names it."""
+
+    @abc.abstractmethod
+    def serving_path(self) -> str:
+        """How `serve` runs, for the record: e.g. 'torch inference_mode, eager'."""
+
+    @abc.abstractmethod
     def synchronize(self) -> None:
         """Wait for the device's queued work (before the clock is read)."""
 

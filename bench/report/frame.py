@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.errors import BenchError
-from bench.measure.load import epoch_time_and_load
+from bench.measure.load import FOREIGN_LOAD_CORES, epoch_time_and_load
 from bench.report.answers import RECIPE_LR, learned
 from bench.report.labels import framework_label, hardware_label, variant_label
 from bench.results import store
@@ -61,7 +61,8 @@ TRIAL_COLUMNS = (  # the order of tables/trials.csv
     "dataset hardware device model framework variant batch_size lr recipe epochs train_size seed status error "
     "test_accuracy chance trial_id trial_key epoch_s first_epoch_s warmup_in_epoch_time timing_shared images_per_s "
     "peak_rss_mb peak_device_mb tta_s tta_target params mflops lr_rule first_lr paper headline budget_note "
-    "matches_paper full_budget test_size file finished_at"
+    "matches_paper full_budget test_size file finished_at latency_ms latency_p99_ms serve_images_per_s serve_batch "
+    "serve_path serve_loaded"
 ).split()
 
 
@@ -115,6 +116,20 @@ def _what_was_measured(record: dict) -> dict:
         "params": record["model"]["params_trainable"] + record["model"]["params_non_trainable"] if ok else None,
         "mflops": record["model"]["forward_flops_per_image"] / 1e6 if ok else None,
         "first_lr": record["epochs"][0]["learning_rate"] if ok and record["epochs"] else None,
+        **_served(record.get("inference") or {}),
+    }
+
+
+def _served(inference: dict) -> dict:
+    """A trial's inference columns: batch-1 latency, throughput and its batch, the path, and whether timed
+    under load; None where the record has no inference block (before schema version 5)."""
+    return {
+        "latency_ms": inference.get("latency_median_ms"),
+        "latency_p99_ms": inference.get("latency_p99_ms"),
+        "serve_images_per_s": inference.get("throughput_images_per_s"),
+        "serve_batch": inference.get("throughput_batch"),
+        "serve_path": inference.get("path"),
+        "serve_loaded": (inference.get("foreign_cpu_cores") or 0.0) >= FOREIGN_LOAD_CORES,
     }
 
 

@@ -295,6 +295,17 @@ _SECTIONS = (
         drop_empty=True,
     ),
     Section(
+        "Inference",
+        "The trained model served as users deploy it, on the device it trained on, by each framework's serving "
+        "path (torch: `inference_mode`, eager or `torch.compile`; Keras: `predict_on_batch`, with the trial's "
+        "`jit_compile`): latency of one image per call (median and 99th percentile, after warm-up calls) and "
+        "the images per second of the largest batch of 256, 64, 16, 4 that fits. Per model and training "
+        "budget, the fastest framework at batch 1 and the one with the highest throughput, each with the test "
+        "accuracy of the same trials; † marks a figure timed while other processes used the CPU.",
+        "inference",
+        ("hardware",),
+    ),
+    Section(
         "Framework parity at convergence",
         "The pairs of Frameworks trained at a paper's own budget: "
         "the claim that one network under one recipe gives the same accuracy in PyTorch and Keras, "
@@ -333,7 +344,7 @@ def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], 
     if not configs.empty:
         lines += _first_screen(configs, trials, plot_files)
     lines += architectures_markdown(configs, hardware_order(trials))
-    lines += _sections(named, "Yardstick", "Frameworks", "Batch size")
+    lines += _sections(named, "Yardstick", "Frameworks", "Inference", "Batch size")
     lines += searches_markdown(named, plot_files)
     lines += _sections(
         named, "Fast path vs naive loop", "Reported vs reproduced", "Framework parity at convergence", "Per class"

@@ -580,6 +580,59 @@ def pair_rows(pairs: list[dict]) -> pd.DataFrame:
 FIRST_CLASSES = ("cat", "dog")  # the reports' hardest classes lead the per-class table
 
 
+SERVING_KEYS = ["hardware", "dataset", "model", "recipe", "epochs", "train_size"]
+
+
+def inference_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """Per hardware, data, model and budget: the framework that serves fastest at batch 1 and the one with the
+    most images per second, each with its test accuracy; medians over the ok trials that measured inference."""
+    served = trials[(trials["status"] == "ok") & trials["latency_ms"].notna()]
+    if served.empty:
+        return pd.DataFrame()
+    per_framework = (
+        served.groupby([*SERVING_KEYS, "framework"], sort=True)
+        .agg(
+            latency=("latency_ms", "median"),
+            p99=("latency_p99_ms", "median"),
+            rate=("serve_images_per_s", "median"),
+            batch=("serve_batch", "max"),
+            accuracy=("test_accuracy", "mean"),
+            n=("test_accuracy", "count"),
+            loaded=("serve_loaded", "any"),
+            path=("serve_path", "first"),
+        )
+        .reset_index()
+    )
+    return pd.DataFrame([_serving_row(key, group) for key, group in per_framework.groupby(SERVING_KEYS, sort=True)])
+
+
+def _serving_row(key: tuple, group: pd.DataFrame) -> dict:
+    """One model and budget: the fastest framework at batch 1, the others' latencies, the highest throughput."""
+    values = dict(zip(SERVING_KEYS, key))
+    fastest = group.sort_values(["latency", "framework"]).iloc[0]
+    most = group.sort_values(["rate", "framework"], ascending=[False, True]).iloc[0]
+    others = group[group["framework"] != fastest["framework"]]
+    return {
+        "hardware": values["hardware"],
+        "model": values["model"],
+        "data and budget": f"{values['dataset']}, `{values['recipe']}` x {values['epochs']} ep, "
+        f"{int(values['train_size']):,} img",
+        "fastest at batch 1": f"{fastest['framework']}: {_served_cell(fastest)}",
+        "others at batch 1": "; ".join(f"{o['framework']}: {_served_cell(o)}" for _, o in others.iterrows()) or "-",
+        "most images/s": f"{most['framework']}: {most['rate']:,.0f} at batch {int(most['batch'])}"
+        f"{SHARED if most['loaded'] else ''}, test acc {100 * most['accuracy']:.1f} %",
+        "serving paths": "; ".join(sorted(set(group["path"]))),
+    }
+
+
+def _served_cell(row: pd.Series) -> str:
+    """Batch-1 latency (median and p99, ms), † where timed under load, and the test accuracy over n trials."""
+    mark = SHARED if row["loaded"] else ""
+    return (
+        f"{row['latency']:.2f} ms (p99 {row['p99']:.2f}){mark}, test acc {100 * row['accuracy']:.1f} % (n={row['n']})"
+    )
+
+
 def per_class_table(records: list[dict]) -> pd.DataFrame:
     """Per-class test accuracy of each paper's model (mean over seeds) and its most confused pairs."""
     groups: dict[tuple, list[dict]] = {}
@@ -700,6 +753,7 @@ def derived(records: list[dict], package_runs: list[dict] = ()) -> tuple[pd.Data
         "results": leaderboard_table(configs),
         "architectures": architectures_table(configs),
         "reported_vs_reproduced": reported_table(trials),
+        "inference": inference_table(trials),
         "frameworks": framework_pairs(configs),
         "parity_at_convergence": parity_at_convergence(configs),
         "per_class": per_class_table(records),

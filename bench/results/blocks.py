@@ -107,6 +107,20 @@ class TestScores:
     confusion_matrix: list  # rows: the true class
 
 
+@dataclass(frozen=True)
+class Inference:
+    """The trained model served as deployed (bench.measure.inference): batch-1 latency and throughput."""
+
+    path: str  # the framework's serving path, e.g. "torch inference_mode, eager"
+    latency_median_ms: float  # one image per call
+    latency_p99_ms: float
+    latency_calls: int
+    throughput_batch: int | None  # the largest ladder batch that fit
+    throughput_images_per_s: float | None
+    batches_out_of_memory: list  # ladder batches that did not fit
+    foreign_cpu_cores: float  # other processes' CPU meanwhile (bench.measure.load): its times were under load
+
+
 BLOCKS = {
     "budget": Budget,
     "early_stopping": EarlyStop,
@@ -117,6 +131,7 @@ BLOCKS = {
     "compute": Compute,
     "memory": Memory,
     "test": TestScores,
+    "inference": Inference,
 }
 TYPES = {"int": (int,), "float": (float, int), "str": (str,), "bool": (bool,), "list": (list,), "dict": (dict,)}
 

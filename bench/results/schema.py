@@ -1,11 +1,12 @@
 """The result record of one trial, typed: built by the sweep (bench.run.runner), validated when written and
 when read, with a reader for every older schema version.
 
-Version 4 (this one) records a framework's backend as `config.backend`, for any framework with several, where
-versions 1 to 3 had `config.keras_backend`. Version 3 named the five source papers "paper" (`model.paper`, `recipe.paper`, `budget.paper_epochs`,
-`budget.matches_paper`), where versions 1 and 2 said "report". Version 2 added `initialisation` (a
-data-dependent initialisation such as airbench's whitening). An older file is read as this version: renamed
-fields under their new names, fields it lacks set to None, so old results stay usable.
+Version 5 (this one) adds `inference`, the trained model's batch-1 latency and throughput. Version 4 records a
+framework's backend as `config.backend`, for any framework with several, where versions 1 to 3 had
+`config.keras_backend`. Version 3 named the five source papers "paper" (`model.paper`, `recipe.paper`,
+`budget.paper_epochs`, `budget.matches_paper`), where versions 1 and 2 said "report". Version 2 added
+`initialisation` (a data-dependent initialisation such as airbench's whitening). An older file is read as this
+version: renamed fields under their new names, fields it lacks set to None, so old results stay usable.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bench.errors import BenchError
 from bench.results.blocks import BLOCKS, block_fault
 from bench.spec.config import IDENTITY_NAMES
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 STATUSES = ("ok", "diverged", "oom", "timeout", "crashed", "pruned")  # pruned: stopped by a search's pruner
 
 
@@ -53,6 +54,7 @@ class TrialRecord:
     compute: dict | None = None
     memory: dict | None = None
     test: dict | None = None  # None for a search's candidate, which never sees the test set
+    inference: dict | None = None  # None in records before version 5
 
     def __post_init__(self):
         typed = {field.name: field.type for field in fields(self)}

@@ -18,7 +18,7 @@ from bench.data import cifar
 from bench.data.pretrained import file_sha256, read_torchvision
 from bench.errors import BenchError
 from bench.frameworks.base import get_adapter
-from bench.measure import metrics, peak_flops
+from bench.measure import inference, metrics, peak_flops
 from bench.measure.load import ForeignLoad
 from bench.measure.memory import PeakRSS
 from bench.measure.timing import SyncedTimer, summarise_epochs
@@ -57,12 +57,8 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     adapter.setup(config.device, config.threads, config.seed, config.execution)
     if recipe.pretrained and not config.weights:
         raise BenchError(f"recipe {recipe.name} fine-tunes pretrained weights: give --weights")
-    dataset = cifar.load(config.dataset, config.data_dir, config.offline, config.image_size)
-    splits = cifar.split(dataset, config.val_size, config.train_subset, test_subset=config.test_subset)
-    if not config.scores_test:  # a search's candidate: the test split is dropped before the model exists
-        splits = replace(splits, test_x=None, test_y=None)
-    if (recipe.plateau or recipe.early_stopping) and not len(splits.val_y):
-        raise BenchError(f"recipe {recipe.name} watches validation figures: --val-size must be > 0")
+    splits = trial_splits(config, recipe)
+    dataset = splits.dataset
     mean, std = cifar.IMAGENET_NORMALISATION if recipe.pretrained else cifar.normalisation(dataset)
     built = build(config, recipe, adapter, dataset.num_classes, splits.train_x, mean, std)
     params = adapter.count_params(built.model)
@@ -99,7 +95,28 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         "compute": compute(forward_flops, len(splits.train_y), timing["epoch_median_s"], settings),
         "memory": memory_block(rss.peak_bytes, adapter),
         "test": block(blocks.TestScores, **test_scores) if test_scores else None,  # None for a search's candidate
+        "inference": serving_block(adapter, built, state, splits.train_x),
     }
+
+
+def trial_splits(config: TrialConfig, recipe) -> cifar.Splits:
+    """The trial's data, split; a search's candidate's test split is dropped before the model exists."""
+    dataset = cifar.load(config.dataset, config.data_dir, config.offline, config.image_size)
+    splits = cifar.split(dataset, config.val_size, config.train_subset, test_subset=config.test_subset)
+    if not config.scores_test:
+        splits = replace(splits, test_x=None, test_y=None)
+    if (recipe.plateau or recipe.early_stopping) and not len(splits.val_y):
+        raise BenchError(f"recipe {recipe.name} watches validation figures: --val-size must be > 0")
+    return splits
+
+
+def serving_block(adapter, built: Built, state, images: np.ndarray) -> dict:
+    """The trained model served as deployed (bench.measure.inference), with the foreign load meanwhile."""
+    with ForeignLoad() as load:
+        served = inference.measure(
+            lambda batch: adapter.serve(built.model, state, batch), images[: inference.LADDER[0]], adapter.is_oom
+        )
+    return block(blocks.Inference, path=adapter.serving_path(), foreign_cpu_cores=load.cores, **served)
 
 
 def memory_block(peak_rss_bytes: int, adapter) -> dict:

@@ -200,6 +200,12 @@ class Adapter(base.Adapter):
         logits = state.trainer.predict(self._to_input(images, state), batch_size=EVAL_BATCH_SIZE, verbose=0)
         return np.asarray(logits, dtype=np.float32)
 
+    def serve(self, model, state: TrainState, images: np.ndarray) -> np.ndarray:
+        return np.asarray(state.trainer.predict_on_batch(self._to_input(images, state)), dtype=np.float32)
+
+    def serving_path(self) -> str:
+        return f"keras predict_on_batch, jit_compile={self.execution.compile != 'off'}"
+
     def synchronize(self) -> None:
         """Nothing to do: fit and predict return only after their last step's results exist."""
 

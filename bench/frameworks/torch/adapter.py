@@ -230,6 +230,17 @@ class Adapter(base.Adapter):
                 outputs.append(state.forward(self._to_input(batch, state)).float().cpu())
         return torch.cat(outputs).numpy()
 
+    @torch.inference_mode()
+    def serve(self, model, state: TrainState, images: np.ndarray) -> np.ndarray:
+        model.eval()
+        batch = torch.from_numpy(images).to(self.device)
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype, enabled=self.autocast_dtype is not None):
+            return state.forward(self._to_input(batch, state)).float().cpu().numpy()
+
+    def serving_path(self) -> str:
+        compiled = "eager" if self.execution.compile == "off" else f"torch.compile mode={self.execution.compile}"
+        return f"torch inference_mode, {compiled}"
+
     def synchronize(self) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
