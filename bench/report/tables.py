@@ -11,7 +11,7 @@ from bench.errors import BenchError
 from bench.frameworks import COMPARED, COMPARED_DIFFERENCE, ENVIRONMENT_PACKAGES, REFERENCE_FRAMEWORK
 from bench.report import answers, search_report
 from bench.report.answers import RECIPE_LR, SHARED
-from bench.report.frame import configurations, is_papers_recipe, paper_records, published, trial_frame
+from bench.report.frame import GROUP_KEYS, configurations, is_papers_recipe, paper_records, published, trial_frame
 from bench.report.labels import framework_label, hardware_label, on_machine, variant_label
 from bench.report.statistics import accuracy_verdict_from_summary, confidence_95
 from bench.spec.recipes import get_recipe
@@ -502,18 +502,7 @@ def reproduction_verdict(ours: float, published_accuracy: float | None, full_bud
 def framework_pair_values(table: pd.DataFrame) -> list[dict]:
     """The same configuration in PyTorch and in each Keras backend, as numbers: accuracy difference (keras -
     torch) with Welch's half-width and verdict, epoch-time and memory ratios."""
-    keys = [
-        "dataset",
-        "hardware",
-        "model",
-        "variant",
-        "batch_size",
-        "lr",
-        "recipe",
-        "epochs",
-        "train_size",
-        "test_size",
-    ]
+    keys = [key for key in GROUP_KEYS if key != "framework"]  # a configuration, in every framework
     pairs = []
     for key, group in table.groupby(keys, sort=True):
         references = group[group["framework"] == REFERENCE_FRAMEWORK]
