@@ -61,7 +61,9 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     dataset = splits.dataset
     mean, std = cifar.IMAGENET_NORMALISATION if recipe.pretrained else cifar.normalisation(dataset)
     built = build(config, recipe, adapter, dataset.num_classes, splits.train_x, mean, std)
-    params = adapter.count_params(built.model)
+    forward_flops = layers.forward_flops(built.layer_list, splits.train_x.shape[1:])
+    model = model_block(config.model, adapter.count_params(built.model), forward_flops)  # before training: a
+    # change to the models' folder during a long trial cannot lose its record
     class_weights = recipe.class_weight_vector(dataset.class_names)
     state = adapter.prepare(built.model, recipe, splits.train_x, splits.train_y, mean, std, config.seed, class_weights)
     if built.kept_frozen:
@@ -75,7 +77,6 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
         inference_images_per_s=inference_rate,
     )
     settings = adapter.settings(built.model)
-    forward_flops = layers.forward_flops(built.layer_list, splits.train_x.shape[1:])
     return {
         "recipe": recipe.as_dict(),
         "budget": budget_block(config, recipe, len(splits.train_y)),
@@ -85,7 +86,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
             restored_epoch=restored_epoch,
         ),
         "dataset": dataset_block(config, splits),
-        "model": model_block(config.model, params, forward_flops),
+        "model": model,
         "pretrained": built.pretrained,
         "initialisation": built.initialisation,  # a data-dependent initialisation (whitening), if the recipe has one
         "settings": settings,
