@@ -123,6 +123,21 @@ def test_ctrl_c_keeps_finished_trials_and_exits_130(tmp_path):
     assert [p.name for p in (tmp_path / "raw").iterdir()] == [first.name]
 
 
+def test_sigterm_to_the_sweep_alone_stops_its_trial_keeps_finished_ones_and_exits_130(tmp_path):
+    sweep = start_sweep(tmp_path)
+    (first,) = wait_for_results(tmp_path, 1, sweep)
+    deadline, workers = time.monotonic() + 30, []
+    while not workers and time.monotonic() < deadline:  # the next trial's process
+        workers = psutil.Process(sweep.pid).children()
+        time.sleep(0.05)
+    assert workers
+    os.kill(sweep.pid, signal.SIGTERM)  # `kill PID`: the sweep only, not its trial
+    _, stderr = sweep.communicate(timeout=60)
+    assert sweep.returncode == 130 and "Traceback" not in stderr
+    assert [p.name for p in (tmp_path / "raw").iterdir()] == [first.name]
+    assert not [worker for worker in workers if worker.is_running() and worker.status() != psutil.STATUS_ZOMBIE]
+
+
 def test_a_worker_that_dies_before_reading_its_trial_is_a_crashed_row_not_a_broken_pipe(monkeypatch):
     # Ctrl-C can kill a trial's process before it reads its config; writing that config then raised
     # BrokenPipeError in the driver, which ended the sweep with exit code 0.

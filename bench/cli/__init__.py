@@ -7,7 +7,9 @@ Bad input never shows a traceback: it is one line on stderr and exit code 2.
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 
 from bench.cli import compare, import_results, listing, report, run, tune, yardstick
 from bench.cli.arguments import OneLineParser
@@ -33,8 +35,16 @@ def build_parser() -> OneLineParser:
     return parser
 
 
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; bad input is one line and exit code 2, Ctrl-C exit code 130."""
+    """Run one command; bad input is one line and exit code 2, Ctrl-C or SIGTERM (`kill`, a scheduler's stop)
+    exit code 130: a sweep stops its running trial (no record of it), keeps the finished ones, and --resume
+    picks up the rest."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command].run(args)
