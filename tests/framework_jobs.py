@@ -687,3 +687,15 @@ def long_run(framework: str, recipe_name: str, best_epoch: int) -> dict:
         "restored": restored,
         "restored_weights_equal": same,
     }
+
+
+def trial_starting_weights(framework: str, model: str) -> dict:
+    """The weights a trial of `model` starts from (bench.run.trial.build, init native), in torch's layout."""
+    from bench.run.trial import build
+    from bench.spec.config import TrialConfig
+
+    adapter = _adapter(framework)
+    config = TrialConfig(model=model, framework=framework, device="cpu", batch_size=8, seed=0, epochs=1)
+    images = np.zeros((8, 32, 32, 3), np.uint8)
+    built = build(config, get_recipe("baseline"), adapter, 10, images, (0.5,) * 3, (0.25,) * 3)
+    return {"weights": adapter.export_weights(built.model, built.layer_list), "record": built.initialisation}

@@ -86,7 +86,8 @@ def _add_recipe_options(parser) -> None:
         "--init",
         choices=INITS,
         default="native",
-        help="weight initialisation: each framework's own (native), or torch's or keras's on both",
+        help="weight initialisation: the model's own (native: its spec's INIT, else each framework's default), "
+        "or torch's or keras's on both",
     )
     parser.add_argument(
         "--lr-scaling",

@@ -29,6 +29,7 @@ from bench.run import failpoints, tta, whitening
 from bench.run.control import TrainingControl
 from bench.spec import layers, registry
 from bench.spec.config import TrialConfig
+from bench.spec.initialisation import initial_weights
 from bench.spec.recipes import get_recipe
 
 TARGET_ACCURACY = {"cifar10": 0.60, "cifar100": 0.30}  # defaults, validation accuracy; none for other data
@@ -201,8 +202,11 @@ def build(config: TrialConfig, recipe, adapter, num_classes: int, train_x: np.nd
     layer_list = ([layers.Resize(recipe.resize)] if recipe.resize else []) + registry.layers(config.model, num_classes)
     input_shape = train_x.shape[1:]
     model = adapter.build(layer_list, config.model, input_shape)
+    own_init = getattr(registry.spec(config.model), "INIT", None)
     if config.init != "native":
         adapter.initialise(model, config.init, config.seed)
+    elif own_init:  # the model's own scheme (torchvision's), the same weights in every framework
+        adapter.load_weights(model, layer_list, initial_weights(layer_list, input_shape, own_init, config.seed))
     pretrained, loaded = None, set()
     if config.weights:
         weights, skipped = read_torchvision(config.weights, layers.torch_tensor_shapes(layer_list, input_shape))
@@ -215,7 +219,8 @@ def build(config: TrialConfig, recipe, adapter, num_classes: int, train_x: np.nd
             "layers_left_initialised": skipped,
             "phases": [],
         }
-    kept_frozen, initialisation = set(), None
+    kept_frozen = set()
+    initialisation = {"spec_init": own_init} if own_init and config.init == "native" else None
     if recipe.whiten_first_conv:  # airbench's whitening: computed from the training images, then frozen
         first = whitening.first_conv(layer_list)
         adapter.load_weights(model, layer_list, {first.name: whitening.whitening_weights(first, train_x, mean, std)})
