@@ -157,3 +157,15 @@ def test_the_shared_cifar10_copy_read_as_a_folder_gives_the_cifar10_loaders_imag
             rows = [label * per_class + every.index(file) for file in chosen[(split, name)]]
             folder_rows = getattr(from_folder, f"{split}_x")[label * 3 : label * 3 + 3]
             assert np.array_equal(folder_rows, getattr(reference, f"{split}_x")[rows]), (split, name)
+
+
+def test_cifar100_reads_an_image_folder_of_its_100_classes_and_refuses_other_classes(tmp_path):
+    names = [f"class_{index:03d}" for index in range(100)]
+    for split in ("train", "test"):
+        for name in names:
+            (tmp_path / "c100" / split / name).mkdir(parents=True)
+            Image.new("RGB", (32, 32), (len(name), 0, 0)).save(tmp_path / "c100" / split / name / "0.png")
+    dataset = cifar.load("cifar100", tmp_path / "c100")
+    assert dataset.num_classes == 100 and dataset.label.startswith("CIFAR-100 (image folder c100")
+    with pytest.raises(BenchError, match="100 class folders are not CIFAR-10's classes"):
+        cifar.load("cifar10", tmp_path / "c100")
