@@ -122,7 +122,7 @@ class Adapter(abc.ABC):
 
     @abc.abstractmethod
     def serving_path(self) -> str:
-        """How `serve` runs, for the record: e.g. 'torch inference_mode, eager'."""
+        """How `serve` runs, for the record: e.g. 'torch no_grad, eager'."""
 
     @abc.abstractmethod
     def synchronize(self) -> None:

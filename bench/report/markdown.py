@@ -297,7 +297,7 @@ _SECTIONS = (
     Section(
         "Inference",
         "The trained model served as users deploy it, on the device it trained on, by each framework's serving "
-        "path (torch: `inference_mode`, eager or `torch.compile`; Keras: `predict_on_batch`, with the trial's "
+        "path (torch: `no_grad`, eager or `torch.compile`; Keras: `predict_on_batch`, with the trial's "
         "`jit_compile`): latency of one image per call (median and 99th percentile, after warm-up calls) and "
         "the images per second of the largest batch of 256, 64, 16, 4 that fits. Per model and training "
         "budget, the fastest framework at batch 1 and the one with the highest throughput, each with the test "

@@ -111,7 +111,7 @@ class TestScores:
 class Inference:
     """The trained model served as deployed (bench.measure.inference): batch-1 latency and throughput."""
 
-    path: str  # the framework's serving path, e.g. "torch inference_mode, eager"
+    path: str  # the framework's serving path, e.g. "torch no_grad, eager"
     latency_median_ms: float  # one image per call
     latency_p99_ms: float
     latency_calls: int

@@ -230,7 +230,7 @@ class Adapter(base.Adapter):
                 outputs.append(state.forward(self._to_input(batch, state)).float().cpu())
         return torch.cat(outputs).numpy()
 
-    @torch.inference_mode()
+    @torch.no_grad()  # as `predict`: a compiled forward keeps its graphs (inference_mode would retrace them)
     def serve(self, model, state: TrainState, images: np.ndarray) -> np.ndarray:
         model.eval()
         batch = torch.from_numpy(images).to(self.device)
@@ -239,7 +239,7 @@ class Adapter(base.Adapter):
 
     def serving_path(self) -> str:
         compiled = "eager" if self.execution.compile == "off" else f"torch.compile mode={self.execution.compile}"
-        return f"torch inference_mode, {compiled}"
+        return f"torch no_grad, {compiled}"
 
     def synchronize(self) -> None:
         if self.device.type == "cuda":
