@@ -78,7 +78,6 @@ def content_sha256(root: Path, splits: dict[str, dict[str, list[Path]] | None]) 
 
 def common_size(splits: dict[str, dict[str, list[Path]] | None]) -> tuple[int, int] | None:
     """The (width, height) every image shares, from the files' headers; None where they differ."""
-
     sizes = set()
     for files in splits.values():
         for paths in (files or {}).values():
