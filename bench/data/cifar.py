@@ -92,7 +92,7 @@ DATASETS = ("cifar10", "cifar100", "folder", "synthetic")  # folder: an image fo
 
 @dataclass(frozen=True)
 class Cifar:
-    """A whole dataset as loaded: uint8 images (N, 32, 32, 3), int64 labels, and where it came from."""
+    """A whole dataset as loaded: uint8 images (N, height, width, 3), int64 labels, and where it came from."""
 
     name: str
     label: str  # shown in every table row, e.g. "CIFAR-10 (JPEG q75 copy)"
@@ -267,8 +267,13 @@ def normalisation(dataset: Cifar) -> tuple[tuple[float, ...], tuple[float, ...]]
     """Per-channel mean and std of pixel / 255: CIFAR's published figures, else the training images'."""
     if dataset.name in NORMALISATION:
         return NORMALISATION[dataset.name]
-    pixels = dataset.train_x.reshape(-1, dataset.train_x.shape[-1]).astype(np.float64) / 255
-    return tuple(float(m) for m in pixels.mean(0)), tuple(float(max(s, 1e-3)) for s in pixels.std(0))
+    total, squares, count = 0.0, 0.0, 0
+    for start in range(0, len(dataset.train_x), 1000):  # in chunks: a float copy of large images is large
+        pixels = dataset.train_x[start : start + 1000].reshape(-1, dataset.train_x.shape[-1]) / 255.0
+        total, squares, count = total + pixels.sum(0), squares + (pixels**2).sum(0), count + len(pixels)
+    mean = total / count
+    std = np.sqrt(np.maximum(squares / count - mean**2, 0.0))
+    return tuple(float(m) for m in mean), tuple(float(max(s, 1e-3)) for s in std)
 
 
 # ---------------------------------------------------------------- the JPEG copy

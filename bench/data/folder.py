@@ -35,13 +35,19 @@ def class_files(split_dir: Path) -> dict[str, list[Path]]:
     """Each class folder of `split_dir` and its image files, sorted; an empty class or none is refused."""
     if not split_dir.is_dir():
         raise BenchError(f"{split_dir} is not a folder: an image folder has train/<class>/ images")
-    classes = sorted(entry for entry in split_dir.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    classes = sorted(
+        entry for entry in split_dir.iterdir() if entry.is_dir() and not entry.name.startswith((".", "__MACOSX"))
+    )
     if not classes:
         raise BenchError(f"{split_dir} has no class folders: put each class's images in {split_dir}/<class>/")
     suffixes = image_suffixes()
     found = {}
     for folder in classes:
-        files = sorted(path for path in folder.iterdir() if path.is_file() and path.suffix.lower() in suffixes)
+        files = sorted(
+            path
+            for path in folder.iterdir()
+            if path.is_file() and path.suffix.lower() in suffixes and not path.name.startswith(".")  # macOS ._x.jpg
+        )
         if not files:
             raise BenchError(f"class folder {folder} holds no images ({', '.join(sorted(suffixes)[:6])}, ...)")
         found[folder.name] = files

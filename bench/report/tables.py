@@ -569,7 +569,7 @@ def pair_rows(pairs: list[dict]) -> pd.DataFrame:
 FIRST_CLASSES = ("cat", "dog")  # the reports' hardest classes lead the per-class table
 
 
-SERVING_KEYS = ["hardware", "dataset", "model", "recipe", "epochs", "train_size"]
+SERVING_KEYS = ["hardware", "dataset", "model", "variant", "recipe", "epochs", "train_size"]
 
 
 def inference_table(trials: pd.DataFrame) -> pd.DataFrame:
@@ -605,13 +605,21 @@ def _serving_row(key: tuple, group: pd.DataFrame) -> dict:
         "hardware": values["hardware"],
         "model": values["model"],
         "data and budget": f"{values['dataset']}, `{values['recipe']}` x {values['epochs']} ep, "
-        f"{int(values['train_size']):,} img",
+        f"{int(values['train_size']):,} img, {values['variant']}",
         "fastest at batch 1": f"{fastest['framework']}: {_served_cell(fastest)}",
         "others at batch 1": "; ".join(f"{o['framework']}: {_served_cell(o)}" for _, o in others.iterrows()) or "-",
-        "most images/s": f"{most['framework']}: {most['rate']:,.0f} at batch {int(most['batch'])}"
-        f"{SHARED if most['loaded'] else ''}, test acc {100 * most['accuracy']:.1f} %",
+        "most images/s": _throughput_cell(most),
         "serving paths": "; ".join(sorted(set(group["path"]))),
     }
+
+
+def _throughput_cell(row: pd.Series) -> str:
+    """Images per second at the largest batch that fit, † where timed under load, with the test accuracy."""
+    if pd.isna(row["rate"]):
+        return f"{row['framework']}: no batch of the ladder fit in memory"
+    mark = SHARED if row["loaded"] else ""
+    rate = f"{row['rate']:,.0f} at batch {int(row['batch'])}{mark}"
+    return f"{row['framework']}: {rate}, test acc {100 * row['accuracy']:.1f} %"
 
 
 def _served_cell(row: pd.Series) -> str:

@@ -199,7 +199,9 @@ def recorded_trial_id(record: dict) -> str | None:
     config = record["config"]
     try:
         recipe = record.get("recipe") or config["resolved_recipe"]
-        return hashed(TrialConfig.from_record(config).identity(recipe=recipe))
+        own_init = (record.get("initialisation") or {}).get("spec_init")
+        trial = TrialConfig.from_record(config)
+        return hashed(trial.identity(recipe=recipe, own_init=own_init if record["status"] == "ok" else "today's"))
     except (KeyError, TypeError, ValueError, BenchError):
         return None
 

@@ -202,7 +202,7 @@ def build(config: TrialConfig, recipe, adapter, num_classes: int, train_x: np.nd
     layer_list = ([layers.Resize(recipe.resize)] if recipe.resize else []) + registry.layers(config.model, num_classes)
     input_shape = train_x.shape[1:]
     model = adapter.build(layer_list, config.model, input_shape)
-    own_init = getattr(registry.spec(config.model), "INIT", None)
+    own_init = config.own_init()
     if config.init != "native":
         adapter.initialise(model, config.init, config.seed)
     elif own_init:  # the model's own scheme (torchvision's), the same weights in every framework
@@ -220,11 +220,12 @@ def build(config: TrialConfig, recipe, adapter, num_classes: int, train_x: np.nd
             "phases": [],
         }
     kept_frozen = set()
-    initialisation = {"spec_init": own_init} if own_init and config.init == "native" else None
+    initialisation = {"spec_init": own_init} if own_init else None
     if recipe.whiten_first_conv:  # airbench's whitening: computed from the training images, then frozen
         first = whitening.first_conv(layer_list)
         adapter.load_weights(model, layer_list, {first.name: whitening.whitening_weights(first, train_x, mean, std)})
-        kept_frozen, initialisation = {first.name}, {"whitened": first.name, "frozen": [first.name]}
+        kept_frozen = {first.name}
+        initialisation = {**(initialisation or {}), "whitened": first.name, "frozen": [first.name]}
     return Built(layer_list, model, pretrained, loaded, kept_frozen, initialisation)
 
 

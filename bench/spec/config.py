@@ -10,6 +10,7 @@ import math
 import os
 from dataclasses import MISSING, asdict, dataclass, field, fields
 
+from bench.spec import registry
 from bench.spec.execution import Execution
 from bench.spec.recipes import DEFAULT_VAL_SIZE, get_recipe, identity_fields
 
@@ -57,10 +58,16 @@ class TrialConfig:
     def scores_test(self) -> bool:
         return not self.search or self.search.get("role") != "candidate"
 
-    def identity(self, recipe: dict | None = None) -> dict:
+    def own_init(self) -> dict | None:
+        """The model's own initialisation (its spec's INIT) where it starts from it: init native."""
+        return getattr(registry.spec(self.model), "INIT", None) if self.init == "native" else None
+
+    def identity(self, recipe: dict | None = None, own_init: dict | None | str = "today's") -> dict:
         """The fields that define the trial; those at their default are left out, so adding a field
         whose default keeps the old behaviour does not change existing trials' ids. The recipe's part is
-        today's recipe of its name, or `recipe` (a recipe as a record holds it)."""
+        today's recipe of its name, or `recipe` (a recipe as a record holds it); the model's own
+        initialisation is today's spec's, or `own_init` (as a record holds it: a record from before the spec
+        declared one is another trial)."""
         values = {
             IDENTITY_NAMES.get(f.name, f.name): getattr(self, f.name)
             for f in fields(self)
@@ -77,6 +84,9 @@ class TrialConfig:
             values["weights"] = os.path.basename(self.weights)
         if self.dataset == "folder":  # there the folder is the data: two folders are two trials
             values["data_dir"] = os.path.basename(os.path.normpath(self.data_dir or ""))
+        own_init = self.own_init() if own_init == "today's" else own_init
+        if own_init:
+            values["own_init"] = own_init
         values["resolved_recipe"] = identity_fields(recipe if recipe is not None else self.resolved_recipe().as_dict())
         return values
 

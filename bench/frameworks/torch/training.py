@@ -76,7 +76,7 @@ def naive_loader(
 
     steps = []
     if "crop" in recipe.augment:
-        steps.append(transforms.RandomCrop(32, padding=recipe.crop_padding))
+        steps.append(transforms.RandomCrop(images.shape[1:3], padding=recipe.crop_padding))
     if "flip" in recipe.augment:
         steps.append(transforms.RandomHorizontalFlip())
     if recipe.jitter:
