@@ -145,6 +145,7 @@ def test_a_dry_run_estimates_from_earlier_trials_on_this_machine_before_the_cali
     from types import SimpleNamespace
 
     from bench.run.estimates import measured_rates, trial_seconds
+    from bench.spec.execution import Execution
 
     here, elsewhere = {"cpu": "this CPU", "cpu_cores_logical": 2}, {"cpu": "another CPU", "cpu_cores_logical": 2}
     engine = {"framework": "torch", "backend": None, "device": "cpu", "threads": 2}
@@ -165,7 +166,9 @@ def test_a_dry_run_estimates_from_earlier_trials_on_this_machine_before_the_cali
     sizes, calibration = (45000, 5000, 10000), {"conv_s": 1.0}
 
     def trial(model, batch_size=64):
-        return SimpleNamespace(model=model, batch_size=batch_size, epochs=2, **engine)
+        return SimpleNamespace(
+            model=model, batch_size=batch_size, epochs=2, image_size=None, execution=Execution(), **engine
+        )
 
     seconds, basis = trial_seconds(trial("a"), sizes, rates, calibration, 1_000_000)
     # 1 s per 5,000 scored images, 15 s to start

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from bench.measure.calibration import TRIAL_OVERHEAD_S, estimate_seconds
 from bench.measure.provenance import machine_fingerprint
+from bench.spec.execution import Execution
 
 MIN_TIMED_IMAGES = 10_000  # training images from which a trial's epoch time is mostly per-image work
 
@@ -39,9 +40,11 @@ def engine_key(config) -> tuple:
 
 
 def rate_key(config) -> tuple:
-    """What makes two trials' per-image times comparable on one machine (a TrialConfig or a record's config)."""
+    """What makes two trials' per-image times comparable on one machine (a TrialConfig or a record's config):
+    the model, batch size, image size, speed options and engine."""
     get = _getter(config)
-    return (get("model"), get("batch_size"), *engine_key(config))
+    execution = get("execution") if not isinstance(config, dict) else Execution.of(config)
+    return (get("model"), get("batch_size"), get("image_size"), execution.label(), *engine_key(config))
 
 
 def _median_rate(found: list[Rate]) -> Rate:
