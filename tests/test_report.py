@@ -11,12 +11,12 @@ import pytest
 from bench.frameworks import missing_framework
 from bench.report import answers, frame, markdown, plots, search_report, tables
 from bench.report.labels import hardware_label
-from bench.results import store
+from bench.results import schema, store
 from tests import framework_jobs as jobs
 from tests.conftest import REPO_ROOT, leaderboard_text
 
-TEMPLATE = json.loads(
-    next(iter(sorted((REPO_ROOT / "results" / "raw").glob("r2_vanilla_cnn_torch_*.json")))).read_text()
+TEMPLATE = schema.read(  # a committed result, read as the current schema version
+    json.loads(next(iter(sorted((REPO_ROOT / "results" / "raw").glob("r2_vanilla_cnn_torch_*.json")))).read_text())
 )
 
 
@@ -49,7 +49,7 @@ def record_like(
     record["dataset"]["train_size"] = 2000
     record["test"]["accuracy"] = accuracy
     record["timing"]["epoch_median_s"] = epoch_s
-    record["model"]["forward_flops_per_image"] = flops
+    record["model"]["forward_flops_per_image"] = int(flops)
     record["time_to_accuracy"] = {
         "target": 0.3,
         "train_seconds": seconds_to_target,
