@@ -121,7 +121,7 @@ def test_a_run_on_a_folder_trains_in_both_frameworks_and_bad_data_exits_2_writin
         convs, dense = 32 * 3 * 9 + 32 + 64 * 32 * 9 + 64, 12 * 12 * 64 * 512 + 512 + 512 * 3 + 3  # at 48x48
         assert record["model"]["params_trainable"] == convs + dense
         served = record["inference"]  # every ok row: batch-1 latency and throughput, by the serving path
-        assert served["latency_median_ms"] > 0 and served["throughput_batch"] == 256
+        assert served["latency_median_ms"] > 0 and served["throughput_batch"] == 16  # 30 training images
         assert served["throughput_images_per_s"] > 0 and served["path"].startswith(record["config"]["framework"])
     broken = root / "train" / "dogs" / "003.png"
     broken.write_bytes(broken.read_bytes()[:200])

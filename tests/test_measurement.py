@@ -179,8 +179,10 @@ def test_a_dry_run_estimates_from_earlier_trials_on_this_machine_before_the_cali
     assert trial_seconds(trial("c"), sizes, ({}, {}), calibration, 1)[1] == "calibration"
 
 
-def test_inference_times_batch_one_and_the_largest_batch_that_fits():
+def test_inference_times_batch_one_and_the_largest_batch_that_fits(monkeypatch):
     from bench.measure import inference
+
+    monkeypatch.setenv("CNNBENCH_INFERENCE_SECONDS", "0.001")  # the full procedure, briefly
 
     class OutOfMemory(Exception):
         pass
@@ -193,11 +195,14 @@ def test_inference_times_batch_one_and_the_largest_batch_that_fits():
             raise OutOfMemory
         return np.zeros((len(images), 10), np.float32)
 
-    images = np.zeros((50, 8, 8, 3), np.uint8)  # fewer than a batch: repeated to fill it
+    images = np.zeros((300, 8, 8, 3), np.uint8)
     result = inference.measure(serve, images, lambda error: isinstance(error, OutOfMemory))
     assert result["throughput_batch"] == 64 and result["batches_out_of_memory"] == [256]
     assert result["latency_calls"] >= inference.MIN_LATENCY_CALLS and 0 <= result["latency_median_ms"]
     assert result["latency_median_ms"] <= result["latency_p99_ms"] and result["throughput_images_per_s"] > 0
     assert 16 not in seen  # the ladder stops at the first batch that fits
+    monkeypatch.setenv("CNNBENCH_INFERENCE_SECONDS", "0")
+    few = inference.measure(serve, images[:20], lambda error: isinstance(error, OutOfMemory))
+    assert few["throughput_batch"] == 16 and few["latency_calls"] == 3  # no batch larger than the images
     with pytest.raises(ValueError):  # any other error is the trial's failure, not a smaller batch
         inference.measure(lambda images: (_ for _ in ()).throw(ValueError("broken")), images, lambda e: False)
