@@ -11,6 +11,7 @@ anything trains; a decompression bomb is refused by Pillow's pixel limit, never 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import warnings
 from pathlib import Path
@@ -84,25 +85,29 @@ def content_sha256(root: Path, splits: dict[str, dict[str, list[Path]] | None]) 
 
 def common_size(splits: dict[str, dict[str, list[Path]] | None]) -> tuple[int, int] | None:
     """The (width, height) every image shares, from the files' headers; None where they differ."""
+    from PIL import Image
+
     sizes = set()
     for files in splits.values():
         for paths in (files or {}).values():
             for path in paths:
-                with _opened(path) as image:
+                with _refusing_unreadable(path), Image.open(path) as image:
                     sizes.add(image.size)
                 if len(sizes) > 1:
                     return None
     return sizes.pop() if sizes else None
 
 
-def _opened(path: Path):
-    """The image at `path`, opened lazily; an unreadable file or a decompression bomb is one BenchError."""
+@contextlib.contextmanager
+def _refusing_unreadable(path: Path):
+    """Within it, an unreadable or truncated image at `path`, or a decompression bomb (Pillow's pixel-limit
+    warning raised as an error: refused, not decoded), is one BenchError naming the file."""
     from PIL import Image
 
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)  # over the limit: refused, not decoded
-            return Image.open(path)
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            yield
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise BenchError(f"unreadable image {path}: {err}") from None
 
@@ -111,15 +116,11 @@ def decode(path: Path, size: int) -> np.ndarray:
     """The image at `path` as RGB uint8 (size, size, 3), resized where it is another size."""
     from PIL import Image
 
-    try:
-        with _opened(path) as image, warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            rgb = image.convert("RGB")
-            if rgb.size != (size, size):
-                rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
-            return np.asarray(rgb, dtype=np.uint8)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
-        raise BenchError(f"unreadable image {path}: {err}") from None
+    with _refusing_unreadable(path), Image.open(path) as image:
+        rgb = image.convert("RGB")
+        if rgb.size != (size, size):
+            rgb = rgb.resize((size, size), Image.Resampling.BILINEAR)
+        return np.asarray(rgb, dtype=np.uint8)
 
 
 def decode_split(files: dict[str, list[Path]], classes: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
