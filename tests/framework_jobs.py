@@ -256,7 +256,7 @@ def pretrained_logits(
     from bench.spec import layers
 
     adapter = _adapter(framework)
-    layer_list = ([layers.Resize(resize)] if resize else []) + registry.layers(model, num_classes)
+    layer_list = registry.layers(model, num_classes, resize=resize)
     built = adapter.build(layer_list, model)
     weights, skipped = read_torchvision(path, layers.torch_tensor_shapes(layer_list))
     adapter.load_weights(built, layer_list, weights)

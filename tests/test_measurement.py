@@ -179,6 +179,16 @@ def test_a_dry_run_estimates_from_earlier_trials_on_this_machine_before_the_cali
     assert trial_seconds(trial("c"), sizes, ({}, {}), calibration, 1)[1] == "calibration"
 
 
+def test_a_recipe_that_resizes_its_input_is_counted_at_the_resized_size():
+    # The trial, the sweep's size check and the dry run's FLOPs read one layer list, the recipe's Resize first.
+    from bench.spec import layers, registry
+
+    resized = registry.layers("r2_vanilla_cnn", 10, resize=64)
+    assert isinstance(resized[0], layers.Resize) and resized[1:] == registry.layers("r2_vanilla_cnn", 10)
+    at_64 = layers.forward_flops(registry.layers("r2_vanilla_cnn", 10), (64, 64, 3))
+    assert layers.forward_flops(resized, (32, 32, 3)) == at_64 > 3 * layers.forward_flops(resized[1:], (32, 32, 3))
+
+
 def test_inference_times_batch_one_and_the_largest_batch_that_fits(monkeypatch):
     from bench.measure import inference
 

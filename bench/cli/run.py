@@ -238,7 +238,8 @@ def dry_run(trials, splits: dict, calibrations: dict, records: list[dict], prove
             rows.append((trial.label(), trial.recipe, trial.epochs, "", "", "", "done", ""))
             continue
         calibration = calibrations.get((trial.framework, trial.backend, trial.device, trial.threads))
-        flops = layers.forward_flops(registry.layers(trial.model, split.dataset.num_classes), split.train_x.shape[1:])
+        layer_list = registry.layers(trial.model, split.dataset.num_classes, resize=trial.resolved_recipe().resize)
+        flops = layers.forward_flops(layer_list, split.train_x.shape[1:])
         sizes = (len(split.train_y), len(split.val_y), len(split.test_y))
         seconds, basis = trial_seconds(trial, sizes, rates, calibration, flops)
         total += seconds or 0.0

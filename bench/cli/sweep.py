@@ -69,9 +69,7 @@ def check_trials(trials, data_dir, offline: bool) -> dict:
 def _check_input_size(trial, dataset) -> None:
     """The model can take the dataset's images (its convolutions and pools leave some pixels)."""
     recipe = trial.resolved_recipe()
-    layer_list = ([layers.Resize(recipe.resize)] if recipe.resize else []) + registry.layers(
-        trial.model, dataset.num_classes
-    )
+    layer_list = registry.layers(trial.model, dataset.num_classes, resize=recipe.resize)
     height, width = dataset.train_x.shape[1:3]
     try:
         layers.network_shape(layer_list, dataset.train_x.shape[1:])

@@ -199,7 +199,7 @@ def model_block(model: str, params: tuple[int, int], forward_flops: int) -> dict
 def build(config: TrialConfig, recipe, adapter, num_classes: int, train_x: np.ndarray, mean, std) -> Built:
     """The trial's model: built from its layer list, initialised as asked, with the weights file loaded and
     the first conv whitened where the recipe says so."""
-    layer_list = ([layers.Resize(recipe.resize)] if recipe.resize else []) + registry.layers(config.model, num_classes)
+    layer_list = registry.layers(config.model, num_classes, resize=recipe.resize)
     input_shape = train_x.shape[1:]
     model = adapter.build(layer_list, config.model, input_shape)
     own_init = config.own_init()

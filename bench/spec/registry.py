@@ -22,6 +22,7 @@ from types import ModuleType
 
 from bench.errors import BenchError, unknown
 from bench.paths import PROJECT_ROOT
+from bench.spec import layers as spec_layers
 
 MODELS_DIR = PROJECT_ROOT / "models"
 
@@ -134,6 +135,9 @@ def spec(name: str) -> ModuleType:
     return _import_spec(parse(name)[0])
 
 
-def layers(name: str, num_classes: int) -> list:
+def layers(name: str, num_classes: int, resize: int | None = None) -> list:
+    """The model's layer list for `num_classes` classes; first a bilinear Resize to `resize` pixels where a
+    recipe resizes its input (bench.spec.recipes.Recipe.resize)."""
     base, options = parse(name)
-    return _import_spec(base).layers(num_classes, **options)
+    resizing = [spec_layers.Resize(resize)] if resize else []
+    return resizing + _import_spec(base).layers(num_classes, **options)
