@@ -36,7 +36,9 @@ def make_folder(root, size=48, train=12, test=3, grey=True):
     return root
 
 
-def test_a_folder_loads_at_its_common_size_with_its_classes_and_is_cached(tmp_path):
+def test_a_folder_loads_at_its_common_size_with_its_classes_and_is_cached(tmp_path, monkeypatch):
+    from bench.data import folder
+
     root = make_folder(tmp_path / "pets")
     dataset = cifar.load("folder", root)
     assert dataset.class_names == CLASSES and dataset.num_classes == 3
@@ -45,10 +47,15 @@ def test_a_folder_loads_at_its_common_size_with_its_classes_and_is_cached(tmp_pa
     assert dataset.train_x[0, ..., 0].tolist() == dataset.train_x[0, ..., 2].tolist()  # grey became RGB
     assert dataset.label.startswith(f"pets (image folder pets, sha256 {dataset.sha256[:12]}, 48x48")
     (cached,) = (tmp_path / "cache").glob("folder-*-48.npz")  # the test's own cache (conftest)
-    again = cifar.load("folder", root)  # read from the cache
+    with monkeypatch.context() as reading:  # the arrays and the folder's identity come from the cache
+        reading.setattr(folder, "content_sha256", None)
+        reading.setattr(folder, "decode_split", None)
+        again = cifar.load("folder", root)
     assert np.array_equal(again.train_x, dataset.train_x) and again.label == dataset.label
-    (root / "train" / "cats" / "000.png").unlink()
+    shutil.copy(root / "train" / "cats" / "001.png", root / "train" / "cats" / "000.png")
     assert cifar.load("folder", root).sha256 != dataset.sha256  # other contents, another dataset
+    (root / "train" / "cats" / "000.png").unlink()
+    assert cifar.load("folder", root).sha256 != dataset.sha256
 
 
 def test_resizing_is_stated_and_a_folder_without_test_holds_out_a_balanced_share(tmp_path):

@@ -237,7 +237,7 @@ def _load_image_folder(name: str, root: Path, image_size: int | None) -> Cifar:
     ):
         raise BenchError(f"{root}/train's {len(classes)} class folders are not {OFFICIAL[name].title}'s classes")
     files = {"train": train_files, "test": test_files}
-    digest, common = folder.content_sha256(root, files), folder.common_size(files)
+    digest, common = folder.identity(root, files, cache_dir())
     size = image_size or (common[0] if common and common[0] == common[1] else folder.DEFAULT_IMAGE_SIZE)
     cached = cache_dir() / f"folder-{digest[:16]}-{size}.npz"
     arrays = _read_cache(cached)

@@ -5,15 +5,19 @@ keras's `image_dataset_from_directory` read: `PATH/train/<class>/*` and, if pres
 Every format Pillow reads; grey, palette and RGBA images become RGB. Images are resized (bilinear, Pillow's
 antialiasing) to `image_size`, by default their common size where they share a square one, else 32; every
 row says so. The dataset's identity is its folder name and the sha256 of its file list and contents; the
-decoded uint8 arrays are cached under that hash. Bad data is one BenchError naming the file or folder, before
-anything trains; a decompression bomb is refused by Pillow's pixel limit, never decoded.
+decoded uint8 arrays are cached under that hash, and the hash under the files' sizes and modification
+times. Bad data is one BenchError naming the file or folder, before anything trains; a decompression bomb is
+refused by Pillow's pixel limit, never decoded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -72,14 +76,44 @@ def layout(root: Path) -> tuple[dict[str, list[Path]], dict[str, list[Path]] | N
     return train, test
 
 
+def _paths(splits: dict[str, dict[str, list[Path]] | None]) -> Iterator[Path]:
+    """Every image file of the splits, split by split and class by class, in order."""
+    for files in splits.values():
+        for paths in (files or {}).values():
+            yield from paths
+
+
+def identity(root: Path, splits: dict[str, dict[str, list[Path]] | None], cache: Path) -> tuple[str, tuple | None]:
+    """The folder's content sha256 and its images' common (width, height), None where they differ. Both are
+    remembered in `cache` under a signature of every file's path, size and modification time (as git's index
+    does), so the trials of a sweep do not each read every file again; a changed file changes the signature."""
+    signature = hashlib.sha256()
+    for path in _paths(splits):
+        stat = path.stat()
+        signature.update(f"{path.relative_to(root).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode())
+    memo = cache / f"folder-identity-{signature.hexdigest()[:16]}.json"
+    try:
+        known = json.loads(memo.read_text())
+        return known["sha256"], tuple(known["common_size"]) if known["common_size"] else None
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # not seen yet, or a damaged memo: read the files
+    digest, common = content_sha256(root, splits), common_size(splits)
+    try:
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        partial = memo.with_name(f".{memo.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps({"sha256": digest, "common_size": common}))
+        os.replace(partial, memo)
+    except OSError:
+        pass  # an unwritable cache only costs reading the files next time
+    return digest, common
+
+
 def content_sha256(root: Path, splits: dict[str, dict[str, list[Path]] | None]) -> str:
     """The sha256 of every file's path (relative to `root`) and bytes, in order: the dataset's identity."""
     digest = hashlib.sha256()
-    for files in splits.values():
-        for paths in (files or {}).values():
-            for path in paths:
-                digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-                digest.update(path.read_bytes())
+    for path in _paths(splits):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
@@ -88,13 +122,11 @@ def common_size(splits: dict[str, dict[str, list[Path]] | None]) -> tuple[int, i
     from PIL import Image
 
     sizes = set()
-    for files in splits.values():
-        for paths in (files or {}).values():
-            for path in paths:
-                with _refusing_unreadable(path), Image.open(path) as image:
-                    sizes.add(image.size)
-                if len(sizes) > 1:
-                    return None
+    for path in _paths(splits):
+        with _refusing_unreadable(path), Image.open(path) as image:
+            sizes.add(image.size)
+        if len(sizes) > 1:
+            return None
     return sizes.pop() if sizes else None
 
 
