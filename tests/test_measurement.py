@@ -150,7 +150,7 @@ def test_a_dry_run_estimates_from_earlier_trials_on_this_machine_before_the_cali
     here, elsewhere = {"cpu": "this CPU", "cpu_cores_logical": 2}, {"cpu": "another CPU", "cpu_cores_logical": 2}
     engine = {"framework": "torch", "backend": None, "device": "cpu", "threads": 2}
 
-    def record(model, epoch_s, provenance, train_size=45000):
+    def record(model, epoch_s, provenance, train_size=45000, flops=1_000_000):
         return {
             "status": "ok",
             "config": {"model": model, "batch_size": 64, **engine},
@@ -158,10 +158,11 @@ def test_a_dry_run_estimates_from_earlier_trials_on_this_machine_before_the_cali
             "dataset": {"train_size": train_size, "val_size": 5000},
             "timing": {"epoch_median_s": epoch_s},
             "epochs": [{"eval_time_s": 1.0}, {"eval_time_s": 1.0}],
-            "model": {"forward_flops_per_image": 1_000_000},
+            "model": {"forward_flops_per_image": flops},
         }
 
     records = [record("a", 45.0, here), record("a", 4500.0, elsewhere), record("b", 9.0, here, train_size=500)]
+    records.append(record("d", 90.0, here, flops=8_000_000))  # 8x a's FLOPs in 2x its time: better used
     rates = measured_rates(records, here)
     sizes, calibration = (45000, 5000, 10000), {"conv_s": 1.0}
 
@@ -174,7 +175,9 @@ def test_a_dry_run_estimates_from_earlier_trials_on_this_machine_before_the_cali
     # 1 s per 5,000 scored images, 15 s to start
     assert basis == "measured" and seconds == pytest.approx(2 * (45.0 + 1.0) + 2.0 + 15.0)
     seconds, basis = trial_seconds(trial("c"), sizes, rates, calibration, 2_000_000)  # twice a's FLOPs
-    assert basis == "scaled" and seconds == pytest.approx(2 * (90.0 + 2.0) + 4.0 + 15.0)
+    assert basis == "scaled" and seconds == pytest.approx(2 * (90.0 + 2.0) + 4.0 + 15.0)  # a's the nearest
+    seconds, basis = trial_seconds(trial("e"), sizes, rates, calibration, 4_000_000)  # d's half (a's 4x)
+    assert basis == "scaled" and seconds == pytest.approx(2 * (45.0 + 0.5) + 1.0 + 15.0)
     assert trial_seconds(trial("c"), sizes, ({}, {}), None, 1)[1] == "?"
     assert trial_seconds(trial("c"), sizes, ({}, {}), calibration, 1)[1] == "calibration"
 

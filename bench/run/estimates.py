@@ -3,14 +3,17 @@
 A trial is estimated from earlier trials on this machine (its fingerprint) in the results folders:
 - measured: trials of the same model, framework, backend, device, batch size and threads; their median
   training and evaluation seconds per image, at this trial's epochs and split sizes;
-- scaled: else trials of other models in the same framework, backend, device and threads; their median
-  seconds per FLOP, at this model's FLOPs;
+- scaled: else trials of another model in the same framework, backend, device and threads, the one whose
+  FLOPs per image are nearest (by ratio) to this model's; their median seconds per FLOP, at this model's
+  FLOPs (small models use a CPU less well per FLOP than large ones: r2's 15-MFLOP CNN scaled to r3's
+  250 MFLOPs read 2.8x slow in Keras);
 - calibration: else the calibration's forward-convolution rate, a rough figure (on one 2-core CPU it was
   1.8x slow for torch's r2 CNN and 2.9x fast for Keras's, as it times no backward pass).
 """
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass
 
@@ -51,12 +54,12 @@ def _median_rate(found: list[Rate]) -> Rate:
     return Rate(statistics.median(r.train_s for r in found), statistics.median(r.eval_s for r in found))
 
 
-def measured_rates(records: list[dict], provenance: dict) -> tuple[dict[tuple, Rate], dict[tuple, Rate]]:
+def measured_rates(records: list[dict], provenance: dict) -> tuple[dict[tuple, Rate], dict[tuple, dict]]:
     """From the ok trials run on this machine: per-image times by rate_key, and per-FLOP times (a training
-    image counted as 3 forward passes, a scored one as 1) by engine_key; medians."""
+    image counted as 3 forward passes, a scored one as 1) by engine_key, then by FLOPs per image; medians."""
     here = machine_fingerprint(provenance)
     per_image: dict[tuple, list[Rate]] = {}
-    per_flop: dict[tuple, list[Rate]] = {}
+    per_flop: dict[tuple, dict[int, list[Rate]]] = {}
     for record in records:
         rate = _record_rate(record)
         if rate is None or machine_fingerprint(record.get("provenance") or {}) != here:
@@ -64,10 +67,10 @@ def measured_rates(records: list[dict], provenance: dict) -> tuple[dict[tuple, R
         flops = record["model"]["forward_flops_per_image"]
         per_image.setdefault(rate_key(record["config"]), []).append(rate)
         flop_rate = Rate(rate.train_s / 3 / flops, rate.eval_s / flops)
-        per_flop.setdefault(engine_key(record["config"]), []).append(flop_rate)
+        per_flop.setdefault(engine_key(record["config"]), {}).setdefault(flops, []).append(flop_rate)
     return (
         {key: _median_rate(found) for key, found in per_image.items()},
-        {key: _median_rate(found) for key, found in per_flop.items()},
+        {key: {flops: _median_rate(found) for flops, found in by_flops.items()} for key, by_flops in per_flop.items()},
     )
 
 
@@ -92,7 +95,9 @@ def trial_seconds(
     per_image, per_flop = rates
     rate, basis = per_image.get(rate_key(trial)), "measured"
     if rate is None and engine_key(trial) in per_flop:
-        flop_rate, basis = per_flop[engine_key(trial)], "scaled"
+        by_flops = per_flop[engine_key(trial)]
+        nearest = min(by_flops, key=lambda flops: abs(math.log(flops / forward_flops)))
+        flop_rate, basis = by_flops[nearest], "scaled"
         rate = Rate(3 * forward_flops * flop_rate.train_s, forward_flops * flop_rate.eval_s)
     if rate is not None:
         train, val, test = sizes
