@@ -587,6 +587,23 @@ def test_a_missed_part_gets_the_reason_its_probe_found():
     assert "### at the paper's own budget" in text and "the likely reason" in text
 
 
+def test_the_answers_rank_the_models_trained_at_their_papers_budgets_with_their_training_time():
+    from bench.report.answers import at_papers_budgets
+
+    deep = paper_record("torch", 0.83)
+    deep["config"].update(model="r3_deep_cnn", recipe="r3", epochs=15)
+    deep["budget"].update(epochs=15, paper_epochs=15)
+    deep["timing"]["epoch_median_s"] = 120.0
+    short = paper_record("torch", 0.90, epochs=3)  # a short budget says nothing here
+    records = [paper_record("torch", 0.79, seed=0), paper_record("torch", 0.78, seed=1), deep, short]
+    assert at_papers_budgets(configs_of(records)) == (
+        "**r3_deep_cnn** (torch) 83.0 % (n=1), 30 min; next **r2_vanilla_cnn** 78.5 %, 2 min; 2 models "
+        "([reported vs reproduced](#reported-vs-reproduced))"
+    )
+    assert at_papers_budgets(configs_of([deep, short])) is None  # one model: nothing to rank
+    assert "- Which CNN at the papers' own budgets: **r3_deep_cnn**" in leaderboard_text(records)
+
+
 def served_record(framework, latency_ms, images_per_s, accuracy, cores=0.0):
     record = record_like(framework=framework, accuracy=accuracy)
     record["inference"] = {

@@ -1,7 +1,8 @@
 """The leaderboard's first screen: which CNN, which framework, which batch size, per hardware.
 
 Three lines per hardware (the newest run's machine first, then GPUs), each of 200 characters or fewer:
-the answer with its n, noise and budget, and a link to the table with the rest. Derived from the same
+the answer with its n, noise and budget, and a link to the table with the rest; a fourth where two or more
+models trained at their papers' own budgets (the converged answer, each with its training time). Derived from the same
 configuration and trial tables as the rest of the leaderboard; configurations that did not learn are never
 recommended.
 """
@@ -56,6 +57,31 @@ def which_model(configs: pd.DataFrame) -> str:
     return (
         f"**{best['model']}** ({best['framework']}) {_accuracy(best)}; next **{other['model']}** "
         f"{100 * other['acc_mean']:.1f} %, {noise}; {group['model'].nunique()} models, {_budget(best)} ({link})"
+    )
+
+
+def _training_time(row) -> str:
+    """A configuration's training time: its epochs at its median epoch time, † where timed under load."""
+    minutes = row["epochs"] * row["epoch_s"] / 60
+    return f"{minutes:.0f} min{SHARED if row['shared'] else ''}"
+
+
+def at_papers_budgets(configs: pd.DataFrame) -> str | None:
+    """The most accurate model and the next among those trained at their papers' own budgets (each its paper's
+    recipe and epochs, so the budgets differ: each with its training time), on the dataset most of them used;
+    None where fewer than two models have such rows (a probe recipe has no paper, so no paper's budget)."""
+    own = configs[configs["full_budget"] & configs["learned"]]
+    if own.empty:
+        return None
+    own = own[own["dataset"] == own["dataset"].value_counts().index[0]]
+    ranked = own.sort_values(["acc_mean", "n", "model"], ascending=[False, False, True]).drop_duplicates("model")
+    if len(ranked) < 2:
+        return None
+    best, other = ranked.iloc[0], ranked.iloc[1]
+    return (
+        f"**{best['model']}** ({best['framework']}) {_accuracy(best)}, {_training_time(best)}; next "
+        f"**{other['model']}** {100 * other['acc_mean']:.1f} %, {_training_time(other)}; {len(ranked)} models "
+        "([reported vs reproduced](#reported-vs-reproduced))"
     )
 
 
@@ -168,10 +194,12 @@ def answer_lines(configs: pd.DataFrame, trials: pd.DataFrame, pairs: list[dict])
         mine = configs[configs["hardware"] == hardware]
         if mine.empty:
             continue
+        converged = at_papers_budgets(mine)
         lines += [
             f"**{hardware}**",
             "",
             f"- Which CNN: {which_model(mine)}",
+            *([f"- Which CNN at the papers' own budgets: {converged}"] if converged else []),
             f"- Which framework: {which_framework([p for p in pairs if p['hardware'] == hardware])}",
             f"- Which batch size: {which_batch_size(trials[trials['hardware'] == hardware])}",
             "",
