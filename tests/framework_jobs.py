@@ -668,7 +668,9 @@ def long_run(framework: str, recipe_name: str, best_epoch: int) -> dict:
     config = TrialConfig(
         model="tiny", framework=framework, device="cpu", batch_size=4, seed=0, epochs=recipe.epochs, recipe=recipe_name
     )
-    epochs, _, restored = trial.train(config, recipe, adapter, built, state, splits, emit, validation=scripted)
+    loop = trial.train(config, recipe, adapter, built, state, splits, emit, validation=scripted)
+    epochs = loop.epochs
+    restored = loop.restored_epoch
     after = adapter.export_weights(built.model, layer_list)
     control = TrainingControl(recipe, 2)  # the schedule as scheduled, replayed with the epochs' figures
     scheduled = []

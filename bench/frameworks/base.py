@@ -11,6 +11,7 @@ import abc
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -110,6 +111,17 @@ class Adapter(abc.ABC):
     @abc.abstractmethod
     def restore(self, model, snapshot) -> None:
         """Put a snapshot's weights back."""
+
+    @abc.abstractmethod
+    def save_checkpoint(self, model, state, folder: Path, best_weights) -> None:
+        """The training state after an epoch, into the existing `folder`, in the framework's own formats: the
+        weights, the optimizer, every random generator training draws from, and `best_weights` (a `snapshot`,
+        or None)."""
+
+    @abc.abstractmethod
+    def load_checkpoint(self, model, state, folder: Path) -> Any:
+        """Put back what `save_checkpoint` wrote into a model and state prepared as it was (the optimizer made
+        for the same fine-tuning phase); returns its `best_weights`."""
 
     @abc.abstractmethod
     def predict(self, model, state, images: np.ndarray) -> np.ndarray:

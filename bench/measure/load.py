@@ -13,6 +13,8 @@ import time
 
 import psutil
 
+from bench.measure.timing import warm_up_epochs
+
 FOREIGN_LOAD_CORES = 0.25  # other processes' CPU, in cores, from which an epoch time counts as timed under load
 MIN_QUIET_EPOCHS = 5  # steady epochs without foreign load that make a trial's epoch time on their own
 
@@ -53,11 +55,12 @@ def _loaded(epoch: dict) -> bool:
 
 
 def epoch_time_and_load(epochs: list[dict], recorded_median: float | None) -> tuple[float | None, bool]:
-    """A record's epoch time and whether it was timed under load. The steady epochs (all but the first, else
-    the only one) that ran without foreign load give the median when no epoch was loaded or at least
+    """A record's epoch time and whether it was timed under load. The steady epochs (all but the warm-up ones,
+    bench.measure.timing.warm_up_epochs; else every epoch) that ran without foreign load give the median when no
+    epoch was loaded or at least
     MIN_QUIET_EPOCHS were quiet (a long trial keeps its quiet epochs); otherwise the recorded median, marked.
     Records from before load was measured say nothing of it: their median, unmarked."""
-    timed = epochs[1:] or epochs
+    timed = [epoch for epoch, warming in zip(epochs, warm_up_epochs(epochs)) if not warming] or epochs
     quiet = [epoch.get("epoch_time_s") for epoch in timed if not _loaded(epoch)]
     loaded = len(quiet) < len(timed)
     if not loaded or len(quiet) < MIN_QUIET_EPOCHS or None in quiet:

@@ -27,14 +27,23 @@ class SyncedTimer:
         self.seconds = time.perf_counter() - self._start
 
 
-def summarise_epochs(epoch_seconds: list[float], images_per_epoch: int) -> dict:
-    """First epoch apart; median and interquartile range of the steady epochs that follow.
+def warm_up_epochs(epochs: list[dict]) -> list[bool]:
+    """Which epochs warm up: the first, and the first of each later process of a trial resumed from its
+    checkpoint (its framework starts, traces and compiles again there). An epoch record names its process
+    (`process`); records without it ran in one."""
+    return [i == 0 or epoch.get("process") != epochs[i - 1].get("process") for i, epoch in enumerate(epochs)]
+
+
+def summarise_epochs(epoch_seconds: list[float], images_per_epoch: int, warm_up: list[bool] | None = None) -> dict:
+    """First epoch apart; median and interquartile range of the steady epochs: all but the warm-up ones
+    (`warm_up`, by default the first alone; see warm_up_epochs).
 
     With a single epoch there is no steady state: the median falls back to the first epoch
     and `steady_epochs` is 0, so tables can flag the figure as including warm-up.
     """
+    warm_up = warm_up if warm_up is not None else [i == 0 for i in range(len(epoch_seconds))]
     first = epoch_seconds[0] if epoch_seconds else None
-    steady = epoch_seconds[1:]
+    steady = [seconds for seconds, warming in zip(epoch_seconds, warm_up) if not warming]
     basis = steady or epoch_seconds
     if not basis:
         return {

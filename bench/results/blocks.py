@@ -51,6 +51,7 @@ class Model:
     params_trainable: int
     params_non_trainable: int
     forward_flops_per_image: int
+    trained_weights_sha256: str | None = None  # every weight after training, in torch's layout (None before v6)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """The result record of one trial, typed: built by the sweep (bench.run.runner), validated when written and
 when read, with a reader for every older schema version.
 
-Version 5 (this one) adds `inference`, the trained model's batch-1 latency and throughput. Version 4 records a
+Version 6 (this one) adds `processes`, the processes a trial ran in (one, unless it was resumed from its
+checkpoint), each with its first and last epoch and its start-up time; each epoch names its process, and the model
+block holds the trained weights' hash. Version 5 adds `inference`, the trained model's batch-1 latency and throughput. Version 4 records a
 framework's backend as `config.backend`, for any framework with several, where versions 1 to 3 had
 `config.keras_backend`. Version 3 named the five source papers "paper" (`model.paper`, `recipe.paper`,
 `budget.paper_epochs`, `budget.matches_paper`), where versions 1 and 2 said "report". Version 2 added
@@ -18,7 +20,7 @@ from bench.errors import BenchError
 from bench.results.blocks import BLOCKS, block_fault
 from bench.spec.config import IDENTITY_NAMES
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 STATUSES = ("ok", "diverged", "oom", "timeout", "crashed", "pruned")  # pruned: stopped by a search's pruner
 
 
@@ -55,6 +57,7 @@ class TrialRecord:
     memory: dict | None = None
     test: dict | None = None  # None for a search's candidate, which never sees the test set
     inference: dict | None = None  # None in records before version 5
+    processes: list | None = None  # the processes that ran the epochs (bench.run.trial.train); None before version 6
 
     def __post_init__(self):
         typed = {field.name: field.type for field in fields(self)}

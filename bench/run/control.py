@@ -15,6 +15,10 @@ from bench.spec.recipes import Recipe, learning_rate_at
 
 
 class TrainingControl:
+    """The learning rate of every step and early stopping, from the recipe and the validation figures so far."""
+
+    STATE = ("plateau_scale", "_plateau_best", "_plateau_wait", "_stop_best", "_stop_wait", "best_epoch")
+
     def __init__(self, recipe: Recipe, steps_per_epoch: int):
         self.recipe = recipe
         self.steps_per_epoch = steps_per_epoch
@@ -22,6 +26,15 @@ class TrainingControl:
         self._plateau_best, self._plateau_wait = float("inf"), 0
         self._stop_best, self._stop_wait = None, 0
         self.best_epoch: int | None = None
+
+    def state(self) -> dict:
+        """What the epochs so far decided (for a trial's checkpoint): plateau and early stopping's counters."""
+        return {name: getattr(self, name) for name in self.STATE}
+
+    def load_state(self, state: dict) -> None:
+        """Put back a `state()`."""
+        for name in self.STATE:
+            setattr(self, name, state[name])
 
     def learning_rates(self, epoch_index: int) -> np.ndarray:
         """The learning rate of each optimizer step of epoch `epoch_index` (from 0)."""

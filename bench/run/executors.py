@@ -2,7 +2,8 @@
 
 Every executor runs each trial in a fresh process (`trial_process.run_trial`), asks `admit` just before
 starting one (the driver's claim and resume check), passes each epoch's event to `on_epoch(trial,
-event)` (which may return a reason to stop the trial: a search's pruner), and hands each outcome back
+event)` (which may return a reason to stop the trial: a search's pruner), gives each trial its checkpoint
+folder under `checkpoint_root` (bench.run.checkpoints), and hands each outcome back
 to the driver, which alone writes the results directory: resume, report and compare never depend on
 the executor.
 
@@ -13,6 +14,7 @@ the executor.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Protocol
 
 from bench.run.trial_process import run_trial
@@ -30,6 +32,7 @@ class Executor(Protocol):
         admit: Callable[[TrialConfig], bool],
         timeout: float | None,
         on_epoch: Callable[[TrialConfig, dict], str | None],
+        checkpoint_root: Path | None = None,
     ) -> Iterator[tuple[TrialConfig, dict]]: ...
 
 
@@ -38,10 +41,13 @@ class LocalExecutor:
 
     name = "local"
 
-    def run(self, trials, admit, timeout, on_epoch):
+    def run(self, trials, admit, timeout, on_epoch, checkpoint_root=None):
         for config in trials:
             if admit(config):
-                yield config, run_trial(config, timeout, lambda event, config=config: on_epoch(config, event))
+                yield (
+                    config,
+                    run_trial(config, timeout, lambda event, config=config: on_epoch(config, event), checkpoint_root),
+                )
 
 
 def make_executor(name: str, ray_address: str | None = None, max_parallel: int | None = None) -> Executor:

@@ -8,7 +8,9 @@ is retried once, then becomes a `crashed` row naming the cause. Outcomes come ba
 which writes them; epochs reach the driver with the outcome, so a search's pruner learns from a Ray
 trial's epochs but cannot stop it. Data: each node finds its own copy of the dataset through the usual lookup
 (`--data-dir`, `$CNNBENCH_DATA`, the caches) and decodes it once into its own cache, so nothing large
-crosses the network per trial and the worker subprocess reads the data as it does locally.
+crosses the network per trial and the worker subprocess reads the data as it does locally. Checkpoints
+(bench.run.checkpoints) are kept under the driver's results path on the node that runs the trial: on one machine
+a resumed trial goes on from its last epoch; on a cluster, where another node may take it, it may start afresh.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ TIMED_CPU = "cnnbench_timed_cpu"  # a custom resource, one per node: one timed C
 RETRIES = 1  # of a task whose worker process or node was lost
 
 
-def _run_one(config: dict, timeout: float | None) -> dict:
+def _run_one(config: dict, timeout: float | None, checkpoint_root: str | None) -> dict:
     from bench.run.trial_process import run_trial
 
-    return run_trial(TrialConfig.from_record(config), timeout, lambda event: None)
+    return run_trial(TrialConfig.from_record(config), timeout, lambda event: None, checkpoint_root)
 
 
 class RayExecutor:
@@ -63,7 +65,7 @@ class RayExecutor:
             return {**options, "num_gpus": 1, "num_cpus": 1}
         return {**options, "num_cpus": config.threads, "resources": {TIMED_CPU: 1}}
 
-    def run(self, trials, admit, timeout, on_epoch):
+    def run(self, trials, admit, timeout, on_epoch, checkpoint_root=None):
         ray = self.ray
         self._connect(trials)
         task = ray.remote(_run_one)
@@ -73,7 +75,9 @@ class RayExecutor:
                 while waiting and len(pending) < (self.max_parallel or len(trials)):
                     config = waiting.pop(0)
                     if admit(config):
-                        pending[task.options(**self._options(config)).remote(config.record(), timeout)] = config
+                        options = task.options(**self._options(config))
+                        folder = checkpoint_root and str(checkpoint_root)
+                        pending[options.remote(config.record(), timeout, folder)] = config
                 if not pending:
                     continue
                 (ready,), _ = ray.wait(list(pending), num_returns=1)

@@ -2,7 +2,10 @@
 
 A trial that raises, diverges, runs out of memory, times out or dies by a signal becomes a
 result row with that status; the sweep goes on. Ctrl-C keeps every finished trial, discards
-the running one, and exits 130. Executors (bench.run.executors: local, ray) decide where trials run;
+the running one, and exits 130. Each trial saves a checkpoint after every epoch (bench.run.checkpoints): a sweep
+with resume goes on with a trial that was cut short from its last finished epoch.
+
+Executors (bench.run.executors: local, ray) decide where trials run;
 the sweep alone writes their results, claims and calibrations.
 """
 
@@ -14,6 +17,7 @@ from pathlib import Path
 from bench.paths import portable
 from bench.results import store
 from bench.results.schema import STATUSES
+from bench.run import checkpoints
 from bench.run.calibrations import calibrate
 from bench.run.executors import LocalExecutor
 from bench.run.progress import Progress
@@ -81,7 +85,10 @@ class Sweep:
             calibrate(trials, self.results_dir, self.provenance)
         self.progress = Progress(sum(t.epochs for t in trials))
         try:
-            for config, outcome in self.executor.run(trials, self.admit, self.trial_timeout, self.epoch_done):
+            run = self.executor.run(
+                trials, self.admit, self.trial_timeout, self.epoch_done, checkpoints.root(self.results_dir)
+            )
+            for config, outcome in run:
                 self._write(config, outcome)
         except KeyboardInterrupt:
             self.summary.interrupted = True
@@ -107,6 +114,8 @@ class Sweep:
             self.summary.skipped_claimed += 1
         else:
             self.claims[config.trial_id] = claimed
+            if not self.resume:  # a trial run afresh: an earlier checkpoint of it is not to be continued
+                checkpoints.remove(self.results_dir, config.trial_id)
             self.progress.start(config)
             return True
         self.progress.skip(config)
@@ -136,6 +145,8 @@ class Sweep:
         }
         path = store.write(self.results_dir, record)
         self.summary.counts[record["status"]] += 1  # right after the write: Ctrl-C may come at any moment
+        if record["status"] != "crashed":  # a crashed trial's checkpoint stays: rerun, it goes on from there
+            checkpoints.remove(self.results_dir, config.trial_id)
         store.release(self.claims.pop(config.trial_id))
         self.progress.finish(config, _trial_line(record, path))
         if self.logs:

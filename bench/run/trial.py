@@ -7,7 +7,9 @@ validation after each epoch (never inside the epoch time) and every metric.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -21,11 +23,12 @@ from bench.frameworks.base import get_adapter
 from bench.measure import inference, metrics, peak_flops
 from bench.measure.load import ForeignLoad
 from bench.measure.memory import PeakRSS
-from bench.measure.timing import SyncedTimer, summarise_epochs
+from bench.measure.timing import SyncedTimer, summarise_epochs, warm_up_epochs
 from bench.paths import portable
 from bench.results import blocks
 from bench.results.blocks import block
 from bench.run import failpoints, tta, whitening
+from bench.run.checkpoints import Checkpoints
 from bench.run.control import TrainingControl
 from bench.spec import layers, registry
 from bench.spec.config import TrialConfig
@@ -51,8 +54,10 @@ class Built:
     initialisation: dict | None  # a data-dependent initialisation, for the record
 
 
-def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
-    """Run one trial in this process; `emit` receives an event per epoch. Returns the result body."""
+def run(config: TrialConfig, emit: Callable[[dict], None], checkpoints: Checkpoints | None = None) -> dict:
+    """Run one trial in this process; `emit` receives an event per epoch. Returns the result body. With
+    `checkpoints`, every finished epoch is saved there and the trial goes on from the last one saved."""
+    started = time.perf_counter()
     recipe = config.resolved_recipe()
     adapter = get_adapter(config.framework)
     adapter.setup(config.device, config.threads, config.seed, config.execution)
@@ -70,28 +75,30 @@ def run(config: TrialConfig, emit: Callable[[dict], None]) -> dict:
     if built.kept_frozen:
         adapter.freeze(built.model, state, built.kept_frozen)
     with PeakRSS() as rss:
-        epochs, epoch_seconds, restored_epoch = train(config, recipe, adapter, built, state, splits, emit)
+        loop = train(config, recipe, adapter, built, state, splits, emit, checkpoints=checkpoints, started=started)
         test_scores, inference_rate = score_test(config, recipe, adapter, built, state, splits) or (None, None)
     timing = block(
         blocks.Timing,
-        **phase_timing(built.pretrained, epoch_seconds, len(splits.train_y)),
+        **phase_timing(built.pretrained, loop.epochs, len(splits.train_y)),
         inference_images_per_s=inference_rate,
     )
     settings = adapter.settings(built.model)
+    epochs = loop.epochs
     return {
         "recipe": recipe.as_dict(),
         "budget": budget_block(config, recipe, len(splits.train_y)),
         "early_stopping": block(
             blocks.EarlyStop,
             stopped_after_epoch=len(epochs) if len(epochs) < recipe.epochs else None,
-            restored_epoch=restored_epoch,
+            restored_epoch=loop.restored_epoch,
         ),
         "dataset": dataset_block(config, splits),
-        "model": model,
+        "model": {**model, "trained_weights_sha256": weights_sha256(adapter, built)},
         "pretrained": built.pretrained,
         "initialisation": built.initialisation,  # a data-dependent initialisation (whitening), if the recipe has one
         "settings": settings,
         "epochs": epochs,
+        "processes": loop.processes,
         "timing": timing,
         "time_to_accuracy": time_to_accuracy(epochs, config.target_accuracy or TARGET_ACCURACY.get(dataset.name)),
         "compute": compute(forward_flops, len(splits.train_y), timing["epoch_median_s"], settings),
@@ -119,6 +126,17 @@ def serving_block(adapter, built: Built, state, images: np.ndarray) -> dict:
             lambda batch: adapter.serve(built.model, state, batch), images[: inference.LADDER[0]], adapter.is_oom
         )
     return block(blocks.Inference, path=adapter.serving_path(), foreign_cpu_cores=load.cores, **served)
+
+
+def weights_sha256(adapter, built: Built) -> str:
+    """The sha256 of every weight of the model as it is now, in torch's layout and float32, by layer and tensor
+    name: two trials that end with equal weights have equal hashes, in either framework's run."""
+    digest = hashlib.sha256()
+    for layer, tensors in sorted(adapter.export_weights(built.model, built.layer_list).items()):
+        for name, array in sorted(tensors.items()):
+            digest.update(f"{layer}.{name}".encode())
+            digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
+    return digest.hexdigest()
 
 
 def memory_block(peak_rss_bytes: int, adapter) -> dict:
@@ -240,51 +258,128 @@ def validate(adapter, built: Built, state, splits) -> dict:
     }
 
 
+@dataclass
+class EpochLoop:
+    """What the epochs carry from one to the next, all of it in the trial's checkpoint: the order generator,
+    the schedule's controls, the epochs' records, early stopping's best weights, and the processes that ran
+    them (a trial resumed from its checkpoint ran in several)."""
+
+    order_rng: np.random.Generator
+    control: TrainingControl
+    epochs: list[dict]
+    processes: list[dict]
+    best_weights: Any = None
+    stopped: bool = False  # early stopping ended training
+
+    @property
+    def restored_epoch(self) -> int | None:
+        """The epoch whose weights early stopping put back at the end, or None."""
+        return self.control.best_epoch if self.best_weights is not None else None
+
+
 def train(
-    config: TrialConfig, recipe, adapter, built: Built, state, splits, emit: Callable[[dict], None], validation=validate
-) -> tuple[list[dict], list[float], int | None]:
+    config: TrialConfig,
+    recipe,
+    adapter,
+    built: Built,
+    state,
+    splits,
+    emit: Callable[[dict], None],
+    validation=validate,
+    checkpoints: Checkpoints | None = None,
+    started: float | None = None,
+) -> EpochLoop:
     """The epochs: a seeded order of the training images each, the synced epoch time, validation after it
-    (never inside the epoch time), the schedule's controls and early stopping. Returns the epochs' records,
-    their training seconds, and the epoch whose weights early stopping restored (or None).
+    (never inside the epoch time), the schedule's controls and early stopping; with `checkpoints`, each
+    finished epoch is saved and a killed trial goes on from its last one. Returns the loop's end state, with
+    early stopping's best weights put back into the model.
 
     `validation(adapter, built, state, splits)` gives each epoch's validation figures (the long-run tests
-    script them, so that both frameworks see the same)."""
-    order_rng = np.random.default_rng(config.seed)
-    control = TrainingControl(recipe, math.ceil(len(splits.train_y) / recipe.batch_size))
-    epochs, epoch_seconds, best_weights = [], [], None
-    for epoch in range(1, recipe.epochs + 1):
+    script them, so that both frameworks see the same). `started` (perf_counter) is when this process began
+    the trial: the start-up time until its first epoch is recorded apart from the epochs."""
+    loop = start_loop(config, recipe, adapter, built, state, splits, checkpoints, emit)
+    process = {"process": len(loop.processes) + 1, "first_epoch": len(loop.epochs) + 1, "last_epoch": None}
+    process["startup_s"] = time.perf_counter() - started if started is not None else None
+    loop.processes.append(process)
+    for epoch in range(len(loop.epochs) + 1, recipe.epochs + 1 if not loop.stopped else 0):
         if built.pretrained and recipe.freeze_epochs and epoch in (1, recipe.freeze_epochs + 1):
             enter_phase(epoch, recipe, adapter, built, state)
-        order = order_rng.permutation(len(splits.train_y))
-        learning_rates = control.learning_rates(epoch - 1)
-        with ForeignLoad() as load, SyncedTimer(adapter.synchronize) as train_timer:
-            stats = adapter.train_epoch(built.model, state, order, learning_rates)
-        if not math.isfinite(stats.loss):
-            raise Diverged(f"training loss is {stats.loss} in epoch {epoch}")
-        record = {
-            "epoch": epoch,
-            "train_loss": stats.loss,
-            "train_accuracy": stats.accuracy,
-            "learning_rate": stats.learning_rate,
-            "epoch_time_s": train_timer.seconds,
-            "images_per_s": len(splits.train_y) / train_timer.seconds,
-            "foreign_cpu_cores": round(load.cores, 3),
-        }
-        if len(splits.val_y):
-            record.update(validation(adapter, built, state, splits))
-        is_best, stop = control.after_epoch(epoch, record.get("val_loss"), record.get("val_accuracy"))
-        if is_best and recipe.early_stopping.restore_best:
-            best_weights = adapter.snapshot(built.model)
-        epochs.append(record)
-        epoch_seconds.append(train_timer.seconds)
-        emit({"event": "epoch", **record})
+        record, loop.stopped = run_epoch(epoch, loop, recipe, adapter, built, state, splits, validation)
+        loop.epochs.append({**record, "process": process["process"]})
+        process["last_epoch"] = epoch
+        emit({"event": "epoch", **loop.epochs[-1]})
+        if checkpoints:
+            save_checkpoint(checkpoints, loop, adapter, built, state)
         failpoints.check(epoch)
-        if stop:
+        if loop.stopped:
             break
-    if best_weights is None:
-        return epochs, epoch_seconds, None
-    adapter.restore(built.model, best_weights)  # early stopping's best epoch, chosen on validation
-    return epochs, epoch_seconds, control.best_epoch
+    if loop.best_weights is not None:
+        adapter.restore(built.model, loop.best_weights)  # early stopping's best epoch, chosen on validation
+    return loop
+
+
+def run_epoch(epoch: int, loop: EpochLoop, recipe, adapter, built: Built, state, splits, validation):
+    """One epoch, timed, then its validation and the controls' decisions: (its record, stop now)."""
+    order = loop.order_rng.permutation(len(splits.train_y))
+    learning_rates = loop.control.learning_rates(epoch - 1)
+    with ForeignLoad() as load, SyncedTimer(adapter.synchronize) as train_timer:
+        stats = adapter.train_epoch(built.model, state, order, learning_rates)
+    if not math.isfinite(stats.loss):
+        raise Diverged(f"training loss is {stats.loss} in epoch {epoch}")
+    record = {
+        "epoch": epoch,
+        "train_loss": stats.loss,
+        "train_accuracy": stats.accuracy,
+        "learning_rate": stats.learning_rate,
+        "epoch_time_s": train_timer.seconds,
+        "images_per_s": len(splits.train_y) / train_timer.seconds,
+        "foreign_cpu_cores": round(load.cores, 3),
+    }
+    if len(splits.val_y):
+        record.update(validation(adapter, built, state, splits))
+    is_best, stop = loop.control.after_epoch(epoch, record.get("val_loss"), record.get("val_accuracy"))
+    if is_best and recipe.early_stopping.restore_best:
+        loop.best_weights = adapter.snapshot(built.model)
+    return record, stop
+
+
+def start_loop(config, recipe, adapter, built: Built, state, splits, checkpoints, emit) -> EpochLoop:
+    """The loop's state before its first epoch here: fresh, or the trial's checkpoint put back (announced
+    with a `resumed` event holding the epochs it brings)."""
+    steps_per_epoch = math.ceil(len(splits.train_y) / recipe.batch_size)
+    loop = EpochLoop(np.random.default_rng(config.seed), TrainingControl(recipe, steps_per_epoch), [], [])
+    saved = checkpoints.load() if checkpoints else None
+    if saved is None:
+        return loop
+    harness, folder = saved
+    loop.order_rng.bit_generator.state = harness["order_rng"]
+    loop.control.load_state(harness["control"])
+    loop.epochs, loop.processes, loop.stopped = harness["epochs"], harness["processes"], harness["stopped"]
+    if built.pretrained is not None:
+        built.pretrained["phases"] = harness["phases"]
+        if recipe.freeze_epochs:  # the optimizer of the last finished epoch's phase, to take its saved state
+            frozen = built.loaded if len(loop.epochs) <= recipe.freeze_epochs else set()
+            adapter.freeze(built.model, state, frozen | built.kept_frozen)
+    loop.best_weights = adapter.load_checkpoint(built.model, state, folder)
+    emit({"event": "resumed", "epochs": loop.epochs})
+    return loop
+
+
+def save_checkpoint(checkpoints: Checkpoints, loop: EpochLoop, adapter, built: Built, state) -> None:
+    """The finished epoch's checkpoint: the loop's state and the framework's (bench.run.checkpoints)."""
+    harness = {
+        "epochs": loop.epochs,
+        "processes": loop.processes,
+        "stopped": loop.stopped,
+        "order_rng": loop.order_rng.bit_generator.state,
+        "control": loop.control.state(),
+        "phases": built.pretrained["phases"] if built.pretrained else None,
+    }
+    checkpoints.save(
+        len(loop.epochs),
+        harness,
+        lambda folder: adapter.save_checkpoint(built.model, state, folder, loop.best_weights),
+    )
 
 
 def enter_phase(epoch: int, recipe, adapter, built: Built, state) -> None:
@@ -302,15 +397,18 @@ def enter_phase(epoch: int, recipe, adapter, built: Built, state) -> None:
     )
 
 
-def phase_timing(pretrained: dict | None, epoch_seconds: list[float], images: int) -> dict:
-    """The row's timing summary. Fine-tuning: each phase is its own workload (and keras re-traces at its
-    start); the row's timing is the last phase's, where every layer trains, and each phase keeps its own
-    epoch times."""
+def phase_timing(pretrained: dict | None, epochs: list[dict], images: int) -> dict:
+    """The row's timing summary, each process's first epoch a warm-up (bench.measure.timing.warm_up_epochs).
+    Fine-tuning: each phase is its own workload (and keras re-traces at its start); the row's timing is the
+    last phase's, where every layer trains, and each phase keeps its own epoch times."""
+    epoch_seconds = [epoch["epoch_time_s"] for epoch in epochs]
+    warm_up = warm_up_epochs(epochs)
     phases = (pretrained or {}).get("phases", [])
     starts = [phase["from_epoch"] for phase in phases]
     for phase, end in zip(phases, starts[1:] + [len(epoch_seconds) + 1]):
         phase["epoch_times_s"] = epoch_seconds[phase["from_epoch"] - 1 : end - 1]
-    return summarise_epochs(epoch_seconds[starts[-1] - 1 :] if starts else epoch_seconds, images)
+    last = starts[-1] - 1 if starts else 0
+    return summarise_epochs(epoch_seconds[last:], images, [True] + warm_up[last + 1 :])
 
 
 def time_to_accuracy(epochs: list[dict], target: float | None) -> dict:

@@ -23,14 +23,18 @@ import psutil
 
 from bench.frameworks import backend_environment
 from bench.paths import PROJECT_ROOT
+from bench.run import checkpoints
 from bench.run.worker import EVENT_PREFIX
 from bench.spec.config import TrialConfig
 
 
-def worker_env(config: TrialConfig) -> dict:
+def worker_env(config: TrialConfig, checkpoint_folder: Path | None = None) -> dict:
     """The environment of a trial's process: the project importable, a cpu trial blind to GPUs, the framework's
-    backend chosen."""
+    backend chosen, and its checkpoint folder where it keeps one."""
     env = dict(os.environ)
+    env.pop(checkpoints.ENV, None)
+    if checkpoint_folder is not None:
+        env[checkpoints.ENV] = str(checkpoint_folder)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if config.device == "cpu":
@@ -54,16 +58,18 @@ def _other_trials_on_this_machine(own_pid: int) -> int:
     return count
 
 
-def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
+def run_trial(config: TrialConfig, timeout: float | None, on_epoch, checkpoint_root: Path | None = None) -> dict:
     """Run one trial in a subprocess; return its record body with status, error, epochs, start and end
     times, and how many other trials ran on the same machine meanwhile (sampled at every epoch).
 
     `on_epoch(event)` sees each epoch's figures as they arrive; when it returns a reason (a search's
-    pruner), the trial is stopped there and its status is `pruned`."""
+    pruner), the trial is stopped there and its status is `pruned`. With `checkpoint_root`, the trial keeps
+    its checkpoint in a folder of its own there, and goes on from it (bench.run.checkpoints)."""
     started = datetime.now(UTC).isoformat(timespec="seconds")
+    folder = Path(checkpoint_root) / config.trial_id if checkpoint_root else None
     with tempfile.TemporaryDirectory(prefix="cnnbench-") as scratch:
         stderr_path = Path(scratch) / "stderr.txt"
-        process, events = _start(config, stderr_path)
+        process, events = _start(config, stderr_path, folder)
         try:
             outcome, epochs, sharing = _follow(process, events, timeout, on_epoch)
         finally:
@@ -83,7 +89,9 @@ def run_trial(config: TrialConfig, timeout: float | None, on_epoch) -> dict:
     }
 
 
-def _start(config: TrialConfig, stderr_path: Path) -> tuple[subprocess.Popen, queue.Queue]:
+def _start(
+    config: TrialConfig, stderr_path: Path, checkpoint_folder: Path | None
+) -> tuple[subprocess.Popen, queue.Queue]:
     """The worker process, given its trial on stdin, and a queue of its events (None once its output ends)."""
     with open(stderr_path, "w") as stderr:
         process = subprocess.Popen(
@@ -92,7 +100,7 @@ def _start(config: TrialConfig, stderr_path: Path) -> tuple[subprocess.Popen, qu
             stdout=subprocess.PIPE,
             stderr=stderr,
             text=True,
-            env=worker_env(config),
+            env=worker_env(config, checkpoint_folder),
         )
     events: queue.Queue = queue.Queue()
 
@@ -126,7 +134,9 @@ def _follow(process, events: queue.Queue, timeout: float | None, on_epoch) -> tu
             return {"status": "timeout", "error": f"trial exceeded --trial-timeout {timeout:g} s"}, epochs, sharing
         if event is None:
             return outcome, epochs, sharing
-        if event["event"] == "epoch":
+        if event["event"] == "resumed":  # the epochs of its earlier processes, from its checkpoint
+            epochs = [*event["epochs"], *epochs]
+        elif event["event"] == "epoch":
             epochs.append({k: v for k, v in event.items() if k != "event"})
             sharing = max(sharing, _other_trials_on_this_machine(process.pid))
             stop_reason = on_epoch(event)

@@ -1,7 +1,9 @@
 """Runs one trial in its own process: reads a TrialConfig as JSON on stdin, writes events on stdout.
 
 Each event is one line, `@@cnnbench <json>`, so stray output of a framework cannot be mistaken
-for one. The last event is `result` (the trial's body) or `error` (status and message).
+for one. The last event is `result` (the trial's body) or `error` (status and message). Where the sweep gives the
+trial a checkpoint folder (bench.run.checkpoints), a trial resumed from it first sends `resumed`, with the epochs
+it brings.
 """
 
 from __future__ import annotations
@@ -33,12 +35,13 @@ def classify(error: BaseException, framework: str) -> str:
 
 
 def main() -> int:
+    from bench.run.checkpoints import Checkpoints
     from bench.run.trial import run
     from bench.spec.config import TrialConfig
 
     config = TrialConfig.from_record(json.loads(sys.stdin.read()))
     try:
-        body = run(config, emit)
+        body = run(config, emit, Checkpoints.from_environment())
     except Exception as error:  # every failure becomes a result row
         traceback.print_exc()
         last_line = f"{type(error).__name__}: {error}".strip().splitlines()[-1]

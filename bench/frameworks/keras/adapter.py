@@ -49,6 +49,25 @@ def gpu_count() -> int:
     return 0
 
 
+# A trial's checkpoint folder (bench.run.checkpoints) holds these.
+WEIGHTS_FILE = "keras.weights.h5"
+GENERATORS_FILE = "keras-generators.npz"
+BEST_FILE = "keras-best-weights.npz"
+
+
+def _generator_states(state: TrainState) -> list:
+    """The state variables of every random generator training draws from: the layers' own (dropout), which
+    the weights file leaves out, then augmentation's."""
+    weights = {id(weight) for weight in state.trainer.weights}
+    return [v for v in state.trainer.variables if id(v) not in weights] + [state.seed.state]
+
+
+def _arrays(path) -> list[np.ndarray]:
+    """The arrays of an np.savez file, in the order they were saved."""
+    with np.load(path) as saved:
+        return [saved[f"arr_{i}"] for i in range(len(saved.files))]
+
+
 @base.register
 class Adapter(base.Adapter):
     name = "keras"
@@ -195,6 +214,21 @@ class Adapter(base.Adapter):
 
     def restore(self, model: keras.Model, snapshot: list) -> None:
         model.set_weights(snapshot)
+
+    def save_checkpoint(self, model, state: TrainState, folder, best_weights) -> None:
+        """Keras's weights file (the weights and the optimizer's variables, as BackupAndRestore keeps them), the
+        random generators' states it leaves out (dropout's, augmentation's) and early stopping's best weights."""
+        state.trainer.save_weights(folder / WEIGHTS_FILE)
+        np.savez(folder / GENERATORS_FILE, *[ops.convert_to_numpy(v) for v in _generator_states(state)])
+        if best_weights is not None:
+            np.savez(folder / BEST_FILE, *best_weights)
+
+    def load_checkpoint(self, model, state: TrainState, folder):
+        state.trainer.optimizer.build(state.trainer.trainable_variables)  # else its saved variables are skipped
+        state.trainer.load_weights(folder / WEIGHTS_FILE)
+        for variable, value in zip(_generator_states(state), _arrays(folder / GENERATORS_FILE), strict=True):
+            variable.assign(value)
+        return _arrays(folder / BEST_FILE) if (folder / BEST_FILE).exists() else None
 
     def predict(self, model, state: TrainState, images: np.ndarray) -> np.ndarray:
         logits = state.trainer.predict(self._to_input(images, state), batch_size=EVAL_BATCH_SIZE, verbose=0)

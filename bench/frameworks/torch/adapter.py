@@ -27,6 +27,8 @@ from bench.frameworks.torch.training import (
 from bench.spec import layers as L
 from bench.spec.recipes import Recipe
 
+CHECKPOINT_FILE = "torch-training-state.pt"  # in a trial's checkpoint folder (bench.run.checkpoints)
+
 
 @base.register
 class Adapter(base.Adapter):
@@ -219,6 +221,36 @@ class Adapter(base.Adapter):
 
     def restore(self, model: nn.Module, snapshot: dict) -> None:
         model.load_state_dict(snapshot)
+
+    def save_checkpoint(self, model, state: TrainState, folder, best_weights) -> None:
+        """One torch.save file: state_dicts, the generators' states (augmentation's, the global one dropout
+        draws from, mixup's) and early stopping's best weights."""
+        torch.save(
+            {
+                "model": model.state_dict(),
+                "optimizer": state.optimizer.state_dict(),
+                "scaler": state.scaler.state_dict() if state.scaler else None,
+                "generator": state.generator.get_state(),
+                "global_generator": torch.get_rng_state(),
+                "cuda_generator": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+                "mixup_rng": state.mixup_rng.bit_generator.state,
+                "best_weights": best_weights,
+            },
+            folder / CHECKPOINT_FILE,
+        )
+
+    def load_checkpoint(self, model, state: TrainState, folder):
+        saved = torch.load(folder / CHECKPOINT_FILE, map_location=self.device, weights_only=True)
+        model.load_state_dict(saved["model"])
+        state.optimizer.load_state_dict(saved["optimizer"])
+        if state.scaler:
+            state.scaler.load_state_dict(saved["scaler"])
+        state.generator.set_state(saved["generator"].cpu())
+        torch.set_rng_state(saved["global_generator"].cpu())
+        if saved["cuda_generator"] is not None:
+            torch.cuda.set_rng_state(saved["cuda_generator"].cpu(), self.device)
+        state.mixup_rng.bit_generator.state = saved["mixup_rng"]
+        return saved["best_weights"]
 
     @torch.no_grad()
     def predict(self, model, state: TrainState, images: np.ndarray) -> np.ndarray:
