@@ -8,6 +8,7 @@ import io
 import multiprocessing
 import os
 import pickle
+import shutil
 import tarfile
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -23,6 +24,10 @@ from bench.spec import registry
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_ARCHIVE = REPO_ROOT.parent / "shared" / "datasets" / cifar.JPEG_ARCHIVE
 
+# Tests of what a machine without a GPU is told; on a machine with one (nvidia-smi present) their premise is false.
+requires_no_gpu = pytest.mark.skipif(
+    shutil.which("nvidia-smi") is not None, reason="GPU PRESENT, SKIPPED: this test needs a machine without a GPU"
+)
 requires_shared_cifar10 = pytest.mark.skipif(
     not SHARED_ARCHIVE.exists(), reason=f"REAL-DATA TEST SKIPPED: the shared CIFAR-10 copy {SHARED_ARCHIVE} is absent"
 )

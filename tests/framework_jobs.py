@@ -701,3 +701,108 @@ def trial_starting_weights(framework: str, model: str) -> dict:
     images = np.zeros((8, 32, 32, 3), np.uint8)
     built = build(config, get_recipe("baseline"), adapter, 10, images, (0.5,) * 3, (0.25,) * 3)
     return {"weights": adapter.export_weights(built.model, built.layer_list), "record": built.initialisation}
+
+
+def options_in_force(framework: str, execution: Execution) -> dict:
+    """What one training epoch of r2_vanilla_cnn under `execution` observably did: the dtype of the first conv's
+    output and the memory format of its input, weights and output (seen by a forward hook in torch; in keras, the
+    layer's output when called), the memory format the adapter records, and how many times torch's fused Adam
+    kernel ran."""
+    adapter = _adapter(framework, execution=execution)
+    model = adapter.build(registry.layers("r2_vanilla_cnn", 10), "r2_vanilla_cnn")
+    dataset = cifar.synthetic(train=16, test=8, seed=3)
+    recipe = get_recipe("baseline").with_overrides(batch_size=8)
+    mean, std = cifar.NORMALISATION["cifar10"]
+    state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
+    if framework == "keras":
+        import keras
+
+        adapter.train_epoch(model, state, np.arange(16), constant_rates(16, recipe))
+        conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
+        output = keras.Model(model.inputs, conv.output)(dataset.train_x[:2].astype("float32"))
+        return {"conv_output_dtype": keras.backend.standardize_dtype(output.dtype)}
+    from unittest import mock
+
+    import torch
+
+    seen, fused_calls = {}, []
+    conv = next(module for module in model.modules() if isinstance(module, torch.nn.Conv2d))
+
+    def hook(module, inputs, output):
+        seen["conv_input_channels_last"] = inputs[0].is_contiguous(memory_format=torch.channels_last)
+        seen["conv_weight_channels_last"] = module.weight.is_contiguous(memory_format=torch.channels_last)
+        seen["conv_output_channels_last"] = output.is_contiguous(memory_format=torch.channels_last)
+        seen["conv_output_dtype"] = str(output.dtype).removeprefix("torch.")
+
+    conv.register_forward_hook(hook)
+    fused = torch._fused_adam_
+    with mock.patch.object(torch, "_fused_adam_", lambda *a, **k: fused_calls.append(1) or fused(*a, **k)):
+        adapter.train_epoch(model, state, np.arange(16), constant_rates(16, recipe))
+    return {**seen, "fused_adam_calls": len(fused_calls), "recorded_format": adapter.settings(model)["memory_format"]}
+
+
+def compiled_graphs_run(framework: str) -> int:
+    """How many graphs torch.compile made and ran for one training epoch of r2_vanilla_cnn with --compile."""
+    import torch._dynamo
+
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    adapter = _adapter(framework, execution=Execution(compile="default"))
+    model = adapter.build(registry.layers("r2_vanilla_cnn", 10), "r2_vanilla_cnn")
+    dataset = cifar.synthetic(train=16, test=8, seed=3)
+    recipe = get_recipe("baseline").with_overrides(batch_size=8)
+    mean, std = cifar.NORMALISATION["cifar10"]
+    state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
+    adapter.train_epoch(model, state, np.arange(16), constant_rates(16, recipe))
+    return int(torch._dynamo.utils.counters["stats"]["unique_graphs"])
+
+
+def served_and_predicted(framework: str) -> tuple[np.ndarray, np.ndarray]:
+    """The logits of 4 images by the serving path (`serve`) and by the scoring path (`predict`), after one
+    training epoch of r2_tuned_cnn (BatchNorm and dropout: both must run in inference mode)."""
+    adapter = _adapter(framework)
+    model = adapter.build(registry.layers("r2_tuned_cnn", 10), "r2_tuned_cnn")
+    dataset = cifar.synthetic(train=16, test=8, seed=3)
+    recipe = get_recipe("baseline").with_overrides(batch_size=8)
+    mean, std = cifar.NORMALISATION["cifar10"]
+    state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
+    adapter.train_epoch(model, state, np.arange(16), constant_rates(16, recipe))
+    return adapter.serve(model, state, dataset.test_x[:4]), adapter.predict(model, state, dataset.test_x)[:4]
+
+
+def airbench_after_training(framework: str) -> dict:
+    """An airbench94 trial's model (bench.run.trial.build and its freeze), trained one epoch on 64 images: its
+    first conv's weights against the whitening computed here from the same images, before and after; and the
+    test loss the trial scores against the loss of the weighted views computed here, and of the plain images."""
+    from bench.measure import metrics
+    from bench.run import trial, tta, whitening
+    from bench.spec.config import TrialConfig
+
+    adapter = _adapter(framework)
+    config = TrialConfig(
+        model="airbench94", framework=framework, device="cpu", batch_size=32, seed=0, epochs=1, recipe="airbench94"
+    )
+    recipe = config.resolved_recipe()
+    dataset = cifar.synthetic(train=64, test=16, seed=4)
+    mean, std = cifar.normalisation(dataset)
+    built = trial.build(config, recipe, adapter, 10, dataset.train_x, mean, std)
+    first = whitening.first_conv(built.layer_list)
+    expected = whitening.whitening_weights(first, dataset.train_x, mean, std)["weight"]
+    state = adapter.prepare(built.model, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
+    adapter.freeze(built.model, state, built.kept_frozen)
+    before = adapter.export_weights(built.model, built.layer_list)[first.name]["weight"]
+    adapter.train_epoch(built.model, state, np.arange(64), constant_rates(64, recipe))
+    after = adapter.export_weights(built.model, built.layer_list)[first.name]["weight"]
+    splits = cifar.Splits(dataset, dataset.train_x, dataset.train_y, None, None, dataset.test_x, dataset.test_y)
+    scores, _ = trial.score_test(config, recipe, adapter, built, state, splits)
+    views = tta.views(dataset.test_x, recipe.test_time_augmentation)
+    weighted = sum(w * adapter.predict(built.model, state, np.ascontiguousarray(v)) for w, v in views)
+    plain = adapter.predict(built.model, state, dataset.test_x)
+    return {
+        "expected": expected,
+        "before": before,
+        "after": after,
+        "scored_loss": scores["loss"],
+        "views_loss": metrics.cross_entropy(weighted, dataset.test_y),
+        "plain_loss": metrics.cross_entropy(plain, dataset.test_y),
+    }

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bench.results import store
-from bench.run.checkpoints import Checkpoints
+from bench.run.checkpoints import FORMAT, Checkpoints
 from tests.conftest import FRAMEWORKS
 from tests.test_cli import bench
 
@@ -27,7 +27,8 @@ def test_a_trial_killed_after_epoch_2_resumes_there_and_ends_with_the_uninterrup
     args = [*TRIAL.split(), "--framework", framework]
     uninterrupted = bench("run", *args, "--results", str(tmp_path / "whole"))
     assert uninterrupted.returncode == 0, uninterrupted.stderr
-    # The sweep itself is killed (SIGKILL) right after epoch 2's checkpoint, as a stopped session kills it.
+    # The sweep itself is killed (SIGKILL) once epoch 2 ends, before its checkpoint: the worst moment, as a stopped
+    # session kills it. Epoch 1's checkpoint is the last.
     killed = bench("run", *args, "--results", str(tmp_path / "cut"), env={"CNNBENCH_FAULT": "kill-parent@2"})
     assert killed.returncode != 0 and not list((tmp_path / "cut" / "raw").glob("*.json"))
     resumed = bench("run", *args, "--results", str(tmp_path / "cut"), "--resume")
@@ -37,35 +38,35 @@ def test_a_trial_killed_after_epoch_2_resumes_there_and_ends_with_the_uninterrup
     assert cut["test"] == whole["test"]
     figures = ("train_loss", "train_accuracy", "learning_rate", "val_loss", "val_accuracy")
     assert [[e[k] for k in figures] for e in cut["epochs"]] == [[e[k] for k in figures] for e in whole["epochs"]]
-    assert [e["process"] for e in cut["epochs"]] == [1, 1, 2] and [e["process"] for e in whole["epochs"]] == [1] * 3
-    assert [(p["first_epoch"], p["last_epoch"]) for p in cut["processes"]] == [(1, 2), (3, 3)]
+    assert [e["process"] for e in cut["epochs"]] == [1, 2, 2] and [e["process"] for e in whole["epochs"]] == [1] * 3
+    assert [(p["first_epoch"], p["last_epoch"]) for p in cut["processes"]] == [(1, 1), (2, 3)]
     assert all(p["startup_s"] > 0 for p in cut["processes"])
-    assert cut["timing"]["steady_epochs"] == 1  # epoch 3 warmed up a new process: epoch 2 alone is steady
+    assert cut["timing"]["steady_epochs"] == 1  # epoch 2 warmed up a new process: epoch 3 alone is steady
     assert not list((tmp_path / "cut" / "checkpoints").glob("*/*"))  # removed once the record was written
 
 
-def test_a_crashed_trial_keeps_its_checkpoint_and_a_sweep_without_resume_starts_it_afresh(tmp_path):
+def test_a_sweep_without_resume_starts_a_cut_trial_afresh(tmp_path):
     args = [*TRIAL.split(), "--framework", "torch", "--epochs", "2", "--results", str(tmp_path)]
-    crashed = bench("run", *args, env={"CNNBENCH_FAULT": "kill@1"})
-    assert crashed.returncode == 0 and only_record(tmp_path)["status"] == "crashed"
+    killed = bench("run", *args, env={"CNNBENCH_FAULT": "kill-parent@2"})
+    assert killed.returncode != 0
     (kept,) = (tmp_path / "checkpoints").glob("*/epoch-0001")
-    assert json.loads((kept / "harness.json").read_text())["epochs"][0]["epoch"] == 1
-    for path in (tmp_path / "raw").glob("*.json"):
-        path.unlink()
+    assert [e["epoch"] for e in json.loads((kept / "harness.json").read_text())["epochs"]] == [1]
     afresh = bench("run", *args)
     assert afresh.returncode == 0, afresh.stderr
     record = only_record(tmp_path)
-    assert record["status"] == "ok" and [p["first_epoch"] for p in record["processes"]] == [1]
+    assert record["status"] == "ok" and [(p["first_epoch"], p["last_epoch"]) for p in record["processes"]] == [(1, 2)]
 
 
 def test_only_a_whole_epochs_checkpoint_is_read_and_the_older_ones_go(tmp_path):
     checkpoints = Checkpoints(tmp_path / "trial")
-    assert checkpoints.load() is None
+    assert checkpoints.load("0123456789abcdef") is None
     for epoch in (1, 2):
-        checkpoints.save(epoch, {"epoch": epoch}, lambda folder: (folder / "weights").write_text("w"))
+        harness = {"format": FORMAT, "trial_id": "0123456789abcdef", "epoch": epoch}
+        checkpoints.save(epoch, harness, lambda folder: (folder / "weights").write_text("w"))
     (tmp_path / "trial" / "epoch-0003.partial").mkdir()  # a kill while epoch 3 was being written
-    harness, folder = checkpoints.load()
-    assert harness == {"epoch": 2} and (folder / "weights").read_text() == "w"
+    harness, folder = checkpoints.load("0123456789abcdef")
+    assert harness["epoch"] == 2 and (folder / "weights").read_text() == "w"
+    assert checkpoints.load("fedcba9876543210") is None  # another trial's: not this one's to go on from
     assert sorted(p.name for p in (tmp_path / "trial").iterdir()) == ["epoch-0002", "epoch-0003.partial"]
 
     def failing(folder):
@@ -73,4 +74,4 @@ def test_only_a_whole_epochs_checkpoint_is_read_and_the_older_ones_go(tmp_path):
 
     with pytest.raises(OSError):
         checkpoints.save(3, {"epoch": 3}, failing)
-    assert checkpoints.load()[0] == {"epoch": 2}
+    assert checkpoints.load("0123456789abcdef")[0]["epoch"] == 2

@@ -9,14 +9,19 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from types import SimpleNamespace
 
 import pytest
 
 from bench.frameworks import missing_framework
 from bench.spec import registry
-from tests.conftest import QUICK_BENCHMARK_MODELS, REPO_ROOT, requires_shared_cifar10, write_jpeg_archive
+from tests.conftest import (
+    QUICK_BENCHMARK_MODELS,
+    REPO_ROOT,
+    requires_no_gpu,
+    requires_shared_cifar10,
+    write_jpeg_archive,
+)
 
 
 def bench(*args, env=None, cwd=REPO_ROOT):
@@ -147,10 +152,9 @@ def test_results_path_that_is_a_file_is_refused(tmp_path):
     )
 
 
+@requires_no_gpu
 def test_cuda_without_a_gpu_is_refused(tmp_path):
-    torch = pytest.importorskip("torch")
-    if torch.cuda.is_available():
-        pytest.skip("this machine has CUDA")
+    pytest.importorskip("torch")
     assert_one_line_error(
         bench("run", "--device", "cuda", "--framework", "torch", "--results", str(tmp_path)),
         "torch sees no GPU",
@@ -158,6 +162,7 @@ def test_cuda_without_a_gpu_is_refused(tmp_path):
     )
 
 
+@requires_no_gpu
 def test_cuda_keras_whose_backend_sees_no_gpu_is_refused_before_the_sweep(tmp_path):
     if missing_framework("keras", "cuda"):
         pytest.skip(f"FRAMEWORK SKIPPED: {missing_framework('keras', 'cuda')}")
@@ -348,7 +353,6 @@ def test_a_run_piped_to_a_file_shows_each_epoch_as_it_happens(tmp_path):
 
 @pytest.mark.skipif(bool(shutil.which("nvidia-smi")), reason="NOX CUDA CHECK SKIPPED: this machine has a GPU driver")
 def test_nox_bench_on_cuda_without_a_driver_fails_before_installing_anything(tmp_path):
-    started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-m", "nox", "--envdir", str(tmp_path / "envs"), "-s", "bench", "--", "--device", "cuda"],
         cwd=REPO_ROOT,
@@ -357,7 +361,7 @@ def test_nox_bench_on_cuda_without_a_driver_fails_before_installing_anything(tmp
         timeout=120,
     )
     assert result.returncode != 0 and "nvidia-smi is not on PATH" in result.stderr, result.stderr
-    assert "pip install" not in result.stderr and time.monotonic() - started < 60
+    assert "pip install" not in result.stderr
 
 
 def test_the_tests_session_times_benchmarks_only_when_asked():

@@ -214,3 +214,43 @@ def test_shared_cifar10_copy_loads_in_full():
     assert np.bincount(dataset.train_y).tolist() == [5000] * 10
     splits = cifar.split(dataset)
     assert len(splits.train_y) == 45000 and np.bincount(splits.val_y).tolist() == [500] * 10
+
+
+def indexed_cifar10_shape() -> cifar.Cifar:
+    """CIFAR-10's sizes (50,000 training and 10,000 test images, labels in a fixed pseudo-random order) with each
+    image's pixels holding its own index, so that a split's arrays say which images it took."""
+
+    def numbered(count: int) -> np.ndarray:
+        index = np.arange(count)
+        return np.stack([index // 65536, index // 256 % 256, index % 256], axis=1).astype(np.uint8).reshape(-1, 1, 1, 3)
+
+    labels = np.random.default_rng(2026).integers(0, 10, 60_000).astype(np.int64)
+    return cifar.Cifar(
+        "cifar10",
+        "indexed",
+        "generated",
+        "-",
+        cifar.CIFAR10_CLASSES,
+        numbered(50_000),
+        labels[:50_000],
+        numbered(10_000),
+        labels[50_000:],
+    )
+
+
+def selected_indices_sha256(images: np.ndarray) -> str:
+    pixels = images.reshape(-1, 3).astype(np.int64)
+    return hashlib.sha256((pixels[:, 0] * 65536 + pixels[:, 1] * 256 + pixels[:, 2]).tobytes()).hexdigest()[:16]
+
+
+@pytest.mark.parametrize(
+    "val_size, train_subset, test_subset, pinned",
+    [
+        (5000, None, None, ("04efb553c88216fa", "5f902b4546c51485", "9e1c19b3fdc18541")),  # the papers' budget
+        (5000, 5000, 1000, ("9064d52fdb827b33", "5f902b4546c51485", "697f2fc7e5dc8b1f")),  # the default run's
+    ],
+)
+def test_the_split_takes_the_same_images_in_every_version(val_size, train_subset, test_subset, pinned):
+    # A changed split changes every row's meaning: results of an older version would no longer compare.
+    splits = cifar.split(indexed_cifar10_shape(), val_size, train_subset, test_subset=test_subset)
+    assert tuple(selected_indices_sha256(x) for x in (splits.train_x, splits.val_x, splits.test_x)) == pinned

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from bench.measure.timing import warm_up_epochs
 from bench.report import statistics
 from bench.results import store
 
@@ -38,11 +39,12 @@ def _samples(records: list[dict]) -> dict[tuple, dict]:
             record["dataset"]["train_size"],
             record["dataset"]["label"],
         )
-        times = [e["epoch_time_s"] for e in record["epochs"]]
+        warm_up = warm_up_epochs(record["epochs"])
+        steady = [e["epoch_time_s"] for e, warming in zip(record["epochs"], warm_up) if not warming]
         machine = (record.get("settings") or {}).get("device_name") or (record.get("provenance") or {}).get("cpu")
         group = groups.setdefault(key, {"times": [], "accuracies": {}, "runs": 0, "machines": set()})
         group["machines"].add(machine)
-        group["times"] += times[1:] or times
+        group["times"] += steady or [e["epoch_time_s"] for e in record["epochs"]]
         group["runs"] += 1
         group["accuracies"].setdefault(store.trial_key(record), record["test"]["accuracy"])
     return groups

@@ -2,8 +2,9 @@
 when read, with a reader for every older schema version.
 
 Version 6 (this one) adds `processes`, the processes a trial ran in (one, unless it was resumed from its
-checkpoint), each with its first and last epoch and its start-up time; each epoch names its process, and the model
-block holds the trained weights' hash. Version 5 adds `inference`, the trained model's batch-1 latency and throughput. Version 4 records a
+checkpoint), each with its first and last epoch and its start-up time; each epoch names its process, and the
+model block holds the trained weights' hash. Version 5 adds `inference`, the trained model's batch-1 latency and
+throughput. Version 4 records a
 framework's backend as `config.backend`, for any framework with several, where versions 1 to 3 had
 `config.keras_backend`. Version 3 named the five source papers "paper" (`model.paper`, `recipe.paper`,
 `budget.paper_epochs`, `budget.matches_paper`), where versions 1 and 2 said "report". Version 2 added

@@ -6,7 +6,8 @@ schedule's plateau and early-stopping state, fine-tuning's phases, which process
 framework's state in the framework's own format (`Adapter.save_checkpoint`: weights, optimizer, random
 generators, early stopping's best weights). An epoch's checkpoint is written to a folder of its own and renamed
 into place, so a kill while writing leaves the previous one whole. The sweep removes the folder once the trial's
-record is written.
+record is written (whatever its status), and before it starts a trial afresh (without --resume). A checkpoint
+goes on across versions of cnnbench as trial ids do (the code of the trial's later processes may be newer).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 CHECKPOINTS_DIR = "checkpoints"  # under the results directory
 ENV = "CNNBENCH_CHECKPOINT_DIR"  # the trial's own folder, given to its process by the sweep
 HARNESS_FILE = "harness.json"
+FORMAT = 1  # of the harness's state; a checkpoint of another format (or another trial) is started afresh
 EPOCH_PREFIX = "epoch-"
 
 
@@ -51,12 +53,16 @@ class Checkpoints:
         finished = sorted(p for p in self.folder.glob(EPOCH_PREFIX + "*") if p.suffix != ".partial")
         return finished[-1] if finished else None
 
-    def load(self) -> tuple[dict, Path] | None:
-        """(the harness's state, the folder holding the framework's) of the newest whole epoch; None if none."""
+    def load(self, trial_id: str) -> tuple[dict, Path] | None:
+        """(the harness's state, the folder holding the framework's) of the newest whole epoch of the trial
+        `trial_id`; None if there is none, or only one of another trial or format."""
         latest = self.latest()
         if latest is None:
             return None
-        return json.loads((latest / HARNESS_FILE).read_text()), latest
+        harness = json.loads((latest / HARNESS_FILE).read_text())
+        if harness.get("format") != FORMAT or harness.get("trial_id") != trial_id:
+            return None
+        return harness, latest
 
     def save(self, epoch: int, harness: dict, save_framework_state) -> None:
         """Write epoch `epoch`'s checkpoint: `harness` as JSON and `save_framework_state(folder)`; then drop

@@ -4,13 +4,15 @@ Each task runs one trial in a fresh subprocess (`trial_process.run_trial`, as th
 framework state leaks between trials. Resources: one whole GPU for a cuda trial; for a cpu trial its
 threads and the node's single `cnnbench_timed_cpu` slot, so at most one timed CPU trial runs on a node
 at once (concurrent ones would distort each other's timings). A task whose Ray worker or node is lost
-is retried once, then becomes a `crashed` row naming the cause. Outcomes come back to the driver,
+is retried once (from the trial's last checkpoint, where the same machine runs it), then becomes a `crashed`
+row naming the cause. Outcomes come back to the driver,
 which writes them; epochs reach the driver with the outcome, so a search's pruner learns from a Ray
 trial's epochs but cannot stop it. Data: each node finds its own copy of the dataset through the usual lookup
 (`--data-dir`, `$CNNBENCH_DATA`, the caches) and decodes it once into its own cache, so nothing large
 crosses the network per trial and the worker subprocess reads the data as it does locally. Checkpoints
-(bench.run.checkpoints) are kept under the driver's results path on the node that runs the trial: on one machine
-a resumed trial goes on from its last epoch; on a cluster, where another node may take it, it may start afresh.
+(bench.run.checkpoints) are kept under the driver's absolute results path on the node that runs the trial: on one
+machine a resumed trial goes on from its last epoch; on a cluster, another node may take it and start afresh, and
+the driver removes only its own machine's copy.
 """
 
 from __future__ import annotations

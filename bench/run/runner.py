@@ -86,7 +86,7 @@ class Sweep:
         self.progress = Progress(sum(t.epochs for t in trials))
         try:
             run = self.executor.run(
-                trials, self.admit, self.trial_timeout, self.epoch_done, checkpoints.root(self.results_dir)
+                trials, self.admit, self.trial_timeout, self.epoch_done, checkpoints.root(self.results_dir).resolve()
             )
             for config, outcome in run:
                 self._write(config, outcome)
@@ -145,8 +145,7 @@ class Sweep:
         }
         path = store.write(self.results_dir, record)
         self.summary.counts[record["status"]] += 1  # right after the write: Ctrl-C may come at any moment
-        if record["status"] != "crashed":  # a crashed trial's checkpoint stays: rerun, it goes on from there
-            checkpoints.remove(self.results_dir, config.trial_id)
+        checkpoints.remove(self.results_dir, config.trial_id)
         store.release(self.claims.pop(config.trial_id))
         self.progress.finish(config, _trial_line(record, path))
         if self.logs:

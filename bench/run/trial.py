@@ -28,6 +28,7 @@ from bench.paths import portable
 from bench.results import blocks
 from bench.results.blocks import block
 from bench.run import failpoints, tta, whitening
+from bench.run.checkpoints import FORMAT as CHECKPOINT_FORMAT
 from bench.run.checkpoints import Checkpoints
 from bench.run.control import TrainingControl
 from bench.spec import layers, registry
@@ -87,11 +88,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None], checkpoints: Checkpoi
     return {
         "recipe": recipe.as_dict(),
         "budget": budget_block(config, recipe, len(splits.train_y)),
-        "early_stopping": block(
-            blocks.EarlyStop,
-            stopped_after_epoch=len(epochs) if len(epochs) < recipe.epochs else None,
-            restored_epoch=loop.restored_epoch,
-        ),
+        "early_stopping": early_stopping_block(loop, recipe),
         "dataset": dataset_block(config, splits),
         "model": {**model, "trained_weights_sha256": weights_sha256(adapter, built)},
         "pretrained": built.pretrained,
@@ -106,6 +103,14 @@ def run(config: TrialConfig, emit: Callable[[dict], None], checkpoints: Checkpoi
         "test": block(blocks.TestScores, **test_scores) if test_scores else None,  # None for a search's candidate
         "inference": serving_block(adapter, built, state, splits.train_x),
     }
+
+
+def early_stopping_block(loop: EpochLoop, recipe) -> dict:
+    """Where early stopping ended training and the epoch whose weights it put back (None: it did not)."""
+    stopped = len(loop.epochs) < recipe.epochs
+    return block(
+        blocks.EarlyStop, stopped_after_epoch=len(loop.epochs) if stopped else None, restored_epoch=loop.restored_epoch
+    )
 
 
 def trial_splits(config: TrialConfig, recipe) -> cifar.Splits:
@@ -300,17 +305,19 @@ def train(
     loop = start_loop(config, recipe, adapter, built, state, splits, checkpoints, emit)
     process = {"process": len(loop.processes) + 1, "first_epoch": len(loop.epochs) + 1, "last_epoch": None}
     process["startup_s"] = time.perf_counter() - started if started is not None else None
-    loop.processes.append(process)
-    for epoch in range(len(loop.epochs) + 1, recipe.epochs + 1 if not loop.stopped else 0):
+    epochs_left = range(len(loop.epochs) + 1, recipe.epochs + 1 if not loop.stopped else 0)
+    if epochs_left:  # none where it was killed while being scored: its epochs' processes are all there are
+        loop.processes.append(process)
+    for epoch in epochs_left:
         if built.pretrained and recipe.freeze_epochs and epoch in (1, recipe.freeze_epochs + 1):
             enter_phase(epoch, recipe, adapter, built, state)
         record, loop.stopped = run_epoch(epoch, loop, recipe, adapter, built, state, splits, validation)
         loop.epochs.append({**record, "process": process["process"]})
         process["last_epoch"] = epoch
         emit({"event": "epoch", **loop.epochs[-1]})
+        failpoints.check(epoch)  # before the checkpoint: a fault there loses the epoch, the worst case
         if checkpoints:
-            save_checkpoint(checkpoints, loop, adapter, built, state)
-        failpoints.check(epoch)
+            save_checkpoint(checkpoints, config.trial_id, loop, adapter, built, state)
         if loop.stopped:
             break
     if loop.best_weights is not None:
@@ -348,7 +355,7 @@ def start_loop(config, recipe, adapter, built: Built, state, splits, checkpoints
     with a `resumed` event holding the epochs it brings)."""
     steps_per_epoch = math.ceil(len(splits.train_y) / recipe.batch_size)
     loop = EpochLoop(np.random.default_rng(config.seed), TrainingControl(recipe, steps_per_epoch), [], [])
-    saved = checkpoints.load() if checkpoints else None
+    saved = checkpoints.load(config.trial_id) if checkpoints else None
     if saved is None:
         return loop
     harness, folder = saved
@@ -365,9 +372,11 @@ def start_loop(config, recipe, adapter, built: Built, state, splits, checkpoints
     return loop
 
 
-def save_checkpoint(checkpoints: Checkpoints, loop: EpochLoop, adapter, built: Built, state) -> None:
+def save_checkpoint(checkpoints: Checkpoints, trial_id: str, loop: EpochLoop, adapter, built: Built, state) -> None:
     """The finished epoch's checkpoint: the loop's state and the framework's (bench.run.checkpoints)."""
     harness = {
+        "format": CHECKPOINT_FORMAT,
+        "trial_id": trial_id,
         "epochs": loop.epochs,
         "processes": loop.processes,
         "stopped": loop.stopped,

@@ -293,9 +293,19 @@ class Adapter(base.Adapter):
             if self.execution.compile == "off"
             else f"{self.execution.compile}, dynamic=False",
             "precision": {"bf16": "bfloat16", "fp16": "float16"}.get(self.execution.amp, "float32"),
-            "memory_format": "channels_last" if self.execution.channels_last else "channels_first",
+            "memory_format": self._memory_format(),
             "loader": self.execution.loader,
         }
+
+    def _memory_format(self) -> str:
+        """The layout the convolutions compute in. The fast loader's images are NHWC on the device, permuted to
+        NCHW's shape with NHWC's strides: a conv given such an input computes and returns channels-last (so every
+        later layer does), whatever its weights' layout. The naive loader's batches are NCHW-contiguous."""
+        if self.execution.channels_last:
+            return "channels_last"
+        if self.execution.loader == "naive":
+            return "channels_first"
+        return "channels_last activations, channels_first weights"
 
     def is_oom(self, error: BaseException) -> bool:
         return isinstance(error, (MemoryError, torch.OutOfMemoryError))
