@@ -346,13 +346,22 @@ def train_steps(
     labels: np.ndarray,
     epochs: int,
     probe: np.ndarray,
+    dropout: bool = True,
+    l2: float | None = None,
 ) -> dict:
     """Train from `weights` (torch layout; None: this framework's own init) on fixed batches in a
-    fixed order, with the shared schedule; return the final logits on `probe` and the weights."""
+    fixed order, with the shared schedule; return the final logits on `probe` (in inference and in training
+    mode), each epoch's training loss and the weights. Without `dropout`, the model's dropout layers are left
+    out (their random draws differ by framework); with `l2`, every conv and dense kernel gets that L2 penalty."""
+    import dataclasses
+
     from bench.run.control import TrainingControl
+    from bench.spec.layers import Conv, Dense, Dropout
 
     adapter = _adapter(framework)
-    layer_list = registry.layers(model, 10)
+    layer_list = [layer for layer in registry.layers(model, 10) if dropout or not isinstance(layer, Dropout)]
+    if l2 is not None:
+        layer_list = [dataclasses.replace(x, l2=l2) if isinstance(x, Conv | Dense) else x for x in layer_list]
     built = adapter.build(layer_list, model)
     if weights is not None:
         adapter.load_weights(built, layer_list, weights)
@@ -361,16 +370,32 @@ def train_steps(
         built, recipe, images, labels, mean, std, 0, recipe.class_weight_vector(cifar.CIFAR10_CLASSES)
     )
     control = TrainingControl(recipe, -(-len(labels) // recipe.batch_size))
-    reported = []
+    reported, losses = [], []
     for epoch in range(epochs):
         rates = control.learning_rates(epoch)
         stats = adapter.train_epoch(built, state, np.arange(len(labels)), rates)
         reported.append((stats.learning_rate, float(rates[-1])))
+        losses.append(stats.loss)
     return {
         "logits": adapter.predict(built, state, probe),
+        "training_logits": _training_mode_logits(framework, built, (probe / 255.0 - mean) / std),
         "rates": reported,
+        "losses": losses,  # each epoch's mean training loss
         "weights": adapter.export_weights(built, layer_list),
     }
+
+
+def _training_mode_logits(framework: str, built, inputs: np.ndarray) -> np.ndarray:
+    """Logits of float NHWC `inputs` in training mode (BatchNorm on the batch's statistics), weights untouched."""
+    if framework == "keras":
+        import keras
+
+        return keras.ops.convert_to_numpy(built(inputs.astype("float32"), training=True))
+    import torch
+
+    built.train()
+    with torch.no_grad():
+        return built(torch.from_numpy(inputs.astype("float32")).permute(0, 3, 1, 2)).numpy()
 
 
 def mix_indexed_epoch(framework: str, count: int, batch_size: int, alpha: float) -> tuple[np.ndarray, np.ndarray]:

@@ -13,6 +13,7 @@ import pytest
 from bench.frameworks import FRAMEWORKS as FRAMEWORK_NAMES
 from bench.frameworks import missing_framework
 from bench.spec import layers, registry
+from bench.spec.suites import PAPER_PARTS
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS
 
@@ -90,9 +91,12 @@ def test_a_classifier_sized_by_its_input_is_the_same_network_at_48_pixels(framew
 
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
-# Each architecture once: a model option (a stem, a searched width) changes layers that the parity test above
-# covers, not the 100-way head this test is about (keras traces each model's step for up to 22 s here).
-@pytest.mark.parametrize("model", [name for name in registry.model_names() if ":" not in name])
+# Each architecture once, and each paper part (r4_resnet34:stem=cifar): another model option (a stem, a searched
+# width) changes layers that the parity test above covers, not the 100-way head this test is about (keras traces
+# each model's step for up to 22 s here).
+@pytest.mark.parametrize(
+    "model", [name for name in registry.model_names() if ":" not in name] + [m for m, _, _ in PAPER_PARTS if ":" in m]
+)
 @pytest.mark.parametrize("num_classes", [100])  # 10 classes: the parity test above and every training test
 def test_one_step_on_8_images_stays_finite(in_framework, model, num_classes):
     result = in_framework(jobs.one_step, model, num_classes)
