@@ -657,9 +657,9 @@ def long_run(framework: str, recipe_name: str, best_epoch: int) -> dict:
     Returns each epoch's learning rate as the optimizer reports it and as scheduled, the epoch the run stopped
     after, the epoch restored, and whether the weights after the restore are those of that epoch."""
     from bench.run import trial
-    from bench.run.control import TrainingControl
     from bench.spec.config import TrialConfig
     from bench.spec.layers import Conv, Dense, Flatten, MaxPool, ReLU
+    from bench.spec.recipes import learning_rate_at
 
     recipe = get_recipe(recipe_name).with_overrides(batch_size=4)
     adapter = _adapter(framework)
@@ -697,11 +697,13 @@ def long_run(framework: str, recipe_name: str, best_epoch: int) -> dict:
     epochs = loop.epochs
     restored = loop.restored_epoch
     after = adapter.export_weights(built.model, layer_list)
-    control = TrainingControl(recipe, 2)  # the schedule as scheduled, replayed with the epochs' figures
-    scheduled = []
+    # The rate each epoch should end on, from the recipe alone: the schedule's (bench.spec.recipes, tested against
+    # its definitions), times the plateau's factor once per `patience` flat epochs after `best_epoch`.
+    plateau, scheduled = recipe.plateau, []
     for record in epochs:
-        scheduled.append(float(control.learning_rates(record["epoch"] - 1)[-1]))
-        control.after_epoch(record["epoch"], record["val_loss"], record["val_accuracy"])
+        flat_before = record["epoch"] - 1 - best_epoch
+        scale = plateau.factor ** (max(flat_before, 0) // plateau.patience) if plateau else 1.0
+        scheduled.append(learning_rate_at(recipe, 2 * record["epoch"] - 1, record["epoch"] - 1, scale, 2))
     same = restored is not None and all(
         np.array_equal(after[layer][name], tensor)
         for layer, tensors in at_best.items()

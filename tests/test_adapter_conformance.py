@@ -26,7 +26,8 @@ def test_options_a_framework_lacks_are_refused_in_setup_with_the_reason_supports
     for option, refusal in facts["refused"].items():
         assert refusal is not None, f"{option} was accepted"
         message, reason = refusal
-        assert message == reason and option.replace("_", "-") in message or "loader" in message
+        assert message == reason, option
+        assert ("loader" if option == "loader" else option.replace("_", "-")) in message, option
 
 
 def test_a_cuda_device_this_machine_lacks_is_refused_naming_the_fix(facts):
@@ -81,7 +82,7 @@ def test_out_of_memory_is_recognised_by_the_frameworks_error_type_not_by_words(f
 def test_the_calibration_workload_does_the_work_it_names(facts):
     from bench.measure.calibration import CONV_FLOPS, MATMUL_SIZE
 
-    # 10 TFLOP/s on one CPU thread (the calibration's here) would be no matmul or convolution at all: a callable
-    # that does nothing runs far faster than that.
+    # 500 GFLOP/s on one CPU thread (the calibration's here) is more than any CPU core does (AVX-512 FMA at 4 GHz:
+    # about 130 in float32): faster would be no matmul or convolution at all.
     for seconds, flops in zip(facts["calibration"], (2 * MATMUL_SIZE**3, CONV_FLOPS)):
-        assert np.isfinite(seconds) and seconds > flops / 1e13
+        assert np.isfinite(seconds) and seconds > flops / 5e11

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from bench.frameworks import FRAMEWORKS as FRAMEWORK_NAMES
 from bench.frameworks import missing_framework
 from bench.spec import registry
 from tests.conftest import (
@@ -238,10 +239,12 @@ def test_list_measured_counts_equal_the_spec_in_every_framework():
     rows = json.loads(result.stdout)
     assert [row["model"] for row in rows] == [row["model"] for row in json.loads(bench("list", "--json").stdout)]
     assert all(row["interpretation"] for row in rows)  # what each spec chose where its report was silent
+    installed = [fw for fw in FRAMEWORK_NAMES if not missing_framework(fw)]
+    assert installed, "no framework installed: nothing was measured"
     for row in rows:
-        for framework, counts in row["params_measured"].items():
-            if counts is not None:
-                assert counts == [row["params_trainable"], row["params_non_trainable"]], (row["model"], framework)
+        for framework in installed:  # a framework that is installed must have measured every model
+            counts = row["params_measured"][framework]
+            assert counts == [row["params_trainable"], row["params_non_trainable"]], (row["model"], framework)
 
 
 def entries_for(*argv):

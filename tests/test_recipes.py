@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -168,9 +167,6 @@ def test_twenty_steps_from_equal_weights_give_equal_models(recipe, framework_pro
         .result()
         for fw in FRAMEWORKS
     }
-    for framework, result in results.items():
-        for reported, scheduled in result["rates"]:
-            assert math.isclose(reported, scheduled, rel_tol=1e-6), framework
     assert_same_logits(results, 2e-3)
 
 
