@@ -1,5 +1,5 @@
-"""nox sessions: `tests` (the test suite), `benchmark` (`pytest --benchmark-only`) and `bench` (a benchmark
-sweep, then its leaderboard).
+"""nox sessions: `tests` (the test suite), `benchmark` (`pytest --benchmark-only`), `bench` (a benchmark
+sweep, then its leaderboard) and `mutants` (mutation testing, on demand).
 
 Environments are reused between runs (`reuse_venv`), so only the first run pays the ~7 GB install.
 """
@@ -33,6 +33,18 @@ def benchmark(session: nox.Session) -> None:
     """`pytest --benchmark-only ARGS` in the tests session's environment (one install serves both):
     pytest-benchmark's table of per-epoch times (see README, Benchmarks)."""
     session.notify("tests", posargs=["--benchmark-only", *session.posargs])
+
+
+@nox.session(venv_backend="none")
+def mutants(session: nox.Session) -> None:
+    """Mutation testing of the measurement code, on demand (not in CI): `mutmut run ARGS` in the tests session's
+    environment, then its results; pyproject.toml's [tool.mutmut] says which code and which tests
+    (docs/mutation-testing.md: the last score and every surviving mutant)."""
+    python = os.path.join(".nox", "tests", "bin", "python")
+    if not os.path.exists(python):
+        session.error("run `nox -s tests` once first: its environment (with mutmut, from the dev extra) runs this")
+    session.run(python, "-m", "mutmut", "run", *session.posargs)
+    session.run(python, "-m", "mutmut", "results", success_codes=[0, 1])
 
 
 def _device(args: list[str]) -> str:
