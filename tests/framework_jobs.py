@@ -798,7 +798,7 @@ def served_and_predicted(framework: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def airbench_after_training(framework: str) -> dict:
-    """An airbench94 trial's model (bench.run.trial.build and its freeze), trained one epoch on 64 images: its
+    """An airbench94 trial's model (bench.run.trial.build and .prepare), trained one epoch on 64 images: its
     first conv's weights against the whitening computed here from the same images, before and after; and the
     test loss the trial scores against the loss of the weighted views computed here, and of the plain images."""
     from bench.measure import metrics
@@ -815,12 +815,11 @@ def airbench_after_training(framework: str) -> dict:
     built = trial.build(config, recipe, adapter, 10, dataset.train_x, mean, std)
     first = whitening.first_conv(built.layer_list)
     expected = whitening.whitening_weights(first, dataset.train_x, mean, std)["weight"]
-    state = adapter.prepare(built.model, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
-    adapter.freeze(built.model, state, built.kept_frozen)
+    splits = cifar.Splits(dataset, dataset.train_x, dataset.train_y, None, None, dataset.test_x, dataset.test_y)
+    state = trial.prepare(adapter, built, recipe, splits, (mean, std), 0)
     before = adapter.export_weights(built.model, built.layer_list)[first.name]["weight"]
     adapter.train_epoch(built.model, state, np.arange(64), constant_rates(64, recipe))
     after = adapter.export_weights(built.model, built.layer_list)[first.name]["weight"]
-    splits = cifar.Splits(dataset, dataset.train_x, dataset.train_y, None, None, dataset.test_x, dataset.test_y)
     scores, _ = trial.score_test(config, recipe, adapter, built, state, splits)
     views = tta.views(dataset.test_x, recipe.test_time_augmentation)
     weighted = sum(w * adapter.predict(built.model, state, np.ascontiguousarray(v)) for w, v in views)

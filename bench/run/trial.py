@@ -71,10 +71,7 @@ def run(config: TrialConfig, emit: Callable[[dict], None], checkpoints: Checkpoi
     forward_flops = layers.forward_flops(built.layer_list, splits.train_x.shape[1:])
     model = model_block(config.model, adapter.count_params(built.model), forward_flops)  # before training: a
     # change to the models' folder during a long trial cannot lose its record
-    class_weights = recipe.class_weight_vector(dataset.class_names)
-    state = adapter.prepare(built.model, recipe, splits.train_x, splits.train_y, mean, std, config.seed, class_weights)
-    if built.kept_frozen:
-        adapter.freeze(built.model, state, built.kept_frozen)
+    state = prepare(adapter, built, recipe, splits, (mean, std), config.seed)
     with PeakRSS() as rss:
         loop = train(config, recipe, adapter, built, state, splits, emit, checkpoints=checkpoints, started=started)
         test_scores, inference_rate = score_test(config, recipe, adapter, built, state, splits) or (None, None)
@@ -250,6 +247,17 @@ def build(config: TrialConfig, recipe, adapter, num_classes: int, train_x: np.nd
         kept_frozen = {first.name}
         initialisation = {**(initialisation or {}), "whitened": first.name, "frozen": [first.name]}
     return Built(layer_list, model, pretrained, loaded, kept_frozen, initialisation)
+
+
+def prepare(adapter, built: Built, recipe, splits, normalisation: tuple, seed: int):
+    """The training state (the adapter's), with the layers kept frozen throughout (airbench's whitened conv)
+    frozen."""
+    class_weights = recipe.class_weight_vector(splits.dataset.class_names)
+    mean, std = normalisation
+    state = adapter.prepare(built.model, recipe, splits.train_x, splits.train_y, mean, std, seed, class_weights)
+    if built.kept_frozen:
+        adapter.freeze(built.model, state, built.kept_frozen)
+    return state
 
 
 def validate(adapter, built: Built, state, splits) -> dict:
