@@ -4,6 +4,8 @@ fails when its figure is wrong, not merely when it is missing."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -42,6 +44,7 @@ def test_the_timer_waits_for_earlier_work_before_it_starts_and_for_its_own_befor
     device.launch(5.0)  # queued before the timer: not its time
     with timing.SyncedTimer(device.synchronize) as timer:
         device.launch(2.0)  # queued inside: its time, finished only at the synchronisation
+        assert math.isnan(timer.seconds)  # no figure before it stops
     assert timer.seconds == 2.0
 
 

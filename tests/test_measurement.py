@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from bench.measure import metrics, peak_flops
 from bench.measure.load import ForeignLoad, own_seconds
-from bench.measure.timing import summarise_epochs
+from bench.measure.timing import summarise_epochs, warm_up_epochs
 from bench.report import statistics
 from bench.run.trial import compute, time_to_accuracy
 from bench.spec.config import TrialConfig
@@ -219,3 +219,58 @@ def test_inference_times_batch_one_and_the_largest_batch_that_fits(monkeypatch):
     assert few["throughput_batch"] == 16 and few["latency_calls"] == 3  # no batch larger than the images
     with pytest.raises(ValueError):  # any other error is the trial's failure, not a smaller batch
         inference.measure(lambda images: (_ for _ in ()).throw(ValueError("broken")), images, lambda e: False)
+
+
+def test_scores_are_sklearns_accuracy_log_loss_recall_and_confusion_matrix():
+    sklearn_metrics = pytest.importorskip("sklearn.metrics", reason="SKIPPED: scikit-learn (the reference) is absent")
+    rng = np.random.default_rng(7)
+    logits = rng.normal(scale=3.0, size=(200, 4)).astype(np.float32) + 500.0  # large: the stable softmax matters
+    labels = rng.integers(0, 4, 200)
+    names = ("a", "b", "c", "d")
+    scored = metrics.scores(logits, labels, names)
+    predicted = logits.argmax(axis=1)
+    shifted = np.exp(logits.astype(np.float64) - logits.max(axis=1, keepdims=True))
+    probabilities = shifted / shifted.sum(axis=1, keepdims=True)
+    assert scored["accuracy"] == pytest.approx(sklearn_metrics.accuracy_score(labels, predicted), abs=0)
+    assert scored["accuracy"] == metrics.accuracy(logits, labels)
+    assert scored["loss"] == pytest.approx(sklearn_metrics.log_loss(labels, probabilities, labels=range(4)), rel=1e-9)
+    assert scored["macro_f1"] == pytest.approx(sklearn_metrics.f1_score(labels, predicted, average="macro"), rel=1e-12)
+    recall = sklearn_metrics.recall_score(labels, predicted, average=None)
+    assert list(scored["per_class_accuracy"]) == list(names)
+    assert list(scored["per_class_accuracy"].values()) == pytest.approx(recall, rel=1e-12)
+    assert scored["confusion_matrix"] == sklearn_metrics.confusion_matrix(labels, predicted).tolist()
+
+
+def test_a_class_never_seen_has_accuracy_0_not_a_division_by_zero():
+    logits = np.array([[2.0, 0.0, 0.0], [0.0, 2.0, 0.0]])
+    scored = metrics.scores(logits, np.array([0, 0]), ("a", "b", "c"))
+    assert scored["per_class_accuracy"] == {"a": 0.5, "b": 0.0, "c": 0.0}
+
+
+def test_peak_rss_sees_memory_held_inside_the_block_and_not_after():
+    from bench.measure.memory import PeakRSS
+
+    with PeakRSS(interval=0.01) as outside:
+        pass
+    with PeakRSS(interval=0.01) as probe:
+        held = np.ones(300 * 2**20 // 8)  # 300 MiB, touched
+        time.sleep(0.1)
+        del held
+    assert probe.peak_bytes >= outside.peak_bytes + 250 * 2**20
+    assert not probe._thread.is_alive()
+
+
+def test_each_process_of_a_resumed_trial_warms_up_apart_from_the_steady_epochs():
+    epochs = [{"process": p} for p in (1, 1, 2, 2, 2, 3)]
+    assert warm_up_epochs(epochs) == [True, False, True, False, False, True]
+    assert warm_up_epochs([{}, {}, {}]) == [True, False, False]  # records before processes were recorded
+    summary = summarise_epochs([9.0, 2.0, 8.0, 3.0, 4.0, 7.0], 1000, warm_up_epochs(epochs))
+    assert summary["first_epoch_s"] == 9.0 and summary["steady_epochs"] == 3 and summary["epoch_median_s"] == 3.0
+    empty = summarise_epochs([], 1000)
+    assert empty == {
+        "first_epoch_s": None,
+        "epoch_median_s": None,
+        "epoch_iqr_s": None,
+        "steady_epochs": 0,
+        "train_images_per_s": None,
+    }
