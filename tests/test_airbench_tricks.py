@@ -65,3 +65,34 @@ def test_an_airbench94_trial_whitens_and_keeps_its_first_conv_and_scores_with_te
     assert record["initialisation"] == {"whitened": "whiten", "frozen": ["whiten"]}
     assert record["recipe"]["test_time_augmentation"] == "flip-translate"
     assert record["test"]["accuracy"] is not None and record["timing"]["inference_images_per_s"] > 0
+
+
+def test_the_patch_covariance_summed_in_chunks_is_the_whole_sets():
+    pixels = np.random.default_rng(3).normal(size=(whitening.CHUNK * 2 + 7, 5, 5, 3))
+    windows = np.lib.stride_tricks.sliding_window_view(pixels, (2, 2), axis=(1, 2)).reshape(-1, 12)
+    np.testing.assert_allclose(whitening.patch_covariance(pixels, 2), windows.T @ windows / len(windows), rtol=1e-10)
+
+
+def test_the_whitening_is_estimated_from_the_first_5000_training_images_only():
+    rng = np.random.default_rng(4)
+    images = rng.integers(0, 256, (whitening.SAMPLE_IMAGES + 50, 8, 8, 3), dtype=np.uint8)
+    more = images.copy()
+    more[whitening.SAMPLE_IMAGES :] = 0  # images past the sample change nothing
+    fewer = images.copy()
+    fewer[whitening.SAMPLE_IMAGES - 1] = 0  # the last image of the sample does
+    layer = whitening.first_conv(registry.layers("airbench94", 10))
+    mean, std = cifar.NORMALISATION["cifar10"]
+    weights = whitening.whitening_weights(layer, images, mean, std)["weight"]
+    np.testing.assert_array_equal(whitening.whitening_weights(layer, more, mean, std)["weight"], weights)
+    assert not np.allclose(whitening.whitening_weights(layer, fewer, mean, std)["weight"], weights)
+
+
+@pytest.mark.parametrize(
+    "change", [{"padding": 1}, {"depthwise": True}, {"filters": 23}, {"kernel": 3}], ids=lambda c: next(iter(c))
+)
+def test_whitening_refuses_a_first_conv_it_cannot_fill(change):
+    import dataclasses
+
+    layer_list = registry.layers("airbench94", 10)
+    with pytest.raises(BenchError, match="first layer is a conv without padding"):
+        whitening.first_conv([dataclasses.replace(layer_list[0], **change), *layer_list[1:]])

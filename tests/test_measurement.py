@@ -274,3 +274,12 @@ def test_each_process_of_a_resumed_trial_warms_up_apart_from_the_steady_epochs()
         "steady_epochs": 0,
         "train_images_per_s": None,
     }
+
+
+def test_the_machines_busy_seconds_count_this_processs_own_computing():
+    from bench.measure.load import machine_busy_seconds
+
+    before, started = machine_busy_seconds(), time.process_time()
+    while time.process_time() - started < 0.5:
+        pass
+    assert machine_busy_seconds() - before >= 0.4  # clock ticks of 10 ms: user time at least
