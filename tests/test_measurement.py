@@ -283,3 +283,28 @@ def test_the_machines_busy_seconds_count_this_processs_own_computing():
     while time.process_time() - started < 0.5:
         pass
     assert machine_busy_seconds() - before >= 0.4  # clock ticks of 10 ms: user time at least
+
+
+def test_foreign_load_is_the_machines_busy_time_less_this_processs_over_the_wall_time(monkeypatch):
+    from bench.measure import load
+
+    clock = {"wall": 100.0, "busy": 1000.0, "own": 50.0}
+    monkeypatch.setattr(load.time, "perf_counter", lambda: clock["wall"])
+    monkeypatch.setattr(load, "machine_busy_seconds", lambda: clock["busy"])
+    monkeypatch.setattr(load, "own_seconds", lambda process: clock["own"])
+    with load.ForeignLoad() as measured:
+        assert math.isnan(measured.cores)  # no figure before the block ends
+        clock.update(wall=104.0, busy=1010.0, own=56.0)  # 4 s: 10 busy core-seconds, 6 of them this process's
+    assert measured.cores == pytest.approx(1.0)
+    with load.ForeignLoad() as quiet:
+        clock.update(wall=106.0, busy=1011.0, own=57.5)  # counters of different ticks: never below 0
+    assert quiet.cores == 0.0
+
+
+def test_the_calibrated_estimate_is_the_trials_flops_at_the_calibration_rate_plus_the_overhead():
+    from bench.measure.calibration import CONV_FLOPS, TRIAL_OVERHEAD_S, estimate_seconds
+
+    calibration = {"conv_s": 0.5}  # the calibration convolution's seconds: CONV_FLOPS per 0.5 s
+    flops = 1_000_000 * (3 * 100 * 2 + 20 * 2 + 50)  # training 3x forward, validation every epoch, the test once
+    expected = flops * 0.5 / CONV_FLOPS + TRIAL_OVERHEAD_S
+    assert estimate_seconds(calibration, 1_000_000, 2, 100, 20, 50) == pytest.approx(expected, rel=1e-12)

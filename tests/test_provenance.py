@@ -25,6 +25,8 @@ def test_the_cpu_is_the_model_name_the_kernel_gives():
 def test_a_sweeps_provenance_holds_this_machine_and_this_python():
     collected = provenance.collect(["python", "-m", "bench", "run"])
     assert collected["python"] == platform.python_version() and collected["hostname"] == platform.node()
+    assert collected["platform"] == platform.platform() and collected["cpu"] == provenance.cpu_model()
+    assert collected["gpu"] == provenance.gpu_driver()
     assert collected["cpu_cores_logical"] == psutil.cpu_count(logical=True)
     assert collected["cpu_cores_physical"] == psutil.cpu_count(logical=False)
     assert collected["memory_total_bytes"] == psutil.virtual_memory().total
