@@ -11,6 +11,7 @@ import pytest
 
 from bench.frameworks import missing_framework
 from bench.measure import inference, timing
+from bench.run import tta
 from bench.spec.execution import Execution
 from tests import framework_jobs as jobs
 from tests.conftest import FRAMEWORKS
@@ -115,3 +116,41 @@ def test_airbench_keeps_the_whitening_in_its_first_conv_and_scores_the_weighted_
     np.testing.assert_array_equal(seen["after"], seen["before"])  # frozen through training
     assert seen["scored_loss"] == pytest.approx(seen["views_loss"], rel=1e-5)
     assert abs(seen["views_loss"] - seen["plain_loss"]) > 1e-4  # the views changed what was scored
+
+
+def test_inference_calls_warm_up_then_time_at_least_the_minimum_for_the_budget(device, monkeypatch):
+    calls = []
+
+    def serve(batch: np.ndarray) -> np.ndarray:  # 10 ms a call, finished at once
+        calls.append(len(batch))
+        device.now += 0.010
+        return np.zeros((len(batch), 10), np.float32)
+
+    monkeypatch.setenv("CNNBENCH_INFERENCE_SECONDS", "0.25")  # 25 calls of 10 ms: more than the minimum
+    measured = inference.measure(serve, np.zeros((256, 8, 8, 3), np.uint8), lambda error: False)
+    warm_up = inference.WARMUP_CALLS
+    assert measured["latency_calls"] == 25 and calls[: warm_up + 25] == [1] * (warm_up + 25)
+    assert calls[warm_up + 25 :] == [256] * (warm_up + 25)  # as many, each as long: the same budget
+    calls.clear()
+    monkeypatch.setenv("CNNBENCH_INFERENCE_SECONDS", "0")  # the suite's: one warm-up, the fewest timed calls
+    measured = inference.measure(serve, np.zeros((256, 8, 8, 3), np.uint8), lambda error: False)
+    assert calls == [1, 1, 1, 1, 256, 256] and measured["latency_calls"] == 3
+
+
+@pytest.mark.parametrize("images, batch", [(256, 256), (255, 64), (3, 4)])
+def test_the_throughput_batch_is_the_largest_rung_the_images_fill_or_the_smallest(device, images, batch):
+    def serve(served: np.ndarray) -> np.ndarray:
+        device.now += 0.001
+        return np.zeros((len(served), 10), np.float32)
+
+    measured = inference.measure(serve, np.zeros((images, 8, 8, 3), np.uint8), lambda error: False)
+    assert measured["throughput_batch"] == batch
+
+
+def test_the_down_right_view_is_shifted_one_pixel_over_reflect_padding_to_its_far_edges():
+    images = np.arange(2 * 6 * 5 * 3, dtype=np.uint8).reshape(2, 6, 5, 3)
+    down_right = tta.views(images, "flip-translate")[4][1]
+    assert down_right.shape == images.shape
+    np.testing.assert_array_equal(down_right[:, :5, :4], images[:, 1:, 1:])
+    np.testing.assert_array_equal(down_right[:, 5, :4], images[:, 4, 1:])  # the last row reflects the last but one
+    np.testing.assert_array_equal(down_right[:, :5, 4], images[:, 1:, 3])

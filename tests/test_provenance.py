@@ -54,8 +54,10 @@ def test_git_state_names_the_commit_and_whether_tracked_files_changed(tmp_path, 
 
 
 def fake_nvidia_smi(folder, output: str) -> None:
+    """An nvidia-smi that prints `output` when asked what gpu_driver asks, and fails otherwise."""
+    asked = ["--query-gpu=name,driver_version", "--format=csv,noheader"]
     script = folder / "nvidia-smi"
-    script.write_text(f"#!{sys.executable}\nprint({output!r})\n")
+    script.write_text(f"#!{sys.executable}\nimport sys\nif sys.argv[1:] != {asked!r}: sys.exit(6)\nprint({output!r})\n")
     script.chmod(0o755)
 
 
