@@ -730,21 +730,26 @@ def trial_starting_weights(framework: str, model: str) -> dict:
     return {"weights": adapter.export_weights(built.model, built.layer_list), "record": built.initialisation}
 
 
+def _prepared_on_16_images(framework: str, model_name: str, execution: Execution = Execution()) -> tuple:
+    """(adapter, model, training state, dataset) of `model_name` on 16 synthetic images at batch 8, untrained."""
+    adapter = _adapter(framework, execution=execution)
+    model = adapter.build(registry.layers(model_name, 10), model_name)
+    dataset = cifar.synthetic(train=16, test=8, seed=3)
+    recipe = get_recipe("baseline").with_overrides(batch_size=8)
+    mean, std = cifar.NORMALISATION["cifar10"]
+    return adapter, model, adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, 0), dataset
+
+
 def options_in_force(framework: str, execution: Execution) -> dict:
     """What one training epoch of r2_vanilla_cnn under `execution` observably did: the dtype of the first conv's
     output and the memory format of its input, weights and output (seen by a forward hook in torch; in keras, the
     layer's output when called), the memory format the adapter records, and how many times torch's fused Adam
     kernel ran."""
-    adapter = _adapter(framework, execution=execution)
-    model = adapter.build(registry.layers("r2_vanilla_cnn", 10), "r2_vanilla_cnn")
-    dataset = cifar.synthetic(train=16, test=8, seed=3)
-    recipe = get_recipe("baseline").with_overrides(batch_size=8)
-    mean, std = cifar.NORMALISATION["cifar10"]
-    state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
+    adapter, model, state, dataset = _prepared_on_16_images(framework, "r2_vanilla_cnn", execution)
     if framework == "keras":
         import keras
 
-        adapter.train_epoch(model, state, np.arange(16), constant_rates(16, recipe))
+        adapter.train_epoch(model, state, np.arange(16), constant_rates(16, state.recipe))
         conv = next(layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
         output = keras.Model(model.inputs, conv.output)(dataset.train_x[:2].astype("float32"))
         return {"conv_output_dtype": keras.backend.standardize_dtype(output.dtype)}
@@ -764,7 +769,7 @@ def options_in_force(framework: str, execution: Execution) -> dict:
     conv.register_forward_hook(hook)
     fused = torch._fused_adam_
     with mock.patch.object(torch, "_fused_adam_", lambda *a, **k: fused_calls.append(1) or fused(*a, **k)):
-        adapter.train_epoch(model, state, np.arange(16), constant_rates(16, recipe))
+        adapter.train_epoch(model, state, np.arange(16), constant_rates(16, state.recipe))
     return {**seen, "fused_adam_calls": len(fused_calls), "recorded_format": adapter.settings(model)["memory_format"]}
 
 
@@ -774,26 +779,16 @@ def compiled_graphs_run(framework: str) -> int:
 
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
-    adapter = _adapter(framework, execution=Execution(compile="default"))
-    model = adapter.build(registry.layers("r2_vanilla_cnn", 10), "r2_vanilla_cnn")
-    dataset = cifar.synthetic(train=16, test=8, seed=3)
-    recipe = get_recipe("baseline").with_overrides(batch_size=8)
-    mean, std = cifar.NORMALISATION["cifar10"]
-    state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
-    adapter.train_epoch(model, state, np.arange(16), constant_rates(16, recipe))
+    adapter, model, state, _ = _prepared_on_16_images(framework, "r2_vanilla_cnn", Execution(compile="default"))
+    adapter.train_epoch(model, state, np.arange(16), constant_rates(16, state.recipe))
     return int(torch._dynamo.utils.counters["stats"]["unique_graphs"])
 
 
 def served_and_predicted(framework: str) -> tuple[np.ndarray, np.ndarray]:
     """The logits of 4 images by the serving path (`serve`) and by the scoring path (`predict`), after one
     training epoch of r2_tuned_cnn (BatchNorm and dropout: both must run in inference mode)."""
-    adapter = _adapter(framework)
-    model = adapter.build(registry.layers("r2_tuned_cnn", 10), "r2_tuned_cnn")
-    dataset = cifar.synthetic(train=16, test=8, seed=3)
-    recipe = get_recipe("baseline").with_overrides(batch_size=8)
-    mean, std = cifar.NORMALISATION["cifar10"]
-    state = adapter.prepare(model, recipe, dataset.train_x, dataset.train_y, mean, std, 0)
-    adapter.train_epoch(model, state, np.arange(16), constant_rates(16, recipe))
+    adapter, model, state, dataset = _prepared_on_16_images(framework, "r2_tuned_cnn")
+    adapter.train_epoch(model, state, np.arange(16), constant_rates(16, state.recipe))
     return adapter.serve(model, state, dataset.test_x[:4]), adapter.predict(model, state, dataset.test_x)[:4]
 
 
