@@ -96,3 +96,12 @@ def test_a_package_that_is_not_installed_has_no_version(monkeypatch):
     monkeypatch.setattr(provenance, "PACKAGES", ("numpy", "no-such-package-cnnbench"))
     versions = provenance.package_versions()
     assert versions == {"numpy": __import__("numpy").__version__, "no-such-package-cnnbench": None}
+
+
+def test_ci_and_the_command_line_are_the_processs_own(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setattr(sys, "argv", ["/somewhere/bench/__main__.py", "run", "--resume"])
+    collected = provenance.collect()
+    assert collected["ci"] is True and collected["command"].endswith("run --resume")
+    monkeypatch.delenv("CI")
+    assert provenance.collect()["ci"] is False
