@@ -13,7 +13,7 @@ from PIL import Image
 
 from bench.data import cifar
 from bench.errors import BenchError
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, requires_shared_cifar10
 from tests.test_cli import assert_one_line_error, bench
 
 CLASSES = ("cats", "dogs", "ferns")
@@ -138,6 +138,7 @@ def test_a_run_on_a_folder_trains_in_both_frameworks_and_bad_data_exits_2_writin
 
 
 @pytest.mark.real_data
+@requires_shared_cifar10
 def test_the_shared_cifar10_copy_read_as_a_folder_gives_the_cifar10_loaders_images(tmp_path):
     archive = REPO_ROOT.parent / "shared" / "datasets" / cifar.JPEG_ARCHIVE
     with tarfile.open(archive, "r:gz") as tar:  # every file name per split and class, in the loader's order
