@@ -118,6 +118,13 @@ def leaderboard_text(records: list[dict], plot_files: list[str] = (), package_ru
     )
 
 
+def details_text(records: list[dict], plot_files: list[str] = (), package_runs: list[dict] = ()) -> str:
+    """details.md as `bench report` would write it for `records`."""
+    from bench.report import details, tables
+
+    return details.details_markdown(*tables.derived(records, package_runs), plot_files)
+
+
 QUICK_BENCHMARK_MODELS = ("r2_vanilla_cnn", "r3_deep_cnn", "resnet18")
 QUICK_BENCHMARK_MINUTES = "3.5"  # measured here: 206 s of pytest under `nox -s benchmark`, 2 cores, 2026-12-03
 

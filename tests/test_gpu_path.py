@@ -16,7 +16,7 @@ from bench.results import store
 from bench.run import runner
 from bench.spec import registry
 from bench.spec.suites import ALL_MODELS, YARDSTICK_MODELS, get_suite
-from tests.conftest import REPO_ROOT, leaderboard_text, requires_no_gpu
+from tests.conftest import REPO_ROOT, details_text, requires_no_gpu
 from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
 
@@ -58,7 +58,7 @@ def test_naive_loop_and_fast_path_give_a_speedup_row(tmp_path):
     records = store.load(tmp_path)
     assert {r["settings"]["loader"] for r in records} == {"fast", "naive"}
     assert all(r["status"] == "ok" and r["timing"]["epoch_median_s"] > 0 for r in records)
-    section = leaderboard_text(records).split("## Fast path vs naive loop")[1].split("\n## ")[0]
+    section = details_text(records).split("## Fast path vs naive loop")[1].split("\n## ")[0]
     (row,) = [line for line in section.splitlines() if line.startswith("| r2_vanilla_cnn")]
     cells = [cell.strip() for cell in row.strip("|").split("|")]
     assert cells[1] == "torch" and cells[4] == "fast" and cells[-1].endswith("x")
@@ -110,7 +110,7 @@ def test_keras_runs_on_the_torch_backend_as_on_the_gpu_machines(tmp_path):
     assert record["status"] == "ok", record["error"]
     assert record["settings"]["backend"] == "torch"
     assert record["settings"]["tf32_matmul"] is False  # strict float32, as the fairness manifest says
-    assert "keras (torch)" in leaderboard_text([record])
+    assert "keras (torch)" in details_text([record])
 
 
 @needs_keras
@@ -124,7 +124,7 @@ def test_keras_runs_on_the_jax_backend_with_its_own_jit(tmp_path):
     assert record["settings"]["backend"] == "jax" and record["settings"]["precision"] == "bfloat16"
     assert record["settings"]["tf32_matmul"] is False
     assert record["test"]["accuracy"] is not None and record["timing"]["epoch_median_s"] > 0
-    assert "keras (jax)" in leaderboard_text([record])
+    assert "keras (jax)" in details_text([record])
 
 
 @needs_torch

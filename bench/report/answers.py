@@ -1,22 +1,24 @@
-"""The leaderboard's first screen: which CNN, which framework, which batch size, per hardware.
+"""The leaderboard's first screen: which CNN, which framework, which batch size, per machine.
 
-Three lines per hardware (the newest run's machine first, then GPUs), each of 200 characters or fewer:
-the answer with its n, noise and budget, and a link to the table with the rest; a fourth where two or more
-models trained at their papers' own budgets (the converged answer, each with its training time). Derived from the same
-configuration and trial tables as the rest of the leaderboard; configurations that did not learn are never
-recommended.
+Each answer comes from the evidence that can carry it (bench.report.evidence): the papers' parts trained at their
+own budgets, both frameworks' converged pairs, a designed batch-size experiment. Where a machine has only smoke
+budgets the answer says so and names the command that would make the evidence. One line per answer, 200
+characters or fewer; configurations that did not learn are never recommended.
 """
 
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 import pandas as pd
 
 from bench.frameworks import REFERENCE_FRAMEWORK
-from bench.report import statistics
+from bench.report import evidence, statistics
 
-COMPARABLE = ["dataset", "recipe", "epochs", "train_size", "test_size"]
 DID_NOT_LEARN_MARGIN = 0.02  # test accuracy within 2 points of chance: the model did not learn
+SHARED = "†"  # marks an epoch time measured under load: another trial, or other processes (bench.measure.load)
+RECIPE_LR = "recipe's"  # the lr column of a trial that ran at its recipe's learning rate
 
 
 def learned(mean_accuracy, chance):
@@ -30,109 +32,67 @@ def _accuracy(row) -> str:
     return f"{100 * row['acc_mean']:.1f}{spread} % (n={row['n']})"
 
 
-def _budget(row) -> str:
-    """`r2` × 50 ep, 45,000 img: the recipe and budget, short (the linked table has the rest)."""
-    return f"`{row['recipe']}` × {row['epochs']} ep, {int(row['train_size']):,} img"
-
-
-def which_model(configs: pd.DataFrame) -> str:
-    """The best model at the largest budget where two or more models that learned compete (over seeds
-    where some budget has them)."""
-    learned = configs[configs["learned"]]
-    contests = [(key, group) for key, group in learned.groupby(COMPARABLE, sort=True) if group["model"].nunique() > 1]
-    if not contests:
-        return "no two models compared at one budget yet"
-    # Seeds first (a ranking with a noise estimate), then the largest budget, then the most models.
-    _, group = max(
-        contests, key=lambda item: (item[1]["n"].min() > 1, item[0][2] * item[0][3], item[1]["model"].nunique())
-    )
-    ranked = group.sort_values(["acc_mean", "model"], ascending=[False, True])
-    best = ranked.iloc[0]
-    other = ranked[ranked["model"] != best["model"]].iloc[0]
-    verdict = statistics.accuracy_verdict_from_summary(best, other)[2]
-    noise = {statistics.NO_ESTIMATE: "one seed", statistics.WITHIN: "within the seed noise"}.get(
-        verdict, "beyond the seed noise"
-    )
-    link = "[architectures](#architectures)" if best["recipe"] == "common" else "[details](details.md)"
-    return (
-        f"**{best['model']}** ({best['framework']}) {_accuracy(best)}; next **{other['model']}** "
-        f"{100 * other['acc_mean']:.1f} %, {noise}; {group['model'].nunique()} models, {_budget(best)} ({link})"
-    )
-
-
 def _training_time(row) -> str:
     """A configuration's training time: its epochs at its median epoch time, † where timed under load."""
     minutes = row["epochs"] * row["epoch_s"] / 60
     return f"{minutes:.0f} min{SHARED if row['shared'] else ''}"
 
 
-def at_papers_budgets(configs: pd.DataFrame) -> str | None:
-    """The most accurate model and the next among those trained at their papers' own budgets (each its paper's
-    recipe and epochs, so the budgets differ: each with its training time), on the dataset most of them used;
-    None where fewer than two models have such rows (a probe recipe has no paper, so no paper's budget)."""
-    own = configs[configs["full_budget"] & configs["learned"]]
-    if own.empty:
-        return None
-    own = own[own["dataset"] == own["dataset"].value_counts().index[0]]
+def which_model(configs: pd.DataFrame, device: str) -> str:
+    """The most accurate model and the next among the papers' parts trained at their own budgets and batch sizes
+    (so the budgets differ: each with its training time), on the dataset most of them used; the best is bold
+    only beyond the seed noise. Smoke budgets rank nothing."""
+    own = evidence.converged_rows(configs)
+    own = own[own["full_budget"] & own["at_recipe_batch"]]
+    if not own.empty:
+        own = own[own["dataset"] == own["dataset"].value_counts().index[0]]
     ranked = own.sort_values(["acc_mean", "n", "model"], ascending=[False, False, True]).drop_duplicates("model")
     if len(ranked) < 2:
-        return None
+        return evidence.no_converged_answer(device)
     best, other = ranked.iloc[0], ranked.iloc[1]
+    bold, noise = evidence.lead(best, other)
+    name = f"**{best['model']}**" if bold else best["model"]
     return (
-        f"**{best['model']}** ({best['framework']}) {_accuracy(best)}, {_training_time(best)}; next "
-        f"**{other['model']}** {100 * other['acc_mean']:.1f} %, {_training_time(other)}; {len(ranked)} models "
-        "([reported vs reproduced](#reported-vs-reproduced))"
+        f"{name} ({best['framework']}) {_accuracy(best)}, {_training_time(best)}; next {other['model']} "
+        f"{100 * other['acc_mean']:.1f} %, {_training_time(other)}: {noise}; {len(ranked)} models at their "
+        "papers' budgets ([reported vs reproduced](#reported-vs-reproduced))"
     )
 
 
-SHARED = "†"  # marks an epoch time measured under load: another trial, or other processes (bench.measure.load)
+def _timing(rows: list[dict], device: str) -> str:
+    """The median epoch-time ratio of the quiet pairs (of all, marked †, where every one was loaded); on a GPU
+    also the first epoch's, which holds compilation."""
+    quiet = [p["time_ratio"] for p in rows if not p["timed_under_load"]]
+    if quiet:
+        steady = f"epoch time {np.median(quiet):.2f}x ({len(quiet)} of {len(rows)} quiet)"
+    else:
+        steady = f"epoch time {np.median([p['time_ratio'] for p in rows]):.2f}x{SHARED} (every pair under load)"
+    if device != "cuda":
+        return steady
+    return f"{steady}, first epoch {np.median([p['first_epoch_ratio'] for p in rows]):.2f}x"
 
 
-def _quiet_median_ratio(pairs: list[dict]) -> float:
-    """The median epoch-time ratio of the pairs timed without load; of all pairs where every one was loaded."""
-    quiet = [p["time_ratio"] for p in pairs if not p["timed_under_load"]]
-    return float(np.median(quiet or [p["time_ratio"] for p in pairs]))
-
-
-def which_framework(pairs: list[dict]) -> str:
-    """The fastest keras backend against torch: epoch-time ratio and accuracy difference over matched
-    configurations; the other backends are a link away."""
-    if not pairs:
-        return "no model run in both frameworks with the same settings yet"
+def which_framework(pairs: list[dict], device: str) -> str:
+    """Each part trained to convergence in torch and in the Keras backend with the most such parts: the
+    epoch-time ratio over quiet pairs, and how many parts the equivalence test calls equivalent. Backends never
+    pool, nor do budgets; a backend not timed as its users run it is left out."""
+    usable = [
+        p
+        for p in pairs
+        if p["converged"] and p["learned"] and not evidence.untypical_timing(p["framework"], p["variant"], device)
+    ]
+    if not usable:
+        return evidence.no_converged_answer(device)
     by_backend: dict[str, list[dict]] = {}
-    for pair in pairs:
+    for pair in usable:
         by_backend.setdefault(pair["framework"], []).append(pair)
-    ratios = {backend: _quiet_median_ratio(rows) for backend, rows in by_backend.items()}
-    backend = min(ratios, key=ratios.get)
+    backend = max(sorted(by_backend), key=lambda name: len(by_backend[name]))
     rows = by_backend[backend]
-    judged = [p for p in rows if p["verdict"] != statistics.NO_ESTIMATE]
-    beyond = sum(p["verdict"] != statistics.WITHIN for p in judged)
-    noise = f"{beyond} of {len(judged)} beyond the noise" if judged else "one seed each"
-    learned = [p["difference"] for p in rows if p["learned"]]  # pairs where a side did not learn say nothing
-    accuracy = f"{100 * float(np.median(learned)):+.1f} pt" if learned else "no pair both learned"
-    loaded = sum(p["timed_under_load"] for p in rows)
-    mark = SHARED if loaded == len(rows) else ""
-    left_out = f", {loaded} loaded left out" if loaded and not mark else ""
-    others = f"; {len(ratios) - 1} more backend{'s' if len(ratios) > 2 else ''}" if len(ratios) > 1 else ""
+    verdicts = Counter(p["equivalence"][0] for p in rows)
+    parity = ", ".join(f"{count} {verdict}" for verdict, count in sorted(verdicts.items()))
     return (
-        f"**{REFERENCE_FRAMEWORK if ratios[backend] > 1 else backend}**: {backend} takes {ratios[backend]:.2f}x{mark} "
-        f"{REFERENCE_FRAMEWORK}'s epoch time, accuracy {accuracy} (median of {len(rows)}{left_out}; {noise}){others} "
-        f"([frameworks](#frameworks))"
-    )
-
-
-SWEEP_KEYS = ["model", "framework", "dataset", "recipe", "epochs", "train_size", "lr", "lr_rule", "variant"]
-RECIPE_LR = "recipe's"  # the lr column of a trial that ran at its recipe's learning rate
-
-
-def widest_sweep(trials: pd.DataFrame) -> tuple[tuple, pd.DataFrame] | None:
-    """The batch-size sweep with the most batch sizes (then the most runs, torch first), or None."""
-    ok = trials[trials["status"] == "ok"]
-    sweeps = [(key, group) for key, group in ok.groupby(SWEEP_KEYS, sort=True) if group["batch_size"].nunique() > 1]
-    if not sweeps:
-        return None
-    return max(
-        sweeps, key=lambda item: (item[1]["batch_size"].nunique(), len(item[1]), item[0][1] == REFERENCE_FRAMEWORK)
+        f"{backend} / {REFERENCE_FRAMEWORK}, {len(rows)} converged pairs: {_timing(rows, device)}; accuracy "
+        f"{parity} (±{100 * evidence.EQUIVALENCE_MARGIN:g} pt) ([parity](#framework-parity-at-convergence))"
     )
 
 
@@ -145,17 +105,17 @@ def _throughput_gain(smallest: pd.DataFrame, largest: pd.DataFrame) -> tuple[flo
     return largest["images_per_s"].median() / smallest["images_per_s"].median(), SHARED
 
 
-def which_batch_size(trials: pd.DataFrame) -> str:
-    """The widest batch-size sweep: throughput gained from the smallest to the largest batch, and where
-    accuracy starts to fall (beyond the seed noise) under the learning-rate rule used."""
-    sweep = widest_sweep(trials)
-    if sweep is None:
-        return "no batch-size sweep on this hardware yet"
-    (model, framework, *_, rate, rule, _), group = sweep
+def which_batch_size(trials: pd.DataFrame, device: str) -> str:
+    """The widest designed batch-size experiment (bench.report.evidence): throughput gained from the smallest
+    to the largest batch, and where accuracy starts to fall (beyond the seed noise) under its learning-rate
+    rule."""
+    experiments = evidence.designed_batch_experiments(trials)
+    if not experiments:
+        return evidence.no_converged_answer(device, evidence.BATCH_SUITES).replace(
+            "no converged answer", "no designed batch-size experiment"
+        )
+    (_, model, framework, _, _, _, epochs, _, rate, rule), group = experiments[0]
     group = group.drop_duplicates("trial_key")  # a repeated trial is no new evidence about accuracy
-    group = group[learned(group.groupby("batch_size")["test_accuracy"].transform("mean"), group["chance"])]
-    if group["batch_size"].nunique() < 2:
-        return f"**{model}** ({framework}): fewer than two batch sizes learned"
     per_batch = {batch: runs for batch, runs in group.groupby("batch_size", sort=True)}
     smallest, largest = min(per_batch), max(per_batch)
     speed, loaded = _throughput_gain(per_batch[smallest], per_batch[largest])
@@ -167,14 +127,12 @@ def which_batch_size(trials: pd.DataFrame) -> str:
         if batch > best and statistics.accuracy_verdict(accuracy[best], accuracy[batch])[2] == "worse"
     ]
     n = min(len(values) for values in accuracy.values())
-    trend = (
-        f"falls beyond the noise from {falls[0]}" if falls else "within the noise throughout" if n > 1 else "one seed"
-    )
+    trend = f"falls beyond the noise from {falls[0]}" if falls else "within the noise" if n > 1 else "one seed"
     return (
-        f"**{model}** ({framework}), batch {smallest} → {largest}: {speed:.1f}x{loaded} images/s, "
+        f"{model} ({framework}), {epochs} ep, batch {smallest} → {largest}: {speed:.1f}x{loaded} images/s, "
         f"accuracy {100 * np.mean(accuracy[smallest]):.1f} → {100 * np.mean(accuracy[largest]):.1f} % "
         f"(best {best}, n={n}), {trend}; "
-        + (f"lr rule `{rule}`" if rate == RECIPE_LR else f"lr {rate} at every batch")
+        + (f"lr rule `{rule}`" if rate == RECIPE_LR else f"lr {rate} throughout")
         + " ([batch size](#batch-size))"
     )
 
@@ -194,14 +152,14 @@ def answer_lines(configs: pd.DataFrame, trials: pd.DataFrame, pairs: list[dict])
         mine = configs[configs["hardware"] == hardware]
         if mine.empty:
             continue
-        converged = at_papers_budgets(mine)
+        here = trials[trials["hardware"] == hardware]
+        device = here["device"].iloc[0]
         lines += [
             f"**{hardware}**",
             "",
-            f"- Which CNN: {which_model(mine)}",
-            *([f"- Which CNN at the papers' own budgets: {converged}"] if converged else []),
-            f"- Which framework: {which_framework([p for p in pairs if p['hardware'] == hardware])}",
-            f"- Which batch size: {which_batch_size(trials[trials['hardware'] == hardware])}",
+            f"- Which CNN: {which_model(mine, device)}",
+            f"- Which framework: {which_framework([p for p in pairs if p['hardware'] == hardware], device)}",
+            f"- Which batch size: {which_batch_size(here, device)}",
             "",
         ]
     return lines

@@ -58,11 +58,11 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
 
 
 TRIAL_COLUMNS = (  # the order of tables/trials.csv
-    "dataset hardware device model framework variant batch_size lr recipe epochs train_size seed status error "
-    "test_accuracy chance trial_id trial_key epoch_s first_epoch_s warmup_in_epoch_time timing_shared images_per_s "
-    "peak_rss_mb peak_device_mb tta_s tta_target params mflops lr_rule first_lr paper headline budget_note "
-    "matches_paper full_budget test_size file finished_at latency_ms latency_p99_ms serve_images_per_s serve_batch "
-    "serve_path serve_loaded"
+    "dataset dataset_name hardware device model framework variant batch_size lr recipe epochs train_size seed "
+    "status error test_accuracy chance trial_id trial_key epoch_s first_epoch_s warmup_in_epoch_time "
+    "timing_shared images_per_s peak_rss_mb peak_device_mb tta_s tta_target params mflops lr_rule first_lr paper "
+    "headline budget_note matches_paper converged at_recipe_batch full_budget test_size file finished_at "
+    "latency_ms latency_p99_ms serve_images_per_s serve_batch serve_path serve_loaded"
 ).split()
 
 
@@ -71,6 +71,7 @@ def _what_ran(record: dict, dataset: dict) -> dict:
     config = record["config"]
     return {
         "dataset": dataset.get("label", config["dataset"]),
+        "dataset_name": config["dataset"],
         "hardware": hardware_label(record),
         "device": config["device"],
         "model": config["model"],
@@ -89,6 +90,8 @@ def _what_ran(record: dict, dataset: dict) -> dict:
         "paper": (record.get("recipe") or {}).get("paper"),
         "budget_note": (record.get("budget") or {}).get("note", ""),
         "matches_paper": (record.get("budget") or {}).get("matches_paper"),
+        "converged": converged(record),
+        "at_recipe_batch": _at_recipe_batch(config),
         "full_budget": at_papers_budget(record),
     }
 
@@ -159,6 +162,9 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
         first_epoch_s=("first_epoch_s", "median"),
         warmup=("warmup_in_epoch_time", "any"),
         shared=("timing_shared", "any"),
+        dataset_name=("dataset_name", "first"),
+        converged=("converged", "all"),
+        at_recipe_batch=("at_recipe_batch", "first"),
         full_budget=("full_budget", "all"),
         images_per_s=("images_per_s", "median"),
         params=("params", "first"),
@@ -172,16 +178,21 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["dataset", "hardware", "model", "framework", "variant", "batch_size"])
 
 
-def at_papers_budget(record: dict) -> bool:
-    """Whether a trial trained at its paper's own budget: the recipe's epoch count (or its early stop), the whole
-    training split, scored on the whole test set. Interpretations (`recipe.deviations`) do not shorten a budget."""
+def converged(record: dict) -> bool:
+    """Whether a trial ran its recipe's whole budget: the recipe's epoch count (or its early stop), the whole
+    training split, scored on the whole test set (bench.report.evidence: the rows that may answer)."""
     budget, config = record.get("budget") or {}, record["config"]
     return bool(
         budget.get("full_training_set")
         and budget.get("epochs") == budget.get("paper_epochs")
         and config.get("test_subset") is None
-        and (record.get("recipe") or {}).get("paper")
     )
+
+
+def at_papers_budget(record: dict) -> bool:
+    """Whether a trial trained at its paper's own budget: converged under a paper's recipe. Interpretations
+    (`recipe.deviations`) do not shorten a budget."""
+    return converged(record) and bool((record.get("recipe") or {}).get("paper"))
 
 
 def published(model: str) -> dict:

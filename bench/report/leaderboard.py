@@ -1,15 +1,14 @@
-"""`python -m bench report`: RESULTS/leaderboard.md (bench.report.markdown), its details, tables as CSV and
-JSON, plots and RESULTS/README.md, all derived from the raw records."""
+"""`python -m bench report`: RESULTS/leaderboard.md (bench.report.markdown), details.md (bench.report.details),
+tables as CSV and JSON, plots and RESULTS/README.md, all derived from the raw records."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
-
 from bench.report import plots, search_report
+from bench.report.details import details_markdown
 from bench.report.frame import paper_records
-from bench.report.markdown import NO_RESULTS, commands_readme, leaderboard_markdown, render_details
+from bench.report.markdown import NO_RESULTS, commands_readme, leaderboard_markdown
 from bench.report.tables import architecture_configs, derived, grid_groups
 from bench.results import store
 from bench.run import yardstick
@@ -43,7 +42,8 @@ def write_leaderboard(results_dir) -> Path:
             + plots.batch_sizes(trials, plot_dir)
             + plots.grids(grid_groups(configs), plot_dir)
         )
-    path.write_text(leaderboard_markdown(configs, named, sorted(p.name for p in drawn)))
-    (root / "details.md").write_text(render_details(named.get("results", pd.DataFrame())))
+    plot_files = sorted(p.name for p in drawn)
+    path.write_text(leaderboard_markdown(configs, named, plot_files))
+    (root / "details.md").write_text(details_markdown(configs, named, plot_files))
     (root / "README.md").write_text(commands_readme(all_records))
     return path

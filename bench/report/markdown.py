@@ -8,119 +8,17 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench.frameworks import backend_environment, default_backend
-from bench.report import plots, search_report
-from bench.report.answers import answer_lines, hardware_order, widest_sweep
+from bench.report import evidence, plots
+from bench.report.answers import answer_lines
 from bench.report.labels import hardware_label
-from bench.report.statistics import NO_ESTIMATE, WITHIN, accuracy_verdict_from_summary
-from bench.report.tables import (
-    ARCHITECTURE_RECIPE,
-    architecture_configs,
-    architectures_table,
-    framework_pair_values,
-    seconds_cell,
-)
+from bench.report.reproduction import AT_PAPERS_BUDGET
+from bench.report.tables import framework_pair_values
 
 
-def architectures_markdown(table: pd.DataFrame, order: list[str]) -> list[str]:
-    """The Architectures section: one short ranking per hardware and budget, what is constant in its heading."""
-    ranking = architectures_table(table)
-    if ranking.empty:
-        return []
-    lines = [
-        "## Architectures",
-        "",
-        f"Every model under the `{ARCHITECTURE_RECIPE}` recipe (Adam, cosine, crop + flip), one ranking across "
-        "frameworks per hardware and budget, best test accuracy first; time to target counts training "
-        "seconds until the validation accuracy first reaches it; † marks an epoch time measured under load "
-        "(another trial, or other processes, using the machine's CPU). All columns: `tables/architectures.csv`.",
-        "",
-    ]
-    keys = ["hardware", "dataset", "epochs", "train images", "test images", "batch", "variant"]
-    groups = sorted(ranking.groupby(keys, sort=False), key=lambda item: (order.index(item[0][0]), item[0]))
-    for (hardware, dataset, epochs, train, test, batch, variant), group in groups:
-        lines += [
-            f"### {hardware}: {dataset}, {epochs} epochs on {train:,} images, {test:,} test images, "
-            f"batch {batch}, {variant}",
-            "",
-            group.drop(columns=keys).to_markdown(index=False),
-            "",
-        ]
-    return lines
-
-
-def summary_lines(table: pd.DataFrame) -> list[str]:
-    """The headline answers, each with its n and spread.
-
-    A "best accuracy" line needs a contest: two or more models on the same data, hardware, recipe and budget.
-    Configurations that did not learn are never named (best, fastest to target, throughput).
-    """
-    lines = []
-    pairs = framework_pair_values(table)
-    table = table[table["learned"]]  # a model that did not learn wins nothing
-    keys = ["dataset", "hardware", "recipe", "epochs", "train_size"]
-    for (dataset, hardware, recipe, epochs, images), group in table.groupby(keys, sort=True):
-        if group["model"].nunique() < 2:
-            continue
-        ranked = group.sort_values(["acc_mean", "model"], ascending=[False, True])
-        best = ranked.iloc[0]
-        runner_up = ranked[ranked["model"] != best["model"]].iloc[0]
-        lines.append(
-            f"- {dataset}, recipe `{recipe}`, {epochs} epochs on {int(images)} images, {hardware}: best "
-            f"test accuracy {_headline(best)}; best other model {_headline(runner_up)} "
-            f"({group['model'].nunique()} models){_lead(best, runner_up)}."
-        )
-    timed = table[~table["shared"]]  # times measured under load win nothing either
-    for (hardware, target), group in timed.groupby(["hardware", "tta_target"], sort=True):
-        reached = group[group["tta_reached"] == group["n"]]
-        if not reached.empty:
-            fastest = reached.sort_values(["tta_s", "model"]).iloc[0]
-            lines.append(
-                f"- Fastest to {100 * target:.0f} % validation accuracy on {hardware}: "
-                f"**{fastest['model']}** ({fastest['framework']}, {fastest['variant']}, batch "
-                f"{fastest['batch_size']}, recipe `{fastest['recipe']}`) in {seconds_cell(fastest['tta_s'])} s "
-                f"of training (median over n={fastest['n']}; {len(reached)} of {len(group)} "
-                f"configurations reached it in every seed)."
-            )
-    for hardware, group in timed.groupby("hardware", sort=True):
-        fastest = group.sort_values("images_per_s", ascending=False).iloc[0]
-        lines.append(
-            f"- Highest training throughput on {hardware}: **{fastest['model']}** ({fastest['framework']}, "
-            f"{fastest['variant']}, batch {fastest['batch_size']}) at {fastest['images_per_s']:.0f} "
-            f"images/s (median over n={fastest['n']}; its test accuracy {100 * fastest['acc_mean']:.1f} %)."
-        )
-    values = pd.Series([p["time_ratio"] for p in pairs if not p["timed_under_load"]], dtype=float)
-    if not values.empty:
-        loaded = len(pairs) - len(values)
-        lines.append(
-            f"- Keras/PyTorch epoch-time ratio, same model and settings: median {values.median():.2f} "
-            f"(range {values.min():.2f}-{values.max():.2f}, n={len(values)} pairs"
-            + (f"; {loaded} timed under load left out" if loaded else "")
-            + ")."
-        )
-    return lines
-
-
-def _lead(best, other) -> str:
-    """The best model's lead over the next, with Welch's 95 % interval when both have 2+ seeds."""
-    difference, half, verdict = accuracy_verdict_from_summary(best, other)
-    if verdict == NO_ESTIMATE:
-        return f"; lead {100 * difference:.2f} pt, no interval with a single seed"
-    return (
-        f"; lead {100 * difference:.2f} ± {100 * half:.2f} pt (95 % CI), "
-        f"{'within' if verdict == WITHIN else 'beyond'} the seed noise"
-    )
-
-
-def _headline(row) -> str:
-    spread = f" ± {100 * row['acc_std']:.2f}" if row["n"] > 1 else ""
-    accuracy = f"{100 * row['acc_mean']:.2f}{spread} % (n={row['n']})"
-    return f"**{row['model']}** ({row['framework']}, {row['variant']}) {accuracy}"
-
-
-def _section(
+def section_lines(
     title: str, intro: str, table: pd.DataFrame, lift: tuple[str, ...] = (), drop_empty: bool = False
 ) -> list[str]:
-    """A leaderboard section's lines, or none when its table is empty. Columns in `lift` are constant within
+    """A section's lines, or none when its table is empty. Columns in `lift` are constant within
     each of its sub-tables and go into that sub-table's heading, so the tables stay narrow; with `drop_empty`
     a sub-table also leaves out the columns that are "-" in all its rows."""
     if table.empty:
@@ -140,61 +38,6 @@ def _section(
     return lines
 
 
-def searches_markdown(named: dict[str, pd.DataFrame], plot_files: list[str]) -> list[str]:
-    """The Searches section: Optuna studies of `bench tune`, then learning-rate x batch-size grids."""
-    studies, grid = named["searches"], named["grid"]
-    if studies.empty and grid.empty:
-        return []
-    return ["## Searches", "", *_studies_markdown(studies, plot_files), *_grids_markdown(grid, plot_files)]
-
-
-def _studies_markdown(studies: pd.DataFrame, plot_files: list[str]) -> list[str]:
-    """The Optuna studies: how they search, the spaces, one row per study, and their plots."""
-    if studies.empty:
-        return []
-    drawn = {search_report.plot_name(study, hardware) for study, hardware in zip(studies["study"], studies["hardware"])}
-    return [
-        "Optuna studies of `python -m bench tune`, one per framework: each candidate is a trial of its own, "
-        "chosen by TPE (fixed seed) and stopped early by a median pruner on validation accuracy; the best "
-        "candidate by validation accuracy is trained again in a final trial, the only one that sees the "
-        "test set. Searched spaces:",
-        "",
-        *search_report.space_lines(),
-        "",
-        studies.drop(columns=["study"]).to_markdown(index=False),
-        "",
-        *[f"![{name.removesuffix('.png')}](plots/{name})" for name in plot_files if name in drawn],
-        "",
-    ]
-
-
-GRID_KEYS = ["dataset", "hardware", "model", "framework", "variant", "recipe", "epochs", "train images", "test images"]
-
-
-def _grids_markdown(grid: pd.DataFrame, plot_files: list[str]) -> list[str]:
-    """The learning-rate x batch-size grids, one block (and heatmap) per model, framework and budget."""
-    if grid.empty:
-        return []
-    lines = [
-        "### Learning rate x batch size grids",
-        "",
-        "Test accuracy per learning rate (rows) and batch size (columns), as report r4's grid search; "
-        "one block per model, framework and budget.",
-        "",
-    ]
-    for values, block in grid.groupby(GRID_KEYS, sort=False):
-        heading = (
-            ", ".join(str(v) for v in values[:5]) + f", recipe {values[5]}, {values[6]} epochs on "
-            f"{int(values[7]):,} images, {int(values[8]):,} test images"
-        )
-        table = block.drop(columns=GRID_KEYS).dropna(axis=1, how="all").loc[:, lambda b: (b != "-").any()]
-        lines += [f"#### {heading}", "", table.to_markdown(index=False), ""]
-        name = plots.grid_plot_name(*values)
-        if name in plot_files:
-            lines += [f"![{name.removesuffix('.png')}](plots/{name})", ""]
-    return lines
-
-
 HEADER = [
     "# cnnbench leaderboard",
     "",
@@ -206,27 +49,31 @@ HEADER = [
 NO_RESULTS = "\n".join(HEADER + ["No results yet: run `python -m bench run`.", ""])
 
 
-def _inline_plots(configs: pd.DataFrame, trials: pd.DataFrame, plot_files: list[str]) -> list[str]:
-    """The two plots of the first screen: accuracy against epoch time for the widest Architectures ranking,
-    and the batch-size trade-off of the widest sweep (GPUs first), where they were drawn."""
-    chosen = []
-    common = architecture_configs(configs)
-    if not common.empty:
-        hardware, epochs, images = common.groupby(["hardware", "epochs", "train_size"]).size().idxmax()
-        chosen.append(plots.pareto_name(hardware, epochs, images))
-    for hardware in hardware_order(trials):
-        sweep = widest_sweep(trials[trials["hardware"] == hardware])
-        if sweep:
-            model, _, _, recipe, epochs, images, _, _, _ = sweep[0]
-            chosen.append(plots.batch_name(model, hardware, recipe, epochs, images))
-            break
-    return [f"![{name.removesuffix('.png')}](plots/{name})" for name in chosen if name in plot_files]
+def _plot_lines(names: list[str], plot_files: list[str]) -> list[str]:
+    """Markdown images of the plots among `names` that were drawn."""
+    return [f"![{name.removesuffix('.png')}](plots/{name})" for name in names if name in plot_files]
+
+
+def _parity_plots(configs: pd.DataFrame, plot_files: list[str]) -> list[str]:
+    """The learning curves of each part trained at its paper's budget, both frameworks overlaid."""
+    parts = configs[configs["full_budget"] & configs["at_recipe_batch"]]
+    keys = parts[["model", "recipe", "epochs", "train_size"]].drop_duplicates().itertuples(index=False)
+    return _plot_lines(sorted(plots.curves_name(m, r, e, int(t)) for m, r, e, t in keys), plot_files)
+
+
+def _frontier_plots(trials: pd.DataFrame, plot_files: list[str]) -> list[str]:
+    """The batch-size plot of each designed batch-size experiment (bench.report.evidence)."""
+    names = {
+        plots.batch_name(hardware=key[0], model=key[1], recipe=key[5], epochs=key[6], images=int(key[7]))
+        for key, _ in evidence.designed_batch_experiments(trials)
+    }
+    return _plot_lines(sorted(names), plot_files)
 
 
 @dataclass(frozen=True)
 class Section:
     """A leaderboard section made of one table: its title, what it shows, its table's name, and the columns
-    lifted into sub-table headings (see _section)."""
+    lifted into sub-table headings (see section_lines)."""
 
     title: str
     intro: str
@@ -281,18 +128,33 @@ _SECTIONS = (
     ),
     Section(
         "Reported vs reproduced",
-        "Each report's published figures (copied from the report, in "
-        "the columns marked reported: accuracy, parameter count, epoch time on the report's "
-        "hardware) beside ours for the same model and recipe, on our hardware. Rows at the paper's "
-        "own budget (its recipe, batch size and epochs, or its early stop, on the whole training split) "
-        "come first; their verdict: reproduced (within 3 points of the published accuracy) or not, and "
-        "for a miss the reason a probe found: the same network under a recipe that changes one thing "
-        "(`Recipe.probe_of`), same data and budget. Where the paper is silent the recipe's choices are in "
-        "each result's `recipe.deviations`. A shorter budget is stated in the last column; its verdict, "
-        '"budget short", says nothing about the paper\'s figure.',
+        "Each paper's published figures (copied from the paper, in the columns marked reported) beside ours for "
+        "the same model and recipe at the paper's own budget (its recipe, batch size and epochs, or its early "
+        "stop, on the whole training split), on our hardware, with our 95 % interval over seeds. Verdict: "
+        "reproduced where our whole interval lies within 3 points of the published accuracy, not reproduced where "
+        "it lies beyond, undecided where it crosses; with one seed the mean decides, marked provisional. A "
+        "figure published on another dataset is not compared. For a miss, the reason a probe found: the same "
+        "network under a recipe that changes one thing (`Recipe.probe_of`). Where the paper is silent the "
+        "recipe's choices are in each result's `recipe.deviations`; shorter budgets are in details.md.",
         "reported_vs_reproduced",
         ("budget",),
         drop_empty=True,
+    ),
+    Section(
+        "The papers' claims",
+        "Each relative claim a paper makes, in its words and figures, scored on our parts trained at their papers' "
+        "budgets, per machine and framework: holds or reversed (Welch's 95 % interval of the difference excludes "
+        "zero; with one seed a side the sign decides, marked provisional), within the noise, or not tested yet "
+        "with what a test needs.",
+        "claims",
+    ),
+    Section(
+        "Batch size at convergence",
+        "Designed batch-size experiments only: the same model, framework, recipe, data and epochs on the whole "
+        "training split, under one stated learning-rate rule. Per batch size: accuracy reached, time per epoch, "
+        "throughput and peak memory. Smoke-budget sweeps and searches are in details.md.",
+        "batch_size_converged",
+        ("hardware", "recipe"),
     ),
     Section(
         "Inference",
@@ -301,16 +163,25 @@ _SECTIONS = (
         "`jit_compile`): latency of one image per call (median and 99th percentile, after warm-up calls) and "
         "the images per second of the largest batch of 256, 64, 16, 4 that fits. Per model and training "
         "budget, the fastest framework at batch 1 and the one with the highest throughput, each with the test "
-        "accuracy of the same trials; † marks a figure timed while other processes used the CPU.",
+        "accuracy of the same trials; † marks a figure timed while other processes used the CPU. Converged "
+        "budgets only here; every budget in details.md.",
+        "inference_converged",
+        ("hardware",),
+    ),
+    Section(
+        "Inference at every budget",
+        "As Inference, for every budget that trained.",
         "inference",
         ("hardware",),
     ),
     Section(
         "Framework parity at convergence",
-        "The pairs of Frameworks trained at a paper's own budget: "
-        "the claim that one network under one recipe gives the same accuracy in PyTorch and Keras, "
-        "tested where it matters. Learning curves of both frameworks overlaid: the `curves-*` "
-        "plots of each part.",
+        "The same paper part trained at its paper's own budget in PyTorch and in Keras: the claim that one "
+        "network under one recipe gives the same accuracy in both, tested where it matters, by two one-sided "
+        "tests (TOST): equivalent where the 90 % interval of keras - torch lies within ±1 pt, different where "
+        "the 95 % interval excludes zero, otherwise not shown (n too small, or an interval wider than the "
+        "margin). Epoch-time ratios marked † were timed under load. Learning curves of both frameworks "
+        "overlaid below.",
         "parity_at_convergence",
         ("hardware", "variant", "recipe", "epochs", "train images", "test images"),
     ),
@@ -335,82 +206,67 @@ _SECTIONS = (
 SECTIONS = {section.title: section for section in _SECTIONS}
 
 
+LEADERBOARD_SECTIONS = ("The papers' claims", "Framework parity at convergence")
+DETAILS_LINK = (
+    "Smoke budgets (a subset or a few epochs) answer nothing here. Their tables are in [details.md](details.md): "
+    "the Summary, Architectures, every framework pair and batch sweep, Searches, the papers' parts at shorter "
+    "budgets, Per class, Fast path vs naive loop, Failed trials, the Fairness manifest and every configuration."
+)
+
+
 def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], plot_files: list[str]) -> str:
-    """The leaderboard's text: the first screen (Answers, Summary), then one section per table."""
+    """The leaderboard's text: the Answers, then the converged evidence (Reported vs reproduced, the papers'
+    claims, parity with its curves, batch size, inference), the yardstick, the link to details and the
+    environment."""
     trials = named["trials"]
-    if trials.empty:
-        return "\n".join([*HEADER, *searches_markdown(named, plot_files), *_environment(named)])
     lines = list(HEADER)
     if not configs.empty:
-        lines += _first_screen(configs, trials, plot_files)
-    lines += architectures_markdown(configs, hardware_order(trials))
-    lines += _sections(named, "Yardstick", "Frameworks", "Inference", "Batch size")
-    lines += searches_markdown(named, plot_files)
-    lines += _sections(
-        named, "Fast path vs naive loop", "Reported vs reproduced", "Framework parity at convergence", "Per class"
-    )
-    lines += ["## Results", "", RESULTS_LINK, ""]
-    lines += _sections(named, "Failed trials", "Fairness manifest")
+        lines += _answers(configs, trials)
+        lines += reported_lines(named, at_budget=True)
+        lines += sections(named, *LEADERBOARD_SECTIONS) + _parity_plots(configs, plot_files) + [""]
+        lines += sections(named, "Batch size at convergence") + _frontier_plots(trials, plot_files) + [""]
+        lines += sections(named, "Inference", "Yardstick")
+    lines += ["## More results", "", DETAILS_LINK, ""]
     lines += _environment(named)
-    if plot_files:
-        lines += ["## Plots", "", *[f"- [{name}](plots/{name})" for name in plot_files], ""]
-    lines += ["The tables are also in `tables/` as CSV and JSON; `tables/trials.csv` has one row per trial.", ""]
     return "\n".join(lines)
 
 
-RESULTS_LINK = "Every configuration, one row each, is in [details.md](details.md) (and `tables/results.csv`)."
+def reported_lines(named: dict[str, pd.DataFrame], at_budget: bool) -> list[str]:
+    """Reported vs reproduced: its rows at the papers' own budgets (the leaderboard) or at shorter ones
+    (details.md)."""
+    table = named["reported_vs_reproduced"]
+    if not table.empty:
+        table = table[(table["budget"] == AT_PAPERS_BUDGET) == at_budget]
+    section = SECTIONS["Reported vs reproduced"]
+    return section_lines(section.title, section.intro, table, section.lift, section.drop_empty)
 
 
-def _first_screen(configs: pd.DataFrame, trials: pd.DataFrame, plot_files: list[str]) -> list[str]:
-    """The Answers (per machine, with their plots) and the Summary."""
+def _answers(configs: pd.DataFrame, trials: pd.DataFrame) -> list[str]:
+    """The Answers: per machine, which CNN, which framework, which batch size, from the evidence that can
+    carry each (bench.report.evidence)."""
     return [
         "## Answers",
         "",
-        "Which CNN, which framework, which batch size, per machine (#fingerprint), the newest run's first. "
-        "Each answer names its budget: a short one ranks models at that budget only.",
+        "Which CNN, which framework, which batch size, per machine (#fingerprint), the newest run's first,\n"
+        "each from the evidence that can carry it: the papers' parts at their own budgets, both frameworks'\n"
+        "converged pairs, a designed batch-size experiment. Bold: a lead beyond the seed noise; † timed under load.",
         "",
         *answer_lines(configs, trials, framework_pair_values(configs)),
-        *_inline_plots(configs, trials, plot_files),
-        "",
-        "## Summary",
-        "",
-        *summary_lines(configs),
-        "",
     ]
 
 
-def _sections(named: dict[str, pd.DataFrame], *titles: str) -> list[str]:
+def sections(named: dict[str, pd.DataFrame], *titles: str) -> list[str]:
     """The sections of these titles (see SECTIONS), each from its table; none where its table is empty."""
     lines = []
     for title in titles:
         section = SECTIONS[title]
-        lines += _section(section.title, section.intro, named[section.table], section.lift, section.drop_empty)
+        table = named.get(section.table, pd.DataFrame())
+        lines += section_lines(section.title, section.intro, table, section.lift, section.drop_empty)
     return lines
 
 
 def _environment(named: dict[str, pd.DataFrame]) -> list[str]:
     return ["## Environment", "", named["environment"].to_markdown(index=False), ""]
-
-
-def render_details(table: pd.DataFrame) -> str:
-    """details.md: the Results table (`leaderboard_table`), every configuration, too wide for the leaderboard."""
-    return "\n".join(
-        [
-            "# cnnbench results: every configuration",
-            "",
-            "Generated by `python -m bench report` from `raw/`; the summary is in [leaderboard.md](leaderboard.md).",
-            "",
-            "One row per model x framework x hardware x batch size x recipe x budget; accuracy is on the test set, "
-            "scored once after the last epoch. A trial's epoch time is the median of its steady-state epochs (the "
-            "first epoch, with warm-up and tracing, is shown apart); the table gives the median over seeds and their "
-            "range; `*` marks a figure from a single epoch, warm-up included; † one measured under load: while another "
-            "trial ran on the same machine (a shared node under Ray, or concurrent sweeps), or while other processes "
-            "took a quarter of a core or more (psutil, per epoch).",
-            "",
-            table.to_markdown(index=False) if not table.empty else "No successful trials.",
-            "",
-        ]
-    )
 
 
 def commands_readme(records: list[dict]) -> str:

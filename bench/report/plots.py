@@ -35,6 +35,11 @@ def save(figure, path: Path) -> Path:
     return path
 
 
+def curves_name(model: str, recipe: str, epochs: int, images: int) -> str:
+    """The file name of a model's learning curves under one recipe and budget, every framework overlaid."""
+    return f"curves-{slug(model)}-{slug(recipe)}-{epochs}ep-{images}img.png"
+
+
 def learning_curves(records: list[dict], directory: Path) -> list[Path]:
     """Train and validation accuracy per epoch, one figure per model, recipe and budget.
 
@@ -78,7 +83,7 @@ def learning_curves(records: list[dict], directory: Path) -> list[Path]:
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
         if axis.get_legend_handles_labels()[0]:
             axis.legend(fontsize=7)
-        paths.append(save(figure, directory / f"curves-{slug(model)}-{slug(recipe)}-{epochs}ep-{images}img.png"))
+        paths.append(save(figure, directory / curves_name(model, recipe, epochs, images)))
     return paths
 
 

@@ -7,36 +7,19 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.errors import BenchError
 from bench.frameworks import COMPARED, COMPARED_DIFFERENCE, ENVIRONMENT_PACKAGES, REFERENCE_FRAMEWORK
-from bench.report import answers, search_report
+from bench.report import search_report
 from bench.report.answers import RECIPE_LR, SHARED
+from bench.report.cells import accuracy_cell, marked, runs_learned
+from bench.report.claims import claims_table
+from bench.report.evidence import EQUIVALENCE_MARGIN, equivalence
 from bench.report.frame import GROUP_KEYS, configurations, is_papers_recipe, paper_records, published, trial_frame
 from bench.report.labels import framework_label, hardware_label, on_machine, variant_label
+from bench.report.reproduction import reported_table
 from bench.report.statistics import accuracy_verdict_from_summary, confidence_95
-from bench.spec.recipes import get_recipe
 from bench.spec.suites import YARDSTICK_MODELS
 
 EPOCH_COLUMN = "epoch s (median, range over seeds)"
-
-
-DID_NOT_LEARN = "did not learn"
-
-
-def accuracy_cell(mean: float, std: float, n: int, repeats: int = 0, learned: bool = True) -> str:
-    """'71.20 ± 0.85 (n=3)', with the repeats merged into n and a did-not-learn mark where it applies."""
-    cell = f"{100 * mean:.2f} ± {100 * std:.2f} (n={n}" if n > 1 else f"{100 * mean:.2f} (n=1"
-    cell += f", {repeats} repeat{'s' if repeats > 1 else ''} merged)" if repeats else ")"
-    return _marked(cell, learned)
-
-
-def _marked(cell: str, learned: bool) -> str:
-    return cell if learned else f"{cell}, {DID_NOT_LEARN}"
-
-
-def _learned(runs: pd.DataFrame) -> bool:
-    """Whether successful trials of one configuration learned: mean test accuracy beyond chance + 2 points."""
-    return bool(answers.learned(runs["test_accuracy"].mean(), runs["chance"].iloc[0]))
 
 
 def formatted_columns(table: pd.DataFrame) -> dict[str, list]:
@@ -214,7 +197,7 @@ def _batch_row(key: tuple, batch: int, runs: pd.DataFrame, sweep: dict) -> dict:
         "img/s": f"{ok['images_per_s'].median():.0f}" if ran else "-",
         "peak RSS MB": f"{ok['peak_rss_mb'].max():.0f}" if ran else "-",
         "peak device MB": f"{ok['peak_device_mb'].max():.0f}" if ok["peak_device_mb"].notna().any() else "-",
-        "test acc %": _marked(f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})", _learned(ok)) if ran else "-",
+        "test acc %": marked(f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})", runs_learned(ok)) if ran else "-",
         "epoch time ÷ smallest batch's": f"{ok['epoch_s'].median() / sweep['smallest_s']:.2f}" if ran else "-",
         "reported: min/epoch (÷ smallest), test acc": (
             f"{reported[batch][0]} ({reported[batch][0] / sweep['smallest_reported']:.2f}), "
@@ -355,150 +338,6 @@ def environment_table(records: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).drop_duplicates().sort_values(["hardware", "commit"])
 
 
-def _published_accuracy(reported: dict) -> tuple[float | None, str]:
-    for key, kind in (("test_accuracy", "test"), ("val_accuracy", "validation")):
-        if key in reported:
-            return reported[key], f"{100 * reported[key]:.1f} % {kind}"
-    return None, "-"
-
-
-REPORTED_KEYS = [
-    "paper",
-    "model",
-    "recipe",
-    "framework",
-    "hardware",
-    "dataset",
-    "batch_size",
-    "epochs",
-    "train_size",
-    "test_size",
-]
-
-
-def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """Each paper's published figures (accuracy, params, epoch time) beside ours for the same model and recipe,
-    at the recipe's batch size (other batch sizes stand in the Batch size table), with the reason a probe
-    found where one ran."""
-    ok = trials[trials["headline"]]
-    probes = _probe_results(trials)
-    rows = [
-        _reported_row(dict(zip(REPORTED_KEYS, key)), group, probes)
-        for key, group in ok.groupby(REPORTED_KEYS, sort=True)
-    ]
-    if not rows:
-        return pd.DataFrame()
-    return pd.DataFrame(rows).sort_values("budget", kind="stable").reset_index(drop=True)
-
-
-AT_PAPERS_BUDGET = "at the paper's own budget"
-SHORTER_BUDGET = "shorter budgets (they say nothing of the paper's figure)"
-
-
-def _reported_row(values: dict, group: pd.DataFrame, probes: pd.DataFrame) -> dict:
-    """One part: the paper's figures, ours over seeds, the difference and the verdict, and both settings."""
-    reported = published(values["model"])
-    accuracy, described = _published_accuracy(reported)
-    ours = group["test_accuracy"].mean()
-    context = ", ".join(str(reported[k]) for k in ("framework", "dataset", "stem") if k in reported)
-    full = bool(group["full_budget"].all())
-    return {
-        "budget": AT_PAPERS_BUDGET if full else SHORTER_BUDGET,
-        "report": values["paper"],
-        "model": values["model"],
-        "framework": values["framework"],
-        "batch": values["batch_size"],
-        "reported accuracy": described,
-        "reproduced test acc %": _marked(f"{100 * ours:.2f} (n={len(group)})", _learned(group)),
-        "difference (pt)": f"{100 * (ours - accuracy):+.1f}" if accuracy is not None else "-",
-        "verdict": reproduction_verdict(ours, accuracy, full),
-        "reason found (probe)": probe_reason(probes, values, accuracy) if full else "-",
-        "reported params": f"{reported['params']:,}" if "params" in reported else "-",
-        "our params": f"{int(group['params'].iloc[0]):,}",
-        "reported epoch time": (
-            f"{reported['epoch_minutes']} min ({reported.get('hardware', '?')})" if "epoch_minutes" in reported else "-"
-        ),
-        "our epoch s": f"{group['epoch_s'].median():.1f}{SHARED if group['timing_shared'].any() else ''} "
-        f"({values['hardware']})",
-        "report's setting": f"{context}, {reported['epochs']} epochs" if "epochs" in reported else context,
-        "our data and budget": f"{values['dataset']}, {values['epochs']} epochs, "
-        f"{int(values['train_size'])} train / {int(values['test_size'])} test images",
-        "same budget and recipe as the report": _budget_cell(group, full),
-    }
-
-
-def _budget_cell(group: pd.DataFrame, full: bool) -> str:
-    """yes; the paper's budget with the recipe's stated interpretations; or no, with the budget's note."""
-    if group["matches_paper"].all():
-        return "yes"
-    if full:
-        return "the paper's budget; where the paper is silent, the recipe's choices (`recipe.deviations`)"
-    return f"no: {group['budget_note'].iloc[0] or 'see recipe deviations'}"
-
-
-def _probed_recipe(name: str) -> str | None:
-    """The paper recipe a probe recipe varies (`Recipe.probe_of`); None for any other recipe."""
-    try:
-        return get_recipe(name).probe_of
-    except BenchError:
-        return None
-
-
-PROBE_KEYS = ["dataset", "hardware", "model", "probe_of", "recipe", "epochs", "train_size", "test_size"]
-
-
-def _probe_results(trials: pd.DataFrame) -> pd.DataFrame:
-    """The probes' ok trials, pooled over frameworks and seeds: mean test accuracy, n and frameworks."""
-    ok = trials[trials["status"] == "ok"].assign(probe_of=trials["recipe"].map(_probed_recipe))
-    ok = ok[ok["probe_of"].notna()]
-    if ok.empty:
-        return pd.DataFrame(columns=[*PROBE_KEYS, "accuracy", "n", "frameworks"])
-    grouped = ok.groupby(PROBE_KEYS, sort=True)
-    return grouped.agg(
-        accuracy=("test_accuracy", "mean"),
-        n=("test_accuracy", "count"),
-        frameworks=("framework", lambda names: ", ".join(sorted(set(names)))),
-    ).reset_index()
-
-
-def probe_reason(probes: pd.DataFrame, values: dict, published_accuracy: float | None) -> str:
-    """What the probes of this part's recipe measured (same network, data, hardware and budget): each one's
-    accuracy and its distance to the paper's figure; within 3 points it is the reason found. '-' if none ran."""
-    same = probes
-    for key in ("dataset", "hardware", "model", "epochs", "train_size", "test_size"):
-        same = same[same[key] == values[key]]
-    same = same[same["probe_of"] == values["recipe"]]
-    if same.empty or published_accuracy is None:
-        return "-"
-    return "; ".join(_probe_sentence(probe, published_accuracy) for probe in same.to_dict("records"))
-
-
-def _probe_sentence(probe: dict, published_accuracy: float) -> str:
-    change = get_recipe(probe["recipe"]).probe
-    gap = probe["accuracy"] - published_accuracy
-    sentence = (
-        f"the same network trained {change} (probe recipe {probe['recipe']}) reaches "
-        f"{100 * probe['accuracy']:.2f} % (n={probe['n']}, {probe['frameworks']}), {100 * gap:+.1f} pt from the "
-        "paper's figure"
-    )
-    if abs(gap) <= REPRODUCED_WITHIN:
-        sentence += ": within 3 points, the likely reason"
-    return sentence
-
-
-REPRODUCED_WITHIN = 0.03  # test accuracy within 3 points of the published figure
-
-
-def reproduction_verdict(ours: float, published_accuracy: float | None, full_budget: bool) -> str:
-    """reproduced (within 3 points), not reproduced, or budget short (a shorter budget than the paper's says
-    nothing about its figure); '-' where the paper published no accuracy."""
-    if published_accuracy is None:
-        return "-"
-    if not full_budget:
-        return "budget short"
-    return "reproduced" if abs(ours - published_accuracy) <= REPRODUCED_WITHIN else "not reproduced"
-
-
 def framework_pair_values(table: pd.DataFrame) -> list[dict]:
     """The same configuration in PyTorch and in each Keras backend, as numbers: accuracy difference (keras -
     torch) with Welch's half-width and verdict, epoch-time and memory ratios."""
@@ -511,6 +350,7 @@ def framework_pair_values(table: pd.DataFrame) -> list[dict]:
         reference = references.iloc[0]
         for _, other in group[group["framework"] != REFERENCE_FRAMEWORK].iterrows():
             difference, half, verdict = accuracy_verdict_from_summary(other, reference)
+            spread = (float(other["acc_std"] or 0.0), int(other["n"]), float(reference["acc_std"] or 0.0))
             pairs.append(
                 {
                     **dict(zip(keys, key)),
@@ -520,8 +360,11 @@ def framework_pair_values(table: pd.DataFrame) -> list[dict]:
                     "half": half,
                     "verdict": verdict,
                     "learned": bool(other["learned"] and reference["learned"]),
+                    "equivalence": equivalence(difference, *spread, int(reference["n"])),
                     "time_ratio": other["epoch_s"] / reference["epoch_s"],
+                    "first_epoch_ratio": other["first_epoch_s"] / reference["first_epoch_s"],
                     "timed_under_load": bool(other["shared"] or reference["shared"]),
+                    "converged": bool(other["converged"] and reference["converged"]),
                     "full_budget": bool(other["full_budget"] and reference["full_budget"]),
                     "memory_ratio": other["peak_rss_mb"] / reference["peak_rss_mb"],
                 }
@@ -554,10 +397,11 @@ def pair_rows(pairs: list[dict]) -> pd.DataFrame:
                 "test images": int(p["test_size"]),
                 "framework": p["framework"],
                 f"n {COMPARED}": p["n"],
-                f"test acc difference (pt, {COMPARED_DIFFERENCE})": _marked(
+                f"test acc difference (pt, {COMPARED_DIFFERENCE})": marked(
                     f"{100 * p['difference']:+.2f}", p["learned"]
                 ),
                 "95% CI (pt)": f"± {100 * p['half']:.2f}" if p["half"] == p["half"] else "n/a (needs 2+ seeds each)",
+                f"equivalence (±{100 * EQUIVALENCE_MARGIN:g} pt)": "{} ({})".format(*p["equivalence"]),
                 f"epoch time {COMPARED}": f"{p['time_ratio']:.2f}{SHARED if p['timed_under_load'] else ''}",
                 f"peak RSS {COMPARED}": f"{p['memory_ratio']:.2f}",
             }
@@ -751,11 +595,14 @@ def derived(records: list[dict], package_runs: list[dict] = ()) -> tuple[pd.Data
         "architectures": architectures_table(configs),
         "reported_vs_reproduced": reported_table(trials),
         "inference": inference_table(trials),
+        "inference_converged": inference_table(trials[trials["converged"]]),
+        "claims": claims_table(configs),
         "frameworks": framework_pairs(configs),
         "parity_at_convergence": parity_at_convergence(configs),
         "per_class": per_class_table(records),
         "fast_vs_naive": speedup_table(trials),
         "batch_size": batch_size_table(trials),
+        "batch_size_converged": batch_size_table(trials[trials["converged"]]),
         "failed_trials": failure_table(trials),
         "fairness_manifest": manifest_table(records),
         "environment": environment_table(records),
