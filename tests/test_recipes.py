@@ -398,3 +398,30 @@ def test_papers_cpu_trains_each_part_at_its_papers_own_recipe_batch_and_epochs_o
     for entry in suite.entries:
         assert (entry.epochs, entry.batch_size, entry.train_subset, entry.test_subset) == (None, None, None, None)
         assert entry.dataset == "cifar10" and set(suite.frameworks or FRAMEWORKS) == {"torch", "keras"}  # () is all
+
+
+@pytest.mark.parametrize("name, rule", [("frontier-cpu", "sqrt"), ("r0-batch-cpu", "none")])
+def test_the_batch_size_suites_are_experiments_designed_to_answer(name, rule):
+    """One model, recipe and data, every batch size on the whole split for the recipe's epochs, one stated
+    learning-rate rule (bench.report.evidence): what a batch-size answer may rest on."""
+    import math
+
+    from bench.run.expansion import expand
+    from bench.spec.suites import get_suite
+
+    suite = get_suite(name)
+    (entry,) = suite.entries
+    recipe = get_recipe(entry.recipe)
+    assert (entry.epochs, entry.batch_size, entry.train_subset, entry.test_subset) == (None, None, None, None)
+    assert recipe.batch_size in suite.batch_sizes and len(suite.batch_sizes) >= 4 and suite.lr_scaling in ("", rule)
+    frameworks = suite.frameworks or FRAMEWORKS
+    trials, skipped = expand(
+        suite.entries, frameworks, "cpu", suite.batch_sizes, suite.seeds, lr_scaling=suite.lr_scaling or "none"
+    )
+    assert len(trials) + len(skipped) == len(frameworks) * len(suite.batch_sizes)
+    scale = {"none": lambda ratio: 1.0, "sqrt": math.sqrt}[rule]
+    for trial in trials:
+        resolved = trial.resolved_recipe()
+        assert resolved.epochs == recipe.epochs and trial.lr_scaling == (suite.lr_scaling or "none")
+        expected = recipe.learning_rate * scale(trial.batch_size / recipe.batch_size)
+        assert resolved.learning_rate == pytest.approx(expected)

@@ -91,9 +91,8 @@ def _add_recipe_options(parser) -> None:
     )
     parser.add_argument(
         "--lr-scaling",
-        default="none",
         choices=LR_SCALING,
-        help="scale the learning rate with batch size / the recipe's batch size (default: none)",
+        help="scale the learning rate with batch size / the recipe's batch size (default: the suite's rule, else none)",
     )
     parser.add_argument(
         "--target-accuracy",
@@ -121,7 +120,7 @@ def run(args) -> int:
         args.batch_size or list(suite.batch_sizes),
         args.seeds if args.seeds is not None else list(suite.seeds),
         learning_rates=args.lr or list(suite.learning_rates),
-        lr_scaling=args.lr_scaling,
+        lr_scaling=args.lr_scaling or suite.lr_scaling or "none",
         weights=args.weights,
         weights_dir=args.weights_dir,
         init=args.init,

@@ -41,6 +41,7 @@ class Suite:
     seeds: tuple[int, ...] = (0,)
     batch_sizes: tuple[int, ...] = ()  # a grid crossed with the learning rates (--batch-size overrides)
     learning_rates: tuple[float, ...] = ()  # (--lr overrides)
+    lr_scaling: str = ""  # the learning-rate rule across batch sizes; "": none (--lr-scaling overrides)
     device: str = "cpu"  # what its budgets are sized for: run elsewhere, it is warned about
 
 
@@ -107,6 +108,11 @@ PAPERS_CPU = tuple(
     for model, recipe in PAPERS_CPU_PARTS
 )
 
+# frontier-cpu and r0-batch-cpu: batch-size experiments designed to answer (bench.report.evidence): one model,
+# recipe and data, every batch size on the whole training split for the recipe's epochs, one learning-rate rule.
+FRONTIER_CPU = Entry("r2_vanilla_cnn", "r2", note="the batch-size frontier: r2's recipe and epochs, whole split")
+R0_BATCH_CPU = Entry("r0_deep_cnn", "r0", note="r0's batch-size table: r0's recipe and epochs, whole split")
+
 
 # common-quick: the common recipe's architecture comparison at one budget every model can afford on a
 # 2-core CPU (the heaviest, ResNet-34 with the CIFAR stem, takes about 5 minutes a trial in torch).
@@ -157,8 +163,8 @@ YARDSTICK = tuple(
     )
     for m in YARDSTICK_MODELS
 )
-# gpu-speed: the per-step overhead against the batch size, for the models the speed targets name; run with
-# --lr-scaling linear (the learning rate follows the batch size).
+# gpu-speed: the per-step overhead against the batch size, for the models the speed targets name; the learning
+# rate follows the batch size (linear).
 GPU_SPEED = tuple(Entry(m, "baseline", epochs=2, execution=GPU_FASTEST) for m in ("r2_vanilla_cnn", "resnet18"))
 
 # gpu-smoke: does every model run in every framework and backend on this GPU? One short epoch each, eager
@@ -338,9 +344,10 @@ SUITES = {
     "gpu-speed": Suite(
         "gpu-speed",
         "for one GPU: r2_vanilla_cnn and resnet18 with every speed option at batch "
-        "512, 1024 and 2048 (use --lr-scaling linear)",
+        "512, 1024 and 2048 (learning rate scaled linearly)",
         GPU_SPEED,
         batch_sizes=(512, 1024, 2048),
+        lr_scaling="linear",
         device="cuda",
     ),
     "common": Suite(
@@ -381,6 +388,24 @@ SUITES = {
         "the papers' parts a 2-core CPU can converge: each paper's own recipe, "
         "batch size and epochs on the whole training split, both frameworks (hours; use --resume)",
         PAPERS_CPU,
+    ),
+    "frontier-cpu": Suite(
+        "frontier-cpu",
+        "the batch-size frontier at convergence: r2_vanilla_cnn under r2's recipe on the whole training split "
+        "for 50 epochs at batch 32 to 512, learning rate scaled by the square root of the batch size (Adam's "
+        "rule), both frameworks (hours; use --resume)",
+        (FRONTIER_CPU,),
+        batch_sizes=(32, 64, 128, 256, 512),
+        lr_scaling="sqrt",
+    ),
+    "r0-batch-cpu": Suite(
+        "r0-batch-cpu",
+        "r0's own batch-size table at its budget, in Keras (r0's framework): r0_deep_cnn under r0's recipe on "
+        "the whole training split at batch 32, 64, 128 and 256, r0's learning rate at every batch size "
+        "(hours; use --resume)",
+        (R0_BATCH_CPU,),
+        frameworks=("keras",),
+        batch_sizes=(32, 64, 128, 256),
     ),
     "common-quick": Suite(
         "common-quick",
