@@ -21,7 +21,7 @@ def add_arguments(parser) -> None:
         default=[0, 1, 2, 3, 4],
         help="one run per seed (default: 0 1 2 3 4)",
     )
-    parser.add_argument("--data-dir", help="where CIFAR-10 is (default: the usual lookup, see README)")
+    parser.add_argument("--data-dir", help="where CIFAR-10 is (default: the usual lookup, see docs/data.md)")
     parser.add_argument("--results", default="results", help="results directory (default: results)")
 
 

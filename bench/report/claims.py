@@ -64,7 +64,7 @@ CLAIMS = (
     Claim(
         "r1",
         "ImageNet transfer (ResNet50 ~0.6, VGG16 ~0.7) does worse than the custom CNN (0.896) on 32x32",
-        untested="needs local ImageNet weights (`--weights-dir`, docs/transfer.md)",
+        untested="needs local ImageNet weights (`--weights-dir`, docs/models.md)",
     ),
     Claim(
         "r3",

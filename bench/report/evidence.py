@@ -23,7 +23,8 @@ from scipy import stats
 
 from bench.report import statistics
 
-EQUIVALENCE_MARGIN = 0.01  # keras - torch test accuracy within ±1 pt counts as no difference (README, Noise model)
+# keras - torch test accuracy within ±1 pt counts as no difference (docs/leaderboard.md, Noise model)
+EQUIVALENCE_MARGIN = 0.01
 
 CONVERGING_SUITES = {"cpu": "papers-cpu", "cuda": "reports"}  # the suite that makes converged rows per device
 BATCH_SUITES = {"cpu": "frontier-cpu"}  # the designed batch-size experiment per device

@@ -30,7 +30,7 @@ def expand(
                 if not Path(weights).is_file():
                     missing_weights = (
                         f"needs weights file {entry.weights} in {portable(Path(weights).parent)} "
-                        f"(--weights-dir; see README, Transfer learning)"
+                        f"(--weights-dir; see docs/models.md, Transfer learning)"
                     )
             for (batch, learning_rate), seed in ((point, seed) for point in grid for seed in seeds):
                 batch_size = batch or entry.batch_size or recipe.batch_size

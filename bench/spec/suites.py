@@ -95,7 +95,8 @@ def _quick(model: str, recipe: str, dataset: str) -> Entry:
 
 # papers-cpu: the campaign of converged CPU results: every paper part a 2-core CPU can train at the paper's
 # own recipe, batch size and epoch count on the whole training split, cheapest first. Run it with --resume
-# (hours); seed 0 of every part, then `--model r2_vanilla_cnn --seeds 1 2` for an interval (see README).
+# (hours); seed 0 of every part, then `--model r2_vanilla_cnn --seeds 1 2` for an interval
+# (see docs/recipes-and-suites.md).
 PAPERS_CPU_PARTS = (
     ("r2_vanilla_cnn", "r2"),
     ("r2_tuned_cnn", "r2"),
@@ -255,7 +256,7 @@ R4_GRID_QUICK = Entry(
     "class-balanced CIFAR-10 images (no CIFAR-100 copy), 2 epochs, 2,000 test images",
 )
 
-# Transfer learning from torchvision's ImageNet weights (files, never downloaded here; see the README):
+# Transfer learning from torchvision's ImageNet weights (files, never downloaded here; see docs/models.md):
 # r1's three fine-tuned models on 32x32 inputs, r2's pretrained EfficientNet, r4's pretrained ResNet-34.
 # (model, recipe, dataset, torchvision's file name: IMAGENET1K_V1 weights)
 TRANSFER_PARTS = (
