@@ -106,7 +106,7 @@ def write_jpeg_archive(root: Path, per_class: int = 3, sidecar: bool = True) -> 
 
 
 # `pytest --benchmark-only` times these models' epochs unless --benchmark-models says otherwise: a small, a deep
-# and a residual network, each framework, in a few minutes on 2 cores (README, Benchmarks).
+# and a residual network, each framework, in a few minutes on 2 cores (README, `pytest --benchmark-only`).
 def leaderboard_text(records: list[dict], plot_files: list[str] = (), package_runs: list[dict] = ()) -> str:
     """The leaderboard `bench report` would write for `records`, as text."""
     from bench.report import markdown, tables

@@ -370,7 +370,7 @@ def test_nox_bench_on_cuda_without_a_driver_fails_before_installing_anything(tmp
 def test_the_tests_session_times_benchmarks_only_when_asked():
     import noxfile
 
-    assert noxfile._pytest_args(["-k", "parity"]) == ["--benchmark-disable", "-k", "parity"]
+    assert noxfile._pytest_args(["-k", "parity"]) == ["--benchmark-disable", "--numprocesses", "2", "-k", "parity"]
     assert noxfile._pytest_args(["--benchmark-only"]) == ["--benchmark-only"]
     notified = []
     session = SimpleNamespace(
@@ -396,6 +396,8 @@ def test_benchmarks_time_the_quick_set_unless_asked_for_more():
             capture_output=True,
             text=True,
             cwd=REPO_ROOT,
+            # a pytest of its own: under xdist (the suite's -n 2) pytest-benchmark would see a worker and refuse
+            env={name: value for name, value in os.environ.items() if not name.startswith("PYTEST_XDIST")},
         )
         return result, re.findall(r"<Function test_training_epoch\[(.+)-(?:torch|keras)\]>", result.stdout)
 

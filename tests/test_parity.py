@@ -92,8 +92,8 @@ def test_a_classifier_sized_by_its_input_is_the_same_network_at_48_pixels(framew
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 # Each architecture once, and each paper part (r4_resnet34:stem=cifar): another model option (a stem, a searched
-# width) changes layers that the parity test above covers, not the 100-way head this test is about (keras traces
-# each model's step for up to 22 s here).
+# width) changes layers that the parity test above covers, not the 100-way head this test is about (keras runs
+# the step eagerly: tracing it took up to 26 s a model here).
 @pytest.mark.parametrize(
     "model", [name for name in registry.model_names() if ":" not in name] + [m for m, _, _ in PAPER_PARTS if ":" in m]
 )

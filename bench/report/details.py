@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.report import plots, search_report
 from bench.report.answers import hardware_order
+from bench.report.evidence import untypical_timing
 from bench.report.markdown import reported_lines, sections
+from bench.report.search_report import searches_markdown
 from bench.report.statistics import NO_ESTIMATE, WITHIN, accuracy_verdict_from_summary
 from bench.report.tables import (
     ARCHITECTURE_RECIPE,
@@ -82,17 +83,26 @@ def summary_lines(table: pd.DataFrame) -> list[str]:
         fastest = group.sort_values("images_per_s", ascending=False).iloc[0]
         lines.append(
             f"- Highest training throughput on {hardware}: **{fastest['model']}** ({fastest['framework']}, "
-            f"{fastest['variant']}, batch {fastest['batch_size']}) at {fastest['images_per_s']:.0f} "
+            f"{fastest['variant']}, batch {fastest['batch_size']}, recipe `{fastest['recipe']}`) at "
+            f"{fastest['images_per_s']:.0f} "
             f"images/s (median over n={fastest['n']}; its test accuracy {100 * fastest['acc_mean']:.1f} %)."
         )
-    values = pd.Series([p["time_ratio"] for p in pairs if not p["timed_under_load"]], dtype=float)
-    if not values.empty:
-        loaded = len(pairs) - len(values)
+    lines += _ratio_lines(pairs)
+    return lines
+
+
+def _ratio_lines(pairs: list[dict]) -> list[str]:
+    """Per machine and Keras backend (never pooled), the median epoch-time ratio over quiet pairs, every budget;
+    a backend not timed as its users run it is left out."""
+    lines, groups = [], {}
+    for pair in pairs:
+        if not pair["timed_under_load"] and not untypical_timing(pair["framework"], pair["variant"], pair["device"]):
+            groups.setdefault((pair["hardware"], pair["framework"]), []).append(pair["time_ratio"])
+    for (hardware, framework), ratios in sorted(groups.items()):
+        values = pd.Series(ratios, dtype=float)
         lines.append(
-            f"- Keras/PyTorch epoch-time ratio, same model and settings: median {values.median():.2f} "
-            f"(range {values.min():.2f}-{values.max():.2f}, n={len(values)} pairs"
-            + (f"; {loaded} timed under load left out" if loaded else "")
-            + ")."
+            f"- {framework} / torch epoch-time ratio on {hardware}, same model and settings, every budget: "
+            f"median {values.median():.2f} (range {values.min():.2f}-{values.max():.2f}, n={len(values)} quiet pairs)."
         )
     return lines
 
@@ -112,61 +122,6 @@ def _headline(row) -> str:
     spread = f" ± {100 * row['acc_std']:.2f}" if row["n"] > 1 else ""
     accuracy = f"{100 * row['acc_mean']:.2f}{spread} % (n={row['n']})"
     return f"**{row['model']}** ({row['framework']}, {row['variant']}) {accuracy}"
-
-
-def searches_markdown(named: dict[str, pd.DataFrame], plot_files: list[str]) -> list[str]:
-    """The Searches section: Optuna studies of `bench tune`, then learning-rate x batch-size grids."""
-    studies, grid = named["searches"], named["grid"]
-    if studies.empty and grid.empty:
-        return []
-    return ["## Searches", "", *_studies_markdown(studies, plot_files), *_grids_markdown(grid, plot_files)]
-
-
-def _studies_markdown(studies: pd.DataFrame, plot_files: list[str]) -> list[str]:
-    """The Optuna studies: how they search, the spaces, one row per study, and their plots."""
-    if studies.empty:
-        return []
-    drawn = {search_report.plot_name(study, hardware) for study, hardware in zip(studies["study"], studies["hardware"])}
-    return [
-        "Optuna studies of `python -m bench tune`, one per framework: each candidate is a trial of its own, "
-        "chosen by TPE (fixed seed) and stopped early by a median pruner on validation accuracy; the best "
-        "candidate by validation accuracy is trained again in a final trial, the only one that sees the "
-        "test set. Searched spaces:",
-        "",
-        *search_report.space_lines(),
-        "",
-        studies.drop(columns=["study"]).to_markdown(index=False),
-        "",
-        *[f"![{name.removesuffix('.png')}](plots/{name})" for name in plot_files if name in drawn],
-        "",
-    ]
-
-
-GRID_KEYS = ["dataset", "hardware", "model", "framework", "variant", "recipe", "epochs", "train images", "test images"]
-
-
-def _grids_markdown(grid: pd.DataFrame, plot_files: list[str]) -> list[str]:
-    """The learning-rate x batch-size grids, one block (and heatmap) per model, framework and budget."""
-    if grid.empty:
-        return []
-    lines = [
-        "### Learning rate x batch size grids",
-        "",
-        "Test accuracy per learning rate (rows) and batch size (columns), as report r4's grid search; "
-        "one block per model, framework and budget.",
-        "",
-    ]
-    for values, block in grid.groupby(GRID_KEYS, sort=False):
-        heading = (
-            ", ".join(str(v) for v in values[:5]) + f", recipe {values[5]}, {values[6]} epochs on "
-            f"{int(values[7]):,} images, {int(values[8]):,} test images"
-        )
-        table = block.drop(columns=GRID_KEYS).dropna(axis=1, how="all").loc[:, lambda b: (b != "-").any()]
-        lines += [f"#### {heading}", "", table.to_markdown(index=False), ""]
-        name = plots.grid_plot_name(*values)
-        if name in plot_files:
-            lines += [f"![{name.removesuffix('.png')}](plots/{name})", ""]
-    return lines
 
 
 DETAILS_SECTIONS = (

@@ -163,6 +163,7 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
         warmup=("warmup_in_epoch_time", "any"),
         shared=("timing_shared", "any"),
         dataset_name=("dataset_name", "first"),
+        device=("device", "first"),
         converged=("converged", "all"),
         at_recipe_batch=("at_recipe_batch", "first"),
         full_budget=("full_budget", "all"),

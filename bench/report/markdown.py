@@ -12,6 +12,7 @@ from bench.report import evidence, plots
 from bench.report.answers import answer_lines
 from bench.report.labels import hardware_label
 from bench.report.reproduction import AT_PAPERS_BUDGET
+from bench.report.search_report import searches_markdown
 from bench.report.tables import framework_pair_values
 
 
@@ -220,6 +221,8 @@ def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], 
     environment."""
     trials = named["trials"]
     lines = list(HEADER)
+    if trials.empty:  # searches only: their studies are all there is to read
+        lines += searches_markdown(named, plot_files)
     if not configs.empty:
         lines += _answers(configs, trials)
         lines += reported_lines(named, at_budget=True)
@@ -234,7 +237,7 @@ def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], 
 def reported_lines(named: dict[str, pd.DataFrame], at_budget: bool) -> list[str]:
     """Reported vs reproduced: its rows at the papers' own budgets (the leaderboard) or at shorter ones
     (details.md)."""
-    table = named["reported_vs_reproduced"]
+    table = named.get("reported_vs_reproduced", pd.DataFrame())
     if not table.empty:
         table = table[(table["budget"] == AT_PAPERS_BUDGET) == at_budget]
     section = SECTIONS["Reported vs reproduced"]

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.report.labels import framework_label, hardware_label
-from bench.report.plots import save, slug
+from bench.report.plots import grid_plot_name, save, slug
 from bench.spec import registry
 from bench.spec.searches import SEARCHES, objective
 
@@ -185,4 +185,59 @@ def space_lines() -> list[str]:
             f"- `{space.model}` (report {space.name}, recipe `{space.recipe}`): {space.describe()}. "
             f"{space.note[0].upper()}{space.note[1:]}."
         )
+    return lines
+
+
+def searches_markdown(named: dict[str, pd.DataFrame], plot_files: list[str]) -> list[str]:
+    """The Searches section: Optuna studies of `bench tune`, then learning-rate x batch-size grids."""
+    studies, grid = named["searches"], named["grid"]
+    if studies.empty and grid.empty:
+        return []
+    return ["## Searches", "", *_studies_markdown(studies, plot_files), *_grids_markdown(grid, plot_files)]
+
+
+def _studies_markdown(studies: pd.DataFrame, plot_files: list[str]) -> list[str]:
+    """The Optuna studies: how they search, the spaces, one row per study, and their plots."""
+    if studies.empty:
+        return []
+    drawn = {plot_name(study, hardware) for study, hardware in zip(studies["study"], studies["hardware"])}
+    return [
+        "Optuna studies of `python -m bench tune`, one per framework: each candidate is a trial of its own, "
+        "chosen by TPE (fixed seed) and stopped early by a median pruner on validation accuracy; the best "
+        "candidate by validation accuracy is trained again in a final trial, the only one that sees the "
+        "test set. Searched spaces:",
+        "",
+        *space_lines(),
+        "",
+        studies.drop(columns=["study"]).to_markdown(index=False),
+        "",
+        *[f"![{name.removesuffix('.png')}](plots/{name})" for name in plot_files if name in drawn],
+        "",
+    ]
+
+
+GRID_KEYS = ["dataset", "hardware", "model", "framework", "variant", "recipe", "epochs", "train images", "test images"]
+
+
+def _grids_markdown(grid: pd.DataFrame, plot_files: list[str]) -> list[str]:
+    """The learning-rate x batch-size grids, one block (and heatmap) per model, framework and budget."""
+    if grid.empty:
+        return []
+    lines = [
+        "### Learning rate x batch size grids",
+        "",
+        "Test accuracy per learning rate (rows) and batch size (columns), as report r4's grid search; "
+        "one block per model, framework and budget.",
+        "",
+    ]
+    for values, block in grid.groupby(GRID_KEYS, sort=False):
+        heading = (
+            ", ".join(str(v) for v in values[:5]) + f", recipe {values[5]}, {values[6]} epochs on "
+            f"{int(values[7]):,} images, {int(values[8]):,} test images"
+        )
+        table = block.drop(columns=GRID_KEYS).dropna(axis=1, how="all").loc[:, lambda b: (b != "-").any()]
+        lines += [f"#### {heading}", "", table.to_markdown(index=False), ""]
+        name = grid_plot_name(*values)
+        if name in plot_files:
+            lines += [f"![{name.removesuffix('.png')}](plots/{name})", ""]
     return lines

@@ -355,6 +355,7 @@ def framework_pair_values(table: pd.DataFrame) -> list[dict]:
                 {
                     **dict(zip(keys, key)),
                     "framework": other["framework"],
+                    "device": other["device"],
                     "n": f"{other['n']}/{reference['n']}",
                     "difference": difference,
                     "half": half,
