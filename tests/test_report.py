@@ -10,7 +10,20 @@ import numpy as np
 import pytest
 
 from bench.frameworks import missing_framework
-from bench.report import answers, details, evidence, frame, markdown, plots, search_report, tables
+from bench.report import (
+    answers,
+    batch_tables,
+    cells,
+    details,
+    evidence,
+    frame,
+    markdown,
+    pairs,
+    plots,
+    reproduction,
+    search_report,
+    tables,
+)
 from bench.report.labels import hardware_label
 from bench.results import schema, store
 from tests import framework_jobs as jobs
@@ -128,7 +141,7 @@ def test_summary_names_the_fastest_to_target_among_those_reaching_it_every_seed(
 
 def test_batch_size_rows_carry_their_learning_rate_and_rule():
     records = [record_like(batch_size=b, lr_scaling="linear", learning_rate=1e-3 * b / 128) for b in (64, 256)]
-    table = tables.batch_size_table(frame.trial_frame(records))
+    table = batch_tables.batch_size_table(frame.trial_frame(records))
     assert list(table["lr (epoch 1), rule"]) == ["0.0005, linear", "0.002, linear"]
 
 
@@ -151,9 +164,9 @@ def test_report_rows_stand_beside_every_published_figure():
     for record in records:
         record["recipe"]["paper"] = "r0"
     # one row: batch 64 is r0's own; the batch-size sweep's other rows belong to the Batch size table
-    (row,) = tables.reported_table(frame.trial_frame(records)).to_dict("records")
+    (row,) = reproduction.reported_table(frame.trial_frame(records)).to_dict("records")
     assert row["batch"] == 64
-    assert len(tables.reported_table(frame.trial_frame(records[1:]))) == 1  # no batch-64 row: batch 256 stands
+    assert len(reproduction.reported_table(frame.trial_frame(records[1:]))) == 1  # no batch-64 row: batch 256 stands
     assert row["reported accuracy"] == "87.1 % test"  # 87.05 %
     assert row["difference (pt)"] == "-7.1"
     assert row["reported params"] == "2,300,000" and row["reported epoch time"] == "11.4 min (CPU)"
@@ -162,12 +175,12 @@ def test_report_rows_stand_beside_every_published_figure():
 
 def test_r0_batch_rows_carry_the_reports_own_batch_table():
     records = [record_like("r0_deep_cnn", recipe="r0", batch_size=b, epoch_s=t) for b, t in ((32, 8.0), (256, 2.0))]
-    table = tables.batch_size_table(frame.trial_frame(records))
+    table = batch_tables.batch_size_table(frame.trial_frame(records))
     assert list(table["epoch time ÷ smallest batch's"]) == ["1.00", "0.25"]
     assert list(table["reported: min/epoch (÷ smallest), test acc"]) == ["60 (1.00), 84 %", "12 (0.20), 78 %"]
     other_recipe = [record_like("r0_deep_cnn", recipe="common", batch_size=b) for b in (32, 256)]
     assert set(
-        tables.batch_size_table(frame.trial_frame(other_recipe))["reported: min/epoch (÷ smallest), test acc"]
+        batch_tables.batch_size_table(frame.trial_frame(other_recipe))["reported: min/epoch (÷ smallest), test acc"]
     ) == {"-"}
 
 
@@ -247,7 +260,7 @@ def test_a_repeated_trial_counts_once_for_accuracy_and_says_so():
     repeat["_file"] = "repeat.json"  # the same trial id run again: a second file
     (row,) = configs_of([first, repeat, other_seed]).to_dict("records")
     assert row["n"] == 2 and row["repeats"] == 1 and abs(row["acc_mean"] - 0.55) < 1e-9
-    assert tables.accuracy_cell(row["acc_mean"], row["acc_std"], row["n"], row["repeats"]).endswith(
+    assert cells.accuracy_cell(row["acc_mean"], row["acc_std"], row["n"], row["repeats"]).endswith(
         "(n=2, 1 repeat merged)"
     )
 
@@ -307,7 +320,7 @@ def test_a_smoke_only_machine_gets_no_converged_answer():
     assert command in answers.which_model(configs, "cpu") and "r2_vanilla_cnn" not in answers.which_model(
         configs, "cpu"
     )
-    assert answers.which_framework(tables.framework_pair_values(configs), "cpu") == evidence.no_converged_answer("cpu")
+    assert answers.which_framework(pairs.framework_pair_values(configs), "cpu") == evidence.no_converged_answer("cpu")
     assert answers.which_batch_size(trials, "cpu").startswith("no designed batch-size experiment on this machine yet")
     assert "--suite frontier-cpu" in answers.which_batch_size(trials, "cpu")
 
@@ -334,10 +347,10 @@ def test_a_tie_within_the_noise_gets_no_bold_winner_and_a_clear_lead_does():
 
 def test_largest_batch_fits_only_where_a_larger_one_ran_out_of_memory():
     runs = [record_like(batch_size=b) for b in (32, 64)]
-    assert set(tables.batch_size_table(frame.trial_frame(runs))["largest"]) == {"", "largest tried"}
+    assert set(batch_tables.batch_size_table(frame.trial_frame(runs))["largest"]) == {"", "largest tried"}
     oom = record_like(batch_size=128)
     oom["status"] = "oom"
-    table = tables.batch_size_table(frame.trial_frame(runs + [oom]))
+    table = batch_tables.batch_size_table(frame.trial_frame(runs + [oom]))
     assert table.set_index("batch").loc[64, "largest"] == "fits (a larger batch ran out of memory)"
     assert table.set_index("batch").loc[64, "test images"] == TEMPLATE["dataset"]["test_size"]
 
@@ -353,8 +366,8 @@ def test_an_epoch_time_measured_beside_another_trial_is_marked():
     alone, shared = record_like(seed=0), record_like(seed=1)
     shared["machine"] = {"hostname": "node-1", "other_trials_max": 1}
     cells = tables.formatted_columns(configs_of([alone, shared]))[tables.EPOCH_COLUMN]
-    assert len(cells) == 1 and tables.SHARED in cells[0]
-    assert tables.SHARED not in tables.formatted_columns(configs_of([alone]))[tables.EPOCH_COLUMN][0]
+    assert len(cells) == 1 and answers.SHARED in cells[0]
+    assert answers.SHARED not in tables.formatted_columns(configs_of([alone]))[tables.EPOCH_COLUMN][0]
 
 
 def test_the_same_trial_on_two_machines_is_not_a_repeat():
@@ -383,14 +396,14 @@ def test_a_learning_rate_by_batch_size_grid_is_a_table_and_a_heatmap(tmp_path):
             record["_file"] = record["trial_id"] = f"{rate}-{batch}.json"
             records.append(record)
     configs = configs_of(records)
-    grid = tables.grid_table(configs)
+    grid = batch_tables.grid_table(configs)
     assert list(grid["lr"]) == ["0.01", "0.1"]
     assert list(grid["batch 32"]) == ["34.20 (n=1)", "43.20 (n=1)"]
     assert list(grid["batch 64"]) == ["37.40 (n=1)", "46.40 (n=1)"]
-    (heatmap,) = plots.grids(tables.grid_groups(configs), tmp_path)
+    (heatmap,) = plots.grids(batch_tables.grid_groups(configs), tmp_path)
     text = details_text(records, [heatmap.name])
     assert "### Learning rate x batch size grids" in text and f"(plots/{heatmap.name})" in text
-    assert tables.grid_table(configs_of(records[:1])).empty  # one point is no grid
+    assert batch_tables.grid_table(configs_of(records[:1])).empty  # one point is no grid
 
 
 def search_record(number, accuracy, role="candidate", status="ok", test=None, **parameters):
@@ -556,10 +569,10 @@ def test_foreign_load_marks_an_epoch_time_and_leaves_it_out_of_the_answers_ratio
         for fw, t in (("torch", 2.0), ("keras", 20.0))
     ]
     configs = configs_of(quiet + busy)
-    assert tables.SHARED in tables.formatted_columns(configs_of(busy[:1]))[tables.EPOCH_COLUMN][0]
-    frameworks = tables.framework_pairs(configs).set_index("model")["epoch time keras/torch"]
-    assert frameworks["r2_tuned_cnn"] == "10.00" + tables.SHARED and frameworks["r2_vanilla_cnn"] == "1.50"
-    answer = answers.which_framework(tables.framework_pair_values(configs), "cpu")
+    assert answers.SHARED in tables.formatted_columns(configs_of(busy[:1]))[tables.EPOCH_COLUMN][0]
+    frameworks = pairs.framework_pairs(configs).set_index("model")["epoch time keras/torch"]
+    assert frameworks["r2_tuned_cnn"] == "10.00" + answers.SHARED and frameworks["r2_vanilla_cnn"] == "1.50"
+    answer = answers.which_framework(pairs.framework_pair_values(configs), "cpu")
     assert answer.startswith("keras (tensorflow) / torch, 2 converged pairs: epoch time 1.50x (1 of 2 quiet);")
     (ratio,) = [line for line in details.summary_lines(configs) if "epoch-time ratio" in line]
     assert (
@@ -583,7 +596,7 @@ def test_framework_ratios_pool_no_backends_or_devices_and_leave_out_jax_without_
         answers.answer_lines(
             configs_of(records + gpu),
             frame.trial_frame(records + gpu),
-            tables.framework_pair_values(configs_of(records + gpu)),
+            pairs.framework_pair_values(configs_of(records + gpu)),
         )
     )
     framework_answers, machine = {}, None

@@ -9,14 +9,10 @@ import pandas as pd
 from bench.report.answers import hardware_order
 from bench.report.evidence import untypical_timing
 from bench.report.markdown import reported_lines, sections
+from bench.report.pairs import framework_pair_values
 from bench.report.search_report import searches_markdown
 from bench.report.statistics import NO_ESTIMATE, WITHIN, accuracy_verdict_from_summary
-from bench.report.tables import (
-    ARCHITECTURE_RECIPE,
-    architectures_table,
-    framework_pair_values,
-    seconds_cell,
-)
+from bench.report.tables import ARCHITECTURE_RECIPE, architectures_table, seconds_cell
 
 
 def architectures_markdown(table: pd.DataFrame, order: list[str]) -> list[str]:

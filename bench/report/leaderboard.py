@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from bench.report import plots, search_report
+from bench.report.batch_tables import grid_groups
 from bench.report.details import details_markdown
 from bench.report.frame import paper_records
 from bench.report.markdown import NO_RESULTS, commands_readme, leaderboard_markdown
-from bench.report.tables import architecture_configs, derived, grid_groups
+from bench.report.tables import architecture_configs, derived
 from bench.results import store
 from bench.run import yardstick
 

@@ -11,9 +11,9 @@ from bench.frameworks import backend_environment, default_backend
 from bench.report import evidence, plots
 from bench.report.answers import answer_lines
 from bench.report.labels import hardware_label
+from bench.report.pairs import framework_pair_values
 from bench.report.reproduction import AT_PAPERS_BUDGET
 from bench.report.search_report import searches_markdown
-from bench.report.tables import framework_pair_values
 
 
 def section_lines(

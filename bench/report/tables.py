@@ -7,16 +7,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.frameworks import COMPARED, COMPARED_DIFFERENCE, ENVIRONMENT_PACKAGES, REFERENCE_FRAMEWORK
+from bench.frameworks import ENVIRONMENT_PACKAGES
 from bench.report import search_report
-from bench.report.answers import RECIPE_LR, SHARED
-from bench.report.cells import accuracy_cell, marked, runs_learned
+from bench.report.answers import SHARED
+from bench.report.batch_tables import batch_size_table, grid_table
+from bench.report.cells import accuracy_cell
 from bench.report.claims import claims_table
-from bench.report.evidence import EQUIVALENCE_MARGIN, equivalence
-from bench.report.frame import GROUP_KEYS, configurations, is_papers_recipe, paper_records, published, trial_frame
+from bench.report.frame import configurations, paper_records, trial_frame
 from bench.report.labels import framework_label, hardware_label, on_machine, variant_label
+from bench.report.pairs import framework_pairs, parity_at_convergence
 from bench.report.reproduction import reported_table
-from bench.report.statistics import accuracy_verdict_from_summary, confidence_95
+from bench.report.statistics import confidence_95
 from bench.spec.suites import YARDSTICK_MODELS
 
 EPOCH_COLUMN = "epoch s (median, range over seeds)"
@@ -151,113 +152,6 @@ def seconds_cell(value: float) -> str:
     return f"{value:.1f}" if value < 10 else f"{value:.0f}"
 
 
-def batch_size_table(trials: pd.DataFrame) -> pd.DataFrame:
-    """r0's trade-off table for every model x framework x hardware run at two or more batch sizes."""
-    keys = ["model", "framework", "hardware", "dataset", "recipe", "epochs", "train_size", "lr", "variant"]
-    rows = []
-    for key, group in trials.groupby(keys, dropna=False, sort=True):
-        if group["batch_size"].nunique() >= 2:
-            sweep = _batch_sweep(key[0], key[4], group)
-            rows += [_batch_row(key, batch, runs, sweep) for batch, runs in group.groupby("batch_size", sort=True)]
-    return pd.DataFrame(rows)
-
-
-def _batch_sweep(model: str, recipe: str, group: pd.DataFrame) -> dict:
-    """What every row of one batch-size sweep is read against: its largest batch that ran (and whether a larger
-    one ran out of memory), its smallest batch's epoch time, and the paper's batch-size figures."""
-    ok_runs = group[group["status"] == "ok"]
-    fits = ok_runs["batch_size"]
-    largest = fits.max() if not fits.empty else None
-    out_of_memory = group[group["status"] == "oom"]["batch_size"]
-    reported = published(model).get("batch_sizes", {}) if is_papers_recipe(model, recipe) else {}
-    return {
-        "largest": largest,
-        "limit": "fits (a larger batch ran out of memory)"
-        if (out_of_memory > (largest or 0)).any()
-        else "largest tried",
-        "smallest_s": ok_runs[fits == fits.min()]["epoch_s"].median() if not fits.empty else None,
-        "reported": reported,
-        "smallest_reported": reported[min(reported)][0] if reported else None,
-    }
-
-
-def _batch_row(key: tuple, batch: int, runs: pd.DataFrame, sweep: dict) -> dict:
-    """One batch size of a sweep: status, time, throughput, memory and accuracy, beside the paper's figures."""
-    ok = runs[runs["status"] == "ok"]
-    ran = not ok.empty
-    reported = sweep["reported"]
-    return {
-        "model": key[0],
-        "framework": key[1],
-        "hardware": key[2],
-        "recipe": key[4],
-        "batch": batch,
-        "status": "ok" if len(ok) == len(runs) else ", ".join(sorted(set(runs["status"]))),
-        "epoch s": f"{ok['epoch_s'].median():.1f}" if ran else "-",
-        "img/s": f"{ok['images_per_s'].median():.0f}" if ran else "-",
-        "peak RSS MB": f"{ok['peak_rss_mb'].max():.0f}" if ran else "-",
-        "peak device MB": f"{ok['peak_device_mb'].max():.0f}" if ok["peak_device_mb"].notna().any() else "-",
-        "test acc %": marked(f"{100 * ok['test_accuracy'].mean():.2f} (n={len(ok)})", runs_learned(ok)) if ran else "-",
-        "epoch time ÷ smallest batch's": f"{ok['epoch_s'].median() / sweep['smallest_s']:.2f}" if ran else "-",
-        "reported: min/epoch (÷ smallest), test acc": (
-            f"{reported[batch][0]} ({reported[batch][0] / sweep['smallest_reported']:.2f}), "
-            f"{100 * reported[batch][1]:.0f} %"
-            if batch in reported
-            else "-"
-        ),
-        "lr (epoch 1), rule": f"{ok['first_lr'].iloc[0]:.3g}, {runs['lr_rule'].iloc[0]}"
-        if ran
-        else f"-, {runs['lr_rule'].iloc[0]}",
-        "test images": int(ok["test_size"].iloc[0]) if ran else "-",
-        "largest": sweep["limit"] if batch == sweep["largest"] else "",
-    }
-
-
-GRID_KEYS = ["dataset", "hardware", "model", "framework", "variant", "recipe", "epochs", "train_size", "test_size"]
-
-
-def grid_configs(table: pd.DataFrame) -> pd.DataFrame:
-    """Configurations of learning-rate x batch-size grids (r4's search): explicit learning rates, at least two
-    of them and two batch sizes within one model, framework, hardware and budget."""
-    if table.empty:
-        return table
-    explicit = table[table["lr"] != RECIPE_LR]
-    sizes = explicit.groupby(GRID_KEYS)[["lr", "batch_size"]].transform("nunique")
-    return explicit[(sizes["lr"] > 1) & (sizes["batch_size"] > 1)]
-
-
-def grid_groups(table: pd.DataFrame):
-    """Each grid's configurations, keyed by GRID_KEYS, in order."""
-    return grid_configs(table).groupby(GRID_KEYS, sort=True)
-
-
-def grid_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Test accuracy per learning rate (rows) x batch size (columns), one block per grid."""
-    grids = grid_configs(table)
-    if grids.empty:
-        return pd.DataFrame()
-    rows = []
-    for key, group in grids.groupby(GRID_KEYS, sort=True):
-        for rate, line in group.groupby("lr", sort=False):
-            row = dict(zip(GRID_KEYS, key), lr=rate)
-            for _, cell in line.iterrows():
-                row[f"batch {cell['batch_size']}"] = accuracy_cell(
-                    cell["acc_mean"],
-                    0 if pd.isna(cell["acc_std"]) else cell["acc_std"],
-                    cell["n"],
-                    cell["repeats"],
-                    cell["learned"],
-                )
-            rows.append(row)
-    frame = pd.DataFrame(rows).fillna("-")
-    frame["lr"] = frame["lr"].astype(float)
-    frame = frame.sort_values(GRID_KEYS + ["lr"])
-    frame["lr"] = frame["lr"].map("{:g}".format)
-    batches = sorted((c for c in frame.columns if c.startswith("batch ")), key=lambda c: int(c.split()[1]))
-    frame = frame[GRID_KEYS + ["lr"] + batches]
-    return frame.rename(columns={"train_size": "train images", "test_size": "test images"})
-
-
 def speedup_table(trials: pd.DataFrame) -> pd.DataFrame:
     """The fast path against the naive loop: same model, framework, hardware and batch size."""
     ok = trials[trials["status"] == "ok"]
@@ -336,79 +230,6 @@ def environment_table(records: list[dict]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows).drop_duplicates().sort_values(["hardware", "commit"])
-
-
-def framework_pair_values(table: pd.DataFrame) -> list[dict]:
-    """The same configuration in PyTorch and in each Keras backend, as numbers: accuracy difference (keras -
-    torch) with Welch's half-width and verdict, epoch-time and memory ratios."""
-    keys = [key for key in GROUP_KEYS if key != "framework"]  # a configuration, in every framework
-    pairs = []
-    for key, group in table.groupby(keys, sort=True):
-        references = group[group["framework"] == REFERENCE_FRAMEWORK]
-        if references.empty:
-            continue
-        reference = references.iloc[0]
-        for _, other in group[group["framework"] != REFERENCE_FRAMEWORK].iterrows():
-            difference, half, verdict = accuracy_verdict_from_summary(other, reference)
-            spread = (float(other["acc_std"] or 0.0), int(other["n"]), float(reference["acc_std"] or 0.0))
-            pairs.append(
-                {
-                    **dict(zip(keys, key)),
-                    "framework": other["framework"],
-                    "device": other["device"],
-                    "n": f"{other['n']}/{reference['n']}",
-                    "difference": difference,
-                    "half": half,
-                    "verdict": verdict,
-                    "learned": bool(other["learned"] and reference["learned"]),
-                    "equivalence": equivalence(difference, *spread, int(reference["n"])),
-                    "time_ratio": other["epoch_s"] / reference["epoch_s"],
-                    "first_epoch_ratio": other["first_epoch_s"] / reference["first_epoch_s"],
-                    "timed_under_load": bool(other["shared"] or reference["shared"]),
-                    "converged": bool(other["converged"] and reference["converged"]),
-                    "full_budget": bool(other["full_budget"] and reference["full_budget"]),
-                    "memory_ratio": other["peak_rss_mb"] / reference["peak_rss_mb"],
-                }
-            )
-    return pairs
-
-
-def framework_pairs(table: pd.DataFrame) -> pd.DataFrame:
-    """The Frameworks section: framework_pair_values formatted; † marks a time ratio measured under load."""
-    return pair_rows(framework_pair_values(table))
-
-
-def parity_at_convergence(table: pd.DataFrame) -> pd.DataFrame:
-    """The pairs at a paper's own budget (its recipe, batch size and epochs, the whole training split)."""
-    return pair_rows([pair for pair in framework_pair_values(table) if pair["full_budget"]])
-
-
-def pair_rows(pairs: list[dict]) -> pd.DataFrame:
-    """Framework pairs as table cells."""
-    return pd.DataFrame(
-        [
-            {
-                "model": p["model"],
-                "hardware": p["hardware"],
-                "variant": p["variant"],
-                "batch": p["batch_size"],
-                "recipe": p["recipe"],
-                "epochs": p["epochs"],
-                "train images": int(p["train_size"]),
-                "test images": int(p["test_size"]),
-                "framework": p["framework"],
-                f"n {COMPARED}": p["n"],
-                f"test acc difference (pt, {COMPARED_DIFFERENCE})": marked(
-                    f"{100 * p['difference']:+.2f}", p["learned"]
-                ),
-                "95% CI (pt)": f"± {100 * p['half']:.2f}" if p["half"] == p["half"] else "n/a (needs 2+ seeds each)",
-                f"equivalence (±{100 * EQUIVALENCE_MARGIN:g} pt)": "{} ({})".format(*p["equivalence"]),
-                f"epoch time {COMPARED}": f"{p['time_ratio']:.2f}{SHARED if p['timed_under_load'] else ''}",
-                f"peak RSS {COMPARED}": f"{p['memory_ratio']:.2f}",
-            }
-            for p in pairs
-        ]
-    )
 
 
 FIRST_CLASSES = ("cat", "dog")  # the reports' hardest classes lead the per-class table
