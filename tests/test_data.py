@@ -254,3 +254,16 @@ def test_the_split_takes_the_same_images_in_every_version(val_size, train_subset
     # A changed split changes every row's meaning: results of an older version would no longer compare.
     splits = cifar.split(indexed_cifar10_shape(), val_size, train_subset, test_subset=test_subset)
     assert tuple(selected_indices_sha256(x) for x in (splits.train_x, splits.val_x, splits.test_x)) == pinned
+
+
+def test_the_images_hash_names_the_images_not_the_file_they_came_from():
+    replace = dataclasses.replace
+    images = cifar.synthetic(train=20, test=10)
+    elsewhere = replace(images, label="the same images from a folder", source="folder", sha256="f" * 64)
+    assert elsewhere.images_sha256 == images.images_sha256 and elsewhere.sha256 != images.sha256
+    changed = images.train_x.copy()
+    changed[0, 0, 0, 0] ^= 1  # one bit of one pixel
+    assert replace(images, train_x=changed).images_sha256 != images.images_sha256
+    relabelled = images.train_y.copy()
+    relabelled[0] = (relabelled[0] + 1) % images.num_classes
+    assert replace(images, train_y=relabelled).images_sha256 != images.images_sha256

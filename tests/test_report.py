@@ -732,3 +732,19 @@ def test_inference_names_the_fastest_framework_at_batch_one_and_the_highest_thro
     assert row["others at batch 1"] == "keras (tensorflow): 2.00 ms (p99 4.00)†, test acc 62.0 % (n=1)"
     assert row["most images/s"] == "keras (tensorflow): 3,000 at batch 256†, test acc 62.0 %"
     assert "## Inference at every budget" in details_text(records) and "## Inference" not in leaderboard_text(records)
+
+
+def test_the_same_images_read_from_two_layouts_count_as_one_dataset():
+    archive, folder, older, other = (record_like(seed=s) for s in range(4))
+    for record, label, file_hash, images in (
+        (archive, "CIFAR-10 (JPEG q75 copy)", "a" * 64, "1" * 64),
+        (folder, "CIFAR-10 (image folder cifar10-jpeg, sha256 bbbbbbbbbbbb, 32x32)", "b" * 64, "1" * 64),
+        (older, "CIFAR-10 (JPEG q75 copy)", "a" * 64, None),  # before images were hashed: its file names it
+        (other, "CIFAR-10 (image folder mine, sha256 cccccccccccc, 32x32)", "c" * 64, "2" * 64),
+    ):
+        record["dataset"].update(label=label, sha256=file_hash, images_sha256=images)
+    trials = frame.trial_frame([archive, folder, older, other])
+    one = "CIFAR-10 (JPEG q75 copy) = CIFAR-10 (image folder cifar10-jpeg, sha256 bbbbbbbbbbbb, 32x32)"
+    assert list(trials["dataset"]) == [one, one, one, "CIFAR-10 (image folder mine, sha256 cccccccccccc, 32x32)"]
+    (merged,) = configs_of([archive, folder, older]).to_dict("records")  # one configuration, three seeds
+    assert merged["n"] == 3 and merged["dataset"] == one

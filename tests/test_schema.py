@@ -21,7 +21,7 @@ def test_every_committed_version_1_file_reads_as_the_current_version():
     assert len(records) >= 177  # every result committed before version 2
     for record in records:
         current = schema.read(record)
-        assert current["schema_version"] == schema.SCHEMA_VERSION == 6
+        assert current["schema_version"] == schema.SCHEMA_VERSION == 7
         assert current["initialisation"] is None  # version 2's new field
         assert current["config"] == schema.backend_named_calibration(record["config"])  # version 4's backend
         unchanged = set(record) - {"schema_version", "config", *schema.RENAMED_IN_3}

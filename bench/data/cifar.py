@@ -19,6 +19,7 @@ import tarfile
 import urllib.request
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,16 @@ class Cifar:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @cached_property
+    def images_sha256(self) -> str:
+        """The sha256 of the decoded images and labels, train then test: the same for the same images whichever
+        file layout they were read from (the JPEG archive, or its image folder), unlike `sha256`."""
+        digest = hashlib.sha256()
+        for array in (self.train_x, self.train_y, self.test_x, self.test_y):
+            digest.update(f"{array.dtype.str}{array.shape}".encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,11 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
     headline_files = {record["_file"] for record in paper_records(records)}
     # A failed trial has no dataset block: it takes the one of a successful trial of the same data and split.
     datasets = {_split_key(r["config"]): r["dataset"] for r in records if r["status"] == "ok"}
+    label_of = dataset_labels([r["dataset"] for r in records if r["status"] == "ok"])
     rows = []
     for record in records:
         dataset = record["dataset"] if record["status"] == "ok" else datasets.get(_split_key(record["config"]), {})
+        dataset = {**dataset, "label": label_of(dataset)} if dataset else dataset
         rows.append(
             {
                 **_what_ran(record, dataset),
@@ -55,6 +57,22 @@ def trial_frame(records: list[dict]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=TRIAL_COLUMNS if rows else None)
+
+
+def dataset_labels(datasets: list[dict]):
+    """A function giving a dataset block its label, one per set of images: blocks whose decoded images hash alike
+    (`images_sha256`), or whose file's sha256 a block of those images names, share one label that names each way
+    of reading them ('CIFAR-10 (JPEG q75 copy) = CIFAR-10 (image folder cifar10-jpeg, ...)'). Blocks from before
+    the images were hashed (schema 7) keep their own label until a newer block names their file."""
+    images_of_file = {d["sha256"]: d["images_sha256"] for d in datasets if d.get("images_sha256") and d.get("sha256")}
+
+    def images(dataset: dict) -> str:
+        return dataset.get("images_sha256") or images_of_file.get(dataset.get("sha256")) or dataset.get("label", "")
+
+    names: dict[str, set[str]] = {}
+    for dataset in datasets:
+        names.setdefault(images(dataset), set()).add(dataset["label"])
+    return lambda dataset: " = ".join(sorted(names.get(images(dataset), {dataset.get("label", "")})))
 
 
 TRIAL_COLUMNS = (  # the order of tables/trials.csv

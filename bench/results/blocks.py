@@ -40,6 +40,7 @@ class Dataset:
     val_size: int
     test_size: int  # 0 for a search's candidate
     split_seed: int
+    images_sha256: str | None = None  # the decoded images and labels, whatever their file layout (None before v7)
 
 
 @dataclass(frozen=True)

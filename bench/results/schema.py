@@ -1,7 +1,8 @@
 """The result record of one trial, typed: built by the sweep (bench.run.runner), validated when written and
 when read, with a reader for every older schema version.
 
-Version 6 (this one) adds `processes`, the processes a trial ran in (one, unless it was resumed from its
+Version 7 (this one) adds `dataset.images_sha256`, the hash of the decoded images and labels: the same images
+read from two file layouts (the JPEG archive and its image folder) share it. Version 6 adds `processes`, the processes a trial ran in (one, unless it was resumed from its
 checkpoint), each with its first and last epoch and its start-up time; each epoch names its process, and the
 model block holds the trained weights' hash. Version 5 adds `inference`, the trained model's batch-1 latency and
 throughput. Version 4 records a
@@ -21,7 +22,7 @@ from bench.errors import BenchError
 from bench.results.blocks import BLOCKS, block_fault
 from bench.spec.config import IDENTITY_NAMES
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 STATUSES = ("ok", "diverged", "oom", "timeout", "crashed", "pruned")  # pruned: stopped by a search's pruner
 
 

@@ -193,6 +193,7 @@ def dataset_block(config: TrialConfig, splits) -> dict:
         label=dataset.label,
         source=dataset.source,
         sha256=dataset.sha256,
+        images_sha256=dataset.images_sha256,
         num_classes=dataset.num_classes,
         class_names=list(dataset.class_names),
         train_size=len(splits.train_y),
