@@ -5,6 +5,7 @@ comes before a folder is made or a trial starts."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from bench.data import cifar
 from bench.errors import BenchError
@@ -46,6 +47,45 @@ def prepare(args, entries, frameworks, batch_sizes, seeds, **options) -> tuple[l
     if not (args.executor == "ray" and args.ray_address):  # a cluster's GPUs are checked when Ray connects
         check_devices(trials)
     return trials, skipped, executor
+
+
+VAL_SHARE = 0.1  # of a small training split held out for validation: CIFAR's own (5,000 of 50,000)
+DEFAULT_VAL_TOTAL = round(cifar.DEFAULT_VAL_SIZE / VAL_SHARE)  # training splits from this size keep 5,000
+
+
+def fit_to_data(trials, data_dir, offline: bool, given: set[str]) -> tuple[list, list[str]]:
+    """Defaults a small dataset cannot take, fitted to it, where no flag set them (`given`: the flags the user
+    typed): a training split under DEFAULT_VAL_TOTAL images holds VAL_SHARE out for validation instead of 5,000;
+    a suite's training subset larger than what is left trains on all of it; a recipe's batch larger than the
+    training images becomes the largest power of two that fits. Returns the trials and, for the run's header,
+    one line per change. A flag the data cannot take is refused by check_trials."""
+    loaded, fitted, lines = {}, [], []
+    for trial in trials:
+        data = (trial.dataset, trial.image_size)
+        if data not in loaded:
+            loaded[data] = len(cifar.load(trial.dataset, data_dir, offline, trial.image_size).train_y)
+        changes = _fitted(trial, loaded[data], given)
+        fitted.append(replace(trial, **changes) if changes else trial)
+        if changes:
+            said = ", ".join(
+                f"{name.replace('_', '-')} {'all' if value is None else value}" for name, value in changes.items()
+            )
+            lines.append(f"fitted to {loaded[data]} training images: {trial.label()}: {said}")
+    return fitted, list(dict.fromkeys(lines))
+
+
+def _fitted(trial, total: int, given: set[str]) -> dict:
+    """The defaults of one trial that its data cannot take, fitted (see fit_to_data)."""
+    changes = {}
+    if "val_size" not in given and trial.val_size == cifar.DEFAULT_VAL_SIZE and total < DEFAULT_VAL_TOTAL:
+        changes["val_size"] = max(1, round(VAL_SHARE * total))
+    train = total - changes.get("val_size", trial.val_size)
+    if "train_subset" not in given and trial.train_subset and trial.train_subset > train:
+        changes["train_subset"] = None
+    train = min(train, trial.train_subset or train) if "train_subset" not in changes else train
+    if "batch_size" not in given and trial.batch_size > train > 0:
+        changes["batch_size"] = 2 ** (train.bit_length() - 1)
+    return changes
 
 
 def check_trials(trials, data_dir, offline: bool) -> dict:
