@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from bench.measure import provenance
 from bench.results import store
 from bench.run.checkpoints import FORMAT, Checkpoints
 from tests.conftest import FRAMEWORKS
@@ -41,6 +42,8 @@ def test_a_trial_killed_after_epoch_2_resumes_there_and_ends_with_the_uninterrup
     assert [e["process"] for e in cut["epochs"]] == [1, 2, 2] and [e["process"] for e in whole["epochs"]] == [1] * 3
     assert [(p["first_epoch"], p["last_epoch"]) for p in cut["processes"]] == [(1, 1), (2, 3)]
     assert all(p["startup_s"] > 0 for p in cut["processes"])
+    here = provenance.this_machine()  # both processes ran here: every epoch counts on one machine
+    assert {p["machine"] for p in cut["processes"]} == {e["machine"] for e in cut["epochs"]} == {here}
     assert cut["timing"]["steady_epochs"] == 1  # epoch 2 warmed up a new process: epoch 3 alone is steady
     assert not list((tmp_path / "cut" / "checkpoints").glob("*/*"))  # removed once the record was written
 

@@ -276,6 +276,25 @@ def test_each_process_of_a_resumed_trial_warms_up_apart_from_the_steady_epochs()
     }
 
 
+def test_a_trial_resumed_on_another_machine_is_timed_on_its_last_machine_alone():
+    from bench.measure.load import epoch_time_and_load
+    from bench.measure.timing import steady_epochs
+    from bench.run.trial import phase_timing
+
+    runs = (
+        [(1, "xeon", 9.0)] + [(1, "xeon", 5.0)] * 5 + [(2, "epyc", 8.0)] + [(2, "epyc", 2.0)] * 5 + [(2, "epyc", 3.0)]
+    )
+    epochs = [{"process": p, "machine": m, "epoch_time_s": t, "foreign_cpu_cores": 0.0} for p, m, t in runs]
+    assert steady_epochs(epochs) == [False] * 7 + [True] * 6
+    # what the row publishes: the last machine's steady median (2.0), never one across both machines (3.0)
+    assert phase_timing(None, epochs, 1000)["epoch_median_s"] == 2.0
+    epochs[-1]["foreign_cpu_cores"] = 1.0  # one loaded epoch: the report keeps the last machine's quiet ones
+    assert epoch_time_and_load(epochs, recorded_median=2.0) == (2.0, False)
+    before = [{k: v for k, v in e.items() if k != "machine"} for e in epochs[:6]]  # from before machines were named
+    assert steady_epochs(before + epochs[6:]) == steady_epochs(epochs)
+    assert steady_epochs(before) == [False] + [True] * 5
+
+
 def test_the_machines_busy_seconds_count_this_processs_own_computing():
     from bench.measure.load import machine_busy_seconds
 

@@ -75,18 +75,30 @@ def gpu_driver() -> dict:
     return {"gpus": [name.strip() for name, _ in pairs], "driver_version": pairs[0][1].strip() if pairs else None}
 
 
+def machine_facts() -> dict:
+    """What tells this machine apart (machine_fingerprint reads it): CPU model, logical cores, memory and GPUs."""
+    return {
+        "cpu": cpu_model(),
+        "cpu_cores_logical": psutil.cpu_count(logical=True),
+        "memory_total_bytes": psutil.virtual_memory().total,
+        "gpu": gpu_driver(),
+    }
+
+
+def this_machine() -> str:
+    """This machine's fingerprint."""
+    return machine_fingerprint(machine_facts())
+
+
 def collect(argv: list[str] | None = None) -> dict:
     """Provenance shared by every trial of one sweep."""
     return {
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "cpu": cpu_model(),
-        "cpu_cores_logical": psutil.cpu_count(logical=True),
+        **machine_facts(),
         "cpu_cores_physical": psutil.cpu_count(logical=False),
-        "memory_total_bytes": psutil.virtual_memory().total,
         "hostname": platform.node(),
         "packages": package_versions(),
-        "gpu": gpu_driver(),
         "git": git_state(),
         "command": portable_command(argv if argv is not None else sys.argv),
         "ci": bool(os.environ.get("CI")),

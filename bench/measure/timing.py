@@ -34,6 +34,14 @@ def warm_up_epochs(epochs: list[dict]) -> list[bool]:
     return [i == 0 or epoch.get("process") != epochs[i - 1].get("process") for i, epoch in enumerate(epochs)]
 
 
+def steady_epochs(epochs: list[dict]) -> list[bool]:
+    """Which epochs a trial's steady epoch time is made of: all but the warm-up ones (warm_up_epochs), on the
+    machine of its last epoch (`machine`, its fingerprint). A trial resumed on another machine timed its earlier
+    epochs there; an epoch from before machines were recorded counts only where the last one names none."""
+    last = epochs[-1].get("machine") if epochs else None
+    return [not warming and epoch.get("machine") == last for epoch, warming in zip(epochs, warm_up_epochs(epochs))]
+
+
 def summarise_epochs(epoch_seconds: list[float], images_per_epoch: int, warm_up: list[bool] | None = None) -> dict:
     """First epoch apart; median and interquartile range of the steady epochs: all but the warm-up ones
     (`warm_up`, by default the first alone; see warm_up_epochs).

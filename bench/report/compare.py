@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.measure.timing import warm_up_epochs
+from bench.measure.timing import steady_epochs
 from bench.report import statistics
 from bench.results import store
 
@@ -39,8 +39,7 @@ def _samples(records: list[dict]) -> dict[tuple, dict]:
             record["dataset"]["train_size"],
             record["dataset"]["label"],
         )
-        warm_up = warm_up_epochs(record["epochs"])
-        steady = [e["epoch_time_s"] for e, warming in zip(record["epochs"], warm_up) if not warming]
+        steady = [e["epoch_time_s"] for e, counts in zip(record["epochs"], steady_epochs(record["epochs"])) if counts]
         machine = (record.get("settings") or {}).get("device_name") or (record.get("provenance") or {}).get("cpu")
         group = groups.setdefault(key, {"times": [], "accuracies": {}, "runs": 0, "machines": set()})
         group["machines"].add(machine)

@@ -2,7 +2,8 @@
 when read, with a reader for every older schema version.
 
 Version 7 (this one) adds `dataset.images_sha256`, the hash of the decoded images and labels: the same images
-read from two file layouts (the JPEG archive and its image folder) share it. Version 6 adds `processes`, the processes a trial ran in (one, unless it was resumed from its
+read from two file layouts (the JPEG archive and its image folder) share it; and each process and epoch names
+its machine (`machine`, the fingerprint): a trial resumed on another machine is timed on its last one alone. Version 6 adds `processes`, the processes a trial ran in (one, unless it was resumed from its
 checkpoint), each with its first and last epoch and its start-up time; each epoch names its process, and the
 model block holds the trained weights' hash. Version 5 adds `inference`, the trained model's batch-1 latency and
 throughput. Version 4 records a

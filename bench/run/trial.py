@@ -23,7 +23,8 @@ from bench.frameworks.base import get_adapter
 from bench.measure import inference, metrics, peak_flops
 from bench.measure.load import ForeignLoad
 from bench.measure.memory import PeakRSS
-from bench.measure.timing import SyncedTimer, summarise_epochs, warm_up_epochs
+from bench.measure.provenance import this_machine
+from bench.measure.timing import SyncedTimer, steady_epochs, summarise_epochs
 from bench.paths import portable
 from bench.results import blocks
 from bench.results.blocks import block
@@ -313,6 +314,7 @@ def train(
     the trial: the start-up time until its first epoch is recorded apart from the epochs."""
     loop = start_loop(config, recipe, adapter, built, state, splits, checkpoints, emit)
     process = {"process": len(loop.processes) + 1, "first_epoch": len(loop.epochs) + 1, "last_epoch": None}
+    process["machine"] = this_machine()  # a trial resumed elsewhere: its epochs' times are of two machines
     process["startup_s"] = time.perf_counter() - started if started is not None else None
     epochs_left = range(len(loop.epochs) + 1, recipe.epochs + 1 if not loop.stopped else 0)
     if epochs_left:  # none where it was killed while being scored: its epochs' processes are all there are
@@ -321,7 +323,7 @@ def train(
         if built.pretrained and recipe.freeze_epochs and epoch in (1, recipe.freeze_epochs + 1):
             enter_phase(epoch, recipe, adapter, built, state)
         record, loop.stopped = run_epoch(epoch, loop, recipe, adapter, built, state, splits, validation)
-        loop.epochs.append({**record, "process": process["process"]})
+        loop.epochs.append({**record, "process": process["process"], "machine": process["machine"]})
         process["last_epoch"] = epoch
         emit({"event": "epoch", **loop.epochs[-1]})
         failpoints.check(epoch)  # before the checkpoint: a fault there loses the epoch, the worst case
@@ -416,11 +418,12 @@ def enter_phase(epoch: int, recipe, adapter, built: Built, state) -> None:
 
 
 def phase_timing(pretrained: dict | None, epochs: list[dict], images: int) -> dict:
-    """The row's timing summary, each process's first epoch a warm-up (bench.measure.timing.warm_up_epochs).
+    """The row's timing summary from its steady epochs (bench.measure.timing.steady_epochs: each process's first
+    epoch warms up, and only the last machine's epochs count).
     Fine-tuning: each phase is its own workload (and keras re-traces at its start); the row's timing is the
     last phase's, where every layer trains, and each phase keeps its own epoch times."""
     epoch_seconds = [epoch["epoch_time_s"] for epoch in epochs]
-    warm_up = warm_up_epochs(epochs)
+    warm_up = [not steady for steady in steady_epochs(epochs)]
     phases = (pretrained or {}).get("phases", [])
     starts = [phase["from_epoch"] for phase in phases]
     for phase, end in zip(phases, starts[1:] + [len(epoch_seconds) + 1]):
