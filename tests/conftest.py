@@ -18,7 +18,7 @@ import pytest
 
 from bench import frameworks
 from bench.data import cifar
-from bench.frameworks import HONOURED
+from bench.frameworks import framework as framework_record
 from bench.spec import registry
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -132,7 +132,9 @@ QUICK_BENCHMARK_MINUTES = "3.5"  # measured here: 206 s of pytest under `nox -s 
 def honoured_part(framework: str, execution):
     """`execution` with every option that `framework` does not honour back at its default (the fastest options
     one framework has, from a list meant for all)."""
-    others = [option for option in dataclasses.fields(execution) if option.name not in HONOURED[framework]]
+    others = [
+        option for option in dataclasses.fields(execution) if option.name not in framework_record(framework).honoured
+    ]
     return dataclasses.replace(execution, **{option.name: option.default for option in others})
 
 

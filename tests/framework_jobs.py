@@ -581,8 +581,8 @@ def conformance_facts(framework: str) -> dict:
     from dataclasses import fields
 
     from bench.errors import BenchError
-    from bench.frameworks import HONOURED
     from bench.frameworks import base as base
+    from bench.frameworks import framework as framework_record
     from bench.measure import calibration
     from bench.spec import layers
 
@@ -592,7 +592,7 @@ def conformance_facts(framework: str) -> dict:
     }
     refused = {}
     for option in fields(Execution):
-        if option.name in HONOURED[framework]:
+        if option.name in framework_record(framework).honoured:
             continue
         value = "naive" if option.name == "loader" else (2 if option.type in ("int", int) else True)
         execution = Execution(**{option.name: value})

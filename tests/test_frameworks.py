@@ -154,3 +154,46 @@ def test_a_spec_with_its_own_initialisation_starts_both_frameworks_from_its_weig
     classifier, first = expected["classifier_1"]["weight"], expected["features_0"]["weight"]
     assert abs(classifier.std() - 0.01) < 0.002 and not expected["classifier_1"]["bias"].any()
     assert np.abs(first).max() <= np.sqrt(6 / (3 * 3 * 3)) and first.std() > 0.2  # kaiming-uniform, gain sqrt 2
+
+
+def test_a_framework_is_its_folder_plus_one_record(tmp_path, monkeypatch):
+    """A throw-away framework, its adapter a module of its own and its record in RECORDS: the driver's questions
+    (installed? which options? which backend? its adapter?) are answered from the record, with no other edit."""
+    import sys
+    from dataclasses import replace
+
+    import bench.frameworks as frameworks
+    from bench.frameworks import base
+
+    (tmp_path / "toyfw_adapter.py").write_text(
+        "from bench.frameworks.base import Adapter, register\n\n\n"
+        "@register\nclass ToyAdapter(Adapter):\n    name = 'toyfw'\n\n\n"
+        "ToyAdapter.__abstractmethods__ = frozenset()  # a stand-in: the test asks only that it is found\n"
+    )
+    monkeypatch.setattr(base, "_REGISTERED", dict(base._REGISTERED))  # its registration goes with the test
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "toyfw_adapter", raising=False)
+    toy = frameworks.Framework(
+        "toyfw",
+        "toyfw_adapter",
+        "numpy",
+        "cnnbench[toyfw]",
+        ("numpy",),
+        frozenset({"compile"}),
+        backend_variable="TOYFW_BACKEND",
+        default_backends={"cpu": "numpy", "cuda": "cupy_like"},
+    )
+    monkeypatch.setattr(frameworks, "RECORDS", (*frameworks.RECORDS, toy))
+    monkeypatch.delenv("TOYFW_BACKEND", raising=False)
+    assert frameworks.missing_framework("toyfw") is None  # numpy is there, and so is its cpu backend
+    assert frameworks.missing_framework("toyfw", "cuda") == (
+        "toyfw backend 'cupy_like' (TOYFW_BACKEND) is not installed"
+    )
+    missing = replace(toy, name="gonefw", requires="no_such_module_here", extra="cnnbench[gonefw]")
+    monkeypatch.setattr(frameworks, "RECORDS", (*frameworks.RECORDS, missing))
+    assert frameworks.missing_framework("gonefw") == "gonefw is not installed (pip install 'cnnbench[gonefw]')"
+    assert frameworks.backend_for("toyfw", "cuda") == "cupy_like"
+    assert frameworks.backend_environment("toyfw", "numpy") == {"TOYFW_BACKEND": "numpy"}
+    assert frameworks.unsupported("toyfw", Execution(loader="naive")) == "the naive loader is torch-only"
+    assert frameworks.unsupported("toyfw", Execution(compile="jit")) is None
+    assert type(base.get_adapter("toyfw")).__module__ == "toyfw_adapter"

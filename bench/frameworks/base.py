@@ -16,7 +16,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from bench.frameworks import ADAPTER_MODULES, unsupported
+from bench.frameworks import framework as framework_record
+from bench.frameworks import unsupported
 from bench.spec.execution import Execution
 from bench.spec.layers import INPUT_SHAPE
 from bench.spec.recipes import Recipe
@@ -44,7 +45,8 @@ class Adapter(abc.ABC):
     name: ClassVar[str]  # the framework's name, as in bench.frameworks.FRAMEWORKS
 
     def supports(self, execution: Execution) -> str | None:
-        """Why this framework cannot run with these execution options, or None (bench.frameworks.HONOURED)."""
+        """Why this framework cannot run with these execution options, or None (the `honoured` options of its
+        bench.frameworks.Framework)."""
         return unsupported(self.name, execution)
 
     @abc.abstractmethod
@@ -188,5 +190,5 @@ def register(adapter: type[Adapter]) -> type[Adapter]:
 def get_adapter(framework: str) -> Adapter:
     """Import one framework's adapter module (and the framework) only when asked; it registers itself."""
     if framework not in _REGISTERED:
-        importlib.import_module(ADAPTER_MODULES[framework])
+        importlib.import_module(framework_record(framework).adapter_module)
     return _REGISTERED[framework]()

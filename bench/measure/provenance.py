@@ -14,10 +14,10 @@ from pathlib import Path
 
 import psutil
 
-from bench.frameworks import VERSIONED_PACKAGES
+from bench.frameworks import RECORDS
 from bench.paths import PROJECT_ROOT, portable_command
 
-PACKAGES = ("numpy", *(package for packages in VERSIONED_PACKAGES.values() for package in packages))
+PACKAGES = ("numpy", *(package for record in RECORDS for package in record.versioned_packages))
 
 
 def package_versions() -> dict[str, str | None]:

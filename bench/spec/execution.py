@@ -16,7 +16,7 @@ class Execution:
 
     fast loader: data resident on the device as uint8, augmented in batches there (both frameworks).
     naive loader (torch only): a DataLoader over per-image PIL transforms, what the papers did.
-    Which framework honours which option: bench.frameworks.HONOURED.
+    Which framework honours which option: the `honoured` options of each bench.frameworks.Framework.
     """
 
     amp: str = "off"  # mixed precision: off | bf16 | fp16 (keras: mixed_bfloat16 / mixed_float16 policy)
