@@ -68,15 +68,6 @@ REFERENCE_FRAMEWORK = next(record.name for record in RECORDS if record.reference
 COMPARED = "/".join(f for f in FRAMEWORKS if f != REFERENCE_FRAMEWORK) + f"/{REFERENCE_FRAMEWORK}"  # "keras/torch"
 COMPARED_DIFFERENCE = COMPARED.replace("/", " - ")  # "keras - torch"
 
-# The version columns of the leaderboard's Environment table: each a package, or the first found of its builds.
-ENVIRONMENT_PACKAGES = {
-    "torch": ("torch",),
-    "keras": ("keras",),
-    "jax": ("jax",),
-    "numpy": ("numpy",),
-    "tensorflow": ("tensorflow", "tensorflow-cpu"),
-}
-
 
 def framework(name: str) -> Framework:
     """The record of the framework called `name`; a one-line error naming the others where there is none."""

@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bench.frameworks import ENVIRONMENT_PACKAGES
 from bench.report import search_report
 from bench.report.answers import SHARED
 from bench.report.batch_tables import batch_size_table, grid_table
@@ -19,6 +18,15 @@ from bench.report.pairs import framework_pairs, parity_at_convergence
 from bench.report.reproduction import reported_table
 from bench.report.statistics import confidence_95
 from bench.spec.suites import YARDSTICK_MODELS
+
+# The version columns of the leaderboard's Environment table: each a package, or the first found of its builds.
+ENVIRONMENT_PACKAGES = {
+    "torch": ("torch",),
+    "keras": ("keras",),
+    "jax": ("jax",),
+    "numpy": ("numpy",),
+    "tensorflow": ("tensorflow", "tensorflow-cpu"),
+}
 
 EPOCH_COLUMN = "epoch s (median, range over seeds)"
 
