@@ -588,6 +588,7 @@ def conformance_facts(framework: str) -> dict:
 
     facts = {
         "class": type(get_adapter(framework)).__mro__[1].__qualname__,
+        "name": type(get_adapter(framework)).__qualname__,
         "registered_as": get_adapter(framework).name,
     }
     refused = {}

@@ -19,6 +19,7 @@ def facts(request, framework_processes):
 
 def test_each_adapter_subclasses_the_contract_and_registers_under_its_name(facts):
     assert facts["class"] == "Adapter" and facts["registered_as"] in FRAMEWORK_NAMES
+    assert facts["name"] == f"{facts['registered_as'].capitalize()}Adapter"  # adapters are named for their framework
 
 
 def test_options_a_framework_lacks_are_refused_in_setup_with_the_reason_supports_gives(facts):

@@ -69,7 +69,7 @@ def _arrays(path) -> list[np.ndarray]:
 
 
 @base.register
-class Adapter(base.Adapter):
+class KerasAdapter(base.Adapter):
     name = "keras"
 
     def setup(self, device: str, threads: int, seed: int, execution: Execution = Execution()) -> None:

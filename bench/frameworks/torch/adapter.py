@@ -31,7 +31,7 @@ CHECKPOINT_FILE = "torch-training-state.pt"  # in a trial's checkpoint folder (b
 
 
 @base.register
-class Adapter(base.Adapter):
+class TorchAdapter(base.Adapter):
     name = "torch"
 
     def check_device(self, device: str) -> None:
