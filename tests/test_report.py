@@ -748,3 +748,19 @@ def test_the_same_images_read_from_two_layouts_count_as_one_dataset():
     assert list(trials["dataset"]) == [one, one, one, "CIFAR-10 (image folder mine, sha256 cccccccccccc, 32x32)"]
     (merged,) = configs_of([archive, folder, older]).to_dict("records")  # one configuration, three seeds
     assert merged["n"] == 3 and merged["dataset"] == one
+
+
+def test_the_same_trial_on_two_machines_gives_the_bound_beside_the_answers():
+    here = record_like(accuracy=0.500)
+    there = copy.deepcopy(here)
+    there["provenance"]["cpu"] = "Another CPU"  # another machine: its label and fingerprint differ
+    there["test"]["accuracy"], there["_file"] = 0.507, "there.json"
+    alone = record_like(seed=1, accuracy=0.6)  # one machine only: no twin
+    (row,) = tables.derived([here, there, alone])[1]["twins"].to_dict("records")
+    assert (row["test acc %"], row["other %"]) in (("50.00", "50.70"), ("50.70", "50.00"))
+    assert row["moved (pt)"] in ("+0.70", "-0.70") and row["budget"] == "`common` x 3 ep, 2,000 img, seed 0"
+    line = "The same trial on two machines moved test accuracy by 0.70 pt (median) and at most 0.70 pt over 1 twins"
+    assert line in leaderboard_text([here, there, alone]) and "## Same trial on two machines" in details_text(
+        [here, there, alone]
+    )
+    assert tables.derived([here, alone])[1]["twins"].empty

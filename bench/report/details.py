@@ -125,6 +125,7 @@ DETAILS_SECTIONS = (
     "Batch size",
     "Inference at every budget",
     "Fast path vs naive loop",
+    "Same trial on two machines",
     "Per class",
     "Failed trials",
     "Fairness manifest",

@@ -14,6 +14,7 @@ from bench.report.labels import hardware_label
 from bench.report.pairs import framework_pair_values
 from bench.report.reproduction import AT_PAPERS_BUDGET
 from bench.report.search_report import searches_markdown
+from bench.report.twins import twins_line
 
 
 def section_lines(
@@ -202,6 +203,13 @@ _SECTIONS = (
         "TF32 was switched off there too) changed no arithmetic.",
         "fairness_manifest",
     ),
+    Section(
+        "Same trial on two machines",
+        "Twins: one trial (the same code, recipe, data, seed and framework) run on two machines. How far test "
+        "accuracy moved with the hardware alone bounds how well converged reference rows carry to another "
+        "machine; other data, another precision (bf16) or another framework version void that bound.",
+        "twins",
+    ),
     Section("Failed trials", "Recorded faults, never counted as accuracy 0.", "failed_trials"),
 )
 SECTIONS = {section.title: section for section in _SECTIONS}
@@ -224,7 +232,7 @@ def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], 
     if trials.empty:  # searches only: their studies are all there is to read
         lines += searches_markdown(named, plot_files)
     if not configs.empty:
-        lines += _answers(configs, trials)
+        lines += _answers(configs, trials, named)
         lines += reported_lines(named, at_budget=True)
         lines += sections(named, *LEADERBOARD_SECTIONS) + _parity_plots(configs, plot_files) + [""]
         lines += sections(named, "Batch size at convergence") + _frontier_plots(trials, plot_files) + [""]
@@ -244,7 +252,7 @@ def reported_lines(named: dict[str, pd.DataFrame], at_budget: bool) -> list[str]
     return section_lines(section.title, section.intro, table, section.lift, section.drop_empty)
 
 
-def _answers(configs: pd.DataFrame, trials: pd.DataFrame) -> list[str]:
+def _answers(configs: pd.DataFrame, trials: pd.DataFrame, named: dict[str, pd.DataFrame]) -> list[str]:
     """The Answers: per machine, which CNN, which framework, which batch size, from the evidence that can
     carry each (bench.report.evidence)."""
     return [
@@ -255,6 +263,7 @@ def _answers(configs: pd.DataFrame, trials: pd.DataFrame) -> list[str]:
         "converged pairs, a designed batch-size experiment. Bold: a lead beyond the seed noise; † timed under load.",
         "",
         *answer_lines(configs, trials, framework_pair_values(configs)),
+        *([bound, ""] if (bound := twins_line(named.get("twins", pd.DataFrame()))) else []),
     ]
 
 

@@ -17,6 +17,7 @@ from bench.report.labels import framework_label, hardware_label, on_machine, var
 from bench.report.pairs import framework_pairs, parity_at_convergence
 from bench.report.reproduction import reported_table
 from bench.report.statistics import confidence_95
+from bench.report.twins import twins_table
 from bench.spec.suites import YARDSTICK_MODELS
 
 # The version columns of the leaderboard's Environment table: each a package, or the first found of its builds.
@@ -427,6 +428,7 @@ def derived(records: list[dict], package_runs: list[dict] = ()) -> tuple[pd.Data
         "inference": inference_table(trials),
         "inference_converged": inference_table(trials[trials["converged"]]),
         "claims": claims_table(configs),
+        "twins": twins_table(trials),
         "frameworks": framework_pairs(configs),
         "parity_at_convergence": parity_at_convergence(configs),
         "per_class": per_class_table(records),
