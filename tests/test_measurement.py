@@ -320,6 +320,23 @@ def test_foreign_load_is_the_machines_busy_time_less_this_processs_over_the_wall
     assert quiet.cores == 0.0
 
 
+def test_a_block_no_clock_tick_long_took_no_foreign_load(monkeypatch):
+    from bench.measure import load
+
+    monkeypatch.setattr(load.time, "perf_counter", lambda: 5.0)  # the wall clock did not move
+    monkeypatch.setattr(load, "machine_busy_seconds", lambda: 1.0)
+    monkeypatch.setattr(load, "own_seconds", lambda process: 0.0)
+    with load.ForeignLoad() as instant:
+        pass
+    assert instant.cores == 0.0  # not a division by zero
+
+
+def test_cross_entropy_shifts_each_row_by_its_own_largest_logit():
+    logits = np.array([[1000.0, 0.0], [0.0, 1.0]])  # one row's largest logit dwarfs the other row's
+    expected = np.mean([np.logaddexp(0.0, -1000.0), np.logaddexp(0.0, -1.0)])  # -log softmax of the labels
+    assert metrics.cross_entropy(logits, np.array([0, 1])) == pytest.approx(expected, rel=1e-12)
+
+
 def test_the_calibrated_estimate_is_the_trials_flops_at_the_calibration_rate_plus_the_overhead():
     from bench.measure.calibration import CONV_FLOPS, TRIAL_OVERHEAD_S, estimate_seconds
 

@@ -105,3 +105,14 @@ def test_ci_and_the_command_line_are_the_processs_own(monkeypatch):
     assert collected["ci"] is True and collected["command"].endswith("run --resume")
     monkeypatch.delenv("CI")
     assert provenance.collect()["ci"] is False
+
+
+def test_gpus_are_every_line_nvidia_smi_gives_and_none_where_it_cannot_run(tmp_path, monkeypatch):
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3, 550.54'\necho 'NVIDIA H100 80GB HBM3, 550.54'\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    assert provenance.gpu_driver() == {"gpus": ["NVIDIA H100 80GB HBM3"] * 2, "driver_version": "550.54"}
+    smi.write_text("not a program\n")  # on PATH, but it cannot run (exec format error)
+    smi.chmod(0o755)
+    assert provenance.gpu_driver() == {"gpus": [], "driver_version": None}
