@@ -181,7 +181,7 @@ def test_a_framework_is_its_folder_plus_one_record(tmp_path, monkeypatch):
         ("numpy",),
         frozenset({"compile"}),
         backend_variable="TOYFW_BACKEND",
-        default_backends={"cpu": "numpy", "cuda": "cupy_like"},
+        default_backends=(("cpu", "numpy"), ("cuda", "cupy_like")),
     )
     monkeypatch.setattr(frameworks, "RECORDS", (*frameworks.RECORDS, toy))
     monkeypatch.delenv("TOYFW_BACKEND", raising=False)

@@ -293,6 +293,11 @@ def test_a_trial_resumed_on_another_machine_is_timed_on_its_last_machine_alone()
     before = [{k: v for k, v in e.items() if k != "machine"} for e in epochs[:6]]  # from before machines were named
     assert steady_epochs(before + epochs[6:]) == steady_epochs(epochs)
     assert steady_epochs(before) == [False] + [True] * 5
+    # one epoch on the new machine, its warm-up: the row says so, and never falls back on the old machine's
+    just_moved = epochs[:7]
+    summary = phase_timing(None, just_moved, 1000)
+    assert (summary["epoch_median_s"], summary["first_epoch_s"], summary["steady_epochs"]) == (8.0, 8.0, 0)
+    assert epoch_time_and_load(just_moved, recorded_median=8.0) == (8.0, False)
 
 
 def test_the_machines_busy_seconds_count_this_processs_own_computing():

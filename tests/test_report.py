@@ -764,3 +764,10 @@ def test_the_same_trial_on_two_machines_gives_the_bound_beside_the_answers():
         [here, there, alone]
     )
     assert tables.derived([here, alone])[1]["twins"].empty
+
+
+def test_a_results_folder_of_failed_trials_only_reports_them():
+    failed = record_like()
+    failed.update(status="crashed", error="killed by signal 9", test=None)
+    assert "killed by signal 9" in details_text([failed]).split("## Failed trials")[1]
+    assert "## Answers" not in leaderboard_text([failed])  # nothing measured: no answer

@@ -57,8 +57,8 @@ def fit_to_data(trials, data_dir, offline: bool, given: set[str]) -> tuple[list,
     """Defaults a small dataset cannot take, fitted to it, where no flag set them (`given`: the flags the user
     typed): a training split under DEFAULT_VAL_TOTAL images holds VAL_SHARE out for validation instead of 5,000;
     a suite's training subset larger than what is left trains on all of it; a recipe's batch larger than the
-    training images becomes the largest power of two that fits. Returns the trials and, for the run's header,
-    one line per change. A flag the data cannot take is refused by check_trials."""
+    training images becomes the largest power of two that fits. Returns the trials (those fitted alike once) and,
+    for the run's header, one line per change. A flag the data cannot take is refused by check_trials."""
     loaded, fitted, lines = {}, [], []
     for trial in trials:
         data = (trial.dataset, trial.image_size)
@@ -71,7 +71,8 @@ def fit_to_data(trials, data_dir, offline: bool, given: set[str]) -> tuple[list,
                 f"{name.replace('_', '-')} {'all' if value is None else value}" for name, value in changes.items()
             )
             lines.append(f"fitted to {loaded[data]} training images: {trial.label()}: {said}")
-    return fitted, list(dict.fromkeys(lines))
+    unique = list({trial.trial_id: trial for trial in fitted}.values())  # batches fitted alike: one trial
+    return unique, list(dict.fromkeys(lines))
 
 
 def _fitted(trial, total: int, given: set[str]) -> dict:

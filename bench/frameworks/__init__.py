@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 
 from bench.errors import BenchError
 
@@ -27,7 +27,7 @@ class Framework:
     versioned_packages: tuple[str, ...]  # whose versions every record keeps (bench.measure.provenance)
     honoured: frozenset[str]  # execution options honoured away from their default (bench.spec.execution)
     backend_variable: str | None = None  # the environment variable that picks its backend, where it has several
-    default_backends: dict[str, str] = field(default_factory=dict)  # per device, where no variable picks one
+    default_backends: tuple[tuple[str, str], ...] = ()  # (device, backend) where no variable picks one
     reference: bool = False  # the one the leaderboard reads every other framework's same configuration against
 
     def backend(self, device: str = "cpu") -> str | None:
@@ -35,7 +35,8 @@ class Framework:
         framework with one backend."""
         if not self.backend_variable:
             return None
-        return os.environ.get(self.backend_variable, self.default_backends.get(device, self.default_backends["cpu"]))
+        defaults = dict(self.default_backends)
+        return os.environ.get(self.backend_variable, defaults.get(device, defaults["cpu"]))
 
 
 RECORDS = (
@@ -60,7 +61,7 @@ RECORDS = (
         ("keras", "tensorflow", "tensorflow-cpu", "jax"),
         frozenset({"amp", "channels_last", "compile", "steps_per_execution"}),
         backend_variable="KERAS_BACKEND",
-        default_backends={"cpu": "tensorflow", "cuda": "jax"},
+        default_backends=(("cpu", "tensorflow"), ("cuda", "jax")),
     ),
 )
 FRAMEWORKS = tuple(record.name for record in RECORDS)
@@ -113,4 +114,4 @@ def backend_environment(name: str, backend: str | None) -> dict[str, str]:
 
 def default_backend(name: str, device: str) -> str | None:
     """The backend framework `name` runs on by default on `device` (what no environment variable changed), or None."""
-    return framework(name).default_backends.get(device)
+    return dict(framework(name).default_backends).get(device)

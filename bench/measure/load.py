@@ -13,7 +13,7 @@ import time
 
 import psutil
 
-from bench.measure.timing import steady_epochs
+from bench.measure.timing import on_last_machine, steady_epochs
 
 FOREIGN_LOAD_CORES = 0.25  # other processes' CPU, in cores, from which an epoch time counts as timed under load
 MIN_QUIET_EPOCHS = 5  # steady epochs without foreign load that make a trial's epoch time on their own
@@ -59,7 +59,9 @@ def epoch_time_and_load(epochs: list[dict], recorded_median: float | None) -> tu
     steady_epochs; else every epoch) that ran without foreign load give the median when no epoch was loaded or at
     least MIN_QUIET_EPOCHS were quiet (a long trial keeps its quiet epochs); otherwise the recorded median, marked.
     Records from before load was measured say nothing of it: their median, unmarked."""
-    timed = [epoch for epoch, counts in zip(epochs, steady_epochs(epochs)) if counts] or epochs
+    timed = [epoch for epoch, counts in zip(epochs, steady_epochs(epochs)) if counts] or [
+        epoch for epoch, here in zip(epochs, on_last_machine(epochs)) if here
+    ]
     quiet = [epoch.get("epoch_time_s") for epoch in timed if not _loaded(epoch)]
     loaded = len(quiet) < len(timed)
     if not loaded or len(quiet) < MIN_QUIET_EPOCHS or None in quiet:

@@ -34,12 +34,18 @@ def warm_up_epochs(epochs: list[dict]) -> list[bool]:
     return [i == 0 or epoch.get("process") != epochs[i - 1].get("process") for i, epoch in enumerate(epochs)]
 
 
-def steady_epochs(epochs: list[dict]) -> list[bool]:
-    """Which epochs a trial's steady epoch time is made of: all but the warm-up ones (warm_up_epochs), on the
-    machine of its last epoch (`machine`, its fingerprint). A trial resumed on another machine timed its earlier
-    epochs there; an epoch from before machines were recorded counts only where the last one names none."""
+def on_last_machine(epochs: list[dict]) -> list[bool]:
+    """Which epochs ran on the machine of the last one (`machine`, its fingerprint). A trial resumed on another
+    machine timed its earlier epochs there; an epoch from before machines were recorded is on the last machine
+    only where the last one names none either."""
     last = epochs[-1].get("machine") if epochs else None
-    return [not warming and epoch.get("machine") == last for epoch, warming in zip(epochs, warm_up_epochs(epochs))]
+    return [epoch.get("machine") == last for epoch in epochs]
+
+
+def steady_epochs(epochs: list[dict]) -> list[bool]:
+    """Which epochs a trial's steady epoch time is made of: those on its last machine (on_last_machine) but the
+    warm-up ones (warm_up_epochs)."""
+    return [here and not warming for here, warming in zip(on_last_machine(epochs), warm_up_epochs(epochs))]
 
 
 def summarise_epochs(epoch_seconds: list[float], images_per_epoch: int, warm_up: list[bool] | None = None) -> dict:

@@ -15,10 +15,10 @@ import pandas as pd
 
 from bench.frameworks import REFERENCE_FRAMEWORK
 from bench.report import evidence, statistics
+from bench.report.evidence import RECIPE_LR
 
 DID_NOT_LEARN_MARGIN = 0.02  # test accuracy within 2 points of chance: the model did not learn
 SHARED = "†"  # marks an epoch time measured under load: another trial, or other processes (bench.measure.load)
-RECIPE_LR = "recipe's"  # the lr column of a trial that ran at its recipe's learning rate
 
 
 def learned(mean_accuracy, chance):
@@ -42,8 +42,7 @@ def which_model(configs: pd.DataFrame, device: str) -> str:
     """The most accurate model and the next among the papers' parts trained at their own budgets and batch sizes
     (so the budgets differ: each with its training time), on the dataset most of them used; the best is bold
     only beyond the seed noise. Smoke budgets rank nothing."""
-    own = evidence.converged_rows(configs)
-    own = own[own["full_budget"] & own["at_recipe_batch"]]
+    own = evidence.papers_parts(configs)
     if not own.empty:
         own = own[own["dataset"] == own["dataset"].value_counts().index[0]]
     ranked = own.sort_values(["acc_mean", "n", "model"], ascending=[False, False, True]).drop_duplicates("model")

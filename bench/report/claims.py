@@ -74,19 +74,14 @@ CLAIMS = (
 )
 
 NOT_TESTED = "not tested yet"
+ALIKE = ["hardware", "framework", "dataset", "variant"]  # what the two parts of a scored claim share
 
 
 def _part(configs: pd.DataFrame, part: tuple[str, str], dataset: str) -> pd.DataFrame:
-    """A paper part's converged rows at its paper's budget and batch size, on `dataset`."""
+    """A paper part's rows as its paper trained it (bench.report.evidence.papers_parts), on `dataset`."""
     model, recipe = part
-    rows = evidence.converged_rows(configs)
-    return rows[
-        rows["full_budget"]
-        & rows["at_recipe_batch"]
-        & (rows["model"] == model)
-        & (rows["recipe"] == recipe)
-        & (rows["dataset_name"] == dataset)
-    ]
+    rows = evidence.papers_parts(configs)
+    return rows[(rows["model"] == model) & (rows["recipe"] == recipe) & (rows["dataset_name"] == dataset)]
 
 
 def _verdict(winner, loser) -> str:
@@ -94,6 +89,8 @@ def _verdict(winner, loser) -> str:
     difference, _, verdict = statistics.accuracy_verdict_from_summary(winner, loser)
     if verdict == statistics.WITHIN:
         return "within the noise"
+    if difference == 0:
+        return "tie (one seed)"
     sign = "holds" if difference > 0 else "reversed"
     return f"{sign} (provisional, one seed)" if verdict == statistics.NO_ESTIMATE else sign
 
@@ -112,11 +109,11 @@ def claim_rows(claim: Claim, configs: pd.DataFrame) -> list[dict]:
     winners = _part(configs, claim.winner, claim.dataset)
     losers = _part(configs, claim.loser, claim.dataset)
     rows = []
-    for (hardware, framework), winner in winners.groupby(["hardware", "framework"], sort=True):
-        loser = losers[(losers["hardware"] == hardware) & (losers["framework"] == framework)]
+    for key, winner in winners.groupby(ALIKE, sort=True):
+        loser = losers[(losers[ALIKE] == pd.Series(key, index=ALIKE)).all(axis=1)]
         if loser.empty:
             continue
-        winner, loser = winner.iloc[0], loser.iloc[0]
+        (hardware, framework, *_), winner, loser = key, winner.iloc[0], loser.iloc[0]
         difference, half, _ = statistics.accuracy_verdict_from_summary(winner, loser)
         interval = f" ± {100 * half:.1f}" if half == half else ""
         rows.append(

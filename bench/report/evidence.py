@@ -88,6 +88,16 @@ def converged_rows(configs: pd.DataFrame) -> pd.DataFrame:
     return configs[configs["converged"] & configs["learned"]]
 
 
+RECIPE_LR = "recipe's"  # the lr column of a trial that ran at its recipe's learning rate
+
+
+def papers_parts(configs: pd.DataFrame) -> pd.DataFrame:
+    """The papers' parts as their papers trained them: converged rows under a paper's recipe, at its batch size
+    and learning rate."""
+    rows = converged_rows(configs)
+    return rows[rows["full_budget"] & rows["at_recipe_batch"] & (rows["lr"] == RECIPE_LR)]
+
+
 SWEEP_KEYS = ["hardware", "model", "framework", "variant", "dataset", "recipe", "epochs", "train_size", "lr", "lr_rule"]
 
 

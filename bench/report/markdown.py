@@ -58,7 +58,7 @@ def _plot_lines(names: list[str], plot_files: list[str]) -> list[str]:
 
 def _parity_plots(configs: pd.DataFrame, plot_files: list[str]) -> list[str]:
     """The learning curves of each part trained at its paper's budget, both frameworks overlaid."""
-    parts = configs[configs["full_budget"] & configs["at_recipe_batch"]]
+    parts = evidence.papers_parts(configs)
     keys = parts[["model", "recipe", "epochs", "train_size"]].drop_duplicates().itertuples(index=False)
     return _plot_lines(sorted(plots.curves_name(m, r, e, int(t)) for m, r, e, t in keys), plot_files)
 

@@ -30,6 +30,7 @@ REPORTED_KEYS = [
     "model",
     "recipe",
     "framework",
+    "variant",
     "hardware",
     "dataset",
     "dataset_name",
@@ -56,8 +57,9 @@ def reported_table(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def _ours(group: pd.DataFrame) -> tuple[float, float]:
-    """Our mean test accuracy over seeds and its 95 % half-width (nan for one seed)."""
-    accuracy = group["test_accuracy"]
+    """Our mean test accuracy over seeds and its 95 % half-width (nan for one seed); a repeat of a trial on the
+    same machine is no new seed (it counts once, as in bench.report.frame.configurations)."""
+    accuracy = group.drop_duplicates(["hardware", "trial_key"])["test_accuracy"]
     return float(accuracy.mean()), confidence_95(float(accuracy.std() or 0.0), len(accuracy))
 
 
@@ -69,6 +71,7 @@ def _reported_row(values: dict, group: pd.DataFrame, probes: pd.DataFrame) -> di
     if accuracy is not None and theirs != values["dataset_name"]:
         accuracy, described = None, f"{described} on {theirs}: not compared"
     ours, half = _ours(group)
+    seeds = group.drop_duplicates(["hardware", "trial_key"])
     spread = f" ± {100 * half:.2f}" if half == half else ""
     context = ", ".join(str(reported[k]) for k in ("framework", "dataset", "stem") if k in reported)
     full = bool(group["full_budget"].all())
@@ -77,9 +80,10 @@ def _reported_row(values: dict, group: pd.DataFrame, probes: pd.DataFrame) -> di
         "report": values["paper"],
         "model": values["model"],
         "framework": values["framework"],
+        "variant": values["variant"],
         "batch": values["batch_size"],
         "reported accuracy": described,
-        "reproduced test acc % (95% CI)": marked(f"{100 * ours:.2f}{spread} (n={len(group)})", runs_learned(group)),
+        "reproduced test acc % (95% CI)": marked(f"{100 * ours:.2f}{spread} (n={len(seeds)})", runs_learned(group)),
         "difference (pt)": f"{100 * (ours - accuracy):+.1f}" if accuracy is not None else "-",
         "verdict": reproduction_verdict(ours, half, accuracy, full),
         "reason found (probe)": probe_reason(probes, values, accuracy) if full else "-",

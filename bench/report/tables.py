@@ -418,6 +418,15 @@ def derived(records: list[dict], package_runs: list[dict] = ()) -> tuple[pd.Data
         }
     trials = trial_frame(records)
     configs = configurations(trials)
+    if configs.empty:  # failed trials only: nothing measured to tabulate but the failures
+        return configs, {
+            "searches": search_report.searches_table(searched),
+            "grid": pd.DataFrame(),
+            "failed_trials": failure_table(trials),
+            "fairness_manifest": manifest_table(records),
+            "environment": environment_table(records),
+            "trials": trials,
+        }
     return configs, {
         "yardstick": yardstick_table(list(package_runs), records),
         "searches": search_report.searches_table(searched),

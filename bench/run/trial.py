@@ -24,7 +24,7 @@ from bench.measure import inference, metrics, peak_flops
 from bench.measure.load import ForeignLoad
 from bench.measure.memory import PeakRSS
 from bench.measure.provenance import this_machine
-from bench.measure.timing import SyncedTimer, steady_epochs, summarise_epochs
+from bench.measure.timing import SyncedTimer, on_last_machine, steady_epochs, summarise_epochs
 from bench.paths import portable
 from bench.results import blocks
 from bench.results.blocks import block
@@ -314,8 +314,8 @@ def train(
     the trial: the start-up time until its first epoch is recorded apart from the epochs."""
     loop = start_loop(config, recipe, adapter, built, state, splits, checkpoints, emit)
     process = {"process": len(loop.processes) + 1, "first_epoch": len(loop.epochs) + 1, "last_epoch": None}
-    process["machine"] = this_machine()  # a trial resumed elsewhere: its epochs' times are of two machines
     process["startup_s"] = time.perf_counter() - started if started is not None else None
+    process["machine"] = this_machine()  # a trial resumed elsewhere: its epochs' times are of two machines
     epochs_left = range(len(loop.epochs) + 1, recipe.epochs + 1 if not loop.stopped else 0)
     if epochs_left:  # none where it was killed while being scored: its epochs' processes are all there are
         loop.processes.append(process)
@@ -423,13 +423,16 @@ def phase_timing(pretrained: dict | None, epochs: list[dict], images: int) -> di
     Fine-tuning: each phase is its own workload (and keras re-traces at its start); the row's timing is the
     last phase's, where every layer trains, and each phase keeps its own epoch times."""
     epoch_seconds = [epoch["epoch_time_s"] for epoch in epochs]
-    warm_up = [not steady for steady in steady_epochs(epochs)]
     phases = (pretrained or {}).get("phases", [])
     starts = [phase["from_epoch"] for phase in phases]
     for phase, end in zip(phases, starts[1:] + [len(epoch_seconds) + 1]):
         phase["epoch_times_s"] = epoch_seconds[phase["from_epoch"] - 1 : end - 1]
     last = starts[-1] - 1 if starts else 0
-    return summarise_epochs(epoch_seconds[last:], images, [True] + warm_up[last + 1 :])
+    # The last phase's epochs on the last machine; the first of them, and each process's first, warm up.
+    timed = [i for i, here in enumerate(on_last_machine(epochs)) if here and i >= last]
+    steady = steady_epochs(epochs)
+    warm_up = [i == timed[0] or not steady[i] for i in timed]
+    return summarise_epochs([epoch_seconds[i] for i in timed], images, warm_up)
 
 
 def time_to_accuracy(epochs: list[dict], target: float | None) -> dict:
