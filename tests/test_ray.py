@@ -4,7 +4,6 @@ worker, resume, and a one-line error without Ray."""
 from __future__ import annotations
 
 import importlib.util
-import os
 
 import pytest
 
@@ -32,9 +31,6 @@ def two_trials():
 @needs_ray
 @needs_torch
 def test_a_sweep_on_ray_gives_the_local_rows_and_resumes(tmp_path, ray_executor):
-    from bench.run.trial_process import _other_trials_on_this_machine
-
-    beside = _other_trials_on_this_machine(os.getpid())  # trials of a sweep outside the test (a campaign)
     runner.run_sweep(two_trials(), tmp_path / "local")
     summary = runner.run_sweep(two_trials(), tmp_path / "ray", executor=ray_executor)
     assert summary.counts["ok"] == 2
@@ -43,7 +39,10 @@ def test_a_sweep_on_ray_gives_the_local_rows_and_resumes(tmp_path, ray_executor)
     for trial_id, record in on_ray.items():
         assert record["executor"] == "ray" and local[trial_id]["executor"] == "local"
         assert record["test"]["accuracy"] == local[trial_id]["test"]["accuracy"]
-        assert record["machine"]["other_trials_max"] == beside  # one timed CPU trial per node at a time
+    # One timed CPU trial per node at a time: the sweep's two trials never overlap (other processes on the
+    # machine, such as the suite's other worker, may run beside either, and its records would count them).
+    first, second = sorted(on_ray.values(), key=lambda record: record["started_at"])
+    assert first["finished_at"] <= second["started_at"]
     again = runner.run_sweep(two_trials(), tmp_path / "ray", resume=True, executor=ray_executor)
     assert again.skipped_done == 2 and sum(again.counts.values()) == 0
 
