@@ -425,3 +425,15 @@ def test_the_batch_size_suites_are_experiments_designed_to_answer(name, rule):
         assert resolved.epochs == recipe.epochs and trial.lr_scaling == (suite.lr_scaling or "none")
         expected = recipe.learning_rate * scale(trial.batch_size / recipe.batch_size)
         assert resolved.learning_rate == pytest.approx(expected)
+
+
+def test_a_model_name_is_parsed_once_per_process_and_each_caller_gets_its_own_options(monkeypatch):
+    globbed = []
+    real = registry.base_names
+    monkeypatch.setattr(registry, "base_names", lambda: globbed.append(1) or real())
+    registry._parsed.cache_clear()
+    first = registry.parse("r4_resnet34:stem=cifar")
+    first[1]["stem"] = "changed by a caller"
+    assert registry.parse("r4_resnet34:stem=cifar") == ("r4_resnet34", {"stem": "cifar"})
+    assert len(globbed) == 1  # the models folder was read for the first call alone
+    registry._parsed.cache_clear()

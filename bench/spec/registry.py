@@ -17,6 +17,7 @@ Listing names imports no framework; both framework builders read the same layer 
 
 from __future__ import annotations
 
+import functools
 import importlib
 from types import ModuleType
 
@@ -42,7 +43,15 @@ def model_names() -> list[str]:
 
 
 def parse(name: str) -> tuple[str, dict]:
-    """'r4_resnet34:stem=cifar' -> ('r4_resnet34', {'stem': 'cifar'}), validated; PARAMETERS typed."""
+    """'r4_resnet34:stem=cifar' -> ('r4_resnet34', {'stem': 'cifar'}), validated; PARAMETERS typed. Parsed once
+    per process and name (`_parsed`); the caller gets its own dict."""
+    base, options = _parsed(name)
+    return base, dict(options)
+
+
+@functools.cache
+def _parsed(name: str) -> tuple[str, tuple]:
+    """parse's work, remembered: the models folder is read and the spec's builder checked once per name."""
     base, _, option_text = name.partition(":")
     if base not in base_names():
         raise unknown("model", name, model_names())
@@ -65,7 +74,7 @@ def parse(name: str) -> tuple[str, dict]:
             _import_spec(base).layers(10, **options)
         except ValueError as error:
             raise BenchError(f"model {name!r}: {error}") from None
-    return base, options
+    return base, tuple(options.items())
 
 
 def _number(name: str, key: str, text: str, default, low, high):
