@@ -29,9 +29,14 @@ RETRIES = 1  # of a task whose worker process or node was lost
 
 
 def _run_one(config: dict, timeout: float | None, checkpoint_root: str | None) -> dict:
+    """One trial in a Ray task; its record names the Ray node that ran it (`machine.ray_node`)."""
+    import ray
+
     from bench.run.trial_process import run_trial
 
-    return run_trial(TrialConfig.from_record(config), timeout, lambda event: None, checkpoint_root)
+    outcome = run_trial(TrialConfig.from_record(config), timeout, lambda event: None, checkpoint_root)
+    outcome["machine"] = {**(outcome.get("machine") or {}), "ray_node": ray.get_runtime_context().get_node_id()}
+    return outcome
 
 
 class RayExecutor:
