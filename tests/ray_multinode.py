@@ -1,6 +1,6 @@
 """A sweep over a Ray cluster of two nodes on this machine (ray.cluster_utils.Cluster: each node its own raylet,
 CPUs and timed-CPU slot, as `ray start` gives a lab's machines), in a process of its own: a process can join one
-Ray instance only, and the suite's other Ray tests hold theirs. Prints the outcome as one JSON line.
+Ray instance only. Prints the outcome as one JSON line; run by hand (docs/ray.md), not yet in the suite.
 
     python -m tests.ray_multinode RESULTS_DIR
 """

@@ -66,25 +66,3 @@ def test_the_ray_executor_without_ray_is_a_one_line_error(tmp_path):
     assert_one_line_error(
         bench("run", "--executor", "slurm", "--results", str(tmp_path / "out")), "unknown executor 'slurm'"
     )
-
-
-@needs_ray
-@needs_torch
-def test_a_sweep_spreads_over_the_nodes_of_a_cluster_and_its_records_come_back_to_the_driver(tmp_path):
-    import json
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO_ROOT
-
-    ran = subprocess.run(
-        [sys.executable, "-m", "tests.ray_multinode", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=900,
-    )
-    assert ran.returncode == 0, ran.stderr[-3000:]
-    outcome = json.loads(ran.stdout.strip().splitlines()[-1])
-    assert outcome["cluster_nodes"] == 2 and outcome["ok"] == outcome["records"] == 4
-    assert outcome["ran_on"] == outcome["nodes"]  # both nodes ran trials; each record names its node
