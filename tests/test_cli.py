@@ -380,6 +380,22 @@ def test_the_tests_session_times_benchmarks_only_when_asked():
     assert notified == [("tests", ["--benchmark-only", "--benchmark-save=here"])]
 
 
+def test_nox_bench_gives_the_budget_to_the_report_and_the_rest_to_the_run():
+    import noxfile
+
+    ran = []
+    session = SimpleNamespace(
+        posargs=["--budget", "20m", "--epochs", "1", "--reference=results", "--results", "out"],
+        install=lambda *args: None,
+        run=lambda *args: ran.append(args[3:]),
+    )
+    noxfile.bench(session)
+    assert ran == [
+        ("run", "--epochs", "1", "--results", "out"),
+        ("report", "--results", "out", "--budget", "20m", "--reference=results"),
+    ]
+
+
 def test_benchmarks_time_the_quick_set_unless_asked_for_more():
     def collected(*args):
         result = subprocess.run(

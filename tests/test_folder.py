@@ -138,23 +138,26 @@ def test_a_run_on_a_folder_trains_in_both_frameworks_and_bad_data_exits_2_writin
 
 
 def test_a_small_folder_trains_with_default_flags_and_a_flag_it_cannot_take_is_refused(tmp_path):
-    """3 classes of 40 training images, as a new user would run them: the defaults (5,000 validation images, the
-    default suite's 5,000-image subset, the recipe's batch of 128) are fitted to the data and said so."""
+    """3 classes of 40 training images, as a new user would run them: the default suite's budget (512 validation and
+    test images, a 2,048-image subset, batch 64 and the frontier's 32 to 512) is fitted to the data and said so;
+    batches fitted alike run once."""
     root = make_folder(tmp_path / "small", size=32, train=40, test=10, grey=False)
     env = {"CNNBENCH_CACHE": str(tmp_path / "cache")}
-    common = ["run", "--dataset", "folder", "--data-dir", str(root), "--suite", "default", "--model", "r2_vanilla_cnn"]
+    common = ["run", "--dataset", "folder", "--data-dir", str(root), "--model", "r2_vanilla_cnn", "--suite", "default"]
     result = bench(*common, "--epochs", "1", "--no-calibration", "--results", str(tmp_path / "out"), env=env)
     assert result.returncode == 0, result.stderr
-    assert (
-        "fitted to 120 training images: r2_vanilla_cnn torch cpu bs128 seed0: val-size 12, train-subset all, "
-        "batch-size 64" in result.stderr
-    )
+    for fitted in (
+        "r2_vanilla_cnn torch cpu bs64 seed0: val-size 12, test-subset all, train-subset all",
+        "r2_vanilla_cnn torch cpu bs128 seed0: val-size 12, test-subset all, train-subset all, batch-size 64",
+    ):
+        assert f"fitted to 120 training images: {fitted}" in result.stderr
     records = [json.loads(path.read_text()) for path in (tmp_path / "out" / "raw").glob("*.json")]
-    assert sorted(record["config"]["framework"] for record in records) == ["keras", "torch"]
+    ran = sorted((record["config"]["framework"], record["config"]["batch_size"]) for record in records)
+    assert ran == [("keras", 32), ("keras", 64), ("torch", 32), ("torch", 64)]
     for record in records:
         assert record["status"] == "ok", record["error"]
         assert (record["dataset"]["val_size"], record["dataset"]["train_size"]) == (12, 108)
-        assert record["config"]["batch_size"] == 64 and record["dataset"]["test_size"] == 30
+        assert record["dataset"]["test_size"] == 30
     for flag, value, message in (
         ("--val-size", "5000", "--val-size 5000 must be between 0 and 119"),
         ("--batch-size", "128", "--batch-size 128 is larger than the 108 training images"),

@@ -649,6 +649,7 @@ def paper_record(
     record["config"]["epochs"] = epochs
     record["budget"].update(epochs=epochs, paper_epochs=50, full_training_set=True)
     record["dataset"]["train_size"] = 45000
+    record["epochs"] = [dict(record["epochs"][-1], epoch=number) for number in range(1, epochs + 1)]
     return record
 
 
@@ -694,7 +695,7 @@ def test_the_answers_rank_the_models_trained_at_their_papers_budgets_with_their_
     deep = paper_record("torch", 0.83, batch_size=128)
     deep["config"].update(model="r3_deep_cnn", recipe="r3", epochs=15)
     deep["budget"].update(epochs=15, paper_epochs=15)
-    deep["timing"]["epoch_median_s"] = 120.0
+    deep["timing"]["epoch_median_s"], deep["epochs"] = 120.0, deep["epochs"][:15]
     short = paper_record("torch", 0.90, epochs=3)  # a short budget says nothing here
     records = [paper_record("torch", 0.79, seed=0), paper_record("torch", 0.78, seed=1), deep, short]
     assert answers.which_model(configs_of(records), "cpu") == (

@@ -53,6 +53,22 @@ def non_negative_int(text: str) -> int:
     return _integer(text, 0)
 
 
+DURATION_UNITS = {"s": 1, "m": 60, "min": 60, "h": 3600}
+
+
+def duration_seconds(text: str) -> float:
+    """A duration such as 20m, 90s, 1.5h or 45 (minutes) in seconds, or a usage error."""
+    number = text.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = text[len(number) :] or "m"
+    try:
+        value = float(number)
+    except ValueError:
+        value = float("nan")
+    if unit not in DURATION_UNITS or not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration such as 20m, 90s or 1.5h")
+    return value * DURATION_UNITS[unit]
+
+
 def positive_float(text: str) -> float:
     """A finite number > 0, or a usage error."""
     try:

@@ -125,9 +125,12 @@ def run(args) -> int:
         weights_dir=args.weights_dir,
         init=args.init,
     )
-    given = {name for name in ("val_size", "train_subset", "batch_size") if getattr(args, name) is not None}
-    trials, fitted = sweep.fit_to_data(trials, args.data_dir, args.offline, given)
-    splits = sweep.check_trials(trials, args.data_dir, args.offline)
+    given = {
+        name for name in ("val_size", "train_subset", "test_subset", "batch_size") if getattr(args, name) is not None
+    }
+    datasets = sweep.load_datasets(trials, args.data_dir, args.offline)
+    trials, fitted = sweep.fit_to_data(trials, datasets, given)
+    splits = sweep.check_trials(trials, datasets)
     tensorboard = sweep.tensorboard_dir(args)
     for line in [f"warning: {warning}" for warning in warnings_for(args.device, suite, trials)] + fitted + skipped:
         print(line, file=sys.stderr)

@@ -49,55 +49,63 @@ def prepare(args, entries, frameworks, batch_sizes, seeds, **options) -> tuple[l
     return trials, skipped, executor
 
 
-VAL_SHARE = 0.1  # of a small training split held out for validation: CIFAR's own (5,000 of 50,000)
-DEFAULT_VAL_TOTAL = round(cifar.DEFAULT_VAL_SIZE / VAL_SHARE)  # training splits from this size keep 5,000
+VAL_SHARE = 0.1  # of a training split held out for validation at most, unless asked: CIFAR's own (5,000 of 50,000)
 
 
-def fit_to_data(trials, data_dir, offline: bool, given: set[str]) -> tuple[list, list[str]]:
-    """Defaults a small dataset cannot take, fitted to it, where no flag set them (`given`: the flags the user
-    typed): a training split under DEFAULT_VAL_TOTAL images holds VAL_SHARE out for validation instead of 5,000;
-    a suite's training subset larger than what is left trains on all of it; a recipe's batch larger than the
-    training images becomes the largest power of two that fits. Returns the trials (those fitted alike once) and,
-    for the run's header, one line per change. A flag the data cannot take is refused by check_trials."""
-    loaded, fitted, lines = {}, [], []
+def load_datasets(trials, data_dir, offline: bool) -> dict:
+    """Each dataset the trials train on, loaded once, by (dataset, image size)."""
+    datasets = {}
     for trial in trials:
         data = (trial.dataset, trial.image_size)
-        if data not in loaded:
-            loaded[data] = len(cifar.load(trial.dataset, data_dir, offline, trial.image_size).train_y)
-        changes = _fitted(trial, loaded[data], given)
+        if data not in datasets:
+            datasets[data] = cifar.load(trial.dataset, data_dir, offline, trial.image_size)
+    return datasets
+
+
+def fit_to_data(trials, datasets: dict, given: set[str]) -> tuple[list, list[str]]:
+    """Defaults a small dataset cannot take, fitted to it, where no flag set them (`given`: the flags the user
+    typed): a validation set over VAL_SHARE of the training split becomes that share; a suite's training or test
+    subset larger than what there is uses all of it; a recipe's batch larger than the training images becomes the
+    largest power of two that fits. Returns the trials (those fitted alike once) and, for the run's header, one
+    line per change. A flag the data cannot take is refused by check_trials."""
+    fitted, lines = [], []
+    for trial in trials:
+        dataset = datasets[(trial.dataset, trial.image_size)]
+        changes = _fitted(trial, len(dataset.train_y), len(dataset.test_y), given)
         fitted.append(replace(trial, **changes) if changes else trial)
         if changes:
             said = ", ".join(
                 f"{name.replace('_', '-')} {'all' if value is None else value}" for name, value in changes.items()
             )
-            lines.append(f"fitted to {loaded[data]} training images: {trial.label()}: {said}")
+            lines.append(f"fitted to {len(dataset.train_y)} training images: {trial.label()}: {said}")
     unique = list({trial.trial_id: trial for trial in fitted}.values())  # batches fitted alike: one trial
     return unique, list(dict.fromkeys(lines))
 
 
-def _fitted(trial, total: int, given: set[str]) -> dict:
+def _fitted(trial, total: int, tests: int, given: set[str]) -> dict:
     """The defaults of one trial that its data cannot take, fitted (see fit_to_data)."""
     changes = {}
-    if "val_size" not in given and trial.val_size == cifar.DEFAULT_VAL_SIZE and total < DEFAULT_VAL_TOTAL:
+    if "val_size" not in given and trial.val_size > VAL_SHARE * total:
         changes["val_size"] = max(1, round(VAL_SHARE * total))
+    if "test_subset" not in given and trial.test_subset and trial.test_subset > tests:
+        changes["test_subset"] = None
     train = total - changes.get("val_size", trial.val_size)
     if "train_subset" not in given and trial.train_subset and trial.train_subset > train:
         changes["train_subset"] = None
-    train = min(train, trial.train_subset or train) if "train_subset" not in changes else train
+    elif trial.train_subset:
+        train = min(train, trial.train_subset)
     if "batch_size" not in given and trial.batch_size > train > 0:
         changes["batch_size"] = 2 ** (train.bit_length() - 1)
     return changes
 
 
-def check_trials(trials, data_dir, offline: bool) -> dict:
-    """Refuse, before anything runs, every trial that cannot give a meaningful row: a missing or corrupt
-    dataset, a bad subset size, a batch larger than the training set, a recipe that watches validation
-    figures without a validation set. Loads and splits each dataset once; returns each trial's split."""
-    datasets, splits, of_trial = {}, {}, {}
+def check_trials(trials, datasets: dict) -> dict:
+    """Refuse, before anything runs, every trial that cannot give a meaningful row: a bad subset size, a batch
+    larger than the training set, a recipe that watches validation figures without a validation set, a model
+    the images are too small for. Splits each dataset (load_datasets) once per split; returns each trial's."""
+    splits, of_trial = {}, {}
     for trial in trials:
         data = (trial.dataset, trial.image_size)
-        if data not in datasets:
-            datasets[data] = cifar.load(trial.dataset, data_dir, offline, trial.image_size)
         key = (*data, trial.val_size, trial.train_subset, trial.test_subset)
         if key not in splits:
             splits[key] = cifar.split(datasets[data], trial.val_size, trial.train_subset, test_subset=trial.test_subset)

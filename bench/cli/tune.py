@@ -53,9 +53,8 @@ def run(args) -> int:
     # The trial each candidate derives from: the search's model and recipe at the recipe's batch size.
     entry = Entry(space.model, space.recipe, **{k: v for k, v in budget.items() if v is not None})
     bases, _, executor = sweep.prepare(args, [entry], args.framework, None, [args.seed])
-    _check_batch_sizes(
-        space, sweep.check_trials([replace(base, batch_size=1) for base in bases], args.data_dir, args.offline)
-    )
+    smallest = [replace(base, batch_size=1) for base in bases]
+    _check_batch_sizes(space, sweep.check_trials(smallest, sweep.load_datasets(smallest, args.data_dir, args.offline)))
     options = {
         "trial_timeout": args.trial_timeout,
         "provenance": provenance.collect(sys.argv),

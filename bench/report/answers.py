@@ -27,14 +27,16 @@ def learned(mean_accuracy, chance):
     return mean_accuracy > chance + DID_NOT_LEARN_MARGIN
 
 
-def _accuracy(row) -> str:
+def accuracy_text(row) -> str:
+    """'79.1 ± 0.5 % (n=3)': a configuration's mean test accuracy, its spread over seeds and n."""
     spread = f" ± {100 * row['acc_std']:.1f}" if row["n"] > 1 else ""
     return f"{100 * row['acc_mean']:.1f}{spread} % (n={row['n']})"
 
 
 def _training_time(row) -> str:
-    """A configuration's training time: its epochs at its median epoch time, † where timed under load."""
-    minutes = row["epochs"] * row["epoch_s"] / 60
+    """A configuration's training time: the epochs it ran (its early stop, or its budget) at its median epoch
+    time, † where timed under load."""
+    minutes = row["epochs_run"] * row["epoch_s"] / 60
     return f"{minutes:.0f} min{SHARED if row['shared'] else ''}"
 
 
@@ -52,7 +54,7 @@ def which_model(configs: pd.DataFrame, device: str) -> str:
     bold, noise = evidence.lead(best, other)
     name = f"**{best['model']}**" if bold else best["model"]
     return (
-        f"{name} ({best['framework']}) {_accuracy(best)}, {_training_time(best)}; next {other['model']} "
+        f"{name} ({best['framework']}) {accuracy_text(best)}, {_training_time(best)}; next {other['model']} "
         f"{100 * other['acc_mean']:.1f} %, {_training_time(other)}: {noise}; {len(ranked)} models at their "
         "papers' budgets ([reported vs reproduced](#reported-vs-reproduced))"
     )

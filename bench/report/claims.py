@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from bench.report import evidence, statistics
+from bench.report.answers import accuracy_text
 from bench.spec.suites import PAPERS_CPU_PARTS
 
 
@@ -95,11 +96,6 @@ def _verdict(winner, loser) -> str:
     return f"{sign} (provisional, one seed)" if verdict == statistics.NO_ESTIMATE else sign
 
 
-def _accuracy(row) -> str:
-    spread = f" ± {100 * row['acc_std']:.1f}" if row["n"] > 1 else ""
-    return f"{100 * row['acc_mean']:.1f}{spread} % (n={row['n']})"
-
-
 def claim_rows(claim: Claim, configs: pd.DataFrame) -> list[dict]:
     """The claim's rows: one per machine and framework with both parts converged, or one saying what is
     missing."""
@@ -119,8 +115,8 @@ def claim_rows(claim: Claim, configs: pd.DataFrame) -> list[dict]:
         rows.append(
             {
                 **row,
-                "our evidence": f"{framework}, {hardware}: {claim.winner[0]} {_accuracy(winner)} against "
-                f"{claim.loser[0]} {_accuracy(loser)}, {100 * difference:+.1f}{interval} pt",
+                "our evidence": f"{framework}, {hardware}: {claim.winner[0]} {accuracy_text(winner)} against "
+                f"{claim.loser[0]} {accuracy_text(loser)}, {100 * difference:+.1f}{interval} pt",
                 "verdict": _verdict(winner, loser),
             }
         )

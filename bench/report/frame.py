@@ -78,7 +78,8 @@ def dataset_labels(datasets: list[dict]):
 TRIAL_COLUMNS = (  # the order of tables/trials.csv
     "dataset dataset_name hardware device model framework variant batch_size lr recipe epochs train_size seed "
     "status error test_accuracy chance trial_id trial_key epoch_s first_epoch_s warmup_in_epoch_time "
-    "timing_shared images_per_s peak_rss_mb peak_device_mb tta_s tta_target params mflops lr_rule first_lr paper "
+    "timing_shared images_per_s peak_rss_mb peak_device_mb tta_s tta_epoch tta_target epochs_run params mflops "
+    "lr_rule first_lr paper "
     "headline budget_note matches_paper converged at_recipe_batch full_budget test_size file finished_at "
     "latency_ms latency_p99_ms serve_images_per_s serve_batch serve_path serve_loaded"
 ).split()
@@ -133,6 +134,8 @@ def _what_was_measured(record: dict) -> dict:
         "peak_rss_mb": memory.get("peak_rss_bytes", 0) / 2**20 if ok else None,
         "peak_device_mb": _megabytes(memory.get("peak_device_bytes")),
         "tta_s": reached.get("train_seconds"),
+        "tta_epoch": reached.get("epoch"),
+        "epochs_run": len(record.get("epochs") or []) if ok else None,
         "tta_target": reached.get("target"),
         "params": record["model"]["params_trainable"] + record["model"]["params_non_trainable"] if ok else None,
         "mflops": record["model"]["forward_flops_per_image"] / 1e6 if ok else None,
@@ -190,6 +193,8 @@ def configurations(trials: pd.DataFrame) -> pd.DataFrame:
         mflops=("mflops", "first"),
         tta_s=("tta_s", "median"),
         tta_reached=("tta_s", "count"),
+        tta_epoch=("tta_epoch", "median"),
+        epochs_run=("epochs_run", "median"),
         tta_target=("tta_target", "first"),
         peak_rss_mb=("peak_rss_mb", "max"),
     ).reset_index()

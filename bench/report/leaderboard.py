@@ -8,15 +8,18 @@ from pathlib import Path
 from bench.report import plots, search_report
 from bench.report.batch_tables import grid_groups
 from bench.report.details import details_markdown
-from bench.report.frame import paper_records
+from bench.report.frame import configurations, paper_records, trial_frame
+from bench.report.here import here_lines
 from bench.report.markdown import NO_RESULTS, commands_readme, leaderboard_markdown
 from bench.report.tables import architecture_configs, derived
 from bench.results import store
 from bench.run import yardstick
 
 
-def write_leaderboard(results_dir) -> Path:
-    """Write leaderboard.md, tables/*.csv and *.json, and plots/*.png, all from raw/ alone."""
+def write_leaderboard(results_dir, reference_dir=None, budget_s: float | None = None) -> Path:
+    """Write leaderboard.md, tables/*.csv and *.json, and plots/*.png, all from raw/ alone; with `reference_dir`
+    (converged results measured elsewhere), first the answers for this run's machine (bench.report.here), and with
+    `budget_s` the most accurate part that trains within it here."""
     root = Path(results_dir)
     all_records = store.load(results_dir)
     package_runs = yardstick.load(results_dir)
@@ -44,7 +47,17 @@ def write_leaderboard(results_dir) -> Path:
             + plots.grids(grid_groups(configs), plot_dir)
         )
     plot_files = sorted(p.name for p in drawn)
-    path.write_text(leaderboard_markdown(configs, named, plot_files))
+    here = _here_lines(trials, reference_dir, budget_s) if reference_dir and not trials.empty else []
+    path.write_text(leaderboard_markdown(configs, named, plot_files, here))
     (root / "details.md").write_text(details_markdown(configs, named, plot_files))
     (root / "README.md").write_text(commands_readme(all_records))
     return path
+
+
+def _here_lines(trials, reference_dir, budget_s: float | None) -> list[str]:
+    """The section 'Your machine' from the reference's converged rows and this run's timings."""
+    reference = [r for r in store.load(reference_dir) if not search_report.is_search(r)]
+    if not reference:
+        return []
+    reference_trials = trial_frame(reference)
+    return here_lines(trials, reference_trials, configurations(reference_trials), budget_s)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from bench.frameworks import backend_environment, default_backend
 from bench.report import evidence, plots
-from bench.report.answers import answer_lines
+from bench.report.answers import answer_lines, hardware_order
 from bench.report.labels import hardware_label
 from bench.report.pairs import framework_pair_values
 from bench.report.reproduction import AT_PAPERS_BUDGET
@@ -223,16 +223,18 @@ DETAILS_LINK = (
 )
 
 
-def leaderboard_markdown(configs: pd.DataFrame, named: dict[str, pd.DataFrame], plot_files: list[str]) -> str:
-    """The leaderboard's text: the Answers, then the converged evidence (Reported vs reproduced, the papers'
-    claims, parity with its curves, batch size, inference), the yardstick, the link to details and the
-    environment."""
+def leaderboard_markdown(
+    configs: pd.DataFrame, named: dict[str, pd.DataFrame], plot_files: list[str], here: list[str] = ()
+) -> str:
+    """The leaderboard's text: the answers for the run's machine from the reference (`here`, bench.report.here)
+    where given, the Answers, then the converged evidence (Reported vs reproduced, the papers' claims, parity with
+    its curves, batch size, inference), the yardstick, the link to details and the environment."""
     trials = named["trials"]
-    lines = list(HEADER)
+    lines = list(HEADER) + list(here)
     if trials.empty:  # searches only: their studies are all there is to read
         lines += searches_markdown(named, plot_files)
     if not configs.empty:
-        lines += _answers(configs, trials, named)
+        lines += _answers(configs, trials, named, skip=hardware_order(trials)[:1] if here else [])
         lines += reported_lines(named, at_budget=True)
         lines += sections(named, *LEADERBOARD_SECTIONS) + _parity_plots(configs, plot_files) + [""]
         lines += sections(named, "Batch size at convergence") + _frontier_plots(trials, plot_files) + [""]
@@ -252,9 +254,12 @@ def reported_lines(named: dict[str, pd.DataFrame], at_budget: bool) -> list[str]
     return section_lines(section.title, section.intro, table, section.lift, section.drop_empty)
 
 
-def _answers(configs: pd.DataFrame, trials: pd.DataFrame, named: dict[str, pd.DataFrame]) -> list[str]:
-    """The Answers: per machine, which CNN, which framework, which batch size, from the evidence that can
-    carry each (bench.report.evidence)."""
+def _answers(configs: pd.DataFrame, trials: pd.DataFrame, named: dict[str, pd.DataFrame], skip: list[str]) -> list[str]:
+    """The Answers: per machine but those in `skip` (answered from the reference above), which CNN, which
+    framework, which batch size, from the evidence that can carry each (bench.report.evidence)."""
+    answers = answer_lines(configs[~configs["hardware"].isin(skip)], trials, framework_pair_values(configs))
+    if not answers:
+        return []
     return [
         "## Answers",
         "",
@@ -262,7 +267,7 @@ def _answers(configs: pd.DataFrame, trials: pd.DataFrame, named: dict[str, pd.Da
         "each from the evidence that can carry it: the papers' parts at their own budgets, both frameworks'\n"
         "converged pairs, a designed batch-size experiment. Bold: a lead beyond the seed noise; † timed under load.",
         "",
-        *answer_lines(configs, trials, framework_pair_values(configs)),
+        *answers,
         *([bound, ""] if (bound := twins_line(named.get("twins", pd.DataFrame()))) else []),
     ]
 

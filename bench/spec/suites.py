@@ -112,6 +112,7 @@ PAPERS_CPU = tuple(
 # frontier-cpu and r0-batch-cpu: batch-size experiments designed to answer (bench.report.evidence): one model,
 # recipe and data, every batch size on the whole training split for the recipe's epochs, one learning-rate rule.
 FRONTIER_CPU = Entry("r2_vanilla_cnn", "r2", note="the batch-size frontier: r2's recipe and epochs, whole split")
+FRONTIER_BATCH_SIZES = (32, 64, 128, 256, 512)
 R0_BATCH_CPU = Entry("r0_deep_cnn", "r0", note="r0's batch-size table: r0's recipe and epochs, whole split")
 
 
@@ -286,9 +287,28 @@ def _transfer_quick(model: str, recipe: str, dataset: str, weights: str) -> Entr
     )
 
 
+# default: your machine's answer in minutes (bench.report.here). Accuracy comes from the committed converged rows
+# (the reference: papers-cpu and frontier-cpu); this suite times, on this machine and through the trial's own path,
+# what those rows trained: every part of papers-cpu at its paper's batch size and the frontier's batch sizes.
+# Two epochs on a subset: the first warms up, the second is the steady epoch time; its accuracy answers nothing.
+TIMING_BUDGET = dict(epochs=2, train_subset=2048, val_size=512, test_subset=512)
+TIMING_NOTE = "timing only: 2 epochs on 2,048 images, the second timed; accuracy from the reference rows"
+TIMED_PARTS = tuple(Entry(model, recipe, **TIMING_BUDGET, note=TIMING_NOTE) for model, recipe in PAPERS_CPU_PARTS)
+TIMED_FRONTIER = tuple(
+    replace(FRONTIER_CPU, **TIMING_BUDGET, batch_size=batch, note=TIMING_NOTE)
+    for batch in FRONTIER_BATCH_SIZES
+    if batch != get_recipe(FRONTIER_CPU.recipe).batch_size
+)
+
 SUITES = {
     "default": Suite(
         "default",
+        "your machine's answer: times every part of papers-cpu at its paper's batch size and the frontier's batch "
+        "sizes here (2 epochs on 2,048 images); accuracy from the committed converged rows",
+        TIMED_PARTS + TIMED_FRONTIER,
+    ),
+    "quick": Suite(
+        "quick",
         "quick CPU check: both skeleton models, both frameworks, 2 epochs on a 5,000-image class-balanced subset",
         tuple(Entry(m, epochs=2, train_subset=5000) for m in SKELETON_MODELS),
     ),
@@ -396,7 +416,7 @@ SUITES = {
         "for 50 epochs at batch 32 to 512, learning rate scaled by the square root of the batch size (Adam's "
         "rule), both frameworks (hours; use --resume)",
         (FRONTIER_CPU,),
-        batch_sizes=(32, 64, 128, 256, 512),
+        batch_sizes=FRONTIER_BATCH_SIZES,
         lr_scaling="sqrt",
     ),
     "r0-batch-cpu": Suite(
