@@ -104,7 +104,7 @@ def test_a_budget_picks_the_most_accurate_part_that_trains_within_it_here():
 def test_which_framework_gives_the_ratio_measured_here_and_parity_from_the_reference():
     line = answer(HERE, "Which framework")
     assert line == (
-        "- Which framework: keras (tensorflow) / torch epoch time here 1.25x (median of 1 configurations); "
+        "- Which framework: keras (tensorflow) / torch epoch time here 1.25x (median of 1 configuration); "
         "accuracy at convergence (reference): 1 not shown (±1 pt)"
     )
     loaded = [*HERE[:2], timing_here("r2_vanilla_cnn", "keras", 2000.0, loaded=True)]
@@ -125,7 +125,7 @@ def test_which_batch_size_reads_the_reference_frontier_at_the_speeds_measured_he
     )
     speeds = [timing_here("r2_vanilla_cnn", "torch", ips, batch_size=b) for b, ips in ((64, 2500.0), (256, 5000.0))]
     throughput = answer([HERE[0], *speeds], "Which batch size")
-    assert throughput.endswith("images/s here, r2_vanilla_cnn (torch), per batch: 64: 2,500, 256: 5,000")
+    assert throughput.endswith("; r2_vanilla_cnn's images/s per batch size here are in the table below")
     reference = REFERENCE + frontier(64, (0.80, 0.81), reached=10) + frontier(256, (0.76, 0.77), reached=15)
     line = answer([HERE[0], *speeds], "Which batch size", reference=reference)
     # batch 64: 80.5 %, 50 epochs at 2,500/s = 15 min; to 60 %: 10 epochs = 3 min, batch 256: 15 epochs = 2 min

@@ -132,14 +132,16 @@ def run(args) -> int:
     trials, fitted = sweep.fit_to_data(trials, datasets, given)
     splits = sweep.check_trials(trials, datasets)
     tensorboard = sweep.tensorboard_dir(args)
-    for line in [f"warning: {warning}" for warning in warnings_for(args.device, suite, trials)] + fitted + skipped:
+    header = [f"warning: {warning}" for warning in warnings_for(args.device, suite, trials)] + fitted + skipped
+    if not args.dry_run:
+        store.ensure_writable(args.results)  # only now: a refused sweep leaves no folder behind
+    for line in header:  # only now: a refused sweep says its error alone
         print(line, file=sys.stderr)
     if args.dry_run:
         here = provenance.collect(sys.argv)
         done = store.finished_trial_ids(args.results) if args.resume and os.path.isdir(args.results) else set()
         dry_run(trials, splits, calibrate(trials, None, here), _earlier_records(args.results), here, done)
         return 0
-    store.ensure_writable(args.results)  # only now: a refused sweep leaves no folder behind
     print(
         f"results: {args.results} (its leaderboard: python -m bench report --results {args.results})", file=sys.stderr
     )

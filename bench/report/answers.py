@@ -30,7 +30,7 @@ def learned(mean_accuracy, chance):
 def accuracy_text(row) -> str:
     """'79.1 ± 0.5 % (n=3)': a configuration's mean test accuracy, its spread over seeds and n."""
     spread = f" ± {100 * row['acc_std']:.1f}" if row["n"] > 1 else ""
-    return f"{100 * row['acc_mean']:.1f}{spread} % (n={row['n']})"
+    return f"{100 * row['acc_mean']:.1f}{spread} % (n={int(row['n'])})"
 
 
 def _training_time(row) -> str:

@@ -146,7 +146,8 @@ def which_framework_here(here: pd.DataFrame, reference_configs: pd.DataFrame) ->
     parity = ", ".join(f"{count} {verdict}" for verdict, count in verdicts.items()) or "no converged pair"
     return (
         f"{backend} / {REFERENCE_FRAMEWORK} epoch time here {np.median(values):.2f}x{loaded} (median of "
-        f"{len(values)} configurations{spread}); accuracy at convergence (reference): {parity} "
+        f"{len(values)} configuration{'s' if len(values) > 1 else ''}{spread}); accuracy at convergence "
+        f"(reference): {parity} "
         f"(±{100 * evidence.EQUIVALENCE_MARGIN:g} pt)"
     )
 
@@ -211,15 +212,13 @@ def which_batch_size_here(reference_trials: pd.DataFrame, here: pd.DataFrame) ->
 
 
 def _throughput_only(here: pd.DataFrame) -> str:
-    """Without a reference frontier: images/s per batch size here, for the model timed at the most batch sizes."""
-    counts = here.groupby(["model", "framework"])["batch_size"].nunique()
+    """Without a reference frontier: where the images/s per batch size measured here are (the table)."""
     missing = f"no reference batch-size frontier yet ({FRONTIER_COMMAND}, hours)"
+    counts = here.groupby(["model", "framework"])["batch_size"].nunique()
     if counts.empty or counts.max() < 2:
         return missing
-    model, framework = counts.idxmax()
-    rows = here[(here["model"] == model) & (here["framework"] == framework)].sort_values("batch_size")
-    speeds = ", ".join(f"{int(row.batch_size)}: {row.ips_here:,.0f}" for row in rows.itertuples())
-    return f"{missing}; images/s here, {model} ({framework}), per batch: {speeds}"
+    model = counts.idxmax()[0]
+    return f"{missing}; {model}'s images/s per batch size here are in the table below"
 
 
 HERE_COLUMNS = ["model", "framework", "batch", "images/s here", "training here", "reference acc %", "reference"]
@@ -249,8 +248,10 @@ def here_table(reference: pd.DataFrame, here: pd.DataFrame) -> pd.DataFrame:
 INTRO = (
     "Accuracy from the **reference**: converged rows committed in the project's `results/` (the papers' parts at "
     "their own budgets; machine and seeds named). Time **measured here** by this run, through the trial's own path "
-    "(the default suite: 2 epochs each, the second timed), for the epochs the reference ran on its training "
-    "images. Bold: a lead beyond the seed noise; † timed under load."
+    "(the default suite: 2 epochs of 2,048 images or more each, the second timed), for the epochs the reference "
+    "ran on its training images: one timed epoch, so a model whose epoch here takes about a second (r2's) may time "
+    "up to 2x apart between runs, Keras most; those of 8 s or more within 4 %. Bold: a lead beyond the seed noise; "
+    "† timed under load."
 )
 
 

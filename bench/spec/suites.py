@@ -290,21 +290,36 @@ def _transfer_quick(model: str, recipe: str, dataset: str, weights: str) -> Entr
 # default: your machine's answer in minutes (bench.report.here). Accuracy comes from the committed converged rows
 # (the reference: papers-cpu and frontier-cpu); this suite times, on this machine and through the trial's own path,
 # what those rows trained: every part of papers-cpu at its paper's batch size and the frontier's batch sizes.
-# Two epochs on a subset: the first warms up, the second is the steady epoch time; its accuracy answers nothing.
-TIMING_BUDGET = dict(epochs=2, train_subset=2048, val_size=512, test_subset=512)
-TIMING_NOTE = "timing only: 2 epochs on 2,048 images, the second timed; accuracy from the reference rows"
-TIMED_PARTS = tuple(Entry(model, recipe, **TIMING_BUDGET, note=TIMING_NOTE) for model, recipe in PAPERS_CPU_PARTS)
+# Two epochs on a subset of at least TIMING_STEPS batches: the first warms up, the second is the steady epoch time;
+# their accuracy answers nothing.
+TIMING_IMAGES = 2048
+TIMING_STEPS = 16
+
+
+def _timed(entry: Entry, batch_size: int) -> Entry:
+    """`entry` at `batch_size`, sized to time it: two epochs of TIMING_IMAGES (TIMING_STEPS batches at least)."""
+    images = max(TIMING_IMAGES, TIMING_STEPS * batch_size)
+    return replace(
+        entry,
+        epochs=2,
+        batch_size=batch_size,
+        train_subset=images,
+        val_size=512,
+        test_subset=512,
+        note=f"timing only: 2 epochs on {images:,} images, the second timed; accuracy from the reference rows",
+    )
+
+
+TIMED_PARTS = tuple(_timed(Entry(model, recipe), get_recipe(recipe).batch_size) for model, recipe in PAPERS_CPU_PARTS)
 TIMED_FRONTIER = tuple(
-    replace(FRONTIER_CPU, **TIMING_BUDGET, batch_size=batch, note=TIMING_NOTE)
-    for batch in FRONTIER_BATCH_SIZES
-    if batch != get_recipe(FRONTIER_CPU.recipe).batch_size
+    _timed(FRONTIER_CPU, batch) for batch in FRONTIER_BATCH_SIZES if batch != get_recipe(FRONTIER_CPU.recipe).batch_size
 )
 
 SUITES = {
     "default": Suite(
         "default",
         "your machine's answer: times every part of papers-cpu at its paper's batch size and the frontier's batch "
-        "sizes here (2 epochs on 2,048 images); accuracy from the committed converged rows",
+        "sizes here (2 epochs on 2,048 images, 16 batches at least); accuracy from the committed converged rows",
         TIMED_PARTS + TIMED_FRONTIER,
     ),
     "quick": Suite(
