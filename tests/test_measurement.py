@@ -40,6 +40,9 @@ def test_time_to_accuracy_counts_training_time_until_the_first_epoch_at_target()
     reached = time_to_accuracy(epochs, 0.6)
     assert (reached["epoch"], reached["train_seconds"], reached["wall_seconds"]) == (2, 18.0, 20.0)
     assert time_to_accuracy(epochs, 0.9)["epoch"] is None
+    elsewhere = [{**epoch, "machine": "other"} for epoch in epochs[:1]] + [{**e, "machine": "here"} for e in epochs[1:]]
+    resumed = time_to_accuracy(elsewhere, 0.6, epoch_median_s=8.0)  # epoch 1 ran on another machine: 8 s here
+    assert (resumed["epoch"], resumed["train_seconds"], resumed["wall_seconds"]) == (2, 16.0, 18.0)
 
 
 def test_compute_share_of_peak_only_for_known_devices():

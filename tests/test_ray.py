@@ -4,11 +4,15 @@ worker, resume, and a one-line error without Ray."""
 from __future__ import annotations
 
 import importlib.util
+import json
+import subprocess
+import sys
 
 import pytest
 
 from bench.results import store
 from bench.run import runner
+from tests.conftest import REPO_ROOT
 from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
 
@@ -56,6 +60,28 @@ def test_a_trial_whose_ray_worker_dies_is_retried_then_recorded_as_crashed(tmp_p
     (record,) = store.load(tmp_path)
     assert record["error"].startswith("Ray lost the trial after 1 retry")
     assert not list((tmp_path / "claims").glob("*.claim"))
+
+
+@needs_ray
+@needs_torch
+def test_on_a_cluster_of_nodes_trials_spread_records_come_back_and_a_lost_node_retries_then_crashes(tmp_path):
+    """Ray's own multi-node test cluster (tests/ray_multinode.py, in a process of its own): two worker nodes share
+    four trials and every record reaches the driver; a trial whose node dies is retried on another node from its
+    checkpoint, and when that node dies too it is a crashed row."""
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.ray_multinode", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    spread, lost = outcome["spread"], outcome["node_lost"]
+    assert (spread["ok"], spread["records"]) == (4, 4)
+    assert spread["ran_on"] == outcome["worker_nodes"] and len(outcome["worker_nodes"]) == 2
+    assert lost["first_node_epoch"] >= 1 and lost["retry_resumed_at_epoch"] > lost["first_node_epoch"]
+    assert lost["status"] == "crashed" and lost["error"].startswith("Ray lost the trial after 1 retry"), lost
 
 
 def test_the_ray_executor_without_ray_is_a_one_line_error(tmp_path):

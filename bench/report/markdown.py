@@ -65,9 +65,16 @@ def _parity_plots(configs: pd.DataFrame, plot_files: list[str]) -> list[str]:
 
 def _frontier_plots(trials: pd.DataFrame, plot_files: list[str]) -> list[str]:
     """The batch-size plot of each designed batch-size experiment (bench.report.evidence)."""
+    keys = [dict(zip(evidence.SWEEP_KEYS, key)) for key, _ in evidence.designed_batch_experiments(trials)]
     names = {
-        plots.batch_name(hardware=key[0], model=key[1], recipe=key[5], epochs=key[6], images=int(key[7]))
-        for key, _ in evidence.designed_batch_experiments(trials)
+        plots.batch_name(
+            hardware=key["hardware"],
+            model=key["model"],
+            recipe=key["recipe"],
+            epochs=key["epochs"],
+            images=int(key["train_size"]),
+        )
+        for key in keys
     }
     return _plot_lines(sorted(names), plot_files)
 

@@ -95,7 +95,9 @@ def run(config: TrialConfig, emit: Callable[[dict], None], checkpoints: Checkpoi
         "epochs": epochs,
         "processes": loop.processes,
         "timing": timing,
-        "time_to_accuracy": time_to_accuracy(epochs, config.target_accuracy or TARGET_ACCURACY.get(dataset.name)),
+        "time_to_accuracy": time_to_accuracy(
+            epochs, config.target_accuracy or TARGET_ACCURACY.get(dataset.name), timing["epoch_median_s"]
+        ),
         "compute": compute(forward_flops, len(splits.train_y), timing["epoch_median_s"], settings),
         "memory": memory_block(rss.peak_bytes, adapter),
         "test": block(blocks.TestScores, **test_scores) if test_scores else None,  # None for a search's candidate
@@ -435,15 +437,18 @@ def phase_timing(pretrained: dict | None, epochs: list[dict], images: int) -> di
     return summarise_epochs([epoch_seconds[i] for i in timed], images, warm_up)
 
 
-def time_to_accuracy(epochs: list[dict], target: float | None) -> dict:
+def time_to_accuracy(epochs: list[dict], target: float | None, epoch_median_s: float | None = None) -> dict:
     """When validation accuracy first reached `target` (DAWNBench's metric, on validation, not test).
 
-    `train_seconds` sums the training epochs up to then; `wall_seconds` adds their evaluations.
+    `train_seconds` sums the training epochs up to then; `wall_seconds` adds their evaluations. An epoch that
+    ran on another machine (a trial resumed elsewhere) counts at this machine's steady epoch time
+    (`epoch_median_s`), so the figure is the machine's the row names.
     """
     train_seconds = wall_seconds = 0.0
-    for record in epochs:
-        train_seconds += record["epoch_time_s"]
-        wall_seconds += record["epoch_time_s"] + record.get("eval_time_s", 0.0)
+    for record, here in zip(epochs, on_last_machine(epochs)):
+        seconds = record["epoch_time_s"] if here or epoch_median_s is None else epoch_median_s
+        train_seconds += seconds
+        wall_seconds += seconds + record.get("eval_time_s", 0.0)
         if target is not None and record.get("val_accuracy", 0.0) >= target:
             return block(
                 blocks.TimeToAccuracy,
