@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 POLL_S = 0.1
+OUTCOME = "outcome: "  # the line the test reads (Ray's nodes log to stdout too)
 WAIT_S = 240.0  # for an epoch's checkpoint to appear: a node, a worker process and torch must start first
 
 
@@ -104,7 +105,7 @@ def main(results: str) -> None:
         cluster.remove_node(nodes[1])  # one worker left: the long trial runs there
         outcome["worker_nodes"] = workers
         outcome["node_lost"] = node_lost(cluster, str(Path(results) / "lost"), nodes[0])
-        print(json.dumps(outcome))
+        print(OUTCOME + json.dumps(outcome), flush=True)
     finally:
         ray.shutdown()
         cluster.shutdown()

@@ -13,6 +13,7 @@ import pytest
 from bench.results import store
 from bench.run import runner
 from tests.conftest import REPO_ROOT
+from tests.ray_multinode import OUTCOME
 from tests.test_cli import assert_one_line_error, bench
 from tests.test_end_to_end import synthetic_trial
 
@@ -76,7 +77,8 @@ def test_on_a_cluster_of_nodes_trials_spread_records_come_back_and_a_lost_node_r
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    outcome = json.loads(result.stdout.strip().splitlines()[-1])
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith(OUTCOME)]
+    outcome = json.loads(line.removeprefix(OUTCOME))
     spread, lost = outcome["spread"], outcome["node_lost"]
     assert (spread["ok"], spread["records"]) == (4, 4)
     assert spread["ran_on"] == outcome["worker_nodes"] and len(outcome["worker_nodes"]) == 2

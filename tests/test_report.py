@@ -759,8 +759,14 @@ def test_the_same_trial_on_two_machines_gives_the_bound_beside_the_answers():
     alone = record_like(seed=1, accuracy=0.6)  # one machine only: no twin
     (row,) = tables.derived([here, there, alone])[1]["twins"].to_dict("records")
     assert (row["test acc %"], row["other %"]) in (("50.00", "50.70"), ("50.70", "50.00"))
-    assert row["moved (pt)"] in ("+0.70", "-0.70") and row["budget"] == "`common` x 3 ep, 2,000 img, seed 0"
-    line = "The same trial on two machines moved test accuracy by 0.70 pt (median) and at most 0.70 pt over 1 twins"
+    assert (
+        row["moved (pt)"] in ("+0.70", "-0.70")
+        and row["budget"] == "`common` x 3 ep, batch 128, the recipe's lr, 2,000 img, seed 0"
+    )
+    line = (
+        "The same trial on two machines moved test accuracy by 0.70 pt (median) and at most 0.70 pt over 1 twins, "
+        "0 of them at converged budgets"
+    )
     assert line in leaderboard_text([here, there, alone]) and "## Same trial on two machines" in details_text(
         [here, there, alone]
     )

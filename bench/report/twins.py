@@ -8,7 +8,19 @@ from itertools import combinations
 
 import pandas as pd
 
-TWIN_COLUMNS = ["model", "framework", "budget", "machine", "other machine", "test acc %", "other %", "moved (pt)"]
+from bench.report.evidence import RECIPE_LR
+
+TWIN_COLUMNS = [
+    "model",
+    "framework",
+    "budget",
+    "converged",
+    "machine",
+    "other machine",
+    "test acc %",
+    "other %",
+    "moved (pt)",
+]
 
 
 def twins_table(trials: pd.DataFrame) -> pd.DataFrame:
@@ -23,8 +35,9 @@ def twins_table(trials: pd.DataFrame) -> pd.DataFrame:
                 {
                     "model": first["model"],
                     "framework": first["framework"],
-                    "budget": f"`{first['recipe']}` x {first['epochs']} ep, {int(first['train_size']):,} img, "
-                    f"seed {first['seed']}",
+                    "budget": f"`{first['recipe']}` x {first['epochs']} ep, batch {first['batch_size']}, "
+                    f"{_rate(first['lr'])}, {int(first['train_size']):,} img, seed {first['seed']}",
+                    "converged": "yes" if runs["converged"].all() else "no",
                     "machine": machine,
                     "other machine": other,
                     "test acc %": f"{100 * accuracy:.2f}",
@@ -35,12 +48,18 @@ def twins_table(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=TWIN_COLUMNS if rows else None)
 
 
+def _rate(lr: str) -> str:
+    return f"the {lr} lr" if lr == RECIPE_LR else f"lr {lr}"
+
+
 def twins_line(table: pd.DataFrame) -> str | None:
     """The bound the twins give, one line for the Answers; None without twins."""
     if table.empty:
         return None
     moved = table["moved (pt)"].astype(float).abs()
+    converged = (table["converged"] == "yes").sum()
     return (
         f"The same trial on two machines moved test accuracy by {moved.median():.2f} pt (median) and at most "
-        f"{moved.max():.2f} pt over {len(table)} twins ([details](details.md#same-trial-on-two-machines))."
+        f"{moved.max():.2f} pt over {len(table)} twins, {converged} of them at converged budgets "
+        "([details](details.md#same-trial-on-two-machines))."
     )
