@@ -55,8 +55,8 @@ def _device(args: list[str]) -> str:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """`nox -s bench -- ARGS` = `python -m bench run ARGS`, then `python -m bench report` (given `--budget` and
-    `--reference`, which are its options).
+    """`nox -s bench -- ARGS` = `python -m bench run ARGS`, then `python -m bench report` (given ARGS' `--budget`
+    and `--reference`, which `bench run` checks before it runs).
 
     With `--device cuda` it installs the GPU extra (CUDA torch, keras on JAX with CUDA) instead of the
     CPU one (keras on tensorflow-cpu), after checking that an NVIDIA driver is there to use it.
@@ -67,25 +67,23 @@ def bench(session: nox.Session) -> None:
             "--device cuda needs an NVIDIA GPU and its driver: nvidia-smi is not on PATH (nothing was installed)"
         )
     session.install("-e", ".[gpu]" if cuda else ".[all]")
-    args, report_args = _report_options(list(session.posargs))
+    args, report_args = list(session.posargs), _report_options(list(session.posargs))
     if "--results" not in args[:-1]:  # a folder of its own under runs/ (git-ignored), named for reporting it
         args += ["--results", os.path.join("runs", datetime.now().strftime("%Y%m%d-%H%M%S"))]
     session.run("python", "-m", "bench", "run", *args)
     session.run("python", "-m", "bench", "report", "--results", args[args.index("--results") + 1], *report_args)
 
 
-REPORT_OPTIONS = ("--budget", "--reference")  # options of `bench report`, not of `bench run`
+REPORT_OPTIONS = ("--budget", "--reference")  # `bench run` checks them before it runs; `bench report` uses them
 
 
-def _report_options(args: list[str]) -> tuple[list[str], list[str]]:
-    """The arguments split into `bench run`'s and `bench report`'s (REPORT_OPTIONS, each with its value)."""
-    run, report = [], []
+def _report_options(args: list[str]) -> list[str]:
+    """The arguments that are `bench report`'s too (REPORT_OPTIONS, each with its value)."""
+    report = []
     words = iter(args)
     for word in words:
         if word in REPORT_OPTIONS:
             report += [word, next(words, "")]
         elif word.split("=")[0] in REPORT_OPTIONS:
             report.append(word)
-        else:
-            run.append(word)
-    return run, report
+    return report

@@ -28,9 +28,10 @@ def newest_checkpoint(folder: Path) -> tuple[int, int]:
     """(epoch, process) of the newest finished epoch checkpointed under `folder`: which epoch, and which of the
     trial's processes ran it ((0, 0) where none is)."""
     finished = sorted(path for path in folder.glob("*/epoch-*") if path.suffix != ".partial")
-    if not finished:
+    try:
+        last = json.loads((finished[-1] / "harness.json").read_text())["epochs"][-1]
+    except (IndexError, OSError, json.JSONDecodeError):  # none yet, or replaced by a newer one as it was read
         return 0, 0
-    last = json.loads((finished[-1] / "harness.json").read_text())["epochs"][-1]
     return last["epoch"], last["process"]
 
 
@@ -72,7 +73,9 @@ def node_lost(cluster, results: str, node) -> dict:
 
     executor = RayExecutor(address=cluster.address)
     trial = synthetic_trial(seed=9, epochs=1000)
-    sweep = threading.Thread(target=runner.run_sweep, args=([trial], results), kwargs={"executor": executor})
+    sweep = threading.Thread(
+        target=runner.run_sweep, args=([trial], results), kwargs={"executor": executor}, daemon=True
+    )
     sweep.start()
     first = wait_for_process(root(results), 1)
     cluster.remove_node(node, allow_graceful=False)  # its trial's process dies at its next event (a broken pipe)
@@ -80,6 +83,8 @@ def node_lost(cluster, results: str, node) -> dict:
     retried = wait_for_process(root(results), 2)  # the retried task, resumed from the checkpoint
     cluster.remove_node(retry_node, allow_graceful=False)
     sweep.join(WAIT_S)
+    if sweep.is_alive():
+        raise TimeoutError(f"the sweep did not end within {WAIT_S:.0f} s of its last node's loss")
     (record,) = store.load(results)
     return {
         "first_node_epoch": first,

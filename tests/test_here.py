@@ -105,10 +105,28 @@ def test_which_framework_gives_the_ratio_measured_here_and_parity_from_the_refer
     line = answer(HERE, "Which framework")
     assert line == (
         "- Which framework: keras (tensorflow) / torch epoch time here 1.25x (median of 1 configuration); "
-        "accuracy at convergence (reference): 1 not shown (±1 pt)"
+        f"accuracy at convergence (reference): 1 not shown (±1 pt, {REFERENCE_MACHINE})"
     )
     loaded = [*HERE[:2], timing_here("r2_vanilla_cnn", "keras", 2000.0, loaded=True)]
     assert "1.25x† (median" in answer(loaded, "Which framework")
+    # a quiet timing of another part outweighs the loaded one: its ratio alone, unmarked
+    quiet = [*loaded, timing_here("r3_deep_cnn", "keras", 200.0, batch_size=128, recipe="r3")]
+    assert "here 1.25x (median of 1 configuration)" in answer(quiet, "Which framework")
+    # the same part converged on a second machine: parity counts the machine with the most pairs, once
+    elsewhere = [copy.deepcopy(record) for record in REFERENCE[1:]]
+    for record in elsewhere:
+        record["provenance"]["cpu"] = "Third CPU"
+    both = answer(HERE, "Which framework", reference=REFERENCE + elsewhere)
+    assert both.endswith(f"1 not shown (±1 pt, {REFERENCE_MACHINE})")
+
+
+def test_a_timing_of_another_precision_or_a_one_epoch_timing_matches_no_reference_row():
+    bf16 = timing_here("r2_vanilla_cnn", "torch", 9000.0)
+    bf16["config"]["amp"] = "bf16"
+    assert lines([bf16]) == []  # the reference trained in float32: its accuracy does not carry
+    one_epoch = timing_here("r2_vanilla_cnn", "torch", 9000.0)
+    one_epoch["epochs"], one_epoch["timing"]["steady_epochs"] = one_epoch["epochs"][:1], 0
+    assert lines([one_epoch]) == []  # its time holds the warm-up
 
 
 def frontier(batch, accuracies, reached):
@@ -131,9 +149,14 @@ def test_which_batch_size_reads_the_reference_frontier_at_the_speeds_measured_he
     # batch 64: 80.5 %, 50 epochs at 2,500/s = 15 min; to 60 %: 10 epochs = 3 min, batch 256: 15 epochs = 2 min
     assert line == (
         f"- Which batch size: r2_vanilla_cnn (torch), reference frontier ({REFERENCE_MACHINE}, n=2, "
-        "lr rule `sqrt`): most accurate batch 64, 80.5 % in about 15 min here; fastest to 60 % validation: batch "
-        "256, about 2 min here"
+        "lr rule `sqrt`): most accurate batch 64, 80.5 % (beyond the noise) in about 15 min here; fastest to 60 % "
+        "validation: batch 256, about 2 min here"
     )
+    # one run at batch 256 never reached 60 %: its median epoch no longer makes it the fastest
+    partly = frontier(256, (0.76,), reached=15) + frontier(256, (0.77,), reached=None)
+    partly[1]["config"]["seed"], partly[1]["trial_id"] = 1, "f" * 16
+    line = answer([HERE[0], *speeds], "Which batch size", reference=REFERENCE + frontier(64, (0.80, 0.81), 10) + partly)
+    assert line.endswith("fastest to 60 % validation: batch 64, about 3 min here")
 
 
 def test_data_without_reference_rows_says_so_and_shows_the_times_measured_here():
@@ -142,6 +165,11 @@ def test_data_without_reference_rows_says_so_and_shows_the_times_measured_here()
     text = "\n".join(lines([folder]))
     assert f"- {here.NO_REFERENCE}" in text and "| r2_vanilla_cnn | torch" in text and "2,500" in text
     assert lines([timing_here("resnet18", "torch", 900.0)]) == []  # the reference's data, no part of it: nothing
+    official = [copy.deepcopy(record) for record in HERE]
+    for record in official:
+        record["dataset"]["label"] = "CIFAR-10 (official python)"
+    assert "(reference n=1, Reference CPU #" in answer(official, "Which CNN")
+    assert ", on CIFAR-10 (JPEG q75 copy))" in answer(official, "Which CNN")  # the reference's images are named
 
 
 def test_the_report_answers_for_this_machine_first_and_the_cli_refuses_a_bad_budget(tmp_path):
@@ -152,11 +180,30 @@ def test_the_report_answers_for_this_machine_first_and_the_cli_refuses_a_bad_bud
     assert text.index("## Your machine") < text.index("- Within 20 min: r2_vanilla_cnn")
     assert f"**{HERE_CPU}" in text and "## Answers" not in text  # this machine is answered once, from the reference
     assert "## Your machine" not in write_leaderboard(tmp_path / "run").read_text()
-    for budget, message in (("5x", "'5x' is not a duration such as 20m, 90s or 1.5h"), ("0m", "'0m' is not")):
-        refused = bench("report", "--results", str(tmp_path / "run"), "--budget", budget)
-        assert_one_line_error(refused, message)
-    none = bench("report", "--results", str(tmp_path / "run"), "--reference", "none", "--budget", "20m")
-    assert_one_line_error(none, "--budget needs reference results")
+    run = str(tmp_path / "run")
+    for options, message in (
+        (["--budget", "5x"], "'5x' is not a duration such as 20m, 90s or 1.5h"),
+        (["--budget", "0m"], "'0m' is not"),
+        (["--reference", "none", "--budget", "20m"], "--budget needs reference results"),
+        (["--reference", run], "is the folder being reported"),
+        (["--reference", str(tmp_path)], "is not a results directory (no raw/ in it)"),
+    ):
+        assert_one_line_error(bench("report", "--results", run, *options), message)
+    refused = bench("run", "--budget", "5x", "--results", str(tmp_path / "never"))  # checked before anything runs
+    assert_one_line_error(refused, "'5x' is not a duration") and not (tmp_path / "never").exists()
+    unanswered = bench("report", "--results", str(tmp_path / "reference"), "--reference", run, "--budget", "1h")
+    assert unanswered.returncode == 0 and "warning: --budget: no part timed in this run" in unanswered.stderr
+
+
+def test_a_run_with_converged_rows_of_its_own_keeps_its_answers(tmp_path):
+    own = [reference_part("r2_vanilla_cnn", "torch", 0.70, seed=s) for s in (0, 1)]
+    for record in own:
+        record["provenance"]["cpu"] = HERE_CPU
+    for folder, records in (("run", HERE + own), ("reference", REFERENCE)):
+        for record in records:
+            store.write(tmp_path / folder, {key: v for key, v in record.items() if key != "_file"})
+    text = write_leaderboard(tmp_path / "run", tmp_path / "reference").read_text()
+    assert "## Your machine" in text and "## Answers" in text and text.count(f"**{HERE_CPU}") == 2
 
 
 @pytest.mark.parametrize("text, seconds", [("20m", 1200), ("90s", 90), ("1.5h", 5400), ("45", 2700)])

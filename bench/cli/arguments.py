@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 
 from bench.data import cifar
 from bench.errors import BenchError
@@ -148,3 +149,38 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         help="never download: refuse when no copy of the dataset "
         "is found (also CNNBENCH_OFFLINE=1; default: download the official archive into the cache)",
     )
+
+
+def add_answer_options(parser) -> None:
+    """--reference and --budget: how a run's leaderboard answers for its machine (bench.report.here)."""
+    parser.add_argument(
+        "--reference",
+        help="converged results measured elsewhere, whose accuracy answers for this run's machine with the times "
+        "measured here (default: the project's results/ when reporting another folder; none: leave out)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=duration_seconds,
+        help="a training-time budget (20m, 90s, 1.5h): name the most accurate part that trains within it here",
+    )
+
+
+def reference_folder(results: str, reference: str | None, budget: float | None) -> str | None:
+    """The reference results folder a report of `results` reads: the one named (`none`: none), else the
+    project's results/ unless that is the folder reported; BenchError for a folder without results, the
+    reported folder itself, or a budget without a reference."""
+    from bench.paths import PROJECT_ROOT
+    from bench.results.store import raw_dir
+
+    named = reference not in (None, "none")
+    folder = reference if named else None if reference == "none" else str(PROJECT_ROOT / "results")
+    same = folder and os.path.isdir(folder) and os.path.isdir(results) and os.path.samefile(folder, results)
+    if named and not raw_dir(folder).is_dir():
+        raise BenchError(f"--reference {reference} is not a results directory (no raw/ in it)")
+    if named and same:
+        raise BenchError(f"--reference {reference} is the folder being reported: name converged results made elsewhere")
+    if folder and (same or not raw_dir(folder).is_dir()):
+        folder = None  # the default: reporting the project's results themselves, or a checkout without them
+    if budget and folder is None:
+        raise BenchError("--budget needs reference results (--reference DIR) to know each part's accuracy")
+    return folder

@@ -10,7 +10,15 @@ from dataclasses import replace
 from tabulate import tabulate
 
 from bench.cli import sweep
-from bench.cli.arguments import add_trial_options, fraction, non_negative_int, positive_float, positive_int
+from bench.cli.arguments import (
+    add_answer_options,
+    add_trial_options,
+    fraction,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    reference_folder,
+)
 from bench.errors import BenchError
 from bench.frameworks import FRAMEWORKS
 from bench.frameworks.base import INITS
@@ -44,6 +52,7 @@ def add_arguments(parser) -> None:
     )
     _add_speed_options(parser)
     _add_recipe_options(parser)
+    add_answer_options(parser)
     parser.add_argument("--resume", action="store_true", help="skip trials that already have a result")
     parser.add_argument(
         "--dry-run",
@@ -112,6 +121,7 @@ def run(args) -> int:
 
     suite, entries = resolve_suite(args)
     args.results = args.results or run_folder(args.resume)
+    reference_folder(args.results, args.reference, args.budget)  # the report's options, checked before anything runs
     _check_weights(args)
     trials, skipped, executor = sweep.prepare(
         args,
@@ -142,9 +152,7 @@ def run(args) -> int:
         done = store.finished_trial_ids(args.results) if args.resume and os.path.isdir(args.results) else set()
         dry_run(trials, splits, calibrate(trials, None, here), _earlier_records(args.results), here, done)
         return 0
-    print(
-        f"results: {args.results} (its leaderboard: python -m bench report --results {args.results})", file=sys.stderr
-    )
+    print(f"results: {args.results} (its leaderboard: {report_command(args)})", file=sys.stderr)
     summary = runner.run_sweep(
         trials,
         args.results,
@@ -157,6 +165,14 @@ def run(args) -> int:
     )
     print(summary.line(), file=sys.stderr)
     return 130 if summary.interrupted else 0
+
+
+def report_command(args) -> str:
+    """The `bench report` command that writes this run's leaderboard, with the run's answer options."""
+    options = [f"--results {args.results}"]
+    options += [f"--reference {args.reference}"] if args.reference else []
+    options += [f"--budget {args.budget:g}s"] if args.budget else []
+    return f"python -m bench report {' '.join(options)}"
 
 
 def _check_weights(args) -> None:

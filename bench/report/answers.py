@@ -47,12 +47,11 @@ def which_model(configs: pd.DataFrame, device: str) -> str:
     own = evidence.papers_parts(configs)
     if not own.empty:
         own = own[own["dataset"] == own["dataset"].value_counts().index[0]]
-    ranked = own.sort_values(["acc_mean", "n", "model"], ascending=[False, False, True]).drop_duplicates("model")
+    ranked = evidence.ranked_models(own)
     if len(ranked) < 2:
         return evidence.no_converged_answer(device)
     best, other = ranked.iloc[0], ranked.iloc[1]
-    bold, noise = evidence.lead(best, other)
-    name = f"**{best['model']}**" if bold else best["model"]
+    name, noise = evidence.named_leader(best, other)
     return (
         f"{name} ({best['framework']}) {accuracy_text(best)}, {_training_time(best)}; next {other['model']} "
         f"{100 * other['acc_mean']:.1f} %, {_training_time(other)}: {noise}; {len(ranked)} models at their "

@@ -52,6 +52,19 @@ def lead(best, other) -> tuple[bool, str]:
     return True, "beyond the noise"
 
 
+def ranked_models(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per model, its most accurate configuration; models by mean accuracy, then seeds, then name."""
+    ordered = rows.sort_values(["acc_mean", "n", "model", "framework"], ascending=[False, False, True, True])
+    return ordered.drop_duplicates("model")
+
+
+def named_leader(best, other) -> tuple[str, str]:
+    """`best`'s model name, bold only where its lead over `other` is beyond the seed noise (`lead`), and how the
+    answer says the lead."""
+    bold, noise = lead(best, other)
+    return (f"**{best['model']}**" if bold else best["model"]), noise
+
+
 NOT_SHOWN = "not shown"
 EQUIVALENT = "equivalent"
 DIFFERENT = "different"
@@ -93,9 +106,9 @@ RECIPE_LR = "recipe's"  # the lr column of a trial that ran at its recipe's lear
 
 def papers_parts(configs: pd.DataFrame) -> pd.DataFrame:
     """The papers' parts as their papers trained them: converged rows under a paper's recipe, at its batch size
-    and learning rate."""
+    and learning rate, unscaled (a batch-size experiment's row at the recipe's batch is that experiment's)."""
     rows = converged_rows(configs)
-    return rows[rows["full_budget"] & rows["at_recipe_batch"] & (rows["lr"] == RECIPE_LR)]
+    return rows[rows["full_budget"] & rows["at_recipe_batch"] & (rows["lr"] == RECIPE_LR) & (rows["lr_rule"] == "none")]
 
 
 SWEEP_KEYS = ["hardware", "model", "framework", "variant", "dataset", "recipe", "epochs", "train_size", "lr", "lr_rule"]

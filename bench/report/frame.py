@@ -21,6 +21,7 @@ GROUP_KEYS = [
     "variant",
     "batch_size",
     "lr",
+    "lr_rule",
     "recipe",
     "epochs",
     "train_size",

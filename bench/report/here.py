@@ -17,20 +17,28 @@ import numpy as np
 import pandas as pd
 
 from bench.frameworks import REFERENCE_FRAMEWORK
-from bench.report import evidence
+from bench.report import evidence, statistics
 from bench.report.answers import SHARED, accuracy_text, hardware_order
 from bench.report.pairs import framework_pair_values
 from bench.report.twins import twins_line, twins_table
 
-MATCH = ["dataset_name", "model", "recipe", "framework", "batch_size"]  # a reference row and a timing alike in these
-FRONTIER_COMMAND = "`python -m bench run --suite frontier-cpu --resume`"
+# a reference row and a timing here alike in these: the same data, network, recipe, framework and backend, batch
+# size and speed variant (precision, compilation, loader)
+MATCH = ["dataset_name", "model", "recipe", "framework", "variant", "batch_size"]
+FRONTIER_COMMAND = f"`python -m bench run --suite {evidence.BATCH_SUITES['cpu']} --resume`"
 
 
 def timings_here(trials: pd.DataFrame) -> pd.DataFrame:
-    """The newest machine's training speed per MATCH key: median images/s, whether timed under load, and the
-    images it trained on."""
+    """The newest machine's timing trials (those short of a converged budget, with a steady epoch) per MATCH key:
+    median images/s, whether timed under load, and the images they trained on."""
     newest = hardware_order(trials)[0]
-    ok = trials[(trials["status"] == "ok") & (trials["hardware"] == newest) & trials["images_per_s"].notna()]
+    ok = trials[
+        (trials["status"] == "ok")
+        & (trials["hardware"] == newest)
+        & ~trials["converged"]
+        & ~trials["warmup_in_epoch_time"]
+        & trials["images_per_s"].notna()
+    ]
     return (
         ok.groupby(MATCH, sort=True)
         .agg(
@@ -50,11 +58,16 @@ def reference_parts(reference_configs: pd.DataFrame) -> pd.DataFrame:
     return parts.sort_values(["n", "hardware"], ascending=[False, True]).drop_duplicates(MATCH)
 
 
+def training_minutes(epochs, images, images_per_s):
+    """Minutes of training: `epochs` over `images` at `images_per_s` (numbers or pandas columns alike)."""
+    return epochs * images / images_per_s / 60
+
+
 def joined(reference: pd.DataFrame, here: pd.DataFrame) -> pd.DataFrame:
     """Reference rows with a time here: their training time on this machine is the epochs the reference ran (its
     early stop or budget) over its training images at the images/s measured here."""
     rows = reference.merge(here, on=MATCH, how="inner")
-    rows["minutes_here"] = rows["epochs_run"] * rows["train_size"] / rows["ips_here"] / 60
+    rows["minutes_here"] = training_minutes(rows["epochs_run"], rows["train_size"], rows["ips_here"])
     return rows
 
 
@@ -77,20 +90,13 @@ def _reference(row) -> str:
     return f"{text}, {short_machine(row['hardware'])}{other})"
 
 
-def _ranked(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per model, its most accurate framework first; models by reference accuracy."""
-    ordered = rows.sort_values(["acc_mean", "n", "model", "framework"], ascending=[False, False, True, True])
-    return ordered.drop_duplicates("model")
-
-
 def which_model_here(rows: pd.DataFrame) -> str:
     """The most accurate part by reference accuracy, and the next, each with its training time here."""
-    ranked = _ranked(rows)
+    ranked = evidence.ranked_models(rows)
     if len(ranked) < 2:
         return "fewer than two parts have both reference rows and a time here"
     best, other = ranked.iloc[0], ranked.iloc[1]
-    bold, noise = evidence.lead(best, other)
-    name = f"**{best['model']}**" if bold else best["model"]
+    name, noise = evidence.named_leader(best, other)
     return (
         f"{name} ({best['framework']}) {_reference(best)}, about {_minutes(best['minutes_here'], best['shared_here'])}"
         f" of training here; next {other['model']} {100 * other['acc_mean']:.1f} %, about "
@@ -101,7 +107,7 @@ def which_model_here(rows: pd.DataFrame) -> str:
 def within_budget(rows: pd.DataFrame, budget_s: float) -> str:
     """The most accurate part (by reference accuracy) whose training here fits `budget_s`, or the fastest."""
     budget = _minutes(budget_s / 60, False)
-    fits = _ranked(rows[rows["minutes_here"] * 60 <= budget_s])
+    fits = evidence.ranked_models(rows[rows["minutes_here"] * 60 <= budget_s])
     if fits.empty:
         fastest = rows.sort_values("minutes_here").iloc[0]
         return (
@@ -109,8 +115,9 @@ def within_budget(rows: pd.DataFrame, budget_s: float) -> str:
             f"takes about {_minutes(fastest['minutes_here'], fastest['shared_here'])}"
         )
     best = fits.iloc[0]
-    bold, noise = evidence.lead(best, fits.iloc[1]) if len(fits) > 1 else (False, "the only one that fits")
-    name = f"**{best['model']}**" if bold else best["model"]
+    name, noise = (
+        evidence.named_leader(best, fits.iloc[1]) if len(fits) > 1 else (best["model"], "the only one that fits")
+    )
     return (
         f"{name} ({best['framework']}) {_reference(best)}, about "
         f"{_minutes(best['minutes_here'], best['shared_here'])} here; {len(fits)} of {rows['model'].nunique()} "
@@ -118,48 +125,65 @@ def within_budget(rows: pd.DataFrame, budget_s: float) -> str:
     )
 
 
-def time_ratios_here(here: pd.DataFrame) -> dict[str, list[float]]:
-    """Per other framework: its epoch time over torch's, measured here, one ratio per configuration timed in
-    both."""
+def time_ratios_here(here: pd.DataFrame, device: str = "cpu") -> dict[str, list[tuple[float, bool]]]:
+    """Per other framework: (its epoch time over torch's, whether either was timed under load), measured here,
+    one per configuration timed in both; a backend not timed as its users run it is left out."""
     keys = [key for key in MATCH if key != "framework"]
-    ratios: dict[str, list[float]] = {}
+    ratios: dict[str, list[tuple[float, bool]]] = {}
     for _, group in here.groupby(keys, sort=True):
         torch = group[group["framework"] == REFERENCE_FRAMEWORK]
         for _, other in group[group["framework"] != REFERENCE_FRAMEWORK].iterrows():
-            if not torch.empty:
-                ratios.setdefault(other["framework"], []).append(torch["ips_here"].iloc[0] / other["ips_here"])
+            if torch.empty or evidence.untypical_timing(other["framework"], other["variant"], device):
+                continue
+            loaded = bool(other["shared_here"] or torch["shared_here"].iloc[0])
+            ratios.setdefault(other["framework"], []).append((torch["ips_here"].iloc[0] / other["ips_here"], loaded))
     return ratios
 
 
-def which_framework_here(here: pd.DataFrame, reference_configs: pd.DataFrame) -> str:
-    """The epoch-time ratio measured here (the backend timed on the most configurations), and parity at
-    convergence from the reference's converged pairs of the same backend."""
+def parity_in_reference(reference_configs: pd.DataFrame, backend: str, datasets: set[str]) -> str:
+    """The TOST verdicts of the reference's converged pairs of `backend` on `datasets`, from the reference
+    machine with the most such pairs (a part converged on two machines counts once)."""
+    pairs = [
+        p
+        for p in framework_pair_values(reference_configs)
+        if p["converged"] and p["learned"] and p["framework"] == backend and p["dataset"] in datasets
+    ]
+    if not pairs:
+        return "no converged pair"
+    machines = pd.Series([p["hardware"] for p in pairs]).value_counts()
+    machine = sorted(machines[machines == machines.max()].index)[0]
+    verdicts = pd.Series([p["equivalence"][0] for p in pairs if p["hardware"] == machine]).value_counts()
+    counts = ", ".join(f"{count} {verdict}" for verdict, count in verdicts.sort_index().items())
+    return f"{counts} (±{100 * evidence.EQUIVALENCE_MARGIN:g} pt, {short_machine(machine)})"
+
+
+def which_framework_here(here: pd.DataFrame, reference_configs: pd.DataFrame, datasets: set[str]) -> str:
+    """The epoch-time ratio measured here, quiet configurations only where there are some (the backend timed
+    on the most configurations), and parity at convergence from the reference (parity_in_reference)."""
     ratios = time_ratios_here(here)
     if not ratios:
         return "no configuration was timed here in two frameworks"
     backend = max(sorted(ratios), key=lambda name: len(ratios[name]))
-    values = ratios[backend]
+    quiet = [ratio for ratio, loaded in ratios[backend] if not loaded]
+    values = quiet or [ratio for ratio, _ in ratios[backend]]
+    loaded = "" if quiet else SHARED
     spread = f", {min(values):.2f}x to {max(values):.2f}x" if len(values) > 1 else ""
-    loaded = SHARED if here["shared_here"].any() else ""
-    pairs = [p for p in framework_pair_values(reference_configs) if p["converged"] and p["framework"] == backend]
-    verdicts = pd.Series([p["equivalence"][0] for p in pairs]).value_counts().sort_index()
-    parity = ", ".join(f"{count} {verdict}" for verdict, count in verdicts.items()) or "no converged pair"
     return (
         f"{backend} / {REFERENCE_FRAMEWORK} epoch time here {np.median(values):.2f}x{loaded} (median of "
         f"{len(values)} configuration{'s' if len(values) > 1 else ''}{spread}); accuracy at convergence "
-        f"(reference): {parity} "
-        f"(±{100 * evidence.EQUIVALENCE_MARGIN:g} pt)"
+        f"(reference): {parity_in_reference(reference_configs, backend, datasets)}"
     )
 
 
 def _frontier_here(reference_trials: pd.DataFrame, here: pd.DataFrame):
     """The widest designed batch-size experiment of the reference with two or more of its batch sizes timed
-    here: (its key by name, its trials, the timings here); None where there is none."""
+    here alike (MATCH): (its key by name, its trials, the timings here); None where there is none."""
     for key, group in evidence.designed_batch_experiments(reference_trials):
         fields = dict(zip(evidence.SWEEP_KEYS, key))
         timed = here[
             (here["model"] == fields["model"])
             & (here["framework"] == fields["framework"])
+            & (here["variant"] == fields["variant"])
             & (here["recipe"] == fields["recipe"])
             & (here["dataset_name"] == group["dataset_name"].iloc[0])
             & here["batch_size"].isin(group["batch_size"])
@@ -170,44 +194,52 @@ def _frontier_here(reference_trials: pd.DataFrame, here: pd.DataFrame):
 
 
 def frontier_rows(group: pd.DataFrame, timed: pd.DataFrame) -> pd.DataFrame:
-    """Per batch size timed here: reference accuracy (mean, runs), the epochs it ran and reached its target in,
-    and the training time and time to that target here."""
+    """Per batch size timed here: reference accuracies, the epochs the runs ran, the epoch they reached their
+    target in (NaN unless every run reached it), and the training time and time to that target here."""
     per_batch = group.groupby("batch_size").agg(
+        accuracies=("test_accuracy", lambda values: values.dropna().tolist()),
         acc_mean=("test_accuracy", "mean"),
         n=("test_accuracy", "count"),
         epochs_run=("epochs_run", "median"),
-        tta_epoch=("tta_epoch", "median"),
+        tta_epoch=("tta_epoch", lambda epochs: epochs.median() if epochs.notna().all() else np.nan),
         tta_target=("tta_target", "first"),
         train_size=("train_size", "first"),
     )
     rows = per_batch.join(timed.set_index("batch_size")[["ips_here", "shared_here"]], how="inner").reset_index()
-    rows["minutes_here"] = rows["epochs_run"] * rows["train_size"] / rows["ips_here"] / 60
-    rows["to_target_here"] = rows["tta_epoch"] * rows["train_size"] / rows["ips_here"] / 60
+    rows["minutes_here"] = training_minutes(rows["epochs_run"], rows["train_size"], rows["ips_here"])
+    rows["to_target_here"] = training_minutes(rows["tta_epoch"], rows["train_size"], rows["ips_here"])
     return rows
+
+
+def _fastest_to_target(rows: pd.DataFrame) -> str:
+    """The batch that reaches the frontier's target soonest here, among those whose every run reached it."""
+    reached = rows.dropna(subset=["to_target_here"])
+    if reached.empty:
+        return "no batch reached the target in every run"
+    quick = reached.sort_values(["to_target_here", "batch_size"]).iloc[0]
+    return (
+        f"fastest to {100 * rows['tta_target'].iloc[0]:.0f} % validation: batch {int(quick['batch_size'])}, about "
+        f"{_minutes(quick['to_target_here'], quick['shared_here'])} here"
+    )
 
 
 def which_batch_size_here(reference_trials: pd.DataFrame, here: pd.DataFrame) -> str:
     """From the reference's batch-size frontier and the images/s per batch size here: the most accurate batch
-    and its training time here, and the batch fastest to the frontier's target accuracy here."""
+    (beyond the seed noise over the next, or not), its training time here, and the batch fastest to the
+    frontier's target accuracy here."""
     found = _frontier_here(reference_trials, here)
     if found is None:
         return _throughput_only(here)
     fields, group, timed = found
-    rows = frontier_rows(group, timed)
-    best = rows.sort_values(["acc_mean", "batch_size"], ascending=[False, True]).iloc[0]
-    reached = rows.dropna(subset=["to_target_here"])
-    fastest = (
-        f"fastest to {100 * rows['tta_target'].iloc[0]:.0f} % validation: batch "
-        f"{int((quick := reached.sort_values('to_target_here').iloc[0])['batch_size'])}, about "
-        f"{_minutes(quick['to_target_here'], quick['shared_here'])} here"
-        if not reached.empty
-        else "no batch reached the target"
-    )
+    rows = frontier_rows(group, timed).sort_values(["acc_mean", "batch_size"], ascending=[False, True])
+    best = rows.iloc[0]
+    noise = statistics.accuracy_verdict(best["accuracies"], rows.iloc[1]["accuracies"])[2]
+    words = {statistics.NO_ESTIMATE: "one seed", statistics.WITHIN: "within the noise"}.get(noise, "beyond the noise")
     return (
         f"{fields['model']} ({fields['framework']}), reference frontier ({short_machine(fields['hardware'])}, "
         f"n={int(rows['n'].min())}, lr rule `{fields['lr_rule']}`): most accurate batch {int(best['batch_size'])}, "
-        f"{100 * best['acc_mean']:.1f} % in about {_minutes(best['minutes_here'], best['shared_here'])} here; "
-        f"{fastest}"
+        f"{100 * best['acc_mean']:.1f} % ({words}) in about {_minutes(best['minutes_here'], best['shared_here'])} "
+        f"here; {_fastest_to_target(rows)}"
     )
 
 
@@ -228,7 +260,7 @@ def here_table(reference: pd.DataFrame, here: pd.DataFrame) -> pd.DataFrame:
     """Every configuration timed here: its images/s, and where the reference has it, its accuracy, n and machine
     and its training time here."""
     rows = here.merge(reference, on=MATCH, how="left")
-    rows["minutes_here"] = rows["epochs_run"] * rows["train_size"] / rows["ips_here"] / 60
+    rows["minutes_here"] = training_minutes(rows["epochs_run"], rows["train_size"], rows["ips_here"])
     rows = rows.sort_values(["acc_mean", "model", "framework", "batch_size"], ascending=[False, True, True, True])
     table = [
         {
@@ -238,7 +270,9 @@ def here_table(reference: pd.DataFrame, here: pd.DataFrame) -> pd.DataFrame:
             "images/s here": f"{row['ips_here']:,.0f}{SHARED if row['shared_here'] else ''}",
             "training here": "-" if pd.isna(row["minutes_here"]) else _minutes(row["minutes_here"], row["shared_here"]),
             "reference acc %": "-" if pd.isna(row["acc_mean"]) else accuracy_text(row).replace(" %", ""),
-            "reference": "none yet" if pd.isna(row["acc_mean"]) else f"{row['hardware']}, {row['epochs_run']:.0f} ep",
+            "reference": "none yet"
+            if pd.isna(row["acc_mean"])
+            else f"{short_machine(row['hardware'])}, {row['epochs_run']:.0f} ep",
         }
         for _, row in rows.iterrows()
     ]
@@ -272,11 +306,11 @@ def here_lines(
             return []
         return lines + [f"- {NO_REFERENCE}", "", here_table(reference, here).to_markdown(index=False), ""]
     budget = [f"- Within {_minutes(budget_s / 60, False)}: {within_budget(rows, budget_s)}"] if budget_s else []
-    bound = twins_line(twins_table(reference_trials))
+    bound = twins_line(twins_table(reference_trials), where="the reference's details.md")
     return lines + [
         f"- Which CNN: {which_model_here(rows)}",
         *budget,
-        f"- Which framework: {which_framework_here(here, reference_configs)}",
+        f"- Which framework: {which_framework_here(here, reference_configs, set(rows['dataset']))}",
         f"- Which batch size: {which_batch_size_here(reference_trials, here)}",
         "",
         *([bound, ""] if bound else []),

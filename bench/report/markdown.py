@@ -241,7 +241,7 @@ def leaderboard_markdown(
     if trials.empty:  # searches only: their studies are all there is to read
         lines += searches_markdown(named, plot_files)
     if not configs.empty:
-        lines += _answers(configs, trials, named, skip=hardware_order(trials)[:1] if here else [])
+        lines += _answers(configs, trials, named, skip=_answered_here(configs, trials) if here else [])
         lines += reported_lines(named, at_budget=True)
         lines += sections(named, *LEADERBOARD_SECTIONS) + _parity_plots(configs, plot_files) + [""]
         lines += sections(named, "Batch size at convergence") + _frontier_plots(trials, plot_files) + [""]
@@ -259,6 +259,14 @@ def reported_lines(named: dict[str, pd.DataFrame], at_budget: bool) -> list[str]
         table = table[(table["budget"] == AT_PAPERS_BUDGET) == at_budget]
     section = SECTIONS["Reported vs reproduced"]
     return section_lines(section.title, section.intro, table, section.lift, section.drop_empty)
+
+
+def _answered_here(configs: pd.DataFrame, trials: pd.DataFrame) -> list[str]:
+    """The run's machine, answered in 'Your machine' from the reference, unless it has converged rows of its own
+    (which the Answers give)."""
+    newest = hardware_order(trials)[0]
+    own = configs[(configs["hardware"] == newest) & configs["converged"]]
+    return [] if len(own) else [newest]
 
 
 def _answers(configs: pd.DataFrame, trials: pd.DataFrame, named: dict[str, pd.DataFrame], skip: list[str]) -> list[str]:

@@ -52,14 +52,16 @@ def _rate(lr: str) -> str:
     return f"the {lr} lr" if lr == RECIPE_LR else f"lr {lr}"
 
 
-def twins_line(table: pd.DataFrame) -> str | None:
-    """The bound the twins give, one line for the Answers; None without twins."""
+DETAILS = "[details](details.md#same-trial-on-two-machines)"
+
+
+def twins_line(table: pd.DataFrame, where: str = DETAILS) -> str | None:
+    """The bound the twins give, one line for the Answers (`where`: where their table is); None without twins."""
     if table.empty:
         return None
     moved = table["moved (pt)"].astype(float).abs()
     converged = (table["converged"] == "yes").sum()
     return (
         f"The same trial on two machines moved test accuracy by {moved.median():.2f} pt (median) and at most "
-        f"{moved.max():.2f} pt over {len(table)} twins, {converged} of them at converged budgets "
-        "([details](details.md#same-trial-on-two-machines))."
+        f"{moved.max():.2f} pt over {len(table)} twins, {converged} of them at converged budgets ({where})."
     )
