@@ -141,16 +141,16 @@ def test_the_same_initialisation_on_both_sides_when_asked(in_framework, framewor
 
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_a_spec_with_its_own_initialisation_starts_both_frameworks_from_its_weights(in_framework):
-    """SqueezeNet starts as torchvision's constructor starts it (its spec's INIT), drawn once in numpy."""
+    """SqueezeNet starts as torchvision's constructor starts it (its spec's init), drawn once in numpy."""
     from bench.spec.initialisation import initial_weights
 
     spec = registry.spec("r2_squeezenet1_1")
-    expected = initial_weights(registry.layers("r2_squeezenet1_1", 10), layers.INPUT_SHAPE, spec.INIT, seed=0)
+    expected = initial_weights(registry.layers("r2_squeezenet1_1", 10), layers.INPUT_SHAPE, spec.init, seed=0)
     started = in_framework(jobs.trial_starting_weights, "r2_squeezenet1_1")
     for name, tensors in expected.items():
         for tensor, values in tensors.items():
             np.testing.assert_allclose(started["weights"][name][tensor], values, rtol=1e-6, err_msg=name)
-    assert started["record"] == {"spec_init": spec.INIT}
+    assert started["record"] == {"spec_init": spec.init}
     classifier, first = expected["classifier_1"]["weight"], expected["features_0"]["weight"]
     assert abs(classifier.std() - 0.01) < 0.002 and not expected["classifier_1"]["bias"].any()
     assert np.abs(first).max() <= np.sqrt(6 / (3 * 3 * 3)) and first.std() > 0.2  # kaiming-uniform, gain sqrt 2

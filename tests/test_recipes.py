@@ -437,3 +437,22 @@ def test_a_model_name_is_parsed_once_per_process_and_each_caller_gets_its_own_op
     assert registry.parse("r4_resnet34:stem=cifar") == ("r4_resnet34", {"stem": "cifar"})
     assert len(globbed) == 1  # the models folder was read for the first call alone
     registry._parsed.cache_clear()
+
+
+def test_the_papers_parts_come_from_the_model_specs_each_with_a_recipe_and_a_dataset():
+    from bench.data.cifar import DATASETS
+
+    assert set(PAPER_PARTS) == {
+        ("r0_deep_cnn", "r0", "cifar10"),
+        ("r1_vgg_cnn", "r1", "cifar10"),
+        ("r2_vanilla_cnn", "r2", "cifar10"),
+        ("r2_tuned_cnn", "r2", "cifar10"),
+        ("r2_efficientnet_b0", "r2", "cifar10"),
+        ("r2_squeezenet1_1", "r2_squeezenet", "cifar10"),
+        ("r3_deep_cnn", "r3", "cifar10"),
+        ("r4_simple_cnn", "r4_simple", "cifar100"),
+        ("r4_resnet34", "r4_resnet", "cifar100"),
+        ("r4_resnet34:stem=cifar", "r4_resnet", "cifar100"),
+    }
+    for model, recipe, dataset in PAPER_PARTS:
+        assert get_recipe(recipe).paper == registry.spec(model).paper and dataset in DATASETS

@@ -86,7 +86,7 @@ def test_a_record_from_before_its_models_own_initialisation_is_another_trial():
     from bench.spec.config import TrialConfig
 
     old = next(r for r in committed_records() if r["config"]["model"] == "r2_squeezenet1_1" and r["status"] == "ok")
-    record = schema.read(old)  # trained from the layers' default start, before the spec declared INIT
+    record = schema.read(old)  # trained from the layers' default start, before the spec declared its init
     today = TrialConfig.from_record(record["config"])
     assert today.own_init() and store.trial_key(record) != today.trial_id  # --resume runs it again
     record["initialisation"] = json.loads(json.dumps({"spec_init": today.own_init()}))  # as a record holds it

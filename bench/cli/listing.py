@@ -76,9 +76,9 @@ def model_rows() -> list[dict]:
         rows.append(
             {
                 "model": name,
-                "paper": spec.PAPER,
-                "description": spec.DESCRIPTION + described,
-                "interpretation": spec.INTERPRETATION,
+                "paper": spec.paper,
+                "description": spec.description + described,
+                "interpretation": spec.interpretation,
                 "params_trainable": trainable,
                 "params_non_trainable": frozen,
                 "forward_mflops": round(layers.forward_flops(registry.layers(name, 10)) / 1e6, 2),

@@ -95,7 +95,7 @@ def _add_recipe_options(parser) -> None:
         "--init",
         choices=INITS,
         default="native",
-        help="weight initialisation: the model's own (native: its spec's INIT, else each framework's default), "
+        help="weight initialisation: the model's own (native: its spec's init, else each framework's default), "
         "or torch's or keras's on both",
     )
     parser.add_argument(

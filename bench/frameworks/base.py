@@ -25,7 +25,7 @@ from bench.spec.recipes import Recipe
 EVAL_BATCH_SIZE = 1000  # images per inference batch; does not change any result
 
 
-INITS = ("native", "torch", "keras")  # native: the spec's INIT where it has one, else each framework's default
+INITS = ("native", "torch", "keras")  # native: the spec's init where it has one, else each framework's default
 
 
 @dataclass(frozen=True)

@@ -221,9 +221,9 @@ def at_papers_budget(record: dict) -> bool:
 
 
 def published(model: str) -> dict:
-    """A model's figures as its paper published them (`PUBLISHED` in its spec); {} when it has none."""
+    """A model's figures as its paper published them (its spec's `published`); {} when it has none."""
     try:
-        return registry.spec(model).PUBLISHED
+        return registry.spec(model).published
     except BenchError:
         return {}
 
@@ -258,6 +258,6 @@ def paper_records(records: list[dict]) -> list[dict]:
 def is_papers_recipe(model: str, recipe: str) -> bool:
     """Whether `recipe` is the one the paper that published `model` trained it with."""
     try:
-        return get_recipe(recipe).paper == registry.spec(model).PAPER
+        return get_recipe(recipe).paper == registry.spec(model).paper
     except BenchError:
         return False

@@ -96,7 +96,7 @@ def searches_table(records: list[dict]) -> pd.DataFrame:
 
 
 def space_reported(space) -> float | None:
-    return registry.spec(space.model).PUBLISHED.get("test_accuracy")
+    return registry.spec(space.model).published.get("test_accuracy")
 
 
 def _rebuilt_study(candidates: list[dict]):

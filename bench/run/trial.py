@@ -212,8 +212,8 @@ def model_block(model: str, params: tuple[int, int], forward_flops: int) -> dict
     trainable, non_trainable = params
     return block(
         blocks.Model,
-        paper=spec.PAPER,
-        description=spec.DESCRIPTION,
+        paper=spec.paper,
+        description=spec.description,
         params_trainable=trainable,
         params_non_trainable=non_trainable,
         forward_flops_per_image=forward_flops,

@@ -59,11 +59,11 @@ class TrialConfig:
         return not self.search or self.search.get("role") != "candidate"
 
     def own_init(self) -> dict | None:
-        """The model's own initialisation (its spec's INIT) where it starts from it: init native. None for a
+        """The model's own initialisation (its spec's `init`) where it starts from it: init native. None for a
         model the registry does not know (its trial fails as a row of its own)."""
         if self.init != "native" or self.model.split(":")[0] not in registry.base_names():
             return None
-        return getattr(registry.spec(self.model), "INIT", None)
+        return registry.spec(self.model).init
 
     def identity(self, recipe: dict | None = None, own_init: dict | None | str = "today's") -> dict:
         """The fields that define the trial; those at their default are left out, so adding a field

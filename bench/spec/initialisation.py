@@ -1,11 +1,11 @@
-"""A model's own weight initialisation, where its spec declares one (`INIT`), drawn once in numpy.
+"""A model's own weight initialisation, where its spec declares one (`Spec.init`), drawn once in numpy.
 
 torchvision's constructors initialise some layouts their own way, not with the layers' defaults: SqueezeNet
 draws every convolution kaiming-uniform (gain sqrt 2) and its classifier convolution normal(0, 0.01), biases
 zero. A spec naming such a scheme trains as its paper's model did. The weights are drawn in torch's layout and
 loaded into either framework by name, so both frameworks start from the same weights.
 
-`INIT` maps a layer name to its rule, "*" to every other convolution and dense layer:
+`Spec.init` maps a layer name to its rule, "*" to every other convolution and dense layer:
 ("kaiming_uniform", a) is torch's `kaiming_uniform_(w, a)`, uniform in +-sqrt(6 / ((1 + a^2) fan_in));
 ("normal", std). Biases start at zero; BatchNorm keeps its usual start (weight 1, bias 0).
 """

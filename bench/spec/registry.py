@@ -1,18 +1,11 @@
 """Model names -> framework-neutral layer lists, found and imported lazily.
 
-Every folder `models/<name>/` with a `spec.py` is a model. A spec declares PAPER (which of the
-five source papers, `../shared/REPORTS.md`), DESCRIPTION, INTERPRETATION, PUBLISHED (the paper's figures) and
-`layers(num_classes, **options)`. Two kinds of options
-are part of a model's name, and only non-default values appear there:
-- OPTIONS: named choices (first value the default), each non-default one listed as a model of its
-  own: `r4_resnet34:stem=cifar`;
-- ROLE (optional): what the model is for, `trained` from scratch by the suites unless it says `pretrained`
-  (a layout for torchvision's ImageNet weights) or `yardstick`; PRETRAINED_OPTION: option values that make a
-  variant such a layout (`stem=imagenet`);
-- PARAMETERS: numbers within a range, `name: (default, low, high)` (an int or a float, as the
-  default), the knobs of a search: `r2_tuned_cnn:filters1=64,dropout=0.3`. They are not listed.
-Listing names imports no framework; both framework builders read the same layer list
-(bench.frameworks.<framework>.network).
+Every folder `models/<name>/` with a `spec.py` is a model: its `SPEC` (bench.spec.model_spec.Spec: paper, parts,
+published figures, options, parameters, role, initialisation) and `layers(num_classes, **options)`. Two kinds of
+options are part of a model's name, and only non-default values appear there: named choices (`Spec.options`, each
+non-default one listed as a model of its own: `r4_resnet34:stem=cifar`), and numbers within a range
+(`Spec.parameters`, the knobs of a search: `r2_tuned_cnn:filters1=64,dropout=0.3`; not listed). Listing names
+imports no framework; both framework builders read the same layer list (bench.frameworks.<framework>.network).
 """
 
 from __future__ import annotations
@@ -24,6 +17,7 @@ from types import ModuleType
 from bench.errors import BenchError, unknown
 from bench.paths import PROJECT_ROOT
 from bench.spec import layers as spec_layers
+from bench.spec.model_spec import Spec
 
 MODELS_DIR = PROJECT_ROOT / "models"
 
@@ -37,13 +31,13 @@ def model_names() -> list[str]:
     names = []
     for base in base_names():
         names.append(base)
-        for option, choices in getattr(_import_spec(base), "OPTIONS", {}).items():
+        for option, choices in _spec(base).options.items():
             names += [f"{base}:{option}={choice}" for choice in choices[1:]]
     return names
 
 
 def parse(name: str) -> tuple[str, dict]:
-    """'r4_resnet34:stem=cifar' -> ('r4_resnet34', {'stem': 'cifar'}), validated; PARAMETERS typed. Parsed once
+    """'r4_resnet34:stem=cifar' -> ('r4_resnet34', {'stem': 'cifar'}), validated; parameters typed. Parsed once
     per process and name (`_parsed`); the caller gets its own dict."""
     base, options = _parsed(name)
     return base, dict(options)
@@ -55,8 +49,7 @@ def _parsed(name: str) -> tuple[str, tuple]:
     base, _, option_text = name.partition(":")
     if base not in base_names():
         raise unknown("model", name, model_names())
-    declared = getattr(_import_spec(base), "OPTIONS", {})
-    numbers = getattr(_import_spec(base), "PARAMETERS", {})
+    declared, numbers = _spec(base).options, _spec(base).parameters
     options = {}
     for item in filter(None, option_text.split(",")):
         key, _, value = item.partition("=")
@@ -93,9 +86,9 @@ def _ranges(numbers: dict) -> str:
 
 def variant(base: str, **values) -> str:
     """The canonical name of `base` with these option values: non-defaults only, in declared order."""
-    module = _import_spec(base)
-    defaults = {key: choices[0] for key, choices in getattr(module, "OPTIONS", {}).items()}
-    defaults |= {key: default for key, (default, _, _) in getattr(module, "PARAMETERS", {}).items()}
+    declared = _spec(base)
+    defaults = {key: choices[0] for key, choices in declared.options.items()}
+    defaults |= {key: default for key, (default, _, _) in declared.parameters.items()}
     unknown = set(values) - set(defaults)
     if unknown:
         raise BenchError(f"model {base!r} has no option {', '.join(sorted(unknown))}")
@@ -112,22 +105,18 @@ def variant(base: str, **values) -> str:
 def options(name: str) -> dict[str, str]:
     """Every declared option of a model with the value this name selects (defaults filled in)."""
     base, chosen = parse(name)
-    declared = getattr(_import_spec(base), "OPTIONS", {})
-    return {key: chosen.get(key, choices[0]) for key, choices in declared.items()}
-
-
-ROLES = ("trained", "pretrained", "yardstick")
+    return {key: chosen.get(key, choices[0]) for key, choices in _spec(base).options.items()}
 
 
 def role(name: str) -> str:
     """What a model is for: `trained` from scratch by the suites (the default); `pretrained`, a layout for
-    torchvision's ImageNet weights (a spec's ROLE, or its option values PRETRAINED_OPTION); or `yardstick`."""
+    torchvision's ImageNet weights (a spec's role, or its option values `pretrained_option`); or `yardstick`."""
     base, chosen = parse(name)
-    module = _import_spec(base)
-    pretrained_option = getattr(module, "PRETRAINED_OPTION", {})
-    if pretrained_option and all(chosen.get(key) == value for key, value in pretrained_option.items()):
+    declared = _spec(base)
+    pretrained = declared.pretrained_option
+    if pretrained and all(chosen.get(key) == value for key, value in pretrained.items()):
         return "pretrained"
-    return getattr(module, "ROLE", "trained")
+    return declared.role
 
 
 def models_for(wanted: str) -> tuple[str, ...]:
@@ -139,9 +128,22 @@ def _import_spec(base: str) -> ModuleType:
     return importlib.import_module(f"models.{base}.spec")
 
 
-def spec(name: str) -> ModuleType:
-    """The spec module of a model (variant names accepted)."""
-    return _import_spec(parse(name)[0])
+def _spec(base: str) -> Spec:
+    return _import_spec(base).SPEC
+
+
+def spec(name: str) -> Spec:
+    """The Spec of a model (variant names accepted)."""
+    return _spec(parse(name)[0])
+
+
+def paper_parts() -> tuple[tuple[str, str, str], ...]:
+    """Every paper's part as (model, recipe, dataset), from the specs' `parts`, in registry order."""
+    return tuple(
+        (f"{base}:{part.variant}" if part.variant else base, part.recipe, part.dataset)
+        for base in base_names()
+        for part in _spec(base).parts
+    )
 
 
 def layers(name: str, num_classes: int, resize: int | None = None) -> list:

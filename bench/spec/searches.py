@@ -1,6 +1,6 @@
 """The papers' searches as data: what r2's Optuna search varied, and over which ranges.
 
-A search space names a model's PARAMETERS (bench.spec.registry) plus the trial's `learning_rate` and
+A search space names a model's parameters (`Spec.parameters`) plus the trial's `learning_rate` and
 `batch_size`; each maps to a range or a list of choices. bench.run.tune turns them into Optuna
 distributions; nothing here imports Optuna.
 """
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bench.errors import BenchError
 
-TRIAL_PARAMETERS = ("learning_rate", "batch_size")  # the rest are the model's PARAMETERS
+TRIAL_PARAMETERS = ("learning_rate", "batch_size")  # the rest are the model's parameters
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Choice:
 @dataclass(frozen=True)
 class SearchSpace:
     name: str
-    model: str  # a base model whose PARAMETERS the space varies
+    model: str  # a base model whose parameters the space varies
     recipe: str
     parameters: dict  # parameter name -> FloatRange | Choice
     note: str  # what the report states and what is ours

@@ -47,19 +47,8 @@ class Suite:
 
 SKELETON_MODELS = ("r2_vanilla_cnn", "r3_deep_cnn")
 
-# Each report part: (model, recipe, dataset). r4 trained on CIFAR-100.
-PAPER_PARTS = (
-    ("r0_deep_cnn", "r0", "cifar10"),
-    ("r1_vgg_cnn", "r1", "cifar10"),
-    ("r2_vanilla_cnn", "r2", "cifar10"),
-    ("r2_tuned_cnn", "r2", "cifar10"),
-    ("r2_efficientnet_b0", "r2", "cifar10"),
-    ("r2_squeezenet1_1", "r2_squeezenet", "cifar10"),
-    ("r3_deep_cnn", "r3", "cifar10"),
-    ("r4_simple_cnn", "r4_simple", "cifar100"),
-    ("r4_resnet34", "r4_resnet", "cifar100"),
-    ("r4_resnet34:stem=cifar", "r4_resnet", "cifar100"),
-)
+# Each paper's part: (model, recipe, dataset), declared by the model's spec (`Spec.parts`). r4 trained on CIFAR-100.
+PAPER_PARTS = registry.paper_parts()
 ALL_MODELS = registry.models_for("trained")  # every model trained from scratch, found in models/
 
 # reports-quick: every report part on this 2-core CPU in well under 40 minutes for both frameworks.

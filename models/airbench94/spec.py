@@ -7,19 +7,21 @@ whiten conv 2x2 (24 filters, no padding, bias) -> GELU -> three groups of [conv 
 """
 
 from bench.spec.layers import GELU, BatchNorm, Conv, Dense, Flatten, MaxPool, Scale
+from bench.spec.model_spec import Spec
 
-ROLE = "yardstick"  # the reference every GPU row is read against, not a paper's model
-PAPER = "reference"
-DESCRIPTION = "airbench94 network (speed yardstick)"
-INTERPRETATION = (
-    "airbench94's layers; its training tricks are the recipe's business (see recipe airbench94's deviations)"
+SPEC = Spec(
+    paper="reference",
+    description="airbench94 network (speed yardstick)",
+    interpretation="airbench94's layers; its training tricks are the recipe's business "
+    "(see recipe airbench94's deviations)",
+    published={
+        "test_accuracy": 0.94,
+        "epochs": 10,
+        "source": "airbench94 (Jordan 2024), outside the five reports: 94.01 % mean of 1,000 runs, with "
+        "whitening initialisation, lookahead and flip-and-translate test-time augmentation",
+    },
+    role="yardstick",
 )
-PUBLISHED = {
-    "test_accuracy": 0.94,
-    "epochs": 10,
-    "source": "airbench94 (Jordan 2024), outside the five reports: 94.01 % mean of 1,000 runs, with "
-    "whitening initialisation, lookahead and flip-and-translate test-time augmentation",
-}
 WIDTHS = (64, 256, 256)
 WHITEN_FILTERS = 2 * 3 * 2**2  # two signs of every eigenvector of the 2x2x3 patch covariance
 OUTPUT_SCALE = 1 / 9

@@ -6,23 +6,25 @@ BatchNorm after the hidden dense layers, dropout 0.5. L2 0.001 on every kernel.
 """
 
 from bench.spec.layers import BatchNorm, Conv, Dense, Dropout, Flatten, MaxPool, ReLU
+from bench.spec.model_spec import Part, Spec
 
-PAPER = "r0"
-DESCRIPTION = "deep CNN 32-64-256, BN + dropout + L2 1e-3"
-INTERPRETATION = (
-    "first two blocks 32 and 64 filters; ReLU before BatchNorm as written; ReLU on the "
-    "hidden dense layers; L2 penalty 0.001 * sum(w^2) on conv and dense kernels, not biases"
+SPEC = Spec(
+    paper="r0",
+    description="deep CNN 32-64-256, BN + dropout + L2 1e-3",
+    interpretation="first two blocks 32 and 64 filters; ReLU before BatchNorm as written; ReLU on the "
+    "hidden dense layers; L2 penalty 0.001 * sum(w^2) on conv and dense kernels, not biases",
+    published={
+        "test_accuracy": 0.8705,
+        "params": 2_300_000,
+        "epochs": 50,
+        "framework": "Keras",
+        "hardware": "CPU",
+        "epoch_minutes": 11.4,
+        # the report's batch-size table (CPU): batch -> (minutes per epoch, test accuracy)
+        "batch_sizes": {32: (60, 0.84), 64: (30, 0.83), 128: (18, 0.81), 256: (12, 0.78)},
+    },
+    parts=(Part("r0"),),
 )
-PUBLISHED = {
-    "test_accuracy": 0.8705,
-    "params": 2_300_000,
-    "epochs": 50,
-    "framework": "Keras",
-    "hardware": "CPU",
-    "epoch_minutes": 11.4,
-    # the report's batch-size table (CPU): batch -> (minutes per epoch, test accuracy)
-    "batch_sizes": {32: (60, 0.84), 64: (30, 0.83), 128: (18, 0.81), 256: (12, 0.78)},
-}
 L2 = 0.001
 
 

@@ -6,15 +6,17 @@ ReLU -> dropout 0.4 -> Dense classes.
 """
 
 from bench.spec.layers import BatchNorm, Dense, Dropout, Flatten, MaxPool, ReLU
+from bench.spec.model_spec import Part, Spec
 from models.blocks import conv_bn_relu_pair
 
-PAPER = "r1"
-DESCRIPTION = "VGG-style 64-128-256, BN, dropout, Dense 128"
-INTERPRETATION = (
-    "the report's augmentation layers (RandomTranslation 0.05, RandomFlip) belong to the "
-    "recipe, not the model, so both frameworks augment in their data pipeline"
+SPEC = Spec(
+    paper="r1",
+    description="VGG-style 64-128-256, BN, dropout, Dense 128",
+    interpretation="the report's augmentation layers (RandomTranslation 0.05, RandomFlip) belong to the "
+    "recipe, not the model, so both frameworks augment in their data pipeline",
+    published={"test_accuracy": 0.8963, "framework": "Keras"},
+    parts=(Part("r1"),),
 )
-PUBLISHED = {"test_accuracy": 0.8963, "framework": "Keras"}
 
 
 def layers(num_classes: int):

@@ -9,16 +9,18 @@ module paths (features.2.0.block.1.0 -> features_2_0_block_1_0), so its weights 
 """
 
 from bench.spec.layers import Activation, BatchNorm, Conv, Dense, Dropout, Gate, GlobalAvgPool, Residual
+from bench.spec.model_spec import Part, Spec
 
-PAPER = "r2"
-DESCRIPTION = "EfficientNet-B0 (torchvision layout)"
-INTERPRETATION = (
-    "stem stride 1 (not 2) unless stem=imagenet; no stochastic depth (drop-connect); "
-    "BatchNorm epsilon 1e-5 and momentum 0.1, as torchvision's B0"
+SPEC = Spec(
+    paper="r2",
+    description="EfficientNet-B0 (torchvision layout)",
+    interpretation="stem stride 1 (not 2) unless stem=imagenet; no stochastic depth (drop-connect); "
+    "BatchNorm epsilon 1e-5 and momentum 0.1, as torchvision's B0",
+    published={"test_accuracy": 0.338, "framework": "PyTorch Lightning"},
+    parts=(Part("r2"),),
+    options={"stem": ("cifar", "imagenet")},
+    pretrained_option={"stem": "imagenet"},
 )
-PUBLISHED = {"test_accuracy": 0.338, "framework": "PyTorch Lightning"}
-OPTIONS = {"stem": ("cifar", "imagenet")}
-PRETRAINED_OPTION = {"stem": "imagenet"}  # torchvision's own layout, for its ImageNet weights
 
 # (expansion, output width, repeats, first stride, kernel) of B0's seven stages
 STAGES = (

@@ -7,18 +7,20 @@ torchvision's (features.3.squeeze -> features_3_squeeze), so its weights file lo
 """
 
 from bench.spec.layers import Concat, Conv, Dropout, GlobalAvgPool, MaxPool, ReLU
+from bench.spec.model_spec import Part, Spec
 
-PAPER = "r2"
-DESCRIPTION = "SqueezeNet 1.1 (torchvision layout)"
-INTERPRETATION = (
-    "torchvision's layout unchanged for 32x32 inputs (spatial 32 -> 15 -> 7 -> 3 -> 1); "
-    "its classifier ends in a ReLU, so the logits are non-negative, as in torchvision"
-)
-PUBLISHED = {"test_accuracy": 0.56, "framework": "PyTorch Lightning", "epochs": 50}
 # torchvision's SqueezeNet constructor: kaiming_uniform_ convolutions, the classifier normal(0, 0.01), zero
 # biases (bench.spec.initialisation). With the layers' default start instead, the logits do not depend on the
 # image (their spread over a batch is ~1e-8) and training stays at chance (loss ln 10 for 5 epochs of r2's).
-INIT = {"*": ("kaiming_uniform", 0.0), "classifier_1": ("normal", 0.01)}
+SPEC = Spec(
+    paper="r2",
+    description="SqueezeNet 1.1 (torchvision layout)",
+    interpretation="torchvision's layout unchanged for 32x32 inputs (spatial 32 -> 15 -> 7 -> 3 -> 1); "
+    "its classifier ends in a ReLU, so the logits are non-negative, as in torchvision",
+    published={"test_accuracy": 0.56, "framework": "PyTorch Lightning", "epochs": 50},
+    parts=(Part("r2_squeezenet"),),
+    init={"*": ("kaiming_uniform", 0.0), "classifier_1": ("normal", 0.01)},
+)
 
 
 def fire(index: int, squeeze: int, expand: int) -> list:

@@ -5,11 +5,15 @@ conv 32 (3x3, pad 1) -> ReLU -> pool 2 -> conv 64 -> ReLU -> pool 2 -> Flatten (
 """
 
 from bench.spec.layers import Conv, Dense, Flatten, MaxPool, ReLU
+from bench.spec.model_spec import Part, Spec
 
-PAPER = "r2"
-DESCRIPTION = "vanilla CNN: 2 convs (32, 64) + FC 512"
-INTERPRETATION = "as reported; no BatchNorm or dropout (that is r2's tuned CNN)"
-PUBLISHED = {"test_accuracy": 0.71, "framework": "PyTorch Lightning", "epochs": 50}
+SPEC = Spec(
+    paper="r2",
+    description="vanilla CNN: 2 convs (32, 64) + FC 512",
+    interpretation="as reported; no BatchNorm or dropout (that is r2's tuned CNN)",
+    published={"test_accuracy": 0.71, "framework": "PyTorch Lightning", "epochs": 50},
+    parts=(Part("r2"),),
+)
 
 
 def layers(num_classes: int):

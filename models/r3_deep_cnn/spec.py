@@ -6,13 +6,16 @@ FC 512*4*4 -> 256 -> num_classes. Outputs logits.
 """
 
 from bench.spec.layers import BatchNorm, Conv, Dense, Flatten, MaxPool, ReLU
+from bench.spec.model_spec import Part, Spec
 
-PAPER = "r3"
-DESCRIPTION = "deep CNN, widths 16..512 doubling, BN after pools, FC 256"
-INTERPRETATION = (
-    "convs 16,32 | 64,128 | 256,512 with pools after every other conv; optimizer not stated by the report: Adam 1e-3"
+SPEC = Spec(
+    paper="r3",
+    description="deep CNN, widths 16..512 doubling, BN after pools, FC 256",
+    interpretation="convs 16,32 | 64,128 | 256,512 with pools after every other conv; optimizer not stated by the "
+    "report: Adam 1e-3",
+    published={"test_accuracy": 0.82, "framework": "PyTorch", "epochs": 15},
+    parts=(Part("r3"),),
 )
-PUBLISHED = {"test_accuracy": 0.82, "framework": "PyTorch", "epochs": 15}
 
 
 def layers(num_classes: int):

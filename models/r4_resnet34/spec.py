@@ -6,13 +6,17 @@ layer names. `stem=imagenet` (the default) is how the report trained it: 7x7 str
 and no max-pool.
 """
 
+from bench.spec.model_spec import Part, Spec
 from models.blocks import resnet
 
-PAPER = "r4"
-DESCRIPTION = "ResNet-34 (basic blocks 3-4-6-3)"
-INTERPRETATION = "torchvision's ResNet-34 layout; no zero-init of the last BatchNorm in each block"
-PUBLISHED = {"val_accuracy": 0.49, "dataset": "cifar100", "framework": "PyTorch", "epochs": 100, "stem": "imagenet"}
-OPTIONS = {"stem": ("imagenet", "cifar")}
+SPEC = Spec(
+    paper="r4",
+    description="ResNet-34 (basic blocks 3-4-6-3)",
+    interpretation="torchvision's ResNet-34 layout; no zero-init of the last BatchNorm in each block",
+    published={"val_accuracy": 0.49, "dataset": "cifar100", "framework": "PyTorch", "epochs": 100, "stem": "imagenet"},
+    parts=(Part("r4_resnet", "cifar100"), Part("r4_resnet", "cifar100", variant="stem=cifar")),
+    options={"stem": ("imagenet", "cifar")},
+)
 
 
 def layers(num_classes: int, stem: str = "imagenet"):

@@ -5,12 +5,16 @@ FC 512 -> ReLU -> dropout 0.5 -> FC classes.
 """
 
 from bench.spec.layers import Dense, Dropout, Flatten, MaxPool, ReLU
+from bench.spec.model_spec import Part, Spec
 from models.blocks import conv_bn_relu_pair
 
-PAPER = "r4"
-DESCRIPTION = "SimpleCNN 64-128-256, BN, FC 512"
-INTERPRETATION = "as reported"
-PUBLISHED = {"val_accuracy": 0.60, "dataset": "cifar100", "framework": "PyTorch", "epochs": 50}
+SPEC = Spec(
+    paper="r4",
+    description="SimpleCNN 64-128-256, BN, FC 512",
+    interpretation="as reported",
+    published={"val_accuracy": 0.60, "dataset": "cifar100", "framework": "PyTorch", "epochs": 50},
+    parts=(Part("r4_simple", "cifar100"),),
+)
 
 
 def layers(num_classes: int):

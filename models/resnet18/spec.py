@@ -5,14 +5,17 @@ without max-pool; `stem=imagenet`: torchvision's own resnet18 (7x7 stride-2 conv
 ImageNet weights file loads as it is.
 """
 
+from bench.spec.model_spec import Spec
 from models.blocks import resnet
 
-PAPER = "reference"
-DESCRIPTION = "ResNet-18 (reference point)"
-INTERPRETATION = "torchvision layer layout; the CIFAR stem (3x3 stride 1, no max-pool) by default"
-PUBLISHED = {"test_accuracy": 0.93, "epochs": 200, "source": "literature, outside the five reports"}
-OPTIONS = {"stem": ("cifar", "imagenet")}
-PRETRAINED_OPTION = {"stem": "imagenet"}  # torchvision's own layout, for its ImageNet weights
+SPEC = Spec(
+    paper="reference",
+    description="ResNet-18 (reference point)",
+    interpretation="torchvision layer layout; the CIFAR stem (3x3 stride 1, no max-pool) by default",
+    published={"test_accuracy": 0.93, "epochs": 200, "source": "literature, outside the five reports"},
+    options={"stem": ("cifar", "imagenet")},
+    pretrained_option={"stem": "imagenet"},
+)
 
 
 def layers(num_classes: int, stem: str = "cifar"):

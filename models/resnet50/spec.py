@@ -5,16 +5,17 @@ the ImageNet stem (7x7 stride-2 conv and max-pool; 32x32 inputs end at 1x1), tor
 names so that its weights file loads as it is.
 """
 
+from bench.spec.model_spec import Spec
 from models.blocks import resnet
 
-ROLE = "pretrained"  # a layout for torchvision's ImageNet weights
-PAPER = "r1"
-DESCRIPTION = "ResNet-50 (torchvision layout, for ImageNet weights)"
-INTERPRETATION = (
-    "torchvision's resnet50 unchanged but for the classification head; r1 fine-tuned ImageNet "
-    "weights on 32x32 inputs and reports about 0.6"
+SPEC = Spec(
+    paper="r1",
+    description="ResNet-50 (torchvision layout, for ImageNet weights)",
+    interpretation="torchvision's resnet50 unchanged but for the classification head; r1 fine-tuned ImageNet "
+    "weights on 32x32 inputs and reports about 0.6",
+    published={"test_accuracy": 0.6, "framework": "Keras", "pretrained": "ImageNet"},
+    role="pretrained",
 )
-PUBLISHED = {"test_accuracy": 0.6, "framework": "Keras", "pretrained": "ImageNet"}
 
 
 def layers(num_classes: int):

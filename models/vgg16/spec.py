@@ -6,15 +6,16 @@ each group, an adaptive average pool to 7x7, then dense 4096 -> 4096 -> classes 
 """
 
 from bench.spec.layers import AdaptiveAvgPool, Conv, Dense, Dropout, Flatten, MaxPool, ReLU
+from bench.spec.model_spec import Spec
 
-ROLE = "pretrained"  # a layout for torchvision's ImageNet weights
-PAPER = "r1"
-DESCRIPTION = "VGG-16 (torchvision layout, no BN, for ImageNet weights)"
-INTERPRETATION = (
-    "torchvision's vgg16 unchanged but for the classification head; on 32x32 inputs the "
-    "features end at 1x1 and the 7x7 pool repeats that cell, as in torchvision"
+SPEC = Spec(
+    paper="r1",
+    description="VGG-16 (torchvision layout, no BN, for ImageNet weights)",
+    interpretation="torchvision's vgg16 unchanged but for the classification head; on 32x32 inputs the "
+    "features end at 1x1 and the 7x7 pool repeats that cell, as in torchvision",
+    published={"test_accuracy": 0.7, "framework": "Keras", "pretrained": "ImageNet"},
+    role="pretrained",
 )
-PUBLISHED = {"test_accuracy": 0.7, "framework": "Keras", "pretrained": "ImageNet"}
 GROUPS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
 
