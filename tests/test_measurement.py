@@ -144,6 +144,32 @@ def test_a_record_is_timed_under_load_by_its_steady_epochs():
     assert epoch_time_and_load([{"epoch": 1}, {"epoch": 2}], 9.0) == (9.0, False)  # before load was measured
 
 
+def test_a_block_that_computes_keeps_its_own_cpu_busy_and_one_that_waits_does_not():
+    with ForeignLoad() as computing:
+        deadline = time.perf_counter() + 0.5
+        while time.perf_counter() < deadline:
+            pass
+    with ForeignLoad() as waiting:
+        time.sleep(0.5)
+    assert waiting.own_cores < 0.1 < 0.3 < computing.own_cores  # a busy loop beside others still gets a core's share
+
+
+def test_a_cpu_epoch_idle_in_its_framework_counts_as_stalled_and_leaves_the_quiet_median():
+    from bench.measure.load import MIN_QUIET_EPOCHS, STALL_SHARE, epoch_time_and_load, stalled
+
+    def epoch(seconds, own):
+        return {"epoch_time_s": seconds, "foreign_cpu_cores": 0.0, "own_cpu_cores": own}
+
+    busy, idle = epoch(21.0, 1.9), epoch(41.9, 0.95)  # r2_tuned_cnn's Keras epochs: 20 s of the 41.9 idle
+    assert not stalled(busy, threads=2) and stalled(idle, threads=2) and 0.95 < STALL_SHARE * 2
+    assert not stalled(idle, threads=None)  # a GPU trial's host threads wait by design
+    assert not stalled({"epoch_time_s": 41.9}, threads=2)  # from before own CPU was measured
+    alternating = [busy] + [busy, idle] * MIN_QUIET_EPOCHS
+    assert epoch_time_and_load(alternating, 31.0, threads=2) == (21.0, False)  # the stalled epochs left out
+    assert epoch_time_and_load([busy, busy, idle], 31.0, threads=2) == (31.0, True)  # too few: the median, marked
+    assert epoch_time_and_load([busy, busy, idle], 31.0) == (31.0, False)  # without threads: no stall known
+
+
 def test_a_dry_run_estimates_from_earlier_trials_on_this_machine_before_the_calibration():
     from types import SimpleNamespace
 
@@ -322,7 +348,7 @@ def test_foreign_load_is_the_machines_busy_time_less_this_processs_over_the_wall
     with load.ForeignLoad() as measured:
         assert math.isnan(measured.cores)  # no figure before the block ends
         clock.update(wall=104.0, busy=1010.0, own=56.0)  # 4 s: 10 busy core-seconds, 6 of them this process's
-    assert measured.cores == pytest.approx(1.0)
+    assert measured.cores == pytest.approx(1.0) and measured.own_cores == pytest.approx(1.5)
     with load.ForeignLoad() as quiet:
         clock.update(wall=106.0, busy=1011.0, own=57.5)  # counters of different ticks: never below 0
     assert quiet.cores == 0.0

@@ -120,7 +120,9 @@ def _what_was_measured(record: dict) -> dict:
     """A trial's outcome columns: status, accuracy, times (and whether under load), memory, size and FLOPs."""
     ok = record["status"] == "ok"
     timing, memory = record.get("timing") or {}, record.get("memory") or {}
-    epoch_s, loaded = epoch_time_and_load(record.get("epochs") or [], timing.get("epoch_median_s"))
+    config = record["config"]
+    threads = config.get("threads") if config["device"] == "cpu" else None
+    epoch_s, loaded = epoch_time_and_load(record.get("epochs") or [], timing.get("epoch_median_s"), threads)
     reached = record.get("time_to_accuracy") or {}
     return {
         "status": record["status"],

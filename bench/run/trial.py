@@ -354,6 +354,7 @@ def run_epoch(epoch: int, loop: EpochLoop, recipe, adapter, built: Built, state,
         "epoch_time_s": train_timer.seconds,
         "images_per_s": len(splits.train_y) / train_timer.seconds,
         "foreign_cpu_cores": round(load.cores, 3),
+        "own_cpu_cores": round(load.own_cores, 3),
     }
     if len(splits.val_y):
         record.update(validation(adapter, built, state, splits))
