@@ -44,3 +44,7 @@ class Spec:
     role: str = "trained"
     pretrained_option: dict[str, str] = field(default_factory=dict)
     init: dict | None = None
+
+    def __post_init__(self):
+        if self.role not in ROLES:
+            raise ValueError(f"Spec role {self.role!r}: choose from {', '.join(ROLES)}")

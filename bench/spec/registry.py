@@ -138,9 +138,10 @@ def spec(name: str) -> Spec:
 
 
 def paper_parts() -> tuple[tuple[str, str, str], ...]:
-    """Every paper's part as (model, recipe, dataset), from the specs' `parts`, in registry order."""
+    """Every paper's part as (model, recipe, dataset), from the specs' `parts`, in registry order (the papers'
+    order: r0 first); the model named canonically (bench.spec.registry.variant)."""
     return tuple(
-        (f"{base}:{part.variant}" if part.variant else base, part.recipe, part.dataset)
+        (variant(base, **parse(f"{base}:{part.variant}")[1]), part.recipe, part.dataset)
         for base in base_names()
         for part in _spec(base).parts
     )

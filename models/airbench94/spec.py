@@ -20,7 +20,7 @@ SPEC = Spec(
         "source": "airbench94 (Jordan 2024), outside the five reports: 94.01 % mean of 1,000 runs, with "
         "whitening initialisation, lookahead and flip-and-translate test-time augmentation",
     },
-    role="yardstick",
+    role="yardstick",  # the reference every GPU row is read against, not a paper's model
 )
 WIDTHS = (64, 256, 256)
 WHITEN_FILTERS = 2 * 3 * 2**2  # two signs of every eigenvector of the 2x2x3 patch covariance

@@ -19,7 +19,7 @@ SPEC = Spec(
     published={"test_accuracy": 0.338, "framework": "PyTorch Lightning"},
     parts=(Part("r2"),),
     options={"stem": ("cifar", "imagenet")},
-    pretrained_option={"stem": "imagenet"},
+    pretrained_option={"stem": "imagenet"},  # torchvision's own layout, for its ImageNet weights
 )
 
 # (expansion, output width, repeats, first stride, kernel) of B0's seven stages

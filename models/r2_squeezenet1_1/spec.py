@@ -9,9 +9,6 @@ torchvision's (features.3.squeeze -> features_3_squeeze), so its weights file lo
 from bench.spec.layers import Concat, Conv, Dropout, GlobalAvgPool, MaxPool, ReLU
 from bench.spec.model_spec import Part, Spec
 
-# torchvision's SqueezeNet constructor: kaiming_uniform_ convolutions, the classifier normal(0, 0.01), zero
-# biases (bench.spec.initialisation). With the layers' default start instead, the logits do not depend on the
-# image (their spread over a batch is ~1e-8) and training stays at chance (loss ln 10 for 5 epochs of r2's).
 SPEC = Spec(
     paper="r2",
     description="SqueezeNet 1.1 (torchvision layout)",
@@ -19,6 +16,9 @@ SPEC = Spec(
     "its classifier ends in a ReLU, so the logits are non-negative, as in torchvision",
     published={"test_accuracy": 0.56, "framework": "PyTorch Lightning", "epochs": 50},
     parts=(Part("r2_squeezenet"),),
+    # torchvision's SqueezeNet constructor: kaiming_uniform_ convolutions, the classifier normal(0, 0.01), zero
+    # biases (bench.spec.initialisation). With the layers' default start instead, the logits do not depend on the
+    # image (their spread over a batch is ~1e-8) and training stays at chance (loss ln 10 for 5 epochs of r2's).
     init={"*": ("kaiming_uniform", 0.0), "classifier_1": ("normal", 0.01)},
 )
 

@@ -14,7 +14,7 @@ SPEC = Spec(
     interpretation="torchvision layer layout; the CIFAR stem (3x3 stride 1, no max-pool) by default",
     published={"test_accuracy": 0.93, "epochs": 200, "source": "literature, outside the five reports"},
     options={"stem": ("cifar", "imagenet")},
-    pretrained_option={"stem": "imagenet"},
+    pretrained_option={"stem": "imagenet"},  # torchvision's own layout, for its ImageNet weights
 )
 
 

@@ -14,7 +14,7 @@ SPEC = Spec(
     interpretation="torchvision's resnet50 unchanged but for the classification head; r1 fine-tuned ImageNet "
     "weights on 32x32 inputs and reports about 0.6",
     published={"test_accuracy": 0.6, "framework": "Keras", "pretrained": "ImageNet"},
-    role="pretrained",
+    role="pretrained",  # a layout for torchvision's ImageNet weights
 )
 
 

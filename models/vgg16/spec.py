@@ -14,7 +14,7 @@ SPEC = Spec(
     interpretation="torchvision's vgg16 unchanged but for the classification head; on 32x32 inputs the "
     "features end at 1x1 and the 7x7 pool repeats that cell, as in torchvision",
     published={"test_accuracy": 0.7, "framework": "Keras", "pretrained": "ImageNet"},
-    role="pretrained",
+    role="pretrained",  # a layout for torchvision's ImageNet weights
 )
 GROUPS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
