@@ -135,12 +135,7 @@ def run(args) -> int:
         weights_dir=args.weights_dir,
         init=args.init,
     )
-    given = {
-        name for name in ("val_size", "train_subset", "test_subset", "batch_size") if getattr(args, name) is not None
-    }
-    datasets = sweep.load_datasets(trials, args.data_dir, args.offline)
-    trials, fitted = sweep.fit_to_data(trials, datasets, given)
-    splits = sweep.check_trials(trials, datasets)
+    trials, splits, fitted = _fitted_and_checked(args, trials)
     tensorboard = sweep.tensorboard_dir(args)
     header = [f"warning: {warning}" for warning in warnings_for(args.device, suite, trials)] + fitted + skipped
     if not args.dry_run:
@@ -165,6 +160,17 @@ def run(args) -> int:
     )
     print(summary.line(), file=sys.stderr)
     return 130 if summary.interrupted else 0
+
+
+def _fitted_and_checked(args, trials) -> tuple[list, dict, list[str]]:
+    """The trials with the defaults their data cannot take fitted (sweep.fit_to_data; not those the command line
+    set), checked (sweep.check_trials): (trials, each one's split, the header's lines saying what was fitted)."""
+    given = {
+        name for name in ("val_size", "train_subset", "test_subset", "batch_size") if getattr(args, name) is not None
+    }
+    datasets = sweep.load_datasets(trials, args.data_dir, args.offline)
+    trials, fitted = sweep.fit_to_data(trials, datasets, given)
+    return trials, sweep.check_trials(trials, datasets), fitted
 
 
 def report_command(args) -> str:
