@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 
@@ -75,6 +76,9 @@ def test_on_a_cluster_of_nodes_trials_spread_records_come_back_and_a_lost_node_r
         text=True,
         cwd=REPO_ROOT,
         timeout=600,
+        # not the variables a Ray instance of this process set (RAY_AUTH_MODE=token): the cluster's own GCS would
+        # look for a token it was never given and crash
+        env={name: value for name, value in os.environ.items() if not name.startswith("RAY_")},
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (line,) = [line for line in result.stdout.splitlines() if line.startswith(OUTCOME)]

@@ -301,10 +301,11 @@ def test_first_screen_answers_the_three_questions_for_each_hardware_from_converg
         answers = [line for line in first_screen if line.startswith(f"- {question}: ")]
         assert len(answers) == len(hardware), question
     assert all(len(line) <= 200 for line in first_screen), "one short line per answer"
-    # The AMD EPYC and the H200 ran smoke budgets only: they get no answer about which CNN
-    for name in hardware - {h for h in hardware if h.startswith("Intel")}:
+    # The H200 ran smoke budgets only: no answer about which CNN; the CPUs rank the parts they converged
+    for name in hardware:
         cnn = first_screen[first_screen.index(f"**{name}**") + 2]
-        assert cnn.startswith("- Which CNN: no converged answer on this machine yet"), cnn
+        smoke_only = name.startswith("NVIDIA")
+        assert cnn.startswith("- Which CNN: no converged answer on this machine yet") == smoke_only, cnn
     curves = [line for line in page if line.startswith("![curves-")]
     assert len(curves) >= 4 and all((committed / line.split("](")[1].rstrip(")")).exists() for line in curves)
 

@@ -55,8 +55,10 @@ def write_leaderboard(results_dir, reference_dir=None, budget_s: float | None = 
 
 
 def _here_lines(trials, reference_dir, budget_s: float | None) -> list[str]:
-    """The section 'Your machine' from the reference's converged rows and this run's timings."""
-    reference = [r for r in store.load(reference_dir) if not search_report.is_search(r)]
+    """The section 'Your machine' from the reference's converged rows and this run's timings; a record in both
+    folders (a copy of the reference reported) is the run's, never its own reference."""
+    own = set(trials["file"])
+    reference = [r for r in store.load(reference_dir) if not search_report.is_search(r) and r["_file"] not in own]
     if not reference:
         return []
     reference_trials = trial_frame(reference)
