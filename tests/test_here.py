@@ -172,10 +172,15 @@ def test_data_without_reference_rows_says_so_and_shows_the_times_measured_here()
     assert ", on CIFAR-10 (JPEG q75 copy))" in answer(official, "Which CNN")  # the reference's images are named
 
 
-def test_the_report_answers_for_this_machine_first_and_the_cli_refuses_a_bad_budget(tmp_path):
-    for folder, records in (("run", HERE), ("reference", REFERENCE)):
+def write_folders(root, **folders: list[dict]) -> None:
+    """Each list of records as the raw results of the folder of its name under `root`."""
+    for folder, records in folders.items():
         for record in records:
-            store.write(tmp_path / folder, {key: v for key, v in record.items() if key != "_file"})
+            store.write(root / folder, {key: value for key, value in record.items() if key != "_file"})
+
+
+def test_the_report_answers_for_this_machine_first_and_the_cli_refuses_a_bad_budget(tmp_path):
+    write_folders(tmp_path, run=HERE, reference=REFERENCE)
     text = write_leaderboard(tmp_path / "run", tmp_path / "reference", budget_s=1200).read_text()
     assert text.index("## Your machine") < text.index("- Within 20 min: r2_vanilla_cnn")
     assert f"**{HERE_CPU}" in text and "## Answers" not in text  # this machine is answered once, from the reference
@@ -199,9 +204,7 @@ def test_a_run_with_converged_rows_of_its_own_keeps_its_answers(tmp_path):
     own = [reference_part("r2_vanilla_cnn", "torch", 0.70, seed=s) for s in (0, 1)]
     for record in own:
         record["provenance"]["cpu"] = HERE_CPU
-    for folder, records in (("run", HERE + own), ("reference", REFERENCE)):
-        for record in records:
-            store.write(tmp_path / folder, {key: v for key, v in record.items() if key != "_file"})
+    write_folders(tmp_path, run=HERE + own, reference=REFERENCE)
     text = write_leaderboard(tmp_path / "run", tmp_path / "reference").read_text()
     assert "## Your machine" in text and "## Answers" in text and text.count(f"**{HERE_CPU}") == 2
 

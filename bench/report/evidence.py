@@ -44,7 +44,11 @@ def no_converged_answer(device: str, suites: dict[str, str] = CONVERGING_SUITES)
 def lead(best, other) -> tuple[bool, str]:
     """(bold, words): whether `best`'s lead over `other` (rows with acc_mean, acc_std, n) is beyond the seed
     noise, and how the answer says it."""
-    verdict = statistics.accuracy_verdict_from_summary(best, other)[2]
+    return lead_in_words(statistics.accuracy_verdict_from_summary(best, other)[2])
+
+
+def lead_in_words(verdict: str) -> tuple[bool, str]:
+    """(bold, words) for a verdict of bench.report.statistics on a lead: bold only beyond the seed noise."""
     if verdict == statistics.NO_ESTIMATE:
         return False, "one seed"
     if verdict == statistics.WITHIN:

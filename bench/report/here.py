@@ -233,8 +233,7 @@ def which_batch_size_here(reference_trials: pd.DataFrame, here: pd.DataFrame) ->
     fields, group, timed = found
     rows = frontier_rows(group, timed).sort_values(["acc_mean", "batch_size"], ascending=[False, True])
     best = rows.iloc[0]
-    noise = statistics.accuracy_verdict(best["accuracies"], rows.iloc[1]["accuracies"])[2]
-    words = {statistics.NO_ESTIMATE: "one seed", statistics.WITHIN: "within the noise"}.get(noise, "beyond the noise")
+    _, words = evidence.lead_in_words(statistics.accuracy_verdict(best["accuracies"], rows.iloc[1]["accuracies"])[2])
     return (
         f"{fields['model']} ({fields['framework']}), reference frontier ({short_machine(fields['hardware'])}, "
         f"n={int(rows['n'].min())}, lr rule `{fields['lr_rule']}`): most accurate batch {int(best['batch_size'])}, "
